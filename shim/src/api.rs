@@ -314,7 +314,11 @@ pub unsafe extern "C" fn pthread_sigmask(
     }
 }
 
-unsafe fn raw_sigprocmask(how: c_int, set: *const libc::sigset_t, old: *mut libc::sigset_t) -> c_int {
+unsafe fn raw_sigprocmask(
+    how: c_int,
+    set: *const libc::sigset_t,
+    old: *mut libc::sigset_t,
+) -> c_int {
     // SAFETY: the kernel reads/writes the first 8 bytes of each set.
     let r = unsafe { sys::rt_sigprocmask(how, set as *const u64, old as *mut u64) };
     sys::libc_ret(r) as c_int

@@ -57,16 +57,13 @@ impl Real {
 /// Looks up a real function and casts it to its C type.
 macro_rules! real {
     ($table:ident . $field:ident as $ty:ty) => {
-        $crate::real::$table
-            .$field
-            .get()
-            .map(|a| {
-                #[allow(unused_unsafe)]
-                // SAFETY: the symbol of that name in libc has this C type.
-                unsafe {
-                    core::mem::transmute::<usize, $ty>(a)
-                }
-            })
+        $crate::real::$table.$field.get().map(|a| {
+            #[allow(unused_unsafe)]
+            // SAFETY: the symbol of that name in libc has this C type.
+            unsafe {
+                core::mem::transmute::<usize, $ty>(a)
+            }
+        })
     };
 }
 pub(crate) use real;

@@ -36,8 +36,7 @@ pub fn arm_kernel() {
     // SAFETY: pointers to locals.
     unsafe {
         sys::rt_sigaction(SIGHUP, &ign, ptr::null_mut());
-        if sys::rt_sigprocmask(sys::SIG_UNBLOCK, &unblock, &mut old) == 0
-            && old & sys::HUP_BIT != 0
+        if sys::rt_sigprocmask(sys::SIG_UNBLOCK, &unblock, &mut old) == 0 && old & sys::HUP_BIT != 0
         {
             mask::set_hup_blocked(true);
         }
@@ -122,13 +121,19 @@ pub unsafe fn to_user(k: &KSigaction, out: *mut libc::sigaction) {
     }
 }
 
-#[cfg(all(target_env = "gnu", any(target_arch = "x86_64", target_arch = "aarch64")))]
+#[cfg(all(
+    target_env = "gnu",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
 unsafe fn set_user_restorer(out: *mut libc::sigaction, r: usize) {
     // SAFETY: Option<extern fn()> has the layout of a nullable pointer.
     unsafe { (*out).sa_restorer = core::mem::transmute::<usize, Option<extern "C" fn()>>(r) }
 }
 
-#[cfg(all(target_env = "gnu", any(target_arch = "x86_64", target_arch = "aarch64")))]
+#[cfg(all(
+    target_env = "gnu",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
 fn user_restorer(a: &libc::sigaction) -> usize {
     a.sa_restorer.map(|f| f as usize).unwrap_or(0)
 }
@@ -145,7 +150,12 @@ pub unsafe fn sigaction_hup(act: *const libc::sigaction, old: *mut libc::sigacti
             hup()
         } else {
             let a = &*act;
-            set_hup(a.sa_sigaction, a.sa_flags, mask::word(&a.sa_mask), user_restorer(a))
+            set_hup(
+                a.sa_sigaction,
+                a.sa_flags,
+                mask::word(&a.sa_mask),
+                user_restorer(a),
+            )
         };
         if !old.is_null() {
             to_user(&prev, old);

@@ -161,7 +161,17 @@ pub fn same_vm(a: i32, b: i32) -> i64 {
 /// `act` and `old` must be null or valid.
 pub unsafe fn rt_sigaction(sig: i32, act: *const KSigaction, old: *mut KSigaction) -> i64 {
     // SAFETY: forwarded from the caller.
-    unsafe { syscall6(nr::RT_SIGACTION, sig as i64, act as i64, old as i64, 8, 0, 0) }
+    unsafe {
+        syscall6(
+            nr::RT_SIGACTION,
+            sig as i64,
+            act as i64,
+            old as i64,
+            8,
+            0,
+            0,
+        )
+    }
 }
 
 /// `rt_sigprocmask` on the kernel's 64-bit mask, without libc.
@@ -170,7 +180,17 @@ pub unsafe fn rt_sigaction(sig: i32, act: *const KSigaction, old: *mut KSigactio
 /// `set` and `old` must be null or valid.
 pub unsafe fn rt_sigprocmask(how: i32, set: *const u64, old: *mut u64) -> i64 {
     // SAFETY: forwarded from the caller.
-    unsafe { syscall6(nr::RT_SIGPROCMASK, how as i64, set as i64, old as i64, 8, 0, 0) }
+    unsafe {
+        syscall6(
+            nr::RT_SIGPROCMASK,
+            how as i64,
+            set as i64,
+            old as i64,
+            8,
+            0,
+            0,
+        )
+    }
 }
 
 /// Ends the process the way `abort()` would, without libc. Used only by the

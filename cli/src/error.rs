@@ -1,0 +1,55 @@
+//! hupsafe's one error type: a message that names the problem and the fix,
+//! and the exit status it maps to.
+
+use std::fmt;
+
+/// hupsafe itself failed (GNU nohup, env and timeout use 125 too).
+pub const EXIT_FAILURE: i32 = 125;
+/// The command was found but could not be run.
+pub const EXIT_CANNOT_RUN: i32 = 126;
+/// The command was not found.
+pub const EXIT_NOT_FOUND: i32 = 127;
+
+#[derive(Debug)]
+pub struct Error {
+    pub status: i32,
+    pub message: String,
+}
+
+impl Error {
+    pub fn new(status: i32, message: impl Into<String>) -> Error {
+        Error {
+            status,
+            message: message.into(),
+        }
+    }
+
+    /// hupsafe's own failure (exit 125).
+    pub fn failure(message: impl Into<String>) -> Error {
+        Error::new(EXIT_FAILURE, message)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// An OS error in words, without Rust's " (os error N)" suffix.
+pub fn os_words(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        // SAFETY: strerror returns a pointer to a static or thread-local
+        // NUL-terminated string.
+        Some(code) => unsafe {
+            std::ffi::CStr::from_ptr(libc::strerror(code))
+                .to_string_lossy()
+                .into_owned()
+        },
+        None => e.to_string(),
+    }
+}

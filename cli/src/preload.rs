@@ -1,0 +1,442 @@
+//! The shim on disk, and in LD_PRELOAD.
+//!
+//! The shim travels inside the `hupsafe` binary and is written once into a
+//! private per-user directory, named by its content hash so that two
+//! versions of hupsafe never clash. Whoever can replace that file runs code
+//! in every protected process, so the directory and the file are checked on
+//! every use: owned by the user, not writable by anyone else, no symlinks,
+//! and every directory above them safe (owned by the user or root, and not
+//! group/world-writable unless sticky, like /tmp).
+//!
+//! LD_PRELOAD is split on colons and spaces with no escaping, so the path
+//! may contain neither (FIELD-NOTES section 6); a location that would is
+//! skipped for the next candidate.
+
+use std::ffi::{OsStr, OsString};
+use std::fs;
+use std::io::{self, Read, Write};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::error::{os_words, Error, Result};
+
+/// The shim this binary carries.
+pub static SHIM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/libnohup.so"));
+/// Its content hash (FNV-1a 64, hex).
+pub const SHIM_HASH: &str = env!("HUPSAFE_SHIM_HASH");
+
+/// Environment variable naming the directory for the shim.
+pub const LIB_DIR_VAR: &str = "HUPSAFE_LIB_DIR";
+
+fn uid() -> u32 {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// The file name of this version's shim.
+pub fn shim_file_name() -> String {
+    format!("libnohup-{SHIM_HASH}.so")
+}
+
+/// Whether an LD_PRELOAD entry is a hupsafe shim (of any version).
+pub fn is_hupsafe_shim(entry: &[u8]) -> bool {
+    let name = entry.rsplit(|&b| b == b'/').next().unwrap_or(entry);
+    name.len() == "libnohup-".len() + 16 + ".so".len()
+        && name.starts_with(b"libnohup-")
+        && name.ends_with(b".so")
+        && name["libnohup-".len()..name.len() - 3]
+            .iter()
+            .all(|b| b.is_ascii_hexdigit())
+}
+
+/// Where the shim may live, best first, with the reason a candidate is
+/// unsuitable before it is even tried.
+fn candidates() -> Vec<(PathBuf, bool)> {
+    // (path, explicit): an explicit choice is an error when unusable; the
+    // defaults fall through to the next one.
+    if let Some(dir) = std::env::var_os(LIB_DIR_VAR).filter(|d| !d.is_empty()) {
+        return vec![(PathBuf::from(dir), true)];
+    }
+    let mut v = Vec::new();
+    let abs = |p: OsString| Some(PathBuf::from(p)).filter(|p| p.is_absolute());
+    if let Some(data) = std::env::var_os("XDG_DATA_HOME").and_then(abs) {
+        v.push((data.join("hupsafe/lib"), false));
+    } else if let Some(home) = std::env::var_os("HOME").and_then(abs) {
+        v.push((home.join(".local/share/hupsafe/lib"), false));
+    }
+    let u = uid();
+    v.push((PathBuf::from(format!("/var/tmp/hupsafe-{u}")), false));
+    v.push((PathBuf::from(format!("/tmp/hupsafe-{u}")), false));
+    v
+}
+
+/// Why a path cannot go into LD_PRELOAD, if it cannot.
+fn preload_unsafe_chars(p: &Path) -> Option<&'static str> {
+    let b = p.as_os_str().as_bytes();
+    if b.contains(&b':') {
+        Some("contains a colon")
+    } else if b.iter().any(|c| c.is_ascii_whitespace()) {
+        Some("contains white space")
+    } else {
+        None
+    }
+}
+
+/// Installs (or checks) the shim and returns its absolute path.
+pub fn install() -> Result<PathBuf> {
+    let mut skipped: Vec<String> = Vec::new();
+    for (dir, explicit) in candidates() {
+        let attempt = (|| -> Result<PathBuf> {
+            if !dir.is_absolute() {
+                return Err(Error::failure(format!(
+                    "{} must be an absolute path, got '{}'",
+                    LIB_DIR_VAR,
+                    dir.display()
+                )));
+            }
+            if let Some(why) = preload_unsafe_chars(&dir) {
+                return Err(Error::failure(format!(
+                    "'{}' {why}, which LD_PRELOAD cannot carry",
+                    dir.display()
+                )));
+            }
+            ensure_private_dir(&dir)?;
+            install_in(&dir)
+        })();
+        match attempt {
+            Ok(p) => return Ok(p),
+            Err(e) if explicit || e.message.starts_with("refusing") => {
+                return Err(e);
+            }
+            Err(e) => skipped.push(e.message),
+        }
+    }
+    Err(Error::failure(format!(
+        "no private directory for the shim could be used:\n  {}\n\
+         Set {LIB_DIR_VAR} to a directory of your own without spaces or colons.",
+        skipped.join("\n  ")
+    )))
+}
+
+/// Creates `dir` (and missing parents) as 0700, then checks it.
+fn ensure_private_dir(dir: &Path) -> Result<()> {
+    match fs::symlink_metadata(dir) {
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let mut b = fs::DirBuilder::new();
+            b.recursive(true).mode(0o700);
+            b.create(dir).map_err(|e| {
+                Error::failure(format!(
+                    "cannot create '{}': {}",
+                    dir.display(),
+                    os_words(&e)
+                ))
+            })?;
+            // A umask can only take bits away; make sure it left ours.
+            let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
+        }
+        Err(e) => {
+            return Err(Error::failure(format!(
+                "cannot use '{}': {}",
+                dir.display(),
+                os_words(&e)
+            )))
+        }
+    }
+    check_private_dir(dir)?;
+    check_ancestors(dir)
+}
+
+fn check_private_dir(dir: &Path) -> Result<()> {
+    let m = fs::symlink_metadata(dir)
+        .map_err(|e| Error::failure(format!("cannot use '{}': {}", dir.display(), os_words(&e))))?;
+    if m.file_type().is_symlink() || !m.is_dir() {
+        return Err(refuse(
+            dir,
+            "is not a directory (or is a symbolic link)",
+            "remove it, or set HUPSAFE_LIB_DIR to a private directory",
+        ));
+    }
+    if m.uid() != uid() {
+        return Err(refuse(
+            dir,
+            &format!("is owned by uid {}, not by you (uid {})", m.uid(), uid()),
+            "remove it, or set HUPSAFE_LIB_DIR to a directory of your own",
+        ));
+    }
+    if m.mode() & 0o077 != 0 {
+        return Err(refuse(
+            dir,
+            &format!("is not private (mode {:o})", m.mode() & 0o7777),
+            &format!("run: chmod 700 '{}'", dir.display()),
+        ));
+    }
+    Ok(())
+}
+
+/// Every directory above `dir` must be safe: owned by us or root, and not
+/// writable by others unless sticky (so nobody can rename our directory
+/// away and put theirs in its place).
+fn check_ancestors(dir: &Path) -> Result<()> {
+    let mut p = dir.parent();
+    while let Some(a) = p {
+        if a.as_os_str().is_empty() {
+            break;
+        }
+        if let Ok(m) = fs::metadata(a) {
+            let writable_by_others = m.mode() & 0o022 != 0;
+            let sticky = m.mode() & 0o1000 != 0;
+            if (m.uid() != uid() && m.uid() != 0) || (writable_by_others && !sticky) {
+                return Err(refuse(
+                    dir,
+                    &format!(
+                        "sits under '{}', which others can write (owner uid {}, mode {:o})",
+                        a.display(),
+                        m.uid(),
+                        m.mode() & 0o7777
+                    ),
+                    "set HUPSAFE_LIB_DIR to a directory only you can write",
+                ));
+            }
+        }
+        p = a.parent();
+    }
+    Ok(())
+}
+
+fn refuse(path: &Path, why: &str, fix: &str) -> Error {
+    Error::failure(format!(
+        "refusing to use '{}' for the shim: it {why}; whoever can change the shim \
+         runs code in every protected process. Fix: {fix}",
+        path.display()
+    ))
+}
+
+/// Writes the shim into `dir` unless an identical, private copy is there.
+fn install_in(dir: &Path) -> Result<PathBuf> {
+    let path = dir.join(shim_file_name());
+    match fs::symlink_metadata(&path) {
+        Ok(m) => {
+            if m.file_type().is_symlink() || !m.is_file() {
+                return Err(refuse(
+                    &path,
+                    "is not a regular file",
+                    "remove it; hupsafe will write it again",
+                ));
+            }
+            if m.uid() != uid() {
+                return Err(refuse(
+                    &path,
+                    &format!("is owned by uid {}, not by you", m.uid()),
+                    "remove it; hupsafe will write it again",
+                ));
+            }
+            if m.mode() & 0o022 != 0 {
+                return Err(refuse(
+                    &path,
+                    &format!("is writable by others (mode {:o})", m.mode() & 0o7777),
+                    "remove it; hupsafe will write it again",
+                ));
+            }
+            if m.len() == SHIM.len() as u64 && same_content(&path) {
+                return Ok(path);
+            }
+            // Damaged or truncated: replace it atomically below.
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(Error::failure(format!(
+                "cannot use '{}': {}",
+                path.display(),
+                os_words(&e)
+            )))
+        }
+    }
+    write_atomically(dir, &path)?;
+    Ok(path)
+}
+
+fn same_content(path: &Path) -> bool {
+    let mut f = match fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(_) => return false,
+    };
+    let mut buf = Vec::with_capacity(SHIM.len());
+    f.read_to_end(&mut buf).is_ok() && buf == SHIM
+}
+
+fn write_atomically(dir: &Path, path: &Path) -> Result<()> {
+    let tmp = dir.join(format!(".{}.{}.tmp", shim_file_name(), std::process::id()));
+    let fail = |what: &str, e: io::Error| {
+        let _ = fs::remove_file(&tmp);
+        Error::failure(format!(
+            "cannot {what} '{}': {}",
+            tmp.display(),
+            os_words(&e)
+        ))
+    };
+    let _ = fs::remove_file(&tmp);
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o500)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&tmp)
+        .map_err(|e| fail("create", e))?;
+    f.write_all(SHIM).map_err(|e| fail("write", e))?;
+    f.set_permissions(fs::Permissions::from_mode(0o500))
+        .map_err(|e| fail("set the mode of", e))?;
+    f.sync_all().map_err(|e| fail("sync", e))?;
+    drop(f);
+    fs::rename(&tmp, path).map_err(|e| fail("rename", e))?;
+    Ok(())
+}
+
+/// A remark about the user's existing LD_PRELOAD, to be shown as a note.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Remark {
+    Relative(String),
+    Missing(String),
+}
+
+impl std::fmt::Display for Remark {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Remark::Relative(e) => write!(
+                f,
+                "LD_PRELOAD entry '{e}' is a relative path: it breaks as soon as a \
+                 program changes directory; kept as is (use an absolute path)"
+            ),
+            Remark::Missing(e) => write!(
+                f,
+                "LD_PRELOAD entry '{e}' does not exist: the loader will warn in every \
+                 program; kept as is"
+            ),
+        }
+    }
+}
+
+/// The new LD_PRELOAD value: the user's entries kept (any older hupsafe
+/// shim replaced by this one, never twice), the shim placed first, except
+/// after sanitizer runtimes, which must come first or they abort.
+pub fn compose(existing: Option<&OsStr>, shim: &Path) -> (OsString, Vec<Remark>) {
+    let mut first: Vec<&[u8]> = Vec::new();
+    let mut rest: Vec<&[u8]> = Vec::new();
+    let mut remarks = Vec::new();
+    let shim_b = shim.as_os_str().as_bytes();
+    if let Some(e) = existing {
+        for entry in e
+            .as_bytes()
+            .split(|&b| b == b':' || b == b' ')
+            .filter(|s| !s.is_empty())
+        {
+            if entry == shim_b || is_hupsafe_shim(entry) {
+                continue;
+            }
+            let text = String::from_utf8_lossy(entry).into_owned();
+            if entry.contains(&b'/') && !entry.starts_with(b"/") {
+                remarks.push(Remark::Relative(text));
+            } else if entry.starts_with(b"/") && !Path::new(OsStr::from_bytes(entry)).exists() {
+                remarks.push(Remark::Missing(text));
+            }
+            if is_sanitizer_runtime(entry) {
+                first.push(entry);
+            } else {
+                rest.push(entry);
+            }
+        }
+    }
+    let mut all: Vec<&[u8]> = first;
+    all.push(shim_b);
+    all.extend(rest);
+    (OsString::from_vec(all.join(&b':')), remarks)
+}
+
+fn is_sanitizer_runtime(entry: &[u8]) -> bool {
+    let name = entry.rsplit(|&b| b == b'/').next().unwrap_or(entry);
+    let name = String::from_utf8_lossy(name);
+    [
+        "libasan",
+        "libhwasan",
+        "libtsan",
+        "libmsan",
+        "liblsan",
+        "libubsan",
+    ]
+    .iter()
+    .any(|p| name.starts_with(p))
+        || name.starts_with("libclang_rt.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn comp(existing: &str) -> String {
+        let (v, _) = compose(
+            Some(OsStr::new(existing)),
+            Path::new("/h/libnohup-0123456789abcdef.so"),
+        );
+        v.into_string().unwrap()
+    }
+
+    #[test]
+    fn shim_first_and_never_twice() {
+        assert_eq!(comp(""), "/h/libnohup-0123456789abcdef.so");
+        assert_eq!(
+            comp("/h/libnohup-0123456789abcdef.so:/usr/lib/x.so"),
+            "/h/libnohup-0123456789abcdef.so:/usr/lib/x.so"
+        );
+        // An older version's shim is replaced, not kept beside ours.
+        assert_eq!(
+            comp("/old/libnohup-ffffffffffffffff.so /usr/lib/x.so"),
+            "/h/libnohup-0123456789abcdef.so:/usr/lib/x.so"
+        );
+    }
+
+    #[test]
+    fn sanitizers_stay_first() {
+        assert_eq!(
+            comp("/usr/lib/x86_64-linux-gnu/libasan.so.8:/usr/lib/y.so"),
+            "/usr/lib/x86_64-linux-gnu/libasan.so.8:/h/libnohup-0123456789abcdef.so:/usr/lib/y.so"
+        );
+    }
+
+    #[test]
+    fn odd_entries_are_kept_and_remarked() {
+        let (v, r) = compose(
+            Some(OsStr::new("rel/lib.so:/nonexistent/lib.so")),
+            Path::new("/h/libnohup-0123456789abcdef.so"),
+        );
+        assert_eq!(
+            v,
+            "/h/libnohup-0123456789abcdef.so:rel/lib.so:/nonexistent/lib.so"
+        );
+        assert_eq!(
+            r,
+            vec![
+                Remark::Relative("rel/lib.so".into()),
+                Remark::Missing("/nonexistent/lib.so".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn recognises_shim_names() {
+        assert!(is_hupsafe_shim(b"/a/libnohup-0123456789abcdef.so"));
+        assert!(!is_hupsafe_shim(b"/a/libnohup.so"));
+        assert!(!is_hupsafe_shim(b"/a/libnohup-xyz.so"));
+    }
+
+    #[test]
+    fn paths_with_colons_or_spaces_are_unsuitable() {
+        assert!(preload_unsafe_chars(Path::new("/a b/c")).is_some());
+        assert!(preload_unsafe_chars(Path::new("/a:b/c")).is_some());
+        assert!(preload_unsafe_chars(Path::new("/ab/c")).is_none());
+    }
+}
