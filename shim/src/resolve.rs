@@ -370,4 +370,31 @@ mod tests {
         assert_eq!(sysv_hash(b"printf"), 0x0779_05a6);
         assert_eq!(sysv_hash(b"exit"), 0x0006_cf04);
     }
+
+    #[test]
+    fn finds_what_the_dynamic_linker_finds() {
+        // In the test binary "our" object is the executable itself, so the
+        // next definition of a libc name is libc's.
+        assert_eq!(next(b"getpid", None), libc::getpid as *const () as usize);
+        assert_eq!(
+            next(b"sigaction", None),
+            libc::sigaction as *const () as usize
+        );
+        assert_eq!(next(b"no_such_function_anywhere", None), 0);
+    }
+
+    #[test]
+    fn honours_symbol_versions() {
+        // sigvec exists only as a compat (hidden) symbol: dlsym cannot see
+        // it, dlvsym with its version can.
+        assert_eq!(next(b"sigvec", None), 0);
+        #[cfg(target_arch = "x86_64")]
+        assert_ne!(next(b"sigvec", Some(b"GLIBC_2.2.5")), 0);
+        // posix_spawn has two versions; the default one is what a program
+        // linked today gets.
+        assert_eq!(
+            next(b"posix_spawn", None),
+            libc::posix_spawn as *const () as usize
+        );
+    }
 }

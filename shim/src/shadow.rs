@@ -53,8 +53,23 @@ impl Slot {
         }
     }
 
-    fn write(&self, gen: u64, d: &KSigaction) {
-        self.seq.store(2 * gen + 1, Ordering::Relaxed);
+    /// Claims the slot for generation `gen`: fails (without waiting) when
+    /// another writer is half-way through it or it holds a newer record.
+    /// Two writers must never fill one slot at once, or a reader could
+    /// accept a record made of both.
+    fn claim(&self, gen: u64) -> bool {
+        let cur = self.seq.load(Ordering::Relaxed);
+        if cur & 1 == 1 || cur >= 2 * gen + 1 {
+            return false;
+        }
+        self.seq
+            .compare_exchange(cur, 2 * gen + 1, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// Fills a claimed slot and marks it complete.
+    fn fill(&self, gen: u64, d: &KSigaction) {
+        // Orders the claim before the data stores (seqlock writer side).
         fence(Ordering::Release);
         self.handler.store(d.handler, Ordering::Relaxed);
         self.flags.store(d.flags, Ordering::Relaxed);
@@ -204,8 +219,27 @@ impl Shadow {
                 if self.side_pid.load(Ordering::Relaxed) != 0 {
                     self.side_pid.store(0, Ordering::Release);
                 }
-                let gen = self.next_gen.fetch_add(1, Ordering::AcqRel) + 1;
-                self.ring[(gen as usize) % RING].write(gen, new);
+                // Find a free slot: skip one that a writer is filling or
+                // that holds the published record. Never waits; bounded.
+                let mut claimed = None;
+                for _ in 0..4 * RING {
+                    let gen = self.next_gen.fetch_add(1, Ordering::AcqRel) + 1;
+                    let slot = &self.ring[(gen as usize) % RING];
+                    let published = self.current.load(Ordering::Acquire);
+                    if published != 0 && (published as usize) % RING == (gen as usize) % RING {
+                        continue;
+                    }
+                    if slot.claim(gen) {
+                        slot.fill(gen, new);
+                        claimed = Some(gen);
+                        break;
+                    }
+                }
+                let Some(gen) = claimed else {
+                    // Every slot busy (cannot happen with fewer than RING
+                    // concurrent writers): keep the current record.
+                    return self.get_main();
+                };
                 let prev = self.current.swap(gen, Ordering::AcqRel);
                 if prev == 0 {
                     return INITIAL;
@@ -217,7 +251,10 @@ impl Shadow {
             Writer::SharedChild(pid) => {
                 let old = self.get();
                 let gen = self.side_gen.load(Ordering::Relaxed) + 1;
-                self.side.write(gen, new);
+                if !self.side.claim(gen) {
+                    return old;
+                }
+                self.side.fill(gen, new);
                 self.side_gen.store(gen, Ordering::Release);
                 self.side_pid.store(pid, Ordering::Release);
                 old
