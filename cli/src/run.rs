@@ -68,9 +68,9 @@ pub struct RunOptions {
 }
 
 /// What the search for a command found.
-pub enum Found {
+pub enum Lookup {
     Program(PathBuf),
-    NotFound,
+    Missing,
     /// A path that exists but cannot be executed, with the reason.
     NotRunnable(PathBuf, String),
 }
@@ -78,15 +78,15 @@ pub enum Found {
 /// Finds `cmd` as `execvp` would: a name with a slash is used as is,
 /// otherwise each PATH entry is tried (an empty entry is the current
 /// directory; PATH unset means the system default).
-pub fn find_program(cmd: &OsStr) -> Found {
+pub fn find_program(cmd: &OsStr) -> Lookup {
     if cmd.as_bytes().contains(&b'/') {
-        return check_candidate(Path::new(cmd)).unwrap_or(Found::NotFound);
+        return check_candidate(Path::new(cmd)).unwrap_or(Lookup::Missing);
     }
     if cmd.is_empty() {
-        return Found::NotFound;
+        return Lookup::Missing;
     }
     let path = std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/bin:/usr/bin"));
-    let mut denied: Option<Found> = None;
+    let mut denied: Option<Lookup> = None;
     for dir in path.as_bytes().split(|&b| b == b':') {
         let dir = if dir.is_empty() {
             Path::new(".")
@@ -94,8 +94,8 @@ pub fn find_program(cmd: &OsStr) -> Found {
             Path::new(OsStr::from_bytes(dir))
         };
         match check_candidate(&dir.join(cmd)) {
-            Some(Found::Program(p)) => return Found::Program(p),
-            Some(f @ Found::NotRunnable(..)) => {
+            Some(Lookup::Program(p)) => return Lookup::Program(p),
+            Some(f @ Lookup::NotRunnable(..)) => {
                 // execvp keeps looking but reports EACCES if nothing better
                 // turns up.
                 denied.get_or_insert(f);
@@ -103,29 +103,29 @@ pub fn find_program(cmd: &OsStr) -> Found {
             _ => {}
         }
     }
-    denied.unwrap_or(Found::NotFound)
+    denied.unwrap_or(Lookup::Missing)
 }
 
-fn check_candidate(p: &Path) -> Option<Found> {
+fn check_candidate(p: &Path) -> Option<Lookup> {
     let m = std::fs::metadata(p).ok()?;
     if m.is_dir() {
-        return Some(Found::NotRunnable(p.into(), "is a directory".into()));
+        return Some(Lookup::NotRunnable(p.into(), "is a directory".into()));
     }
     let c = CString::new(p.as_os_str().as_bytes()).ok()?;
     // SAFETY: access() on a NUL-terminated path.
     if unsafe { libc::access(c.as_ptr(), libc::X_OK) } != 0 || m.permissions().mode() & 0o111 == 0 {
-        return Some(Found::NotRunnable(p.into(), "Permission denied".into()));
+        return Some(Lookup::NotRunnable(p.into(), "Permission denied".into()));
     }
-    Some(Found::Program(p.into()))
+    Some(Lookup::Program(p.into()))
 }
 
 /// Prepares the environment and process state, then replaces hupsafe with
 /// the command. Returns only on failure.
 pub fn exec(cmd: &OsStr, args: &[OsString], opts: &RunOptions) -> Error {
     let program = match find_program(cmd) {
-        Found::Program(p) => p,
-        Found::NotFound => return not_found(cmd),
-        Found::NotRunnable(p, why) => {
+        Lookup::Program(p) => p,
+        Lookup::Missing => return not_found(cmd),
+        Lookup::NotRunnable(p, why) => {
             return Error::new(
                 EXIT_CANNOT_RUN,
                 format!("hupsafe: cannot run '{}': {why}", p.display()),

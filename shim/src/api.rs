@@ -723,7 +723,7 @@ pub unsafe extern "C" fn syscall(
     e: c_long,
     f: c_long,
 ) -> c_long {
-    let n = n as i64;
+    let n: i64 = n;
     // SAFETY: each branch hands the caller's arguments to the kernel or
     // reads them exactly where the kernel would.
     unsafe {

@@ -59,7 +59,7 @@ impl Slot {
     /// accept a record made of both.
     fn claim(&self, gen: u64) -> bool {
         let cur = self.seq.load(Ordering::Relaxed);
-        if cur & 1 == 1 || cur >= 2 * gen + 1 {
+        if cur & 1 == 1 || cur > 2 * gen {
             return false;
         }
         self.seq
