@@ -1,1 +1,28 @@
-//! Test harness.
+//! The end-to-end harness: real programs under the real `libnohup.so`,
+//! watched from the outside through `/proc`, so that each test reads as a
+//! story ("start it, hang up on it, it still answers").
+//!
+//! - [`shim`]: builds the real shim once per test process;
+//! - [`fixtures`]: compiles the C programs in `tests/c/` with gcc, cached by
+//!   content;
+//! - [`process`]: starts a program (with or without the preload, in its own
+//!   process group, with SIGHUP at a known disposition), reads its output
+//!   line by line, signals it, and kills whatever is left on drop;
+//! - [`procfs`]: what the kernel says about a process (signal masks,
+//!   liveness, the system call it is blocked in, processes found by tag);
+//! - [`wait`]: polling with a deadline, never a fixed sleep.
+//!
+//! Set `HUPSAFE_TEST_NO_PRELOAD=1` to run every test without the shim: a
+//! test that still passes then proves nothing about the shim.
+
+pub mod fixtures;
+pub mod process;
+pub mod procfs;
+pub mod shim;
+pub mod wait;
+
+pub use fixtures::{shared_library, CProgram};
+pub use process::{hangup, Exit, HangupOutcome, KillTaggedOnDrop, Launch, Running};
+pub use procfs::{find_by_tag, sigbit, unique_tag, ProcStatus};
+pub use shim::{preload_disabled, shim_path};
+pub use wait::{until, PATIENCE};
