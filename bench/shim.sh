@@ -15,11 +15,16 @@
 #
 # Knobs (environment):
 #   BENCH_METHOD   auto | hyperfine | loop   how exec is timed (auto: hyperfine
-#                  when installed or installable, else bench/spawn_loop.c)
+#                  when installed or installable, else bench/spawn_loop.c).
+#                  With hyperfine, bench/spawn_loop.c runs too, as a
+#                  cross-check: hyperfine cannot give one command its own
+#                  environment, so its "with shim" runs have the preload in
+#                  hyperfine itself, and its own overhead per run dilutes the
+#                  ratio; the loop interleaves the variants from one parent.
 #   BENCH_INSTALL  1 (default): as root, apt-get install hyperfine if missing
-#   BENCH_ROUNDS   3     exec rounds, variants alternating between rounds
-#   BENCH_RUNS     500   exec runs per variant per round
-#   BENCH_WARMUP   50    exec warm-up runs per variant per round
+#   BENCH_ROUNDS   10    exec rounds, variants alternating between rounds
+#   BENCH_RUNS     200   exec runs per variant per round
+#   BENCH_WARMUP   20    exec warm-up runs per variant per round
 #   BENCH_CALLS    1000000  sigaction calls per repetition
 #   BENCH_REPS     5     repetitions per process (best is kept)
 #   BENCH_PROCS    3     process pairs (without/with shim, alternating)
@@ -28,9 +33,9 @@ set -euo pipefail
 
 METHOD=${BENCH_METHOD:-auto}
 INSTALL=${BENCH_INSTALL:-1}
-ROUNDS=${BENCH_ROUNDS:-3}
-RUNS=${BENCH_RUNS:-500}
-WARMUP=${BENCH_WARMUP:-50}
+ROUNDS=${BENCH_ROUNDS:-10}
+RUNS=${BENCH_RUNS:-200}
+WARMUP=${BENCH_WARMUP:-20}
 CALLS=${BENCH_CALLS:-1000000}
 REPS=${BENCH_REPS:-5}
 PROCS=${BENCH_PROCS:-3}
@@ -116,10 +121,11 @@ if [[ $METHOD == hyperfine ]]; then
         LD_PRELOAD=$SO hf --export-json "$WORK/exec-shim-$r.json" -n shim /bin/true >&2
     done
 else
-    METHOD_DESC="bench/spawn_loop.c (posix_spawn + waitpid, variants interleaved), $((ROUNDS * RUNS)) runs (+$WARMUP warm-up) per command, median"
-    step "timing exec with bench/spawn_loop.c ($((ROUNDS * RUNS)) runs each)"
-    "$WORK/spawn_loop" "$SO" "$NOHUP" "$((ROUNDS * RUNS))" "$WARMUP" >"$WORK/exec-loop.txt"
+    METHOD_DESC="not used"
 fi
+LOOP_DESC="bench/spawn_loop.c (posix_spawn + waitpid, variants interleaved), $((ROUNDS * RUNS)) runs (+$WARMUP warm-up) per command, median"
+step "timing exec with bench/spawn_loop.c ($((ROUNDS * RUNS)) runs each)"
+"$WORK/spawn_loop" "$SO" "$NOHUP" "$((ROUNDS * RUNS))" "$WARMUP" >"$WORK/exec-loop.txt"
 
 # ---- 1M sigaction calls ------------------------------------------------------
 step "timing $CALLS sigaction calls ($PROCS x 2 processes, best of $REPS each)"
@@ -133,7 +139,7 @@ strip -o "$WORK/libnohup.stripped.so" "$SO"
 
 # ---- RSS, the report -----------------------------------------------------------
 step "measuring RSS of /bin/sleep ($RSS_RUNS runs each)"
-export SO WORK METHOD METHOD_DESC NOHUP ROUNDS RUNS WARMUP CALLS REPS PROCS RSS_RUNS
+export SO WORK METHOD METHOD_DESC LOOP_DESC NOHUP ROUNDS RUNS WARMUP CALLS REPS PROCS RSS_RUNS
 GIT_REV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [[ -n $(git status --porcelain -- shim Cargo.toml Cargo.lock 2>/dev/null) ]]; then
     GIT_REV="$GIT_REV+uncommitted shim changes"
@@ -152,23 +158,23 @@ def fail(msg):
 
 
 # ---- exec -------------------------------------------------------------------
-exec_ns = {}
+# Median exec times (ns) per variant, by method: "loop" always, "hyperfine"
+# when it ran.
+exec_ns = {"loop": {}}
+for line in open(os.path.join(work, "exec-loop.txt")):
+    name, median, _mean, _min = line.split()
+    exec_ns["loop"][name] = float(median)
 if env["METHOD"] == "hyperfine":
     pooled = {}
     for f in sorted(glob.glob(os.path.join(work, "exec-*.json"))):
         for res in json.load(open(f))["results"]:
             name = res.get("command_name") or res["command"]
             pooled.setdefault(name, []).extend(res["times"])
+    exec_ns["hyperfine"] = {n: statistics.median(t) * 1e9 for n, t in pooled.items() if t}
+for method, times in exec_ns.items():
     for name in ("base", "shim", "nohup"):
-        if pooled.get(name):
-            exec_ns[name] = statistics.median(pooled[name]) * 1e9
-else:
-    for line in open(os.path.join(work, "exec-loop.txt")):
-        name, median, _mean, _min = line.split()
-        exec_ns[name] = float(median)
-for name in ("base", "shim", "nohup"):
-    if not exec_ns.get(name, 0) > 0:
-        fail(f"no exec time for {name}")
+        if not times.get(name, 0) > 0:
+            fail(f"no exec time for {name} ({method})")
 
 
 # ---- sigaction --------------------------------------------------------------
@@ -274,8 +280,9 @@ def ratio_row(metric, base, shim, unit_fmt, goal):
 
 us = lambda ns: f"{ns / 1e3:.1f} us"
 ms = lambda ns_per_call: f"{ns_per_call:.1f} ms"  # ns per call == ms per 1M calls
-ratio_row("exec LD_PRELOAD=libnohup.so /bin/true", exec_ns["base"], exec_ns["shim"], us, 1.15)
-ratio_row("exec nohup /bin/true (reference)", exec_ns["base"], exec_ns["nohup"], us, None)
+for method, t in sorted(exec_ns.items()):
+    ratio_row(f"exec LD_PRELOAD=libnohup.so /bin/true [{method}]", t["base"], t["shim"], us, 1.15)
+    ratio_row(f"exec nohup /bin/true (reference) [{method}]", t["base"], t["nohup"], us, None)
 ratio_row("1M sigaction(SIGHUP)", sig_base["SIGHUP"], sig_shim["SIGHUP"], ms, 1.0)
 ratio_row("1M sigaction(SIGUSR1)", sig_base["SIGUSR1"], sig_shim["SIGUSR1"], ms, 1.3)
 rows.append(("libnohup.so size, stripped", f"{size} B unstripped", f"{stripped} B",
@@ -296,7 +303,8 @@ lines = [
     f"  date    {time.strftime('%Y-%m-%d %H:%M:%S %Z')}",
     f"  commit  {env['GIT_REV']}",
     f"  host    {platform.release()}, {cpu}, {os.cpu_count()} cpus",
-    f"  exec    {env['METHOD_DESC']}",
+    *([f"  exec    [hyperfine] {env['METHOD_DESC']}"] if env["METHOD"] == "hyperfine" else []),
+    f"  exec    [loop] {env['LOOP_DESC']}",
     f"  calls   {int(env['CALLS'])} calls, best of {env['REPS']} reps x {env['PROCS']} processes per variant",
     f"  rss     VmRSS of `/bin/sleep 5`, median of {env['RSS_RUNS']} runs per variant",
     "",
@@ -304,8 +312,8 @@ lines = [
     fmt(tuple("-" * w for w in widths)),
     *map(fmt, rows),
     "",
-    f"exec (raw): /bin/true {us(exec_ns['base'])}, with shim {us(exec_ns['shim'])}, "
-    f"nohup /bin/true {us(exec_ns['nohup'])}",
+    *(f"exec [{m}]: /bin/true {us(t['base'])}, with shim {us(t['shim'])}, "
+      f"nohup /bin/true {us(t['nohup'])}" for m, t in sorted(exec_ns.items())),
     f"RSS runs (kB): without {rss['base']}, with {rss['shim']}",
 ]
 text = "\n".join(lines) + "\n"
