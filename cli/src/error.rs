@@ -53,3 +53,13 @@ pub fn os_words(e: &std::io::Error) -> String {
         None => e.to_string(),
     }
 }
+
+/// Writes to stdout, turning a closed or full stdout into hupsafe's own
+/// failure (exit 125) instead of `println!`'s panic.
+pub fn write_stdout(bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|_| out.flush())
+        .map_err(|e| Error::failure(format!("hupsafe: write error: {}", os_words(&e))))
+}

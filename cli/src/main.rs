@@ -1,76 +1,32 @@
 //! `hupsafe`: run commands that survive a closed terminal or a dropped SSH
-//! link. `main` only parses and maps errors to exit statuses; each verb
-//! lives in its own module.
+//! link. `main` only picks the personality (hupsafe, or GNU nohup when
+//! started as `nohup`), parses, dispatches, and maps errors to exit
+//! statuses; each verb lives in its own module.
 
+mod cmd;
+mod completions;
 mod error;
+mod gnu;
+mod inspect;
+mod install_nohup;
+mod man;
+mod nohup;
 mod preload;
 mod run;
 mod startup;
 
-use std::ffi::OsString;
 use std::io::Write;
 
-use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches};
 
-use error::{Error, EXIT_FAILURE};
-
-const EXAMPLES: &str = "\
-Examples:
-  hupsafe python train.py --epochs 90     run protected (same as `hupsafe run -- ...`)
-  hupsafe run -- make -j8                 the explicit form, for commands named like a verb
-  LD_PRELOAD=$(hupsafe shim) node app.js  use the shim directly
-
-Environment:
-  HUPSAFE_LIB_DIR   where the shim is written (default: $XDG_DATA_HOME/hupsafe/lib,
-                    else ~/.local/share/hupsafe/lib; must be private, without spaces
-                    or colons)
-
-Exit status: the command's own; 125 if hupsafe itself fails, 126 if the command
-cannot be run, 127 if it is not found.";
-
-#[derive(Parser, Debug)]
-#[command(
-    name = "hupsafe",
-    version,
-    about = "Run a command that survives a closed terminal or a dropped SSH link, \
-             even if it tries to undo the protection",
-    after_help = EXAMPLES,
-    allow_external_subcommands = true,
-    subcommand_value_name = "COMMAND",
-    subcommand_help_heading = "Commands (anything else is run as a program)"
-)]
-struct Cli {
-    /// Do not print notes (errors are always printed)
-    #[arg(short, long, global = true)]
-    quiet: bool,
-
-    #[command(subcommand)]
-    command: Option<Verb>,
-}
-
-#[derive(Subcommand, Debug)]
-enum Verb {
-    /// Run CMD protected: `hupsafe run [OPTIONS] -- CMD ARGS...`
-    Run(RunArgs),
-    /// Install the shim if needed and print its path (for LD_PRELOAD)
-    Shim,
-    #[command(external_subcommand)]
-    External(Vec<OsString>),
-}
-
-#[derive(Args, Debug)]
-struct RunArgs {
-    /// The command and its arguments
-    #[arg(
-        required = true,
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "CMD"
-    )]
-    command: Vec<OsString>,
-}
+use cmd::{Cli, Verb};
+use error::{write_stdout, Error, EXIT_FAILURE};
 
 fn main() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.first().is_some_and(|a| nohup::invoked_as_nohup(a)) {
+        nohup::main(args);
+    }
     let status = match real_main() {
         Ok(()) => 0,
         Err(e) => {
@@ -90,7 +46,13 @@ fn real_main() -> Result<(), Error> {
                 ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
                 _ => EXIT_FAILURE,
             };
-            let _ = e.print();
+            // clap's print() ignores a full stdout; --help into /dev/full
+            // must fail like any other write.
+            if code == 0 {
+                write_stdout(e.render().ansi().to_string().as_bytes())?;
+            } else {
+                let _ = e.print();
+            }
             std::process::exit(code);
         }
     };
@@ -109,9 +71,14 @@ fn real_main() -> Result<(), Error> {
             Err(run::exec(cmd, args, &opts))
         }
         Some(Verb::Shim) => {
-            let p = preload::install().map_err(|e| Error::new(e.status, format!("hupsafe: {}", e.message)))?;
-            println!("{}", p.display());
-            Ok(())
+            let p = preload::install()
+                .map_err(|e| Error::new(e.status, format!("hupsafe: {}", e.message)))?;
+            let mut line = std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()).to_vec();
+            line.push(b'\n');
+            write_stdout(&line)
         }
+        Some(Verb::InstallNohup(a)) => install_nohup::install(&a.dir),
+        Some(Verb::Completions(a)) => completions::print(a.shell),
+        Some(Verb::Man) => man::print(),
     }
 }

@@ -357,6 +357,17 @@ pub fn compose(existing: Option<&OsStr>, shim: &Path) -> (OsString, Vec<Remark>)
     (OsString::from_vec(all.join(&b':')), remarks)
 }
 
+/// LD_PRELOAD without any hupsafe shim, for a program the shim would
+/// harm; None when nothing else is left (unset it).
+pub fn without_shim(existing: Option<&OsStr>) -> Option<OsString> {
+    let kept: Vec<&[u8]> = existing?
+        .as_bytes()
+        .split(|&b| b == b':' || b == b' ')
+        .filter(|s| !s.is_empty() && !is_hupsafe_shim(s))
+        .collect();
+    (!kept.is_empty()).then(|| OsString::from_vec(kept.join(&b':')))
+}
+
 fn is_sanitizer_runtime(entry: &[u8]) -> bool {
     let name = entry.rsplit(|&b| b == b'/').next().unwrap_or(entry);
     let name = String::from_utf8_lossy(name);

@@ -8,6 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{os_words, Error, EXIT_CANNOT_RUN, EXIT_NOT_FOUND};
+use crate::inspect::{self, Concern, Target};
 use crate::{preload, startup};
 
 /// Shell words that are not programs: running them under hupsafe cannot
@@ -132,20 +133,102 @@ pub fn exec(cmd: &OsStr, args: &[OsString], opts: &RunOptions) -> Error {
             )
         }
     };
-    let shim = match preload::install() {
-        Ok(p) => p,
-        Err(e) => return Error::new(e.status, format!("hupsafe: {}", e.message)),
-    };
-    let (value, remarks) = preload::compose(std::env::var_os("LD_PRELOAD").as_deref(), &shim);
+    let target = inspect::elf(&program).ok();
     if !opts.quiet {
-        for r in remarks {
-            eprintln!("hupsafe: note: {r}");
+        if let Some(note) = target.as_ref().and_then(note_for) {
+            eprintln!("{note}");
         }
     }
-    std::env::set_var("LD_PRELOAD", &value);
+    let existing = std::env::var_os("LD_PRELOAD");
+    if target.as_ref().is_some_and(shim_breaks) {
+        match preload::without_shim(existing.as_deref()) {
+            Some(v) => std::env::set_var("LD_PRELOAD", v),
+            None => std::env::remove_var("LD_PRELOAD"),
+        }
+    } else {
+        let shim = match preload::install() {
+            Ok(p) => p,
+            Err(e) => return Error::new(e.status, format!("hupsafe: {}", e.message)),
+        };
+        let (value, remarks) = preload::compose(existing.as_deref(), &shim);
+        if !opts.quiet {
+            for r in remarks {
+                eprintln!("hupsafe: note: {r}");
+            }
+        }
+        std::env::set_var("LD_PRELOAD", &value);
+    }
     protect_self();
     startup::restore_sigpipe();
     exec_program(&program, cmd, args)
+}
+
+/// Whether the shim in LD_PRELOAD would stop the program from starting
+/// (musl's loader fails on the glibc shim's dependencies).
+pub fn shim_breaks(t: &Target) -> bool {
+    real_ids_concerns(t)
+        .iter()
+        .any(|c| matches!(c, Concern::Musl(_)))
+}
+
+/// Whether the program's loader would complain about the shim on stderr
+/// ("wrong ELF class") before ignoring it.
+pub fn shim_is_noisy(t: &Target) -> bool {
+    real_ids_concerns(t)
+        .iter()
+        .any(|c| matches!(c, Concern::WrongClass(_)))
+}
+
+/// Whether the shim may go into the program's LD_PRELOAD without changing
+/// anything else it does (what the nohup drop-in needs).
+pub fn shim_is_welcome(t: &Target) -> bool {
+    !shim_breaks(t) && !shim_is_noisy(t)
+}
+
+fn real_ids_concerns(t: &Target) -> Vec<Concern> {
+    // SAFETY: getuid/getgid cannot fail.
+    let (ruid, rgid) = unsafe { (libc::getuid(), libc::getgid()) };
+    t.concerns(ruid, rgid)
+}
+
+/// The one note `run` prints when the shim will not reach the program:
+/// what still protects it, and what would do more.
+pub fn note_for(t: &Target) -> Option<String> {
+    let concerns = real_ids_concerns(t);
+    if concerns.is_empty() {
+        return None;
+    }
+    let executed = t.executed()?;
+    let subject = if executed.path == t.path {
+        format!("'{}'", t.path.display())
+    } else {
+        format!(
+            "'{}' is run by '{}', which",
+            t.path.display(),
+            executed.path.display()
+        )
+    };
+    let reasons: Vec<String> = concerns.iter().map(|c| c.to_string()).collect();
+    let mut more = String::new();
+    if concerns.iter().any(|c| {
+        matches!(
+            c,
+            Concern::Static | Concern::WrongClass(_) | Concern::Musl(_)
+        )
+    }) {
+        more.push_str(
+            "; --strict (seccomp: the kernel refuses the change; not in this version yet) \
+             would enforce it",
+        );
+    }
+    if concerns.iter().any(|c| matches!(c, Concern::WrongClass(_))) {
+        more.push_str("; its 64-bit children still get the shim");
+    }
+    Some(format!(
+        "hupsafe: note: {subject} {}: only the inherited SIG_IGN protects it, and the \
+         program can take SIGHUP back by setting its own handler{more}",
+        reasons.join(", and ")
+    ))
 }
 
 /// SIGHUP ignored and not blocked in this process: exec keeps SIG_IGN for
