@@ -56,6 +56,11 @@ static inline long raw_syscall4(long n, long a, long b, long c, long d)
 #endif
 }
 
+/* glibc adds it to every action it hands the kernel; its headers hide it. */
+#ifndef SA_RESTORER
+#define SA_RESTORER 0x04000000
+#endif
+
 /* The kernel's struct sigaction (rt_sigaction's layout). */
 struct ksigaction {
     unsigned long handler;

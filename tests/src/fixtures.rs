@@ -122,7 +122,8 @@ fn compile(name: &str, kind_flags: &[&str], flags: &[String], out: &Path) {
             String::from_utf8_lossy(&result.stderr)
         );
     }
-    fs::rename(&tmp, out).unwrap_or_else(|e| panic!("cannot move {} into place: {e}", tmp.display()));
+    fs::rename(&tmp, out)
+        .unwrap_or_else(|e| panic!("cannot move {} into place: {e}", tmp.display()));
 }
 
 /// FNV-1a over the source, every header beside it, and the flags: stable
@@ -146,7 +147,11 @@ fn cache_key(name: &str, flags: &[String]) -> u64 {
         h.write(header.to_string_lossy().as_bytes());
         h.write(&fs::read(&header).unwrap_or_default());
     }
-    for flag in COMMON_FLAGS.iter().copied().chain(flags.iter().map(String::as_str)) {
+    for flag in COMMON_FLAGS
+        .iter()
+        .copied()
+        .chain(flags.iter().map(String::as_str))
+    {
         h.write(flag.as_bytes());
         h.write(&[0]);
     }

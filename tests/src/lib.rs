@@ -10,11 +10,13 @@
 //!   line by line, signals it, and kills whatever is left on drop;
 //! - [`procfs`]: what the kernel says about a process (signal masks,
 //!   liveness, the system call it is blocked in, processes found by tag);
-//! - [`wait`]: polling with a deadline, never a fixed sleep.
+//! - [`wait`]: polling with a deadline, never a fixed sleep;
+//! - [`differential`]: comparing SIGHUP under the shim with a real signal.
 //!
 //! Set `HUPSAFE_TEST_NO_PRELOAD=1` to run every test without the shim: a
 //! test that still passes then proves nothing about the shim.
 
+pub mod differential;
 pub mod fixtures;
 pub mod process;
 pub mod procfs;

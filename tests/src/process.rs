@@ -163,8 +163,13 @@ impl Launch {
     fn describe(&self) -> String {
         let mut s = self.program.to_string_lossy().into_owned();
         for a in &self.args {
+            let a = a.to_string_lossy();
             s.push(' ');
-            s.push_str(&a.to_string_lossy());
+            if a.contains('\n') {
+                s.push_str(&format!("<script of {} lines>", a.lines().count()));
+            } else {
+                s.push_str(&a);
+            }
         }
         if self.preload {
             s.push_str("  [LD_PRELOAD=libnohup.so]");
@@ -209,7 +214,9 @@ fn collect(stream: impl Read + Send + 'static, lines: Arc<Lines>) {
                 return;
             }
             let line = String::from_utf8_lossy(&buf);
-            state.0.push(line.trim_end_matches(['\n', '\r']).to_string());
+            state
+                .0
+                .push(line.trim_end_matches(['\n', '\r']).to_string());
             lines.changed.notify_all();
         }
     });
@@ -291,11 +298,11 @@ impl Running {
     /// Waits for a stdout line starting with `prefix`; `None` if the
     /// program closes its output first, or after [`PATIENCE`].
     pub fn try_line(&self, prefix: &str) -> Option<String> {
-        self.stdout
-            .wait_for(0, PATIENCE, |l| l.starts_with(prefix))
+        self.stdout.wait_for(0, PATIENCE, |l| l.starts_with(prefix))
     }
 
     /// Like [`Running::try_line`], but panics with the transcript.
+    #[track_caller]
     pub fn expect_line(&self, prefix: &str) -> String {
         self.try_line(prefix).unwrap_or_else(|| {
             panic!(
@@ -332,6 +339,7 @@ impl Running {
 
     /// Waits until a signal sent earlier has been delivered, discarded, or
     /// queued behind a mask (see [`procfs::signal_settled`]).
+    #[track_caller]
     pub fn wait_signal_settled(&self, sig: i32) {
         wait::until(&format!("signal {sig} to settle in {}", self.pid), || {
             procfs::signal_settled(self.pid, sig).then_some(())
@@ -339,6 +347,7 @@ impl Running {
     }
 
     /// Waits until the program's main thread is blocked in system call `nr`.
+    #[track_caller]
     pub fn wait_blocked_in(&self, nr: i64) {
         wait::until(
             &format!("{} to block in system call {nr}", self.pid),
@@ -351,6 +360,7 @@ impl Running {
     }
 
     /// What the kernel says about the program now.
+    #[track_caller]
     pub fn status(&self) -> procfs::ProcStatus {
         procfs::ProcStatus::of(self.pid)
             .unwrap_or_else(|| panic!("{} is gone\n{}", self.pid, self.transcript()))
@@ -359,6 +369,7 @@ impl Running {
     /// The hangup: a real `kill -HUP` to the program's process group, as a
     /// shell sends to its jobs, then waits until the kernel has dealt with
     /// it. When the shim is preloaded, first checks it is really mapped.
+    #[track_caller]
     pub fn hang_up(&mut self) {
         if self.preloaded && self.is_alive() {
             assert!(
@@ -378,7 +389,9 @@ impl Running {
     pub fn ping(&mut self) -> bool {
         let from = self.hup_sent_at.unwrap_or_else(|| self.stdout.len());
         self.send("ping");
-        self.stdout.wait_for(from, PATIENCE, |l| l == "pong").is_some()
+        self.stdout
+            .wait_for(from, PATIENCE, |l| l == "pong")
+            .is_some()
     }
 
     /// Closes stdin and waits for the program to end; a program still
@@ -493,6 +506,18 @@ impl Exit {
         self.stdout.iter().any(|l| l == line)
     }
 
+    /// Panics unless the program reported the shim mapped into it (the C
+    /// fixtures' first line): a comparison with the shim means nothing if
+    /// the shim was not there.
+    #[track_caller]
+    pub fn assert_preloaded(&self) -> &Exit {
+        assert!(
+            self.has_line("preloaded: yes"),
+            "the shim was not loaded into the program:\n{self}"
+        );
+        self
+    }
+
     /// Stdout lines starting with `prefix`.
     pub fn lines_starting(&self, prefix: &str) -> Vec<&str> {
         self.stdout
@@ -503,12 +528,14 @@ impl Exit {
     }
 
     /// Panics with the transcript unless the program exited 0 by itself.
+    #[track_caller]
     pub fn assert_success(&self) -> &Exit {
         assert!(self.success(), "expected success:\n{self}");
         self
     }
 
     /// Panics with the transcript unless stdout has exactly this line.
+    #[track_caller]
     pub fn assert_line(&self, line: &str) -> &Exit {
         assert!(self.has_line(line), "expected the line {line:?}:\n{self}");
         self
@@ -547,6 +574,7 @@ impl HangupOutcome {
         self.was_ready && self.answered_after_hangup && self.exit.success()
     }
 
+    #[track_caller]
     pub fn assert_survived(&self) -> &HangupOutcome {
         assert!(
             self.survived(),
@@ -560,6 +588,7 @@ impl HangupOutcome {
 
     /// The control case: the program did not come through (it died, failed
     /// a check, or exited non-zero).
+    #[track_caller]
     pub fn assert_defeated(&self) -> &HangupOutcome {
         assert!(
             !self.survived(),

@@ -152,8 +152,7 @@ pub fn find_by_tag(tag: &str) -> Vec<i32> {
     let mut pids: Vec<i32> = dir
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
         .filter(|pid| {
-            cmdline(*pid).is_some_and(|args| args.iter().any(|a| a.contains(tag)))
-                && is_alive(*pid)
+            cmdline(*pid).is_some_and(|args| args.iter().any(|a| a.contains(tag))) && is_alive(*pid)
         })
         .collect();
     pids.sort_unstable();

@@ -28,7 +28,7 @@ pub fn poll<T>(timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> Optio
 }
 
 /// Like [`poll`] with [`PATIENCE`], but panics naming `what` on timeout.
+#[track_caller]
 pub fn until<T>(what: &str, probe: impl FnMut() -> Option<T>) -> T {
-    poll(PATIENCE, probe)
-        .unwrap_or_else(|| panic!("gave up after {PATIENCE:?} waiting for {what}"))
+    poll(PATIENCE, probe).unwrap_or_else(|| panic!("gave up after {PATIENCE:?} waiting for {what}"))
 }
