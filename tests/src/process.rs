@@ -416,7 +416,7 @@ impl Running {
 
     /// Whether the program has ended, without reaping it: while it is a
     /// zombie its pid (and so its process group id) cannot be reused, so
-    /// [`Running::kill`] can still signal the group safely.
+    /// `kill` can still signal the group safely.
     fn has_ended(&self) -> bool {
         if self.exit.is_some() {
             return true;
@@ -563,6 +563,9 @@ impl fmt::Display for Exit {
 pub struct HangupOutcome {
     /// It printed "ready" before the hangup was sent.
     pub was_ready: bool,
+    /// It was alive (not dead, not a zombie) once the kernel had dealt
+    /// with the hangup.
+    pub alive_after_hangup: bool,
     /// It answered "pong" to a "ping" sent after the hangup.
     pub answered_after_hangup: bool,
     pub exit: Exit,
@@ -571,15 +574,20 @@ pub struct HangupOutcome {
 impl HangupOutcome {
     /// Ready, answered after the hangup, and then exited 0 by itself.
     pub fn survived(&self) -> bool {
-        self.was_ready && self.answered_after_hangup && self.exit.success()
+        self.was_ready
+            && self.alive_after_hangup
+            && self.answered_after_hangup
+            && self.exit.success()
     }
 
     #[track_caller]
     pub fn assert_survived(&self) -> &HangupOutcome {
         assert!(
             self.survived(),
-            "expected the program to survive the hangup (ready: {}, answered after: {}):\n{}",
+            "expected the program to survive the hangup \
+             (ready: {}, alive after: {}, answered after: {}):\n{}",
             self.was_ready,
+            self.alive_after_hangup,
             self.answered_after_hangup,
             self.exit
         );
@@ -605,13 +613,16 @@ impl HangupOutcome {
 pub fn hangup(launch: Launch) -> HangupOutcome {
     let mut run = launch.spawn();
     let was_ready = run.try_line("ready").is_some();
+    let mut alive_after_hangup = false;
     let mut answered_after_hangup = false;
     if was_ready {
         run.hang_up();
+        alive_after_hangup = run.is_alive();
         answered_after_hangup = run.ping();
     }
     HangupOutcome {
         was_ready,
+        alive_after_hangup,
         answered_after_hangup,
         exit: run.finish(),
     }

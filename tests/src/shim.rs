@@ -25,11 +25,11 @@ pub fn workspace_root() -> PathBuf {
 pub fn target_dir() -> PathBuf {
     if let Some(dir) = env::var_os("CARGO_TARGET_DIR") {
         let dir = PathBuf::from(dir);
-        return if dir.is_absolute() {
-            dir
-        } else {
-            workspace_root().join(dir)
-        };
+        // A relative one is relative to wherever cargo was started, which
+        // a test cannot know: the test binary's own path tells instead.
+        if dir.is_absolute() {
+            return dir;
+        }
     }
     let exe = env::current_exe().expect("the test binary knows its own path");
     // target/debug/deps/hupsafe-xxxx -> target
