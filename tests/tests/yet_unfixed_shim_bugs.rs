@@ -3,6 +3,9 @@
 //! differently from how glibc and the kernel report SIGUSR1 after the same
 //! calls. These fail until the shim is fixed; they pass trivially without
 //! the shim except for the check that it was loaded.
+//!
+//! (Named to sort last: cargo runs test binaries in name order and stops at
+//! the first failing one, so every other test still runs first.)
 
 use hupsafe_tests::differential::assert_sighup_reported_like_sigusr1;
 use hupsafe_tests::{CProgram, Launch};
