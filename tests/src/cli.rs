@@ -53,7 +53,10 @@ fn build_hupsafe() -> Result<PathBuf, String> {
     }
     let bin = target.join("debug").join("hupsafe");
     if !bin.is_file() {
-        return Err(format!("cargo built hupsafe but {} is missing", bin.display()));
+        return Err(format!(
+            "cargo built hupsafe but {} is missing",
+            bin.display()
+        ));
     }
     Ok(bin)
 }

@@ -8,7 +8,7 @@
 //! (the control), so that the shim's success is not an accident of the
 //! fixture.
 
-use hupsafe_tests::{hangup, CProgram, Launch};
+use hupsafe_tests::{hangup, CProgram, Exit, Launch};
 
 /// Control: with SIGHUP inherited ignored and no shim, the path takes
 /// SIGHUP back and the program does not come through the hangup.
@@ -18,18 +18,20 @@ fn nohup_alone_is_defeated_by(program: &CProgram) {
 
 /// The shim: the program starts with SIGHUP at SIG_DFL, goes through its
 /// path, and survives both hangups.
-fn survives_with_the_shim(program: &CProgram) {
-    hangup(Launch::new(program.build()).with_shim())
+fn survives_with_the_shim(program: &CProgram) -> Exit {
+    let outcome = hangup(Launch::new(program.build()).with_shim());
+    outcome
         .assert_survived()
         .exit
         .assert_line("kernel ignores SIGHUP at start")
         .assert_line("survived kill(getpid(), SIGHUP)");
+    outcome.exit
 }
 
-fn path_story(fixture: &str) {
+fn path_story(fixture: &str) -> Exit {
     let program = CProgram::new(fixture);
     nohup_alone_is_defeated_by(&program);
-    survives_with_the_shim(&program);
+    survives_with_the_shim(&program)
 }
 
 #[test]
@@ -89,9 +91,7 @@ fn sigset_cannot_take_sighup_back() {
 fn sigset_hold_keeps_sighup_unblocked_in_the_kernel() {
     // Under plain nohup the held SIGHUP is queued, then delivered to the
     // handler when released.
-    path_story("path_sigset_hold");
-    let exit = hangup(Launch::new(CProgram::new("path_sigset_hold").build()).with_shim()).exit;
-    exit.assert_line("released SIGHUP");
+    path_story("path_sigset_hold").assert_line("released SIGHUP");
 }
 
 #[test]
@@ -118,5 +118,5 @@ fn raw_syscall_rt_sigaction_cannot_take_sighup_back() {
 
 #[test]
 fn raw_syscall_rt_sigprocmask_keeps_sighup_unblocked_in_the_kernel() {
-    path_story("path_syscall_rt_sigprocmask");
+    path_story("path_syscall_rt_sigprocmask").assert_line("unblocked SIGHUP");
 }
