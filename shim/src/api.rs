@@ -10,6 +10,7 @@
 use core::ffi::{c_char, c_int, c_long, c_void};
 use core::ptr;
 
+use crate::inherit;
 use crate::mask;
 use crate::real::real;
 use crate::rules::{self, is_hup, Sigvec};
@@ -787,5 +788,158 @@ unsafe fn raw_sigprocmask_hup(how: c_int, set: c_long, old: c_long) -> c_long {
             |s| sys::libc_ret(sys::rt_sigprocmask(how, s as *const u64, old as *mut u64)),
             |r: &i64| *r == 0,
         ) as c_long
+    }
+}
+
+// ---- threads and exec: where the kernel would carry a mask --------------------
+
+type PthreadCreateFn = unsafe extern "C" fn(
+    *mut libc::pthread_t,
+    *const libc::pthread_attr_t,
+    inherit::StartFn,
+    *mut c_void,
+) -> c_int;
+
+/// `pthread_create(3)`: a new thread starts with its creator's view of
+/// SIGHUP blocked, as it would with a real mask.
+///
+/// # Safety
+/// As for libc's `pthread_create`.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C" fn pthread_create(
+    thread: *mut libc::pthread_t,
+    attr: *const libc::pthread_attr_t,
+    start: inherit::StartFn,
+    arg: *mut c_void,
+) -> c_int {
+    let Some(real) = real!(REAL.pthread_create as PthreadCreateFn) else {
+        return libc::EAGAIN;
+    };
+    // SAFETY: the real function, with our trampoline when the view must be
+    // handed over.
+    unsafe {
+        if !mask::hup_blocked() {
+            return real(thread, attr, start, arg);
+        }
+        match inherit::park(start, arg) {
+            Some(slot) => {
+                let r = real(thread, attr, inherit::trampoline, slot as *mut c_void);
+                if r != 0 {
+                    inherit::release(slot);
+                }
+                r
+            }
+            None => real(thread, attr, start, arg),
+        }
+    }
+}
+
+type Envp = *const *const c_char;
+type Argv = *const *const c_char;
+
+unsafe fn exec_missing() -> c_int {
+    sys::set_errno(sys::ENOSYS);
+    -1
+}
+
+/// `execve(2)`.
+///
+/// # Safety
+/// As for libc's `execve`.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C" fn execve(path: *const c_char, argv: Argv, envp: Envp) -> c_int {
+    type F = unsafe extern "C" fn(*const c_char, Argv, Envp) -> c_int;
+    // SAFETY: forwarded to the real function.
+    unsafe {
+        inherit::around_exec(envp, || match real!(REAL.execve as F) {
+            Some(f) => f(path, argv, envp),
+            None => exec_missing(),
+        })
+    }
+}
+
+/// `execv(3)`.
+///
+/// # Safety
+/// As for libc's `execv`.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C" fn execv(path: *const c_char, argv: Argv) -> c_int {
+    type F = unsafe extern "C" fn(*const c_char, Argv) -> c_int;
+    // SAFETY: forwarded to the real function.
+    unsafe {
+        inherit::around_exec(inherit::process_env(), || match real!(REAL.execv as F) {
+            Some(f) => f(path, argv),
+            None => exec_missing(),
+        })
+    }
+}
+
+/// `execvp(3)`.
+///
+/// # Safety
+/// As for libc's `execvp`.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C" fn execvp(file: *const c_char, argv: Argv) -> c_int {
+    type F = unsafe extern "C" fn(*const c_char, Argv) -> c_int;
+    // SAFETY: forwarded to the real function.
+    unsafe {
+        inherit::around_exec(inherit::process_env(), || match real!(REAL.execvp as F) {
+            Some(f) => f(file, argv),
+            None => exec_missing(),
+        })
+    }
+}
+
+/// `execvpe(3)`.
+///
+/// # Safety
+/// As for libc's `execvpe`.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C" fn execvpe(file: *const c_char, argv: Argv, envp: Envp) -> c_int {
+    type F = unsafe extern "C" fn(*const c_char, Argv, Envp) -> c_int;
+    // SAFETY: forwarded to the real function.
+    unsafe {
+        inherit::around_exec(envp, || match real!(REAL.execvpe as F) {
+            Some(f) => f(file, argv, envp),
+            None => exec_missing(),
+        })
+    }
+}
+
+/// `fexecve(3)`.
+///
+/// # Safety
+/// As for libc's `fexecve`.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C" fn fexecve(fd: c_int, argv: Argv, envp: Envp) -> c_int {
+    type F = unsafe extern "C" fn(c_int, Argv, Envp) -> c_int;
+    // SAFETY: forwarded to the real function.
+    unsafe {
+        inherit::around_exec(envp, || match real!(REAL.fexecve as F) {
+            Some(f) => f(fd, argv, envp),
+            None => exec_missing(),
+        })
+    }
+}
+
+/// `execveat(2)`.
+///
+/// # Safety
+/// As for libc's `execveat`.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C" fn execveat(
+    dirfd: c_int,
+    path: *const c_char,
+    argv: Argv,
+    envp: Envp,
+    flags: c_int,
+) -> c_int {
+    type F = unsafe extern "C" fn(c_int, *const c_char, Argv, Envp, c_int) -> c_int;
+    // SAFETY: forwarded to the real function.
+    unsafe {
+        inherit::around_exec(envp, || match real!(REAL.execveat as F) {
+            Some(f) => f(dirfd, path, argv, envp, flags),
+            None => exec_missing(),
+        })
     }
 }

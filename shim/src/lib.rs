@@ -13,6 +13,7 @@
 #![cfg_attr(not(test), no_std)]
 
 pub mod api;
+pub mod inherit;
 pub mod mask;
 pub mod real;
 pub mod resolve;

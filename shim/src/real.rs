@@ -89,6 +89,13 @@ pub struct Table {
     pub signalfd: Real,
     pub posix_spawn: Real,
     pub posix_spawnp: Real,
+    pub pthread_create: Real,
+    pub execve: Real,
+    pub execv: Real,
+    pub execvp: Real,
+    pub execvpe: Real,
+    pub fexecve: Real,
+    pub execveat: Real,
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -117,6 +124,13 @@ pub static REAL: Table = Table {
     signalfd: Real::new(b"signalfd"),
     posix_spawn: Real::new(b"posix_spawn"),
     posix_spawnp: Real::new(b"posix_spawnp"),
+    pthread_create: Real::new(b"pthread_create"),
+    execve: Real::new(b"execve"),
+    execv: Real::new(b"execv"),
+    execvp: Real::new(b"execvp"),
+    execvpe: Real::new(b"execvpe"),
+    fexecve: Real::new(b"fexecve"),
+    execveat: Real::new(b"execveat"),
 };
 
 impl Table {
@@ -144,6 +158,13 @@ impl Table {
             &self.signalfd,
             &self.posix_spawn,
             &self.posix_spawnp,
+            &self.pthread_create,
+            &self.execve,
+            &self.execv,
+            &self.execvp,
+            &self.execvpe,
+            &self.fexecve,
+            &self.execveat,
         ] {
             r.get();
         }

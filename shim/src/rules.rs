@@ -257,12 +257,9 @@ pub fn sysv_signal_hup(handler: usize) -> usize {
 }
 
 /// `sigset` for SIGHUP, including `SIG_HOLD` (which blocks, in the
-/// program's view only).
+/// program's view only). glibc 2.36 accepts `SIG_ERR` here like any other
+/// handler (unlike `signal`), so this does too.
 pub fn sigset_hup(disp: usize) -> usize {
-    if disp == sys::SIG_ERR {
-        sys::set_errno(sys::EINVAL);
-        return sys::SIG_ERR;
-    }
     crate::arm();
     let was_blocked = mask::hup_blocked();
     if disp == sys::SIG_HOLD {

@@ -1,19 +1,16 @@
-//! Known shim bugs, each a minimal differential test (see
-//! [`hupsafe_tests::differential`]): SIGHUP under the shim is reported
-//! differently from how glibc and the kernel report SIGUSR1 after the same
-//! calls. These fail until the shim is fixed; they pass trivially without
-//! the shim except for the check that it was loaded.
-//!
-//! (Named to sort last: cargo runs test binaries in name order and stops at
-//! the first failing one, so every other test still runs first.)
+//! Where the kernel carries a real signal mask or handler request over
+//! (a new thread, an exec'd image) or where glibc has a quirk (`sigset`
+//! accepting SIG_ERR), SIGHUP under the shim must be reported exactly as
+//! glibc and the kernel report SIGUSR1 after the same calls. Each is a
+//! minimal differential test (see [`hupsafe_tests::differential`]); all
+//! three were shim bugs once, found by these tests.
 
 use hupsafe_tests::differential::assert_sighup_reported_like_sigusr1;
 use hupsafe_tests::{CProgram, Launch};
 
 /// glibc and the kernel: a thread starts with its creator's signal mask.
-/// The shim keeps the program's view of SIGHUP blocked in a per-thread
-/// byte that starts at 0 in every new thread, and glibc's pthread_create
-/// sets the new thread's mask through an internal call no hook sees.
+/// The shim keeps the program's view of SIGHUP blocked per thread, so its
+/// `pthread_create` hands the creator's view to the new thread.
 #[test]
 fn a_new_thread_inherits_its_creators_view_of_sighup_blocked() {
     let exit = Launch::new(CProgram::new("mask_inheritance").build())
@@ -25,8 +22,8 @@ fn a_new_thread_inherits_its_creators_view_of_sighup_blocked() {
 }
 
 /// POSIX: the signal mask survives execve. The shim keeps SIGHUP out of
-/// the kernel's mask, so the exec'd program's shim finds it unblocked
-/// (its constructor only looks at the kernel's mask).
+/// the kernel's mask, so its exec hooks (execl here, variadic) block it in
+/// the kernel for the hand-over and the new image's shim picks it up.
 #[test]
 fn an_execd_program_inherits_the_view_of_sighup_blocked() {
     let program = CProgram::new("mask_inheritance").build();
@@ -40,8 +37,7 @@ fn an_execd_program_inherits_the_view_of_sighup_blocked() {
 }
 
 /// glibc 2.36's sigset() does not reject SIG_ERR: it installs it and
-/// returns the previous handler, errno untouched. The shim answers
-/// SIG_ERR/EINVAL and keeps the old handler in its shadow.
+/// returns the previous handler, errno untouched.
 #[test]
 fn sigset_with_sig_err_behaves_as_glibcs_sigset() {
     let exit = Launch::new(CProgram::new("sigset_sig_err").build())
