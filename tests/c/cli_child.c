@@ -10,6 +10,7 @@
  *   extra-fds=...                descriptors above 2 left open by nohup
  *   SigIgn/SigBlk/Umask          from /proc/self/status
  *   LD_PRELOAD=...               as inherited ("<unset>" if not set)
+ *   shim-mapped=yes|no           whether a libnohup-HASH.so is loaded
  * Then "child-stdout" on fd 1 and "child-stderr" on fd 2, and exit 3.
  */
 #define _GNU_SOURCE
@@ -106,6 +107,17 @@ int main(int argc, char **argv)
         fclose(s);
     const char *preload = getenv("LD_PRELOAD");
     add("LD_PRELOAD=%s\n", preload ? preload : "<unset>");
+
+    /* Whether a hupsafe shim (libnohup-HASH.so) is really loaded. */
+    int mapped = 0;
+    FILE *maps = fopen("/proc/self/maps", "r");
+    char mline[1024];
+    while (maps && fgets(mline, sizeof mline, maps))
+        if (strstr(mline, "/libnohup-"))
+            mapped = 1;
+    if (maps)
+        fclose(maps);
+    add("shim-mapped=%s\n", mapped ? "yes" : "no");
 
     const char *path = getenv("REPORT");
     if (path) {

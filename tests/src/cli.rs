@@ -67,6 +67,29 @@ pub fn child_bin() -> &'static Path {
     BIN.get_or_init(|| CProgram::new("cli_child").build())
 }
 
+/// The reporting child built with musl-gcc (musl's dynamic loader), or
+/// None when musl-gcc is not installed.
+pub fn musl_child_bin() -> Option<&'static Path> {
+    static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let out = target_dir().join("hupsafe-fixtures").join("cli_child-musl");
+        if out.is_file() {
+            return Some(out);
+        }
+        fs::create_dir_all(out.parent()?).ok()?;
+        let tmp = out.with_extension(format!("tmp{}", std::process::id()));
+        let ok = Command::new("musl-gcc")
+            .args(["-O1", "-o"])
+            .arg(&tmp)
+            .arg(crate::fixtures::source_dir().join("cli_child.c"))
+            .status()
+            .ok()?
+            .success();
+        (ok && fs::rename(&tmp, &out).is_ok()).then_some(out)
+    })
+    .as_deref()
+}
+
 /// Whether the tests run as root (permission bits do not stop root).
 pub fn is_root() -> bool {
     // SAFETY: geteuid cannot fail.
@@ -497,4 +520,82 @@ pub fn hupsafe(tmp: &TempDir) -> Command {
         .env("HUPSAFE_LIB_DIR", lib)
         .env("LANG", "C.UTF-8");
     c
+}
+
+/// A finished run of `hupsafe ...` (stdin /dev/null, stdout and stderr
+/// captured) and the reporting child's report, if it ran.
+#[derive(Debug)]
+pub struct Ran {
+    pub status: Status,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+    pub report: Option<String>,
+}
+
+impl Ran {
+    /// A `KEY=value` line of the child's report.
+    pub fn field(&self, key: &str) -> Option<&str> {
+        let prefix = format!("{key}=");
+        self.report
+            .as_deref()?
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+    }
+
+    /// The child's LD_PRELOAD entries.
+    pub fn preload(&self) -> Vec<String> {
+        match self.field("LD_PRELOAD") {
+            None | Some("<unset>") => Vec::new(),
+            Some(v) => v
+                .split([':', ' '])
+                .filter(|e| !e.is_empty())
+                .map(String::from)
+                .collect(),
+        }
+    }
+
+    /// The `hupsafe: note:` lines on stderr.
+    pub fn notes(&self) -> Vec<&str> {
+        self.stderr
+            .lines()
+            .filter(|l| l.starts_with("hupsafe: note:"))
+            .collect()
+    }
+
+    /// Whether the child ran with SIGHUP ignored (bit 0 of SigIgn).
+    pub fn child_ignores_hup(&self) -> bool {
+        self.report
+            .as_deref()
+            .and_then(|r| r.lines().find_map(|l| l.strip_prefix("SigIgn:")))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            .is_some_and(|m| m & 1 == 1)
+    }
+}
+
+/// Runs `cmd` (built by [`hupsafe`]) with `REPORT` pointing into `tmp`.
+pub fn run_reporting(tmp: &TempDir, cmd: &mut Command) -> Ran {
+    run_reporting_at(&tmp.path().join("report"), cmd)
+}
+
+/// Runs `cmd` with the child's report written to `report`.
+pub fn run_reporting_at(report: &Path, cmd: &mut Command) -> Ran {
+    let _ = fs::remove_file(report);
+    let out = cmd
+        .env("REPORT", report)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run hupsafe: {e}"));
+    let status = match (out.status.code(), out.status.signal()) {
+        (Some(c), _) => Status::Code(c),
+        (None, Some(s)) => Status::Signal(s),
+        _ => unreachable!(),
+    };
+    Ran {
+        status,
+        stdout: out.stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        report: fs::read(report)
+            .ok()
+            .map(|r| String::from_utf8_lossy(&r).into_owned()),
+    }
 }

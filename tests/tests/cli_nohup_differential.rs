@@ -22,8 +22,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use hupsafe_tests::cli::{
-    child_bin, describe_dir, hupsafe_bin, is_hupsafe_shim, is_root, nohup_link, normalize, os, Io,
-    Outcome, Run, Status, TempDir,
+    child_bin, describe_dir, hupsafe_bin, is_hupsafe_shim, is_root, musl_child_bin, nohup_link,
+    normalize, os, Io, Outcome, Run, TempDir,
 };
 
 const GNU_NOHUP: &str = "/usr/bin/nohup";
@@ -82,6 +82,8 @@ struct Case {
     cwd: Option<String>,
     /// Prepares the side's directories before the run.
     setup: Option<fn(&Side)>,
+    /// Whether hupsafe should have given the command its shim.
+    shim: bool,
 }
 
 impl Case {
@@ -95,7 +97,14 @@ impl Case {
             umask: 0o022,
             cwd: None,
             setup: None,
+            shim: true,
         }
+    }
+
+    /// hupsafe must leave the shim out, silently, and still match GNU.
+    fn without_shim(mut self) -> Case {
+        self.shim = false;
+        self
     }
 
     fn args(mut self, args: &[&str]) -> Case {
@@ -204,7 +213,17 @@ fn observe(case: &Case, which: Impl) -> String {
         Ok(r) => {
             for line in normalize(&r, root).lines() {
                 if let Some(v) = line.strip_prefix("LD_PRELOAD=") {
-                    o += &format!("LD_PRELOAD={}\n", preload_seen(v, which));
+                    o += &format!("LD_PRELOAD={}\n", preload_seen(v, which, case.shim));
+                } else if let Some(v) = line.strip_prefix("shim-mapped=") {
+                    // The shim really loaded under hupsafe, never under GNU.
+                    let expected = if which == Impl::Hupsafe && case.shim {
+                        "yes"
+                    } else {
+                        "no"
+                    };
+                    if v != expected {
+                        o += &format!("shim-mapped={v}, expected {expected}\n");
+                    }
                 } else {
                     o += line;
                     o.push('\n');
@@ -218,14 +237,14 @@ fn observe(case: &Case, which: Impl) -> String {
 
 /// LD_PRELOAD as GNU nohup would have passed it: hupsafe's own shim
 /// (the intentional difference) removed, after checking it is there.
-fn preload_seen(value: &str, which: Impl) -> String {
+fn preload_seen(value: &str, which: Impl, shim: bool) -> String {
     let entries: Vec<&str> = if value == "<unset>" {
         Vec::new()
     } else {
         value.split([':', ' ']).filter(|e| !e.is_empty()).collect()
     };
     let shims = entries.iter().filter(|e| is_hupsafe_shim(e)).count();
-    let expected = usize::from(which == Impl::Hupsafe);
+    let expected = usize::from(which == Impl::Hupsafe && shim);
     let rest: Vec<&str> = entries
         .into_iter()
         .filter(|e| !is_hupsafe_shim(e))
@@ -650,5 +669,46 @@ fn the_command_gets_its_arguments_unchanged() {
             .env("LD_PRELOAD", "/no/such/lib.so")
             .args(&["{child}"]),
     ];
+    compare_all(cases);
+}
+
+#[test]
+fn without_a_usable_shim_it_is_exactly_gnu_nohup() {
+    fn unsafe_lib_dir(side: &Side) {
+        let d = side.path("badlib");
+        fs::create_dir(&d).unwrap();
+        fs::set_permissions(&d, fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    let mut cases = vec![
+        Case::new(
+            "shim dir world-writable: refused silently",
+            [Io::Tty, Io::Tty, Io::Tty],
+        )
+        .env("HUPSAFE_LIB_DIR", "{T}/badlib")
+        .setup(unsafe_lib_dir)
+        .without_shim(),
+        Case::new(
+            "shim dir relative: refused silently",
+            [Io::Null, Io::Tty, Io::Tty],
+        )
+        .env("HUPSAFE_LIB_DIR", "relative/lib")
+        .without_shim(),
+        Case::new(
+            "shim dir with a colon: refused silently",
+            [Io::Tty, Io::Tty, Io::File(Vec::new())],
+        )
+        .env("HUPSAFE_LIB_DIR", "{T}/a:b")
+        .without_shim(),
+    ];
+    if let Some(musl) = musl_child_bin() {
+        cases.push(
+            Case::new(
+                "a musl program: shim left out so it still starts",
+                [Io::Tty, Io::Tty, Io::Tty],
+            )
+            .args(&[musl.to_str().unwrap(), "arg"])
+            .without_shim(),
+        );
+    }
     compare_all(cases);
 }
