@@ -11,14 +11,12 @@ use std::path::{Path, PathBuf};
 use crate::error::{os_words, write_stdout, Error, Result};
 
 pub fn install(dir: &Path) -> Result<()> {
-    let exe = std::env::current_exe()
-        .and_then(fs::canonicalize)
-        .map_err(|e| {
-            Error::failure(format!(
-                "hupsafe: cannot tell where this hupsafe binary is: {}",
-                os_words(&e)
-            ))
-        })?;
+    let exe = this_binary().map_err(|e| {
+        Error::failure(format!(
+            "hupsafe: cannot tell where this hupsafe binary is: {}",
+            os_words(&e)
+        ))
+    })?;
     fs::create_dir_all(dir).map_err(|e| {
         Error::failure(format!(
             "hupsafe: cannot create '{}': {}",
@@ -77,6 +75,20 @@ pub fn install(dir: &Path) -> Result<()> {
     };
     msg.push_str(&path_advice(dir));
     write_stdout(msg.as_bytes())
+}
+
+/// This binary's path. If it was replaced while running (an upgrade),
+/// /proc/self/exe says "PATH (deleted)"; the new file at PATH is the one
+/// to link to.
+fn this_binary() -> io::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    fs::canonicalize(&exe).or_else(|e| {
+        let b = exe.as_os_str().as_bytes();
+        match b.strip_suffix(b" (deleted)") {
+            Some(p) => fs::canonicalize(OsStr::from_bytes(p)),
+            None => Err(e),
+        }
+    })
 }
 
 enum Ours {
