@@ -50,6 +50,15 @@ pub struct Cli {
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
+    /// Exec the command in place even when its output is a terminal: no
+    /// job, no log, no reattaching
+    #[arg(long, global = true)]
+    pub no_relay: bool,
+
+    /// Relay even when neither stdout nor stderr is a terminal
+    #[arg(long, global = true, hide = true, conflicts_with = "no_relay")]
+    pub relay: bool,
+
     #[command(subcommand)]
     pub command: Option<Verb>,
 }
@@ -67,6 +76,8 @@ pub enum Verb {
     Completions(CompletionsArgs),
     /// Print the manual page (roff) on stdout
     Man,
+    #[command(flatten)]
+    Job(crate::jobcmd::JobVerb),
     #[command(external_subcommand)]
     External(Vec<OsString>),
 }

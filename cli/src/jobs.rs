@@ -537,7 +537,10 @@ impl Job {
             return Err("record.json is not a regular file".into());
         }
         if m.uid() != uid() {
-            return Err(format!("record.json is owned by uid {}, not by you", m.uid()));
+            return Err(format!(
+                "record.json is owned by uid {}, not by you",
+                m.uid()
+            ));
         }
         if m.len() > 1 << 20 {
             return Err("record.json is too large to be a record".into());
@@ -545,8 +548,8 @@ impl Job {
         let mut text = Vec::with_capacity(m.len() as usize);
         f.read_to_end(&mut text)
             .map_err(|e| format!("record.json: {}", os_words(&e)))?;
-        let r: Record = serde_json::from_slice(&text)
-            .map_err(|e| format!("record.json is damaged ({e})"))?;
+        let r: Record =
+            serde_json::from_slice(&text).map_err(|e| format!("record.json is damaged ({e})"))?;
         if r.version != RECORD_VERSION {
             return Err(format!(
                 "record.json has format version {}, this hupsafe reads {RECORD_VERSION}",
@@ -565,9 +568,7 @@ impl Job {
     /// Replaces the record atomically (write a temporary file, fsync-free
     /// rename): a reader sees the old record or the new one, never a mix.
     pub fn write_record(&self, r: &Record) -> io::Result<()> {
-        let tmp = self
-            .dir
-            .join(format!(".record.{}.tmp", std::process::id()));
+        let tmp = self.dir.join(format!(".record.{}.tmp", std::process::id()));
         let text = serde_json::to_vec_pretty(r).map_err(io::Error::other)?;
         let _ = fs::remove_file(&tmp);
         let result = (|| {
@@ -637,9 +638,9 @@ impl Job {
     /// Removes the job's directory and everything in it.
     pub fn remove(&self) -> io::Result<()> {
         // Renamed first, so a concurrent `ps` sees the job or nothing.
-        let graveyard = self
-            .dir
-            .with_file_name(format!(".gone-{}-{}", self.id, std::process::id()));
+        let graveyard =
+            self.dir
+                .with_file_name(format!(".gone-{}-{}", self.id, std::process::id()));
         fs::rename(&self.dir, &graveyard)?;
         fs::remove_dir_all(&graveyard)
     }
@@ -756,7 +757,10 @@ mod tests {
             pid: me.pid,
             start: me.start + 1,
         };
-        assert!(!other.is_alive(), "a different start time is another process");
+        assert!(
+            !other.is_alive(),
+            "a different start time is another process"
+        );
     }
 
     #[test]

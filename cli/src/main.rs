@@ -9,10 +9,14 @@ mod error;
 mod gnu;
 mod inspect;
 mod install_nohup;
+mod jobcmd;
+mod jobs;
 mod man;
 mod nohup;
 mod preload;
+mod relay;
 mod run;
+mod signame;
 mod startup;
 
 use std::io::Write;
@@ -64,12 +68,15 @@ fn real_main() -> Result<(), Error> {
         )),
         Some(Verb::Run(r)) => {
             let (cmd, args) = r.command.split_first().expect("clap requires a command");
+            relay::choose(cli.relay, cli.no_relay)?;
             Err(run::exec(cmd, args, &opts))
         }
         Some(Verb::External(v)) => {
             let (cmd, args) = v.split_first().expect("external subcommand has a name");
+            relay::choose(cli.relay, cli.no_relay)?;
             Err(run::exec(cmd, args, &opts))
         }
+        Some(Verb::Job(j)) => jobcmd::run(j),
         Some(Verb::Shim) => {
             let p = preload::install()
                 .map_err(|e| Error::new(e.status, format!("hupsafe: {}", e.message)))?;

@@ -21,6 +21,7 @@ pub mod differential;
 pub mod fixtures;
 pub mod process;
 pub mod procfs;
+pub mod relay;
 pub mod shim;
 pub mod wait;
 

@@ -1,0 +1,67 @@
+//! `hupsafe attach ID`: this terminal becomes the job's terminal again,
+//! after replaying the end of its log (so a waiting prompt is visible).
+
+use std::io;
+
+use crate::error::{os_words, Error, Result};
+use crate::jobs::{find_job, Job, SocketPath, Status, EXIT_NO_JOB};
+use crate::relay::{client, os};
+
+use super::AttachArgs;
+
+pub fn run(args: &AttachArgs) -> Result<()> {
+    let (_, job) = find_job(&args.id)?;
+    check_live(&job)?;
+    let fd = connect(&job).map_err(|e| {
+        // The job may have ended between the record and the connect.
+        check_live(&job).err().unwrap_or_else(|| {
+            Error::failure(format!(
+                "hupsafe: cannot reach job {}'s supervisor at '{}': {}",
+                job.id,
+                job.sock_path().display(),
+                os_words(&e)
+            ))
+        })
+    })?;
+    let status = client::run(
+        client::Connection { fd, job },
+        client::Mode::Attach {
+            replay: args.replay,
+        },
+    );
+    if status == 0 {
+        Ok(())
+    } else {
+        std::process::exit(status)
+    }
+}
+
+fn connect(job: &Job) -> io::Result<std::os::fd::OwnedFd> {
+    let path = SocketPath::new(&job.sock_path())?;
+    os::connect(&path.path)
+}
+
+/// Refuses jobs that have nothing to attach to.
+fn check_live(job: &Job) -> Result<()> {
+    let r = job.read_record().map_err(|why| {
+        Error::new(
+            EXIT_NO_JOB,
+            format!("hupsafe: cannot attach to job {}: {why}", job.id),
+        )
+    })?;
+    let status = r.status();
+    if status.is_live() {
+        return Ok(());
+    }
+    let what = match status {
+        Status::Lost => "is lost (its supervisor is gone; the program could not be kept)".into(),
+        other => format!("has finished ({other})"),
+    };
+    Err(Error::new(
+        EXIT_NO_JOB,
+        format!(
+            "hupsafe: job {id} {what}; its output: hupsafe logs {id}",
+            id = job.id
+        ),
+    ))
+}

@@ -1,0 +1,90 @@
+//! `hupsafe forget ID...` and `hupsafe gc`: remove finished jobs' records
+//! and logs. Live jobs are never removed.
+
+use std::io::Write;
+
+use crate::error::{os_words, Error, Result};
+use crate::jobs::{find_job, Job, Registry, EXIT_NO_JOB};
+
+use super::ForgetArgs;
+
+pub fn forget(args: &ForgetArgs) -> Result<()> {
+    let mut first_error: Option<Error> = None;
+    for id in &args.ids {
+        let outcome = find_job(id).and_then(|(_, job)| forget_one(&job, true));
+        if let Err(e) = outcome {
+            let _ = writeln!(std::io::stderr(), "{}", e.message);
+            first_error.get_or_insert(Error::new(e.status, String::new()));
+        }
+    }
+    match first_error {
+        // Already printed: exit with the status, say nothing more.
+        Some(e) => std::process::exit(e.status),
+        None => Ok(()),
+    }
+}
+
+/// Removes a job unless it is live; a job whose record cannot be read is
+/// removed only when asked by id (`forget`), never by `gc`.
+fn forget_one(job: &Job, by_id: bool) -> Result<()> {
+    match job.read_record() {
+        Ok(r) if r.status().is_live() => {
+            return Err(Error::new(
+                EXIT_NO_JOB,
+                format!(
+                    "hupsafe: job {id} is {}; stop it first: hupsafe stop {id}",
+                    r.status(),
+                    id = job.id
+                ),
+            ))
+        }
+        Ok(_) => {}
+        Err(why) if !by_id => {
+            return Err(Error::new(
+                EXIT_NO_JOB,
+                format!("hupsafe: skipping job {}: {why}", job.id),
+            ))
+        }
+        Err(_) => {}
+    }
+    job.remove().map_err(|e| {
+        Error::failure(format!(
+            "hupsafe: cannot remove '{}': {}",
+            job.dir.display(),
+            os_words(&e)
+        ))
+    })
+}
+
+pub fn gc() -> Result<()> {
+    let Some(registry) = Registry::open()? else {
+        return crate::error::write_stdout(b"removed 0 jobs\n");
+    };
+    let (jobs, skipped) = registry.list();
+    let mut stderr = std::io::stderr().lock();
+    for s in skipped {
+        let _ = writeln!(
+            stderr,
+            "hupsafe: skipping '{}': {}",
+            s.path.display(),
+            s.why
+        );
+    }
+    let mut removed = 0;
+    for job in jobs {
+        match job.read_record() {
+            Ok(r) if r.status().is_live() => {}
+            Ok(_) => match forget_one(&job, false) {
+                Ok(()) => removed += 1,
+                Err(e) => {
+                    let _ = writeln!(stderr, "{}", e.message);
+                }
+            },
+            Err(why) => {
+                let _ = writeln!(stderr, "hupsafe: skipping job {}: {why}", job.id);
+            }
+        }
+    }
+    drop(stderr);
+    crate::error::write_stdout(format!("removed {removed} jobs\n").as_bytes())
+}

@@ -1,0 +1,135 @@
+//! `hupsafe logs [-f] [-n N] ID`: a job's output, byte for byte as the
+//! program wrote it to its terminal (so colours and `\r` progress bars
+//! replay), optionally followed until the job ends.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::time::Duration;
+
+use crate::error::{os_words, Error, Result};
+use crate::jobs::{find_job, Job};
+
+use super::LogsArgs;
+
+/// How often `-f` looks for more output.
+const FOLLOW_EVERY: Duration = Duration::from_millis(50);
+
+pub fn run(args: &LogsArgs) -> Result<()> {
+    let (_, job) = find_job(&args.id)?;
+    let mut log = job.open_log()?;
+    if let Some(n) = args.lines {
+        let at = start_of_last_lines(&mut log, n).map_err(|e| read_error(&job, &e))?;
+        log.seek(SeekFrom::Start(at))
+            .map_err(|e| read_error(&job, &e))?;
+    }
+    // Like cat: a closed pipe (`| head`) ends us quietly.
+    crate::startup::restore_sigpipe();
+    let mut out = io::stdout().lock();
+    loop {
+        // Whether the job was over before this read: then this read gets
+        // everything it will ever write.
+        let over = !args.follow || job_is_over(&job);
+        copy(&mut log, &mut out).map_err(|e| match e.kind() {
+            io::ErrorKind::Other => read_error(&job, &e),
+            _ => Error::failure(format!("hupsafe: write error: {}", os_words(&e))),
+        })?;
+        if over {
+            return Ok(());
+        }
+        std::thread::sleep(FOLLOW_EVERY);
+    }
+}
+
+fn job_is_over(job: &Job) -> bool {
+    match job.read_record() {
+        Ok(r) => !r.status().is_live(),
+        // Forgotten meanwhile, or damaged: nothing more will come.
+        Err(_) => true,
+    }
+}
+
+fn read_error(job: &Job, e: &io::Error) -> Error {
+    Error::failure(format!(
+        "hupsafe: cannot read '{}': {}",
+        job.log_path().display(),
+        os_words(e)
+    ))
+}
+
+/// Copies the log from where it is to its current end. Read errors come
+/// back as `ErrorKind::Other`, write errors as themselves.
+fn copy(log: &mut File, out: &mut impl Write) -> io::Result<()> {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match log.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io::Error::other(os_words(&e))),
+        };
+        out.write_all(&buf[..n])?;
+    }
+    out.flush()
+}
+
+/// The offset where the last `n` lines begin (a final line without a
+/// newline counts as a line), reading backwards a block at a time.
+fn start_of_last_lines(f: &mut File, n: u64) -> io::Result<u64> {
+    let len = f.seek(SeekFrom::End(0))?;
+    if n == 0 {
+        return Ok(len);
+    }
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut end = len;
+    let mut newlines = 0u64;
+    let mut skip_last = true;
+    while end > 0 {
+        let start = end.saturating_sub(buf.len() as u64);
+        let chunk = &mut buf[..(end - start) as usize];
+        f.seek(SeekFrom::Start(start))?;
+        f.read_exact(chunk)?;
+        for i in (0..chunk.len()).rev() {
+            if chunk[i] != b'\n' {
+                skip_last = false;
+                continue;
+            }
+            if skip_last {
+                // The newline that ends the file ends the last line.
+                skip_last = false;
+                continue;
+            }
+            newlines += 1;
+            if newlines == n {
+                return Ok(start + i as u64 + 1);
+            }
+        }
+        end = start;
+    }
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tail(text: &str, n: u64) -> String {
+        let dir = std::env::temp_dir().join(format!("hupsafe-tail-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join(format!("t{n}-{}", text.len()));
+        std::fs::write(&p, text).unwrap();
+        let mut f = File::open(&p).unwrap();
+        let at = start_of_last_lines(&mut f, n).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        text[at as usize..].to_string()
+    }
+
+    #[test]
+    fn last_lines() {
+        assert_eq!(tail("a\nb\nc\n", 2), "b\nc\n");
+        assert_eq!(tail("a\nb\nc", 2), "b\nc");
+        assert_eq!(tail("a\nb\nc\n", 5), "a\nb\nc\n");
+        assert_eq!(tail("a\nb\nc\n", 0), "");
+        assert_eq!(tail("", 3), "");
+        assert_eq!(tail("\n\n", 1), "\n");
+    }
+}

@@ -1,0 +1,239 @@
+//! `hupsafe ps`: every job of this user, live and finished, from the
+//! records alone (no lock, no supervisor asked), so it is fast and works
+//! with supervisors gone.
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use crate::error::{write_stdout, Result};
+use crate::jobs::{now_ms, Job, Record, Registry, Status};
+
+use super::PsArgs;
+
+/// One line of `ps`.
+#[derive(Serialize)]
+struct Row {
+    id: String,
+    pid: Option<i32>,
+    state: String,
+    exit_code: Option<i32>,
+    signal: Option<i32>,
+    started_ms: u64,
+    ended_ms: Option<u64>,
+    elapsed_ms: u64,
+    attached: u32,
+    command: Vec<String>,
+    cwd: String,
+    log: String,
+    bytes_logged: u64,
+    bytes_lost: u64,
+    log_error: Option<String>,
+    error: Option<String>,
+}
+
+impl Row {
+    fn new(job: &Job, r: Record) -> Row {
+        let status = r.status();
+        let end = match status {
+            Status::Exited(_) | Status::Killed(_) | Status::Failed => {
+                r.ended_ms.unwrap_or(r.started_ms)
+            }
+            _ => now_ms(),
+        };
+        let (exit_code, signal) = match status {
+            Status::Exited(c) => (Some(c), None),
+            Status::Killed(s) => (None, Some(s)),
+            Status::Stopped => (None, r.signal),
+            _ => (None, None),
+        };
+        Row {
+            id: r.id,
+            pid: r.program.map(|p| p.pid),
+            state: status.to_string(),
+            exit_code,
+            signal,
+            started_ms: r.started_ms,
+            ended_ms: r.ended_ms,
+            elapsed_ms: end.saturating_sub(r.started_ms),
+            attached: if status.is_live() { r.attached } else { 0 },
+            command: r.command,
+            cwd: r.cwd,
+            log: job.log_path().to_string_lossy().into_owned(),
+            bytes_logged: r.bytes_logged,
+            bytes_lost: r.bytes_lost,
+            log_error: r.log_error,
+            error: r.error,
+        }
+    }
+}
+
+pub fn run(args: &PsArgs) -> Result<()> {
+    let mut rows = Vec::new();
+    if let Some(registry) = Registry::open()? {
+        let (jobs, skipped) = registry.list();
+        let mut stderr = std::io::stderr().lock();
+        for s in skipped {
+            let _ = writeln!(
+                stderr,
+                "hupsafe: skipping '{}': {}",
+                s.path.display(),
+                s.why
+            );
+        }
+        for job in jobs {
+            match job.read_record() {
+                Ok(r) => rows.push(Row::new(&job, r)),
+                Err(why) => {
+                    let _ = writeln!(
+                        stderr,
+                        "hupsafe: skipping job {} ('{}'): {why}",
+                        job.id,
+                        job.dir.display()
+                    );
+                }
+            }
+        }
+    }
+    let text = if args.json {
+        let mut t = serde_json::to_string_pretty(&rows)
+            .map_err(|e| crate::error::Error::failure(format!("hupsafe: {e}")))?;
+        t.push('\n');
+        t
+    } else {
+        table(&rows)
+    };
+    write_stdout(text.as_bytes())
+}
+
+fn table(rows: &[Row]) -> String {
+    let header = [
+        "ID", "PID", "STATE", "STARTED", "ELAPSED", "ATTACHED", "COMMAND", "LOG",
+    ];
+    let mut cells: Vec<[String; 8]> = vec![header.map(str::to_string)];
+    for r in rows {
+        let mut state = r.state.clone();
+        if r.bytes_lost > 0 {
+            state.push_str(&format!(" ({} bytes not logged)", r.bytes_lost));
+        }
+        cells.push([
+            r.id.clone(),
+            r.pid.map_or("-".into(), |p| p.to_string()),
+            state,
+            local_time(r.started_ms),
+            duration(r.elapsed_ms),
+            if r.attached > 0 {
+                r.attached.to_string()
+            } else {
+                "-".into()
+            },
+            shorten(&shell_words(&r.command), 48),
+            r.log.clone(),
+        ]);
+    }
+    let mut width = [0usize; 8];
+    for row in &cells {
+        for (w, c) in width.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in &cells {
+        let mut line = String::new();
+        for (i, c) in row.iter().enumerate() {
+            if i + 1 == row.len() {
+                line.push_str(c);
+            } else {
+                line.push_str(c);
+                line.extend(std::iter::repeat_n(' ', width[i] - c.chars().count() + 2));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// The command as a shell would show it: words with odd characters quoted.
+fn shell_words(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|w| {
+            if !w.is_empty()
+                && w.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
+            {
+                w.clone()
+            } else {
+                format!("'{}'", w.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
+fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max - 1).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// `2026-11-23 22:41` in local time.
+fn local_time(ms: u64) -> String {
+    let t = (ms / 1000) as libc::time_t;
+    // SAFETY: localtime_r fills `tm`; strftime writes at most the buffer's
+    // length and NUL-terminates.
+    unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&t, &mut tm).is_null() {
+            return "-".into();
+        }
+        let mut buf = [0u8; 32];
+        let n = libc::strftime(
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            c"%Y-%m-%d %H:%M".as_ptr(),
+            &tm,
+        );
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    }
+}
+
+/// `45s`, `3m12s`, `2h05m`, `4d07h`.
+fn duration(ms: u64) -> String {
+    let s = ms / 1000;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..=86399 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d{:02}h", s / 86400, s % 86400 / 3600),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(duration(0), "0s");
+        assert_eq!(duration(192_000), "3m12s");
+        assert_eq!(duration(7_500_000), "2h05m");
+        assert_eq!(duration(370_000_000), "4d06h");
+    }
+
+    #[test]
+    fn commands_are_quoted_like_a_shell() {
+        let w = |v: &[&str]| shell_words(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(w(&["python", "train.py"]), "python train.py");
+        assert_eq!(w(&["echo", "a b", "it's"]), "echo 'a b' 'it'\\''s'");
+        assert_eq!(w(&["x\ny"]), "'x?y'");
+    }
+}

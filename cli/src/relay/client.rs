@@ -1,0 +1,423 @@
+//! The user's side of a relayed job: the `hupsafe` that started it, or
+//! `hupsafe attach`. It owns nothing the job needs, so it may die at any
+//! moment (with the terminal, on a hangup) and the job goes on.
+//!
+//! While it runs, the user's terminal is in raw mode: every key goes to
+//! the job's pty, whose line discipline (a copy of the user's settings)
+//! turns Ctrl-C into SIGINT and Ctrl-Z into SIGTSTP for the program, as a
+//! real terminal would. When the program stops, the supervisor says so and
+//! the client gives the terminal back and stops itself, so the shell shows
+//! its prompt; `fg` or `bg` continue it, and it continues the program. The
+//! terminal mode is restored on every way out.
+
+use std::collections::VecDeque;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+use super::os::{self, SignalPipe};
+use super::proto::{self, Decoder};
+use super::pty::{self, RawMode};
+use crate::error::EXIT_FAILURE;
+use crate::jobs::{Job, State};
+
+/// The first key of the detach sequence: Ctrl-].
+pub const DETACH_KEY: u8 = 0x1d;
+
+/// Frames waiting for the socket; keys are not read while it is this full.
+const SEND_QUEUE: usize = 64 * 1024;
+const KEYS_AT_ONCE: usize = 4 * 1024;
+
+/// A connected supervisor and the job it runs.
+pub struct Connection {
+    pub fd: OwnedFd,
+    pub job: Job,
+}
+
+pub enum Mode {
+    /// The `hupsafe` that started the job: signals sent to it are meant
+    /// for the program and are passed on.
+    Started,
+    /// `hupsafe attach`, replaying up to this many bytes of log first;
+    /// signals sent to it end the attachment only.
+    Attach { replay: u32 },
+}
+
+/// Relays until the program ends (returns its status as a shell would
+/// report it), the user detaches (0), or the terminal goes away.
+pub fn run(conn: Connection, mode: Mode) -> i32 {
+    let mut c = match Client::new(conn, mode) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("hupsafe: cannot relay: {}", crate::error::os_words(&e));
+            return EXIT_FAILURE;
+        }
+    };
+    let status = c.relay();
+    c.raw.leave();
+    if let Some(note) = c.note.take() {
+        eprintln!("{note}");
+    }
+    status
+}
+
+struct Client {
+    fd: OwnedFd,
+    job: Job,
+    started: bool,
+    /// Where keys come from: stdin, when it is a terminal.
+    keys: Option<RawFd>,
+    /// Where output goes: the first of stdout and stderr that is a
+    /// terminal, else stdout.
+    screen: RawFd,
+    /// The terminal whose size the program's follows.
+    size_from: Option<RawFd>,
+    raw: RawMode,
+    reading: bool,
+    incoming: Decoder,
+    outgoing: VecDeque<u8>,
+    /// Ctrl-] was the last key.
+    escape: bool,
+    program_stopped: bool,
+    signals: SignalPipe,
+    /// Printed once the terminal is back in its own mode.
+    note: Option<String>,
+}
+
+/// Why the relay loop ends.
+type Outcome = i32;
+
+impl Client {
+    fn new(conn: Connection, mode: Mode) -> io::Result<Client> {
+        let keys = os::isatty(0).then_some(0);
+        let screen = if os::isatty(1) || !os::isatty(2) {
+            1
+        } else {
+            2
+        };
+        let mut watched = vec![libc::SIGWINCH, libc::SIGCONT, libc::SIGTSTP];
+        // A signal ignored on entry stays ignored, as shells do for
+        // background commands.
+        for sig in [libc::SIGINT, libc::SIGQUIT, libc::SIGTERM] {
+            // SAFETY: reading a disposition into a zeroed struct.
+            let ignored = unsafe {
+                let mut old: libc::sigaction = std::mem::zeroed();
+                libc::sigaction(sig, std::ptr::null(), &mut old);
+                old.sa_sigaction == libc::SIG_IGN
+            };
+            if !ignored {
+                watched.push(sig);
+            }
+        }
+        let signals = SignalPipe::install(&watched)?;
+        // This process is the user's terminal session now: a hangup ends
+        // it (never the job), and a closed pipe is an error, not a death.
+        os::set_handler(libc::SIGHUP, libc::SIG_DFL)?;
+        os::set_handler(libc::SIGPIPE, libc::SIG_IGN)?;
+        os::set_nonblocking(conn.fd.as_raw_fd())?;
+        let mut c = Client {
+            fd: conn.fd,
+            job: conn.job,
+            started: matches!(mode, Mode::Started),
+            keys,
+            screen,
+            size_from: super::user_terminal(),
+            raw: RawMode::new(keys.unwrap_or(0)),
+            reading: false,
+            incoming: Decoder::default(),
+            outgoing: VecDeque::with_capacity(SEND_QUEUE),
+            escape: false,
+            program_stopped: false,
+            signals,
+            note: None,
+        };
+        if let Mode::Attach { replay } = mode {
+            let mut hello = proto::VERSION.to_be_bytes().to_vec();
+            hello.extend(replay.to_be_bytes());
+            c.send(proto::HELLO, &hello);
+            c.send_size();
+        }
+        Ok(c)
+    }
+
+    fn send(&mut self, kind: u8, payload: &[u8]) {
+        proto::put(&mut self.outgoing, kind, payload);
+    }
+
+    fn send_size(&mut self) {
+        if let Some(ws) = self.size_from.and_then(pty::winsize) {
+            self.send(proto::RESIZE, &proto::resize_payload(&ws));
+        }
+    }
+
+    /// Takes the terminal if this process is in the foreground: raw mode,
+    /// keys read. In the background (after `bg`) only output is relayed.
+    fn take_terminal(&mut self) {
+        match self.keys {
+            Some(k) if pty::in_foreground(k) => {
+                self.raw.enter();
+                self.reading = true;
+            }
+            _ => {
+                self.raw.leave();
+                self.reading = false;
+            }
+        }
+    }
+
+    fn relay(&mut self) -> Outcome {
+        self.take_terminal();
+        loop {
+            let mut fds = vec![os::pollfd(self.signals.fd(), libc::POLLIN)];
+            let mut ev = libc::POLLIN;
+            if !self.outgoing.is_empty() {
+                ev |= libc::POLLOUT;
+            }
+            fds.push(os::pollfd(self.fd.as_raw_fd(), ev));
+            let keys_at = match self.keys {
+                Some(k) if self.reading && self.outgoing.len() + KEYS_AT_ONCE * 2 < SEND_QUEUE => {
+                    fds.push(os::pollfd(k, libc::POLLIN));
+                    Some(fds.len() - 1)
+                }
+                _ => None,
+            };
+            if os::poll(&mut fds, -1).is_err() {
+                return EXIT_FAILURE;
+            }
+            if let Some(status) = self.on_signals() {
+                return status;
+            }
+            if fds[1].revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
+                if let Some(status) = self.on_socket() {
+                    return status;
+                }
+            }
+            if let Some(i) = keys_at {
+                if fds[i].revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
+                    if let Some(status) = self.on_keys() {
+                        return status;
+                    }
+                }
+            }
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        while !self.outgoing.is_empty() {
+            let (a, _) = self.outgoing.as_slices();
+            match os::send(self.fd.as_raw_fd(), a) {
+                Ok(n) => {
+                    self.outgoing.drain(..n);
+                }
+                // Gone or full: reading the socket will tell which.
+                Err(_) => return,
+            }
+        }
+    }
+
+    fn on_signals(&mut self) -> Option<Outcome> {
+        let sigs = self.signals.take();
+        if sigs == 0 {
+            return None;
+        }
+        if os::has(sigs, libc::SIGWINCH) {
+            self.send_size();
+        }
+        for sig in [libc::SIGINT, libc::SIGQUIT, libc::SIGTERM] {
+            if os::has(sigs, sig) {
+                if self.started {
+                    // Meant for the command this process stands for
+                    // (`kill`, `timeout`, Ctrl-C on a terminal that is
+                    // not in raw mode): pass it on, and keep relaying
+                    // until the program ends.
+                    self.send(proto::SIGNAL, &(sig as u32).to_be_bytes());
+                } else {
+                    self.detach_note();
+                    return Some(128 + sig);
+                }
+            }
+        }
+        if os::has(sigs, libc::SIGTSTP) {
+            if self.started {
+                self.send(proto::SIGNAL, &(libc::SIGTSTP as u32).to_be_bytes());
+            } else {
+                // A viewer asked to stop stops alone.
+                self.raw.leave();
+                // SAFETY: stopping ourselves.
+                unsafe { libc::kill(libc::getpid(), libc::SIGSTOP) };
+                self.resumed();
+            }
+        }
+        if os::has(sigs, libc::SIGCONT) {
+            self.resumed();
+        }
+        None
+    }
+
+    /// After a stop of our own (or `fg`/`bg`): take the terminal back if it
+    /// is ours, continue the program, and tell it the size (which may have
+    /// changed meanwhile).
+    fn resumed(&mut self) {
+        self.take_terminal();
+        if self.program_stopped {
+            self.send(proto::CONTINUE, &[]);
+        }
+        self.send_size();
+    }
+
+    fn on_socket(&mut self) -> Option<Outcome> {
+        match self.incoming.fill_from(self.fd.as_raw_fd()) {
+            Ok(0) => return Some(self.connection_lost()),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(_) => return Some(self.connection_lost()),
+        }
+        loop {
+            let (kind, payload) = match self.incoming.peek() {
+                Ok(Some((k, p))) => (k, p.to_vec()),
+                Ok(None) => return None,
+                Err(proto::Garbled) => return Some(self.connection_lost()),
+            };
+            self.incoming.consume();
+            match kind {
+                proto::OUTPUT => {
+                    if let Err(e) = os::write_all(self.screen, &payload) {
+                        return Some(terminal_gone(&e));
+                    }
+                }
+                proto::WELCOME => {
+                    let stopped = serde_json::from_slice::<serde_json::Value>(&payload)
+                        .ok()
+                        .and_then(|v| v.get("state")?.as_str().map(|s| s == "stopped"))
+                        .unwrap_or(false);
+                    if stopped && !self.started {
+                        // Attaching to a stopped job is `fg`.
+                        self.send(proto::CONTINUE, &[]);
+                    }
+                }
+                proto::STOPPED => {
+                    self.program_stopped = true;
+                    self.suspend();
+                }
+                proto::CONTINUED => self.program_stopped = false,
+                proto::EXITED => {
+                    let killed = payload.first() == Some(&1);
+                    let value = proto::u32_at(&payload, 1).unwrap_or(0) as i32;
+                    return Some(if killed { 128 + value } else { value });
+                }
+                proto::ERROR => {
+                    self.note = Some(format!("hupsafe: {}", String::from_utf8_lossy(&payload)));
+                    return Some(EXIT_FAILURE);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The program stopped (Ctrl-Z, SIGSTOP): give the terminal back and
+    /// stop as the program's stand-in, so the shell takes over. A shell
+    /// without job control (an orphaned group) gets no stop at all, and the
+    /// program is continued at once rather than left stopped with nobody
+    /// able to continue it.
+    fn suspend(&mut self) {
+        self.raw.leave();
+        // SAFETY: the default action, then the stop signal to our own
+        // process group (as the terminal would send it), then our handler
+        // back.
+        unsafe {
+            libc::signal(libc::SIGTSTP, libc::SIG_DFL);
+            libc::kill(0, libc::SIGTSTP);
+        }
+        let _ = os::set_handler(libc::SIGTSTP, on_signal_handler());
+        self.resumed();
+    }
+
+    fn on_keys(&mut self) -> Option<Outcome> {
+        let k = self.keys?;
+        let mut buf = [0u8; KEYS_AT_ONCE];
+        let n = match os::read(k, &mut buf) {
+            Ok(0) => return Some(128 + libc::SIGHUP),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
+            // EIO: the terminal hung up.
+            Err(_) => return Some(128 + libc::SIGHUP),
+        };
+        let mut keys = Vec::with_capacity(n + 1);
+        for &b in &buf[..n] {
+            if self.escape {
+                self.escape = false;
+                match b {
+                    b'd' | b'D' => {
+                        if !keys.is_empty() {
+                            self.send(proto::INPUT, &keys);
+                        }
+                        self.send(proto::DETACH, &[]);
+                        self.flush();
+                        self.detach_note();
+                        return Some(0);
+                    }
+                    DETACH_KEY => keys.push(DETACH_KEY),
+                    other => keys.extend([DETACH_KEY, other]),
+                }
+            } else if b == DETACH_KEY {
+                self.escape = true;
+            } else {
+                keys.push(b);
+            }
+        }
+        if !keys.is_empty() {
+            self.send(proto::INPUT, &keys);
+        }
+        None
+    }
+
+    fn detach_note(&mut self) {
+        self.note = Some(format!(
+            "hupsafe: detached from job {id}, which keeps running; reattach with: hupsafe attach {id}",
+            id = self.job.id
+        ));
+    }
+
+    /// The supervisor closed the connection without saying the program
+    /// ended: look at the record for why.
+    fn connection_lost(&mut self) -> Outcome {
+        let id = &self.job.id;
+        match self.job.read_record() {
+            Ok(r) if r.state == State::Failed => {
+                self.note = Some(format!(
+                    "hupsafe: job {id} failed: {}",
+                    r.error.as_deref().unwrap_or("unknown error")
+                ));
+                EXIT_FAILURE
+            }
+            Ok(r) if r.state.is_final() => r.shell_status().unwrap_or(EXIT_FAILURE),
+            _ => {
+                self.note = Some(format!(
+                    "hupsafe: lost the connection to job {id}; it may still be running \
+                     (hupsafe ps); reattach with: hupsafe attach {id}"
+                ));
+                EXIT_FAILURE
+            }
+        }
+    }
+}
+
+fn on_signal_handler() -> libc::sighandler_t {
+    // The same handler SignalPipe installed: read it back from SIGWINCH.
+    // SAFETY: reading a disposition.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(libc::SIGWINCH, std::ptr::null(), &mut old);
+        old.sa_sigaction
+    }
+}
+
+/// The user's terminal (or pipe) is gone: nothing to say, nobody to say it
+/// to. The status is what a shell would report for the death it stands for.
+fn terminal_gone(e: &io::Error) -> Outcome {
+    if e.raw_os_error() == Some(libc::EPIPE) {
+        128 + libc::SIGPIPE
+    } else {
+        128 + libc::SIGHUP
+    }
+}

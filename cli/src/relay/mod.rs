@@ -1,0 +1,226 @@
+//! The relay: output that outlives the terminal.
+//!
+//! When a protected command's stdout or stderr is a terminal, `hupsafe`
+//! does not exec it in place. It registers a job, starts a supervisor
+//! (double fork, own session, SIGHUP ignored) that runs the program on a
+//! pty of its own and logs everything, and then becomes the first client
+//! of that supervisor: the user's terminal in raw mode, relaying keys,
+//! output, resizes and job control. The client may die with the terminal;
+//! the supervisor and the program never depend on it.
+//!
+//! - [`supervisor`]: the per-job process that holds the pty;
+//! - [`client`]: the user's side, for `hupsafe CMD` and `hupsafe attach`;
+//! - [`proto`]: the frames they exchange over the job's socket;
+//! - [`pty`]: the pty pair and terminal modes;
+//! - [`os`]: the system calls, wrapped.
+
+pub mod client;
+pub mod os;
+pub mod proto;
+pub mod pty;
+pub mod supervisor;
+
+use std::ffi::{OsStr, OsString};
+use std::os::fd::AsRawFd;
+use std::path::Path;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use crate::error::{os_words, Error, Result};
+use crate::jobs::{Job, Record, Registry, SocketPath};
+
+/// Environment variable choosing the relay: `1` (always), `0` (never),
+/// `auto` (when stdout or stderr is a terminal).
+pub const RELAY_VAR: &str = "HUPSAFE_RELAY";
+
+/// Whether `run` relays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Choice {
+    /// Exec in place (the nohup drop-in, `--no-relay`).
+    Never,
+    /// Relay when stdout or stderr is a terminal.
+    Auto,
+    /// Relay even without a terminal (the program still gets a pty).
+    Always,
+}
+
+/// The choice made for this process; `Never` unless `main` chose
+/// otherwise, so that every path that does not ask for the relay (the
+/// nohup drop-in) keeps exec'ing in place.
+static CHOICE: AtomicU8 = AtomicU8::new(0);
+
+/// What `run` uses when neither a flag nor the environment says.
+pub const DEFAULT: Choice = Choice::Never;
+
+/// Records the choice from the command line (`--relay`, `--no-relay`),
+/// else from `HUPSAFE_RELAY`, else [`DEFAULT`].
+pub fn choose(force: bool, forbid: bool) -> Result<()> {
+    let choice = if forbid {
+        Choice::Never
+    } else if force {
+        Choice::Always
+    } else {
+        match std::env::var(RELAY_VAR).as_deref() {
+            Err(_) | Ok("") => DEFAULT,
+            Ok("1" | "always" | "yes") => Choice::Always,
+            Ok("0" | "never" | "no") => Choice::Never,
+            Ok("auto") => Choice::Auto,
+            Ok(other) => {
+                return Err(Error::failure(format!(
+                    "hupsafe: {RELAY_VAR}={other} is not understood; use 1 (always relay), \
+                     0 (never) or auto (when stdout or stderr is a terminal)"
+                )))
+            }
+        }
+    };
+    CHOICE.store(choice as u8, Ordering::Relaxed);
+    Ok(())
+}
+
+fn choice() -> Choice {
+    match CHOICE.load(Ordering::Relaxed) {
+        1 => Choice::Auto,
+        2 => Choice::Always,
+        _ => Choice::Never,
+    }
+}
+
+/// Which of fds 0-2 the program gets on the pty, if the command is to be
+/// relayed at all: the ones that are terminals (and, when forced, stdout
+/// and stderr whatever they are).
+pub fn relayed_fds() -> Option<[bool; 3]> {
+    let tty = [os::isatty(0), os::isatty(1), os::isatty(2)];
+    match choice() {
+        Choice::Never => None,
+        Choice::Auto => (tty[1] || tty[2]).then_some(tty),
+        Choice::Always => Some([tty[0], true, true]),
+    }
+}
+
+/// Runs the program under a new supervisor and relays until it ends; exits
+/// with its status. Returns only if the job could not be started (with
+/// LD_PRELOAD and SIGHUP already prepared by `run`).
+pub fn run(program: &Path, argv0: &OsStr, args: &[OsString], on_pty: [bool; 3]) -> Error {
+    let conn = match start(program, argv0, args, on_pty) {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    let status = client::run(conn, client::Mode::Started);
+    std::process::exit(status)
+}
+
+/// The first terminal among fds 0-2: where the user's settings and window
+/// size come from.
+pub fn user_terminal() -> Option<i32> {
+    (0..3).find(|&fd| os::isatty(fd))
+}
+
+fn start(
+    program: &Path,
+    argv0: &OsStr,
+    args: &[OsString],
+    on_pty: [bool; 3],
+) -> Result<client::Connection> {
+    let registry = Registry::create()?;
+    let job = registry.new_job()?;
+    match prepare(&job, program, argv0, args, on_pty) {
+        Ok(c) => Ok(c),
+        Err(e) => {
+            let _ = job.remove();
+            Err(e)
+        }
+    }
+}
+
+fn prepare(
+    job: &Job,
+    program: &Path,
+    argv0: &OsStr,
+    args: &[OsString],
+    on_pty: [bool; 3],
+) -> Result<client::Connection> {
+    let fail = |what: &str, e: std::io::Error| {
+        Error::failure(format!("hupsafe: cannot {what}: {}", os_words(&e)))
+    };
+    let mut command = vec![argv0.to_os_string()];
+    command.extend(args.iter().cloned());
+    let record = Record::new(&job.id, &command);
+    job.write_record(&record)
+        .map_err(|e| fail(&format!("write '{}'", job.record_path().display()), e))?;
+    let log = job.create_log()?;
+    let pair = pty::open_pair().map_err(|e| fail("open a pseudo-terminal", e))?;
+    // The program's terminal starts as a copy of the user's: same modes
+    // (echo, erase key, ...), same size.
+    if let Some(tty) = user_terminal() {
+        if let Some(t) = pty::termios(tty) {
+            let _ = pty::set_termios(pair.slave.as_raw_fd(), &t);
+        }
+        if let Some(ws) = pty::winsize(tty) {
+            let _ = pty::set_winsize(pair.master.as_raw_fd(), &ws);
+        }
+    }
+    let sock = SocketPath::new(&job.sock_path()).map_err(|e| fail("reach the job directory", e))?;
+    let listener = os::listen(&sock.path).map_err(|e| {
+        fail(
+            &format!("create the socket '{}'", job.sock_path().display()),
+            e,
+        )
+    })?;
+    drop(sock);
+    let (ours, theirs) = os::socketpair().map_err(|e| fail("create a socket pair", e))?;
+    let mut stdio = [None, None, None];
+    for fd in 0..3 {
+        if !on_pty[fd] {
+            stdio[fd] =
+                Some(os::dup_high(fd as i32).map_err(|e| fail("keep the standard streams", e))?);
+        }
+    }
+    let start = supervisor::Start {
+        job: job.clone(),
+        record,
+        pty: pair,
+        listener,
+        first: theirs,
+        stdio,
+        log,
+        program: program.to_path_buf(),
+        argv0: argv0.to_os_string(),
+        args: args.to_vec(),
+    };
+
+    // SAFETY: hupsafe is single-threaded here, so the child may run
+    // ordinary code. The child starts a new session and forks again: the
+    // supervisor is not a session leader (it can never gain a controlling
+    // terminal) and is not our child (we never wait for it).
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(fail(
+            "start the supervisor",
+            std::io::Error::last_os_error(),
+        ));
+    }
+    if pid == 0 {
+        drop(ours);
+        // SAFETY: in the single-threaded child.
+        unsafe {
+            libc::setsid();
+            match libc::fork() {
+                0 => supervisor::run(start),
+                -1 => libc::_exit(1),
+                _ => libc::_exit(0),
+            }
+        }
+    }
+    drop(start);
+    let mut status = 0;
+    // SAFETY: reaping the intermediate child we just forked.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+        return Err(Error::failure(
+            "hupsafe: cannot start the supervisor: fork failed",
+        ));
+    }
+    Ok(client::Connection {
+        fd: ours,
+        job: job.clone(),
+    })
+}

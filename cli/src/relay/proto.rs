@@ -1,0 +1,215 @@
+//! What the supervisor and its clients say to each other over the job's
+//! socket: frames of `kind (1 byte) | length (4 bytes, big-endian) |
+//! payload`. Unknown kinds are skipped, so either side may learn new ones.
+
+use std::collections::VecDeque;
+use std::io;
+use std::os::fd::RawFd;
+
+use super::os;
+
+/// Bumped when a frame changes meaning; a client and a supervisor of
+/// different versions refuse each other with a clear message.
+pub const VERSION: u32 = 1;
+
+pub const HEADER: usize = 5;
+/// The largest payload either side sends.
+pub const MAX_PAYLOAD: usize = 16 * 1024;
+
+// Client to supervisor.
+/// `version u32, replay u32`: attach, replaying up to `replay` bytes of log.
+pub const HELLO: u8 = b'h';
+/// Keys for the program's terminal.
+pub const INPUT: u8 = b'i';
+/// `rows u16, cols u16, xpixel u16, ypixel u16`.
+pub const RESIZE: u8 = b'w';
+/// Continue the program (after fg/bg, or on attaching to a stopped job).
+pub const CONTINUE: u8 = b'c';
+/// The client leaves; the job goes on.
+pub const DETACH: u8 = b'd';
+/// `signal u32`: send it to the program's process group (signals sent to
+/// the `hupsafe` that started the job are meant for the program).
+pub const SIGNAL: u8 = b'k';
+
+// Supervisor to client.
+/// JSON: `{"id", "pid", "state"}`.
+pub const WELCOME: u8 = b'H';
+/// What the program wrote to its terminal.
+pub const OUTPUT: u8 = b'o';
+/// `signal u32`: the program stopped.
+pub const STOPPED: u8 = b'S';
+/// The program continued.
+pub const CONTINUED: u8 = b'C';
+/// `killed u8, value u32`: the program ended (exit code, or signal).
+pub const EXITED: u8 = b'X';
+/// UTF-8 text: the supervisor refuses the client, or the job failed.
+pub const ERROR: u8 = b'E';
+
+/// Appends one frame to a queue.
+pub fn put(out: &mut VecDeque<u8>, kind: u8, payload: &[u8]) {
+    out.push_back(kind);
+    out.extend((payload.len() as u32).to_be_bytes());
+    out.extend(payload);
+}
+
+/// One frame as bytes.
+pub fn frame(kind: u8, payload: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(HEADER + payload.len());
+    v.push(kind);
+    v.extend((payload.len() as u32).to_be_bytes());
+    v.extend(payload);
+    v
+}
+
+pub fn resize_payload(ws: &libc::winsize) -> [u8; 8] {
+    let mut p = [0; 8];
+    p[0..2].copy_from_slice(&ws.ws_row.to_be_bytes());
+    p[2..4].copy_from_slice(&ws.ws_col.to_be_bytes());
+    p[4..6].copy_from_slice(&ws.ws_xpixel.to_be_bytes());
+    p[6..8].copy_from_slice(&ws.ws_ypixel.to_be_bytes());
+    p
+}
+
+pub fn parse_resize(p: &[u8]) -> Option<libc::winsize> {
+    if p.len() < 8 {
+        return None;
+    }
+    let n = |i: usize| u16::from_be_bytes([p[i], p[i + 1]]);
+    Some(libc::winsize {
+        ws_row: n(0),
+        ws_col: n(2),
+        ws_xpixel: n(4),
+        ws_ypixel: n(6),
+    })
+}
+
+pub fn u32_at(p: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_be_bytes(p.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// Incoming frames from one peer, in a fixed buffer: a peer that sends
+/// faster than we handle simply waits (we stop reading it).
+pub struct Decoder {
+    buf: Box<[u8]>,
+    start: usize,
+    end: usize,
+}
+
+/// A frame longer than [`MAX_PAYLOAD`]: the peer is not speaking this
+/// protocol.
+#[derive(Debug)]
+pub struct Garbled;
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Decoder {
+            buf: vec![0; HEADER + MAX_PAYLOAD].into_boxed_slice(),
+            start: 0,
+            end: 0,
+        }
+    }
+}
+
+impl Decoder {
+    /// Whether there is room to read more.
+    pub fn has_room(&self) -> bool {
+        self.end < self.buf.len() || self.start > 0
+    }
+
+    /// Reads once from `fd` into the free space. `Ok(0)` is end of file.
+    pub fn fill_from(&mut self, fd: RawFd) -> io::Result<usize> {
+        if self.start > 0 && self.end == self.buf.len() || self.start == self.end {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end == self.buf.len() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let n = os::read(fd, &mut self.buf[self.end..])?;
+        self.end += n;
+        Ok(n)
+    }
+
+    /// The kind and payload of the first complete frame, if there is one.
+    pub fn peek(&self) -> Result<Option<(u8, &[u8])>, Garbled> {
+        let have = &self.buf[self.start..self.end];
+        if have.len() < HEADER {
+            return Ok(None);
+        }
+        let len = u32::from_be_bytes([have[1], have[2], have[3], have[4]]) as usize;
+        if len > MAX_PAYLOAD {
+            return Err(Garbled);
+        }
+        if have.len() < HEADER + len {
+            return Ok(None);
+        }
+        Ok(Some((have[0], &have[HEADER..HEADER + len])))
+    }
+
+    /// Drops the first frame (after [`peek`](Self::peek) returned it).
+    pub fn consume(&mut self) {
+        if let Ok(Some((_, p))) = self.peek() {
+            self.start += HEADER + p.len();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_round_trip_through_a_pipe() {
+        let mut fds = [0; 2];
+        // SAFETY: pipe fills the array.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        let mut bytes = frame(INPUT, b"hello");
+        bytes.extend(frame(
+            RESIZE,
+            &resize_payload(&libc::winsize {
+                ws_row: 40,
+                ws_col: 100,
+                ws_xpixel: 0,
+                ws_ypixel: 0,
+            }),
+        ));
+        // Half a frame first: nothing to peek yet.
+        os::write_all(fds[1], &bytes[..3]).unwrap();
+        let mut d = Decoder::default();
+        d.fill_from(fds[0]).unwrap();
+        assert!(d.peek().unwrap().is_none());
+        os::write_all(fds[1], &bytes[3..]).unwrap();
+        d.fill_from(fds[0]).unwrap();
+        let (k, p) = d.peek().unwrap().unwrap();
+        assert_eq!((k, p), (INPUT, &b"hello"[..]));
+        d.consume();
+        let (k, p) = d.peek().unwrap().unwrap();
+        assert_eq!(k, RESIZE);
+        let ws = parse_resize(p).unwrap();
+        assert_eq!((ws.ws_row, ws.ws_col), (40, 100));
+        d.consume();
+        assert!(d.peek().unwrap().is_none());
+        // SAFETY: closing our pipe.
+        unsafe {
+            libc::close(fds[0]);
+            libc::close(fds[1]);
+        }
+    }
+
+    #[test]
+    fn oversized_frames_are_refused() {
+        let mut d = Decoder::default();
+        let mut fds = [0; 2];
+        // SAFETY: pipe fills the array.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        os::write_all(fds[1], &[INPUT, 0xff, 0xff, 0xff, 0xff]).unwrap();
+        d.fill_from(fds[0]).unwrap();
+        assert!(d.peek().is_err());
+        // SAFETY: closing our pipe.
+        unsafe {
+            libc::close(fds[0]);
+            libc::close(fds[1]);
+        }
+    }
+}
