@@ -24,11 +24,21 @@ use std::time::{Duration, Instant};
 use crate::fixtures::CProgram;
 use crate::shim::{target_dir, workspace_root};
 
+/// Runs the CLI tests against another build of hupsafe (a release or a
+/// static build, an installed copy) instead of building the debug one.
+pub const TEST_BIN_ENV: &str = "HUPSAFE_TEST_BIN";
+
 /// The `hupsafe` binary, built once per test process by the cargo that
-/// runs the tests (`$CARGO build -p hupsafe`, debug profile).
+/// runs the tests (`$CARGO build -p hupsafe`, debug profile), or the one
+/// named by `HUPSAFE_TEST_BIN`.
 pub fn hupsafe_bin() -> &'static Path {
     static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    match BIN.get_or_init(build_hupsafe) {
+    let built = || match std::env::var_os(TEST_BIN_ENV).filter(|v| !v.is_empty()) {
+        Some(p) => fs::canonicalize(&p)
+            .map_err(|e| format!("{TEST_BIN_ENV}={}: {e}", Path::new(&p).display())),
+        None => build_hupsafe(),
+    };
+    match BIN.get_or_init(built) {
         Ok(p) => p,
         Err(e) => panic!("{e}"),
     }
