@@ -91,9 +91,9 @@ fn send(job: &Job, program: ProcId, sig: i32) -> Result<()> {
     if !program.is_alive() {
         return Ok(());
     }
-    // SAFETY: kill(2) to the program's process group: the program is a
-    // session leader, so the group's id is its pid, and it is alive with
-    // the recorded start time.
+    // SAFETY: kill(2) to the program's process group: the program leads
+    // it, so the group's id is its pid, and it is alive with the recorded
+    // start time.
     if unsafe { libc::kill(-program.pid, sig) } != 0 {
         let e = std::io::Error::last_os_error();
         if e.raw_os_error() != Some(libc::ESRCH) {

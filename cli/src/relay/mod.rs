@@ -188,9 +188,10 @@ fn prepare(
     };
 
     // SAFETY: hupsafe is single-threaded here, so the child may run
-    // ordinary code. The child starts a new session and forks again: the
-    // supervisor is not a session leader (it can never gain a controlling
-    // terminal) and is not our child (we never wait for it).
+    // ordinary code. The child forks again and exits: the supervisor is
+    // not our child (we never wait for it), and, not being a process group
+    // leader, it can start a session of its own, which the job's pty
+    // becomes the controlling terminal of.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         return Err(fail(
@@ -202,9 +203,11 @@ fn prepare(
         drop(ours);
         // SAFETY: in the single-threaded child.
         unsafe {
-            libc::setsid();
             match libc::fork() {
-                0 => supervisor::run(start),
+                0 => {
+                    libc::setsid();
+                    supervisor::run(start)
+                }
                 -1 => libc::_exit(1),
                 _ => libc::_exit(0),
             }

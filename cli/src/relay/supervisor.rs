@@ -1,6 +1,7 @@
-//! The supervisor: one small process per relayed job, in a session of its
-//! own with no controlling terminal and SIGHUP ignored, so no hangup
-//! reaches it. It holds the master side of the job's pty, starts the
+//! The supervisor: one small process per relayed job, leading a session of
+//! its own whose controlling terminal is the job's pty (never the user's),
+//! with SIGHUP ignored, so no hangup of the user's terminal reaches it or
+//! the program. It holds the master side of the job's pty, starts the
 //! program on the slave side, and then only moves bytes:
 //!
 //! - program output: master -> log (always) and -> attached clients;
@@ -241,12 +242,29 @@ impl Supervisor {
             }
         };
 
+        // The pty becomes the controlling terminal of the supervisor's
+        // session, and the program runs in a process group of its own in
+        // that session, in the foreground: as a job under a shell. A
+        // program that led a session of its own would be an orphaned
+        // process group, and the kernel discards the terminal's SIGTSTP
+        // for those: Ctrl-Z would do nothing (as under `script`).
+        if stdio.iter().any(Option::is_none) {
+            // SAFETY: TIOCSCTTY on our slave; we lead a session without a
+            // controlling terminal.
+            unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) };
+        }
         // SAFETY: the supervisor is single-threaded (a fork of the
         // single-threaded hupsafe), so the child may run ordinary code
         // until it execs.
         let pid = unsafe { libc::fork() };
         if pid == 0 {
             exec_child(&job, &slave, &stdio, &inherited, &program, &argv0, &args);
+        }
+        if pid > 0 {
+            // SAFETY: the child's group, set by both sides (whichever runs
+            // first wins; the other's call is a harmless repeat or EACCES
+            // after exec).
+            unsafe { libc::setpgid(pid, pid) };
         }
         if pid < 0 {
             let e = io::Error::last_os_error();
@@ -482,8 +500,8 @@ impl Supervisor {
 
     fn signal_program(&self, sig: i32) {
         if self.end.is_none() {
-            // SAFETY: signalling our own child's process group (it is a
-            // session leader, so its group id is its pid).
+            // SAFETY: signalling our own child's process group (it leads
+            // it, so the group's id is its pid).
             unsafe {
                 libc::kill(-self.program, sig);
             }
@@ -878,9 +896,9 @@ fn detach_from_starter(s: &Supervisor) {
     }
 }
 
-/// The program's side of the fork: a session of its own with the pty as
-/// controlling terminal, fds 0-2 in place, the dispositions it inherited
-/// back (SIGHUP stays ignored), then exec. Never returns.
+/// The program's side of the fork: a process group of its own, the
+/// terminal's foreground group, fds 0-2 in place, the dispositions it
+/// inherited back (SIGHUP stays ignored), then exec. Never returns.
 fn exec_child(
     job: &Job,
     slave: &OwnedFd,
@@ -893,9 +911,18 @@ fn exec_child(
     // SAFETY: between fork and exec in a single-threaded process; every
     // call is on descriptors this process owns.
     unsafe {
-        libc::setsid();
+        libc::setpgid(0, 0);
         if stdio.iter().any(Option::is_none) {
-            libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0);
+            // tcsetpgrp from a background group raises SIGTTOU unless it
+            // is blocked; the parent cannot do it for us without a race
+            // (the program might read its terminal before).
+            let mut ttou: libc::sigset_t = std::mem::zeroed();
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut ttou);
+            libc::sigaddset(&mut ttou, libc::SIGTTOU);
+            libc::sigprocmask(libc::SIG_BLOCK, &ttou, &mut old);
+            libc::tcsetpgrp(slave.as_raw_fd(), libc::getpid());
+            libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
         }
         for (fd, own) in stdio.iter().enumerate() {
             let from = own.as_ref().map_or(slave.as_raw_fd(), |o| o.as_raw_fd());

@@ -1,0 +1,186 @@
+//! While attached, the relayed program behaves as if the user's terminal
+//! were its own: it is a terminal, window resizes reach it, Ctrl-C
+//! interrupts it, Ctrl-Z stops it and gives the shell back (fg and bg
+//! resume it), and its exit status is the shell's `$?`.
+
+use hupsafe_tests::cli::hupsafe_bin;
+use hupsafe_tests::relay::{proc_state, python, shell_line, ticker, Jobs, Terminal, PROMPT};
+use hupsafe_tests::{unique_tag, until};
+
+fn hupsafe_line(words: Vec<String>) -> String {
+    let mut cmd = vec![hupsafe_bin().to_string_lossy().into_owned()];
+    cmd.extend(words);
+    shell_line(&cmd)
+}
+
+fn sh(script: &str) -> Vec<String> {
+    vec!["sh".into(), "-c".into(), script.into()]
+}
+
+#[test]
+fn exit_statuses_pass_through() {
+    let jobs = Jobs::new("relay-status");
+    let mut term = Terminal::bash(&jobs);
+    assert_eq!(term.status_of(&hupsafe_line(sh("exit 7"))), 7);
+    assert_eq!(term.status_of(&hupsafe_line(sh("exit 0"))), 0);
+    // Killed by a signal: 128+N, as the shell reports it without hupsafe.
+    assert_eq!(term.status_of(&hupsafe_line(sh("kill -TERM $$"))), 143);
+    assert_eq!(term.status_of(&hupsafe_line(sh("kill -KILL $$"))), 137);
+    // Not found is hupsafe's own answer, before any job.
+    assert_eq!(
+        term.status_of(&hupsafe_line(vec!["/nonexistent/program".into()])),
+        127
+    );
+    let states: Vec<String> = jobs.ps().iter().map(|j| j.state()).collect();
+    assert_eq!(
+        states,
+        [
+            "exited 7",
+            "exited 0",
+            "killed by SIGTERM",
+            "killed by SIGKILL"
+        ],
+        "one job per relayed run, none for the missing program"
+    );
+}
+
+#[test]
+fn the_program_has_a_terminal_and_redirections_are_kept() {
+    let jobs = Jobs::new("relay-tty");
+    let mut term = Terminal::bash(&jobs);
+    let out = jobs.root().join("out.txt");
+    let script = "test -t 0 && test -t 1 && test -t 2 && echo tty-ok; echo job=$HUPSAFE_JOB";
+    assert_eq!(term.status_of(&hupsafe_line(sh(script))), 0);
+    let shown = term.transcript();
+    assert!(shown.contains("tty-ok"), "{shown}");
+    assert!(shown.contains("job=1"), "{shown}");
+
+    // stdout to a file: the file gets it, the terminal gets stderr only.
+    let line = format!(
+        "{} > {}",
+        hupsafe_line(sh("test -t 1 || echo out-is-a-file; echo err-on-tty >&2")),
+        out.display()
+    );
+    assert_eq!(term.status_of(&line), 0);
+    assert!(term.transcript().contains("err-on-tty\r\n"));
+    let file = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(file, "out-is-a-file\n");
+    assert_eq!(
+        jobs.log("2"),
+        "err-on-tty\r\n",
+        "the log holds what the pty got"
+    );
+}
+
+#[test]
+fn resize_then_ctrl_c() {
+    let jobs = Jobs::new("relay-winch");
+    let tag = unique_tag("winch");
+    let mut term = Terminal::bash(&jobs);
+    let program = python(
+        "import os, signal, time\n\
+         def show(*_):\n    c, r = os.get_terminal_size()\n    print('size %dx%d' % (r, c))\n\
+         signal.signal(signal.SIGWINCH, show)\nshow()\n\
+         for _ in range(1200):\n    time.sleep(0.05)\n",
+        &tag,
+    );
+    term.type_line(&format!("{}; echo rc=$?", hupsafe_line(program)));
+    term.expect("size 24x80");
+    term.resize(40, 120);
+    term.expect("size 40x120");
+    term.resize(30, 90);
+    term.expect("size 30x90");
+    // Ctrl-C reaches the program through its terminal's line discipline:
+    // Python dies of SIGINT (it re-raises it on KeyboardInterrupt).
+    term.send(b"\x03");
+    term.expect("rc=130");
+    let job = jobs.job_tagged(&tag);
+    assert_eq!(job.state(), "killed by SIGINT");
+}
+
+#[test]
+fn ctrl_z_stops_then_fg_resumes() {
+    let jobs = Jobs::new("relay-tstp");
+    let tag = unique_tag("tstp");
+    let mut term = Terminal::bash(&jobs);
+    term.type_line(&format!(
+        "{}; echo rc=$?",
+        hupsafe_line(ticker(40, 50, &tag))
+    ));
+    term.expect("tick 2\r\n");
+    let job = jobs.job_tagged(&tag);
+    let pid = job.pid().unwrap();
+    term.send(b"\x1a");
+    term.expect("Stopped");
+    term.expect(PROMPT);
+    jobs.wait_state(&job.id(), "stopped", |s| s == "stopped");
+    assert_eq!(proc_state(pid), Some('T'), "the program itself is stopped");
+    // The shell has the terminal: it runs commands.
+    term.type_line("echo shell-has-it");
+    term.expect("shell-has-it\r\n");
+    // The rest of the stopped command line is dropped by bash; fg returns
+    // the job's status.
+    term.type_line("fg; echo rc=$?");
+    term.expect("tick 39\r\n");
+    term.expect("rc=0");
+    let done = jobs.wait_state(&job.id(), "exited 0", |s| s.starts_with("exited"));
+    assert_eq!(done.state(), "exited 0");
+    let log = jobs.log(&job.id());
+    for i in 0..40 {
+        assert!(
+            log.contains(&format!("tick {i}\r\n")),
+            "tick {i} missing:\n{log}"
+        );
+    }
+}
+
+#[test]
+fn ctrl_z_then_bg_keeps_relaying_output_and_leaves_the_keys_to_the_shell() {
+    let jobs = Jobs::new("relay-bg");
+    let tag = unique_tag("bg");
+    let mut term = Terminal::bash(&jobs);
+    term.type_line(&hupsafe_line(ticker(60, 50, &tag)));
+    term.expect("tick 1\r\n");
+    let job = jobs.job_tagged(&tag);
+    term.send(b"\x1a");
+    term.expect("Stopped");
+    term.expect(PROMPT);
+    term.type_line("bg");
+    jobs.wait_state(&job.id(), "running", |s| s == "running");
+    // Output still arrives while the shell reads the keys.
+    term.type_line("echo keys-went-to-the-shell");
+    term.expect("keys-went-to-the-shell\r\n");
+    // In the background the user's terminal is in its own (cooked) mode,
+    // which adds a \r of its own to the job's \r\n.
+    term.expect("tick 59\r");
+    term.type_line("wait; echo rc=$?");
+    term.expect("rc=0");
+    assert_eq!(jobs.job(&job.id()).unwrap().state(), "exited 0");
+}
+
+#[test]
+fn detach_key_leaves_the_job_running_and_attach_resumes() {
+    let jobs = Jobs::new("relay-detach");
+    let tag = unique_tag("detach");
+    let mut term = Terminal::bash(&jobs);
+    term.type_line(&format!(
+        "{}; echo rc=$?",
+        hupsafe_line(ticker(60, 50, &tag))
+    ));
+    term.expect("tick 2\r\n");
+    let job = jobs.job_tagged(&tag);
+    let id = job.id();
+    term.send(b"\x1dd");
+    term.expect(&format!("detached from job {id}"));
+    term.expect("rc=0");
+    until("the job to have nobody attached", || {
+        (jobs.job(&id)?.attached() == 0).then_some(())
+    });
+    assert_eq!(jobs.job(&id).unwrap().state(), "running");
+    term.type_line(&format!(
+        "{} attach {id}; echo attach-rc=$?",
+        hupsafe_bin().display()
+    ));
+    term.expect("tick 59\r\n");
+    term.expect("attach-rc=0");
+}
