@@ -208,7 +208,7 @@ fn observe(case: &Case, which: Impl) -> String {
         }
     }
     o += &format!("cwd: [{}]\n", describe_dir(&side.path("cwd"), root));
-    o += &format!("home: [{}]\n", describe_dir(&side.path("home"), root));
+    o += &format!("home: [{}]\n", home_without_shim(&side, which, root));
     match fs::read(side.path("report")) {
         Ok(r) => {
             for line in normalize(&r, root).lines() {
@@ -233,6 +233,30 @@ fn observe(case: &Case, which: Impl) -> String {
         Err(_) => o += "report: none (the command did not run)\n",
     }
     o
+}
+
+/// $HOME's files, without hupsafe's default shim directory
+/// (`.local/share/hupsafe/lib`, an intentional difference) after checking
+/// that hupsafe put nothing else there.
+fn home_without_shim(side: &Side, which: Impl, root: &Path) -> String {
+    let home = side.path("home");
+    let local = home.join(".local");
+    if which == Impl::Hupsafe && local.is_dir() {
+        let lib = local.join("share/hupsafe/lib");
+        let only_shim = fs::read_dir(&lib).is_ok_and(|rd| {
+            rd.flatten()
+                .all(|e| is_hupsafe_shim(&e.file_name().to_string_lossy()))
+        }) && fs::read_dir(&local).map_or(0, |rd| rd.count()) == 1
+            && fs::read_dir(local.join("share")).map_or(0, |rd| rd.count()) == 1;
+        if !only_shim {
+            return format!(
+                "{} [unexpected files under ~/.local]",
+                describe_dir(&home, root)
+            );
+        }
+        fs::remove_dir_all(&local).unwrap();
+    }
+    describe_dir(&home, root)
 }
 
 /// LD_PRELOAD as GNU nohup would have passed it: hupsafe's own shim
@@ -675,7 +699,7 @@ fn the_command_gets_its_arguments_unchanged() {
 }
 
 #[test]
-fn without_a_usable_shim_it_is_exactly_gnu_nohup() {
+fn where_the_shim_lives_or_fails_changes_nothing_else() {
     fn unsafe_lib_dir(side: &Side) {
         let d = side.path("badlib");
         fs::create_dir(&d).unwrap();
@@ -702,6 +726,13 @@ fn without_a_usable_shim_it_is_exactly_gnu_nohup() {
         .env("HUPSAFE_LIB_DIR", "{T}/a:b")
         .without_shim(),
     ];
+    cases.push(
+        Case::new(
+            "shim in its default place under $HOME",
+            [Io::Tty, Io::Tty, Io::Tty],
+        )
+        .unset("HUPSAFE_LIB_DIR"),
+    );
     if let Some(musl) = musl_child_bin() {
         cases.push(
             Case::new(
