@@ -1,15 +1,17 @@
 //! The pieces of glibc and gnulib behaviour that the `nohup` drop-in must
 //! reproduce byte for byte: `getopt_long`'s parsing and error wording for
 //! GNU-standard options, `quoteaf` (shell-escape-always quoting),
-//! `file_name_concat`, and `set_program_name`.
+//! `file_name_concat`, `set_program_name`, and message translation (the
+//! same gettext catalogs, `coreutils` and `libc`, with the same msgids).
 //!
 //! Everything here works on bytes: argv and file names need not be UTF-8,
 //! and GNU prints them as they are (or escapes them, as quoteaf does).
 
+use std::ffi::CStr;
 use std::os::raw::{c_char, c_int};
 
-/// The locale-dependent character tests gnulib's quotearg uses. Rust's
-/// libc crate does not bind these.
+/// The locale-dependent character tests gnulib's quotearg uses, and
+/// gettext. Rust's libc crate does not bind these.
 mod ffi {
     use std::os::raw::{c_char, c_int};
 
@@ -32,17 +34,82 @@ mod ffi {
         pub fn mbrtowc(pwc: *mut u32, s: *const c_char, n: usize, ps: *mut MbState) -> usize;
         pub fn iswprint(wc: u32) -> c_int;
         pub fn __ctype_get_mb_cur_max() -> usize;
+        pub fn dgettext(domain: *const c_char, msgid: *const c_char) -> *mut c_char;
+        pub fn bindtextdomain(domain: *const c_char, dir: *const c_char) -> *mut c_char;
     }
 }
 
 /// Adopts the user's locale (`setlocale(LC_ALL, "")`), as coreutils does
-/// first thing: it decides which bytes quoteaf prints as they are and
-/// the language of strerror's words.
+/// first thing: it decides which bytes quoteaf prints as they are, and the
+/// language of the messages (coreutils' and libc's catalogs, as GNU nohup
+/// reads them) and of strerror's words.
 pub fn use_environment_locale() {
-    // SAFETY: called once at start-up, before any other thread exists.
+    // SAFETY: called once at start-up, before any other thread exists;
+    // NUL-terminated arguments.
     unsafe {
         libc::setlocale(libc::LC_ALL, c"".as_ptr());
+        ffi::bindtextdomain(COREUTILS.as_ptr(), c"/usr/share/locale".as_ptr());
     }
+}
+
+/// The gettext domain of coreutils' own messages.
+pub const COREUTILS: &CStr = c"coreutils";
+/// The gettext domain of glibc's messages (getopt's).
+pub const LIBC: &CStr = c"libc";
+
+/// `dgettext(domain, msgid)`: the message as GNU nohup would print it in
+/// the current locale (the msgid itself when there is no translation).
+pub fn tr(domain: &CStr, msgid: &CStr) -> Vec<u8> {
+    // SAFETY: NUL-terminated arguments; dgettext returns a NUL-terminated
+    // string (a catalog entry or msgid itself).
+    unsafe { CStr::from_ptr(ffi::dgettext(domain.as_ptr(), msgid.as_ptr())) }
+        .to_bytes()
+        .to_vec()
+}
+
+/// printf for the formats GNU's messages use: `%s`, `%c` (a one-byte
+/// argument), `%%`, and a translation's positional `%N$s`/`%N$c`.
+pub fn format(fmt: &[u8], args: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(fmt.len() + 32);
+    let mut next = 0;
+    let mut i = 0;
+    while i < fmt.len() {
+        if fmt[i] != b'%' {
+            out.push(fmt[i]);
+            i += 1;
+            continue;
+        }
+        let mut j = i + 1;
+        let mut index = None;
+        let digits = fmt[j..].iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits > 0 && fmt.get(j + digits) == Some(&b'$') {
+            let n: usize = std::str::from_utf8(&fmt[j..j + digits])
+                .ok()
+                .and_then(|d| d.parse().ok())
+                .unwrap_or(0);
+            index = n.checked_sub(1);
+            j += digits + 1;
+        }
+        match fmt.get(j) {
+            Some(b's') | Some(b'c') => {
+                let k = index.unwrap_or_else(|| {
+                    next += 1;
+                    next - 1
+                });
+                out.extend_from_slice(args.get(k).copied().unwrap_or(b""));
+                i = j + 1;
+            }
+            Some(b'%') => {
+                out.push(b'%');
+                i = j + 1;
+            }
+            _ => {
+                out.push(b'%');
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 /// gnulib's `set_program_name`: argv[0] as given, except that a libtool
@@ -85,18 +152,12 @@ pub fn parse_standard_options(argv: &[&[u8]]) -> Parsed {
     if arg.len() < 2 || arg[0] != b'-' {
         return Parsed::Operands(1);
     }
-    let msg = |parts: &[&[u8]]| -> Parsed {
-        let mut m = argv0.to_vec();
-        for p in parts {
-            m.extend_from_slice(p);
-        }
-        m.push(b'\n');
-        Parsed::Error(m)
-    };
+    let msg =
+        |msgid: &CStr, args: &[&[u8]]| -> Parsed { Parsed::Error(format(&tr(LIBC, msgid), args)) };
     if arg[1] != b'-' {
         // No short options exist: the first letter is the error, as a raw
         // byte (getopt prints it with %c).
-        return msg(&[b": invalid option -- '", &arg[1..2], b"'"]);
+        return msg(c"%s: invalid option -- '%c'\n", &[argv0, &arg[1..2]]);
     }
     let rest = &arg[2..];
     let name_end = rest.iter().position(|&b| b == b'=').unwrap_or(rest.len());
@@ -112,10 +173,10 @@ pub fn parse_standard_options(argv: &[&[u8]]) -> Parsed {
                 0 => None,
                 1 => Some(matches[0]),
                 _ => {
-                    let mut m = argv0.to_vec();
-                    m.extend_from_slice(b": option '");
-                    m.extend_from_slice(arg);
-                    m.extend_from_slice(b"' is ambiguous; possibilities:");
+                    let mut m = format(
+                        &tr(LIBC, c"%s: option '%s%s' is ambiguous; possibilities:"),
+                        &[argv0, b"--", rest],
+                    );
                     for i in matches {
                         m.extend_from_slice(b" '--");
                         m.extend_from_slice(LONG_OPTIONS[i]);
@@ -128,12 +189,11 @@ pub fn parse_standard_options(argv: &[&[u8]]) -> Parsed {
         }
     };
     match found {
-        None => msg(&[b": unrecognized option '", arg, b"'"]),
-        Some(i) if has_value => msg(&[
-            b": option '--",
-            LONG_OPTIONS[i],
-            b"' doesn't allow an argument",
-        ]),
+        None => msg(c"%s: unrecognized option '%s%s'\n", &[argv0, b"--", rest]),
+        Some(i) if has_value => msg(
+            c"%s: option '%s%s' doesn't allow an argument\n",
+            &[argv0, b"--", LONG_OPTIONS[i]],
+        ),
         Some(0) => Parsed::Help,
         Some(_) => Parsed::Version,
     }
@@ -353,6 +413,16 @@ mod tests {
             p(&["--=x"]),
             err("nohup: option '--=x' is ambiguous; possibilities: '--help' '--version'")
         );
+    }
+
+    #[test]
+    fn format_handles_positional_arguments() {
+        assert_eq!(format(b"%s: x -- '%c'\n", &[b"p", b"q"]), b"p: x -- 'q'\n");
+        assert_eq!(
+            format(b"%2$s then %1$s, 100%%", &[b"a", b"b"]),
+            b"b then a, 100%"
+        );
+        assert_eq!(format(b"%s%s", &[b"--", b"foo"]), b"--foo");
     }
 
     #[test]

@@ -14,7 +14,7 @@
 //! those are closed again first (GNU nohup must see them closed: it opens
 //! nohup.out into the lowest free slot).
 
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{CStr, CString, OsStr, OsString};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 
@@ -91,50 +91,67 @@ impl Diagnostics<'_> {
 
     /// coreutils' `emit_try_help`.
     fn try_help(&mut self) {
-        let mut line = b"Try '".to_vec();
-        line.extend_from_slice(self.program);
-        line.extend_from_slice(b" --help' for more information.\n");
+        let line = gnu::format(
+            &tr(c"Try '%s --help' for more information.\n"),
+            &[self.program],
+        );
         self.raw(&line);
+    }
+
+    /// `error(0, errnum, _(msgid), quoteaf(arg))`.
+    fn error_about(&mut self, msgid: &CStr, arg: &[u8], errnum: Option<i32>) {
+        let message = gnu::format(&tr(msgid), &[&gnu::quoteaf(arg)]);
+        self.error(&message, errnum);
+    }
+
+    /// `error(0, errnum, _(msgid))`.
+    fn error_tr(&mut self, msgid: &CStr, errnum: Option<i32>) {
+        self.error(&tr(msgid), errnum);
     }
 }
 
-fn concat(parts: &[&[u8]]) -> Vec<u8> {
-    parts.concat()
+/// A coreutils message in the user's language, as GNU nohup prints it.
+fn tr(msgid: &CStr) -> Vec<u8> {
+    gnu::tr(gnu::COREUTILS, msgid)
 }
 
+/// GNU nohup's --help, translated as GNU's is, with one paragraph about
+/// the shim and hupsafe's pointers instead of GNU's web links.
 fn usage(program: &[u8]) -> Vec<u8> {
     let p = program;
-    let lines: [&[u8]; 28] = [
-        b"Usage: ",
-        p,
-        b" COMMAND [ARG]...\n",
-        b"  or:  ",
-        p,
-        b" OPTION\n",
-        b"Run COMMAND, ignoring hangup signals.\n",
-        b"\n",
-        b"      --help        display this help and exit\n",
-        b"      --version     output version information and exit\n",
-        b"\n",
-        b"If standard input is a terminal, redirect it from an unreadable file.\n",
-        b"If standard output is a terminal, append output to 'nohup.out' if possible,\n",
-        b"'$HOME/nohup.out' otherwise.\n",
-        b"If standard error is a terminal, redirect it to standard output.\n",
-        b"To save output to FILE, use '",
-        p,
-        b" COMMAND > FILE'.\n",
-        b"\n",
-        b"This nohup is hupsafe's drop-in for GNU nohup: COMMAND also gets hupsafe's\n",
-        b"shim in LD_PRELOAD, so it keeps ignoring hangups even if it tries to catch\n",
-        b"them or to restore the default action.\n",
-        b"\n",
-        b"NOTE: your shell may have its own version of nohup, which usually supersedes\n",
-        b"the version described here.  Please refer to your shell's documentation\n",
-        b"for details about the options it supports.\n",
-        b"\n",
-        b"Full documentation: 'hupsafe --help', 'hupsafe man'\n",
+    let parts: [Vec<u8>; 8] = [
+        gnu::format(
+            &tr(c"Usage: %s COMMAND [ARG]...\n  or:  %s OPTION\n"),
+            &[p, p],
+        ),
+        tr(c"Run COMMAND, ignoring hangup signals.\n\n"),
+        tr(c"      --help        display this help and exit\n"),
+        tr(c"      --version     output version information and exit\n"),
+        gnu::format(
+            &tr(
+                c"\nIf standard input is a terminal, redirect it from an unreadable file.\n\
+If standard output is a terminal, append output to 'nohup.out' if possible,\n\
+'$HOME/nohup.out' otherwise.\n\
+If standard error is a terminal, redirect it to standard output.\n\
+To save output to FILE, use '%s COMMAND > FILE'.\n",
+            ),
+            &[p],
+        ),
+        b"\nThis nohup is hupsafe's drop-in for GNU nohup: COMMAND also gets hupsafe's\n\
+shim in LD_PRELOAD, so it keeps ignoring hangups even if it tries to catch\n\
+them or to restore the default action.\n"
+            .to_vec(),
+        gnu::format(
+            &tr(
+                c"\nNOTE: your shell may have its own version of %s, which usually supersedes\n\
+the version described here.  Please refer to your shell's documentation\n\
+for details about the options it supports.\n",
+            ),
+            &[b"nohup"],
+        ),
+        b"\nFull documentation: 'hupsafe --help', 'hupsafe man'\n".to_vec(),
     ];
-    lines.concat()
+    parts.concat()
 }
 
 fn version() -> Vec<u8> {
@@ -183,7 +200,7 @@ pub fn main(args: Vec<OsString>) -> ! {
         gnu::Parsed::Operands(i) => i,
     };
     if argv.len() <= optind {
-        diag.error(b"missing operand", None);
+        diag.error_tr(c"missing operand", None);
         diag.try_help();
         std::process::exit(exit_failure);
     }
@@ -201,11 +218,11 @@ pub fn main(args: Vec<OsString>) -> ! {
         // Write-only on purpose: any read fails instead of blocking.
         if fd_reopen(0, c"/dev/null", libc::O_WRONLY, 0) < 0 {
             let e = errno();
-            diag.error(b"failed to render standard input unusable", Some(e));
+            diag.error_tr(c"failed to render standard input unusable", Some(e));
             std::process::exit(exit_failure);
         }
         if !redirecting_stdout && !redirecting_stderr {
-            diag.error(b"ignoring input", None);
+            diag.error_tr(c"ignoring input", None);
         }
     }
 
@@ -234,27 +251,21 @@ pub fn main(args: Vec<OsString>) -> ! {
             }
             if out_fd < 0 {
                 let saved_errno2 = errno();
-                diag.error(
-                    &concat(&[b"failed to open ", &gnu::quoteaf(&file)]),
-                    Some(saved_errno),
-                );
+                diag.error_about(c"failed to open %s", &file, Some(saved_errno));
                 if let Some(p) = &in_home {
-                    diag.error(
-                        &concat(&[b"failed to open ", &gnu::quoteaf(p)]),
-                        Some(saved_errno2),
-                    );
+                    diag.error_about(c"failed to open %s", p, Some(saved_errno2));
                 }
                 std::process::exit(exit_failure);
             }
             file = in_home.expect("opened in HOME");
         }
         unsafe { libc::umask(umask_value) };
-        let what: &[u8] = if ignoring_input {
-            b"ignoring input and appending output to "
+        let what = if ignoring_input {
+            c"ignoring input and appending output to %s"
         } else {
-            b"appending output to "
+            c"appending output to %s"
         };
-        diag.error(&concat(&[what, &gnu::quoteaf(&file)]), None);
+        diag.error_about(what, &file, None);
     }
 
     let mut saved_stderr_fd = libc::STDERR_FILENO;
@@ -263,18 +274,18 @@ pub fn main(args: Vec<OsString>) -> ! {
         // choice: that message never goes into nohup.out).
         saved_stderr_fd = unsafe { libc::fcntl(2, libc::F_DUPFD_CLOEXEC, 3) };
         if !redirecting_stdout {
-            diag.error(
+            diag.error_tr(
                 if ignoring_input {
-                    b"ignoring input and redirecting stderr to stdout"
+                    c"ignoring input and redirecting stderr to stdout"
                 } else {
-                    b"redirecting stderr to stdout"
+                    c"redirecting stderr to stdout"
                 },
                 None,
             );
         }
         if unsafe { libc::dup2(out_fd, 2) } < 0 {
             let e = errno();
-            diag.error(b"failed to redirect standard error", Some(e));
+            diag.error_tr(c"failed to redirect standard error", Some(e));
             std::process::exit(exit_failure);
         }
         if stdout_is_closed {
@@ -300,13 +311,7 @@ pub fn main(args: Vec<OsString>) -> ! {
         EXIT_CANNOT_RUN
     };
     if unsafe { libc::dup2(saved_stderr_fd, 2) } == 2 {
-        diag.error(
-            &concat(&[
-                b"failed to run command ",
-                &gnu::quoteaf(command[0].as_bytes()),
-            ]),
-            Some(e),
-        );
+        diag.error_about(c"failed to run command %s", command[0].as_bytes(), Some(e));
     }
     // coreutils' close_stdout at exit: a failed diagnostic is a failure.
     std::process::exit(if diag.failed { exit_failure } else { status });
@@ -316,7 +321,7 @@ pub fn main(args: Vec<OsString>) -> ! {
 /// close_stdout does.
 fn print_and_exit(text: &[u8], diag: &mut Diagnostics, exit_failure: i32) -> ! {
     if let Err(e) = write_fd(libc::STDOUT_FILENO, text) {
-        diag.error(b"write error", Some(e));
+        diag.error_tr(c"write error", Some(e));
         std::process::exit(exit_failure);
     }
     std::process::exit(0);

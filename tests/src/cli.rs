@@ -100,6 +100,49 @@ pub fn musl_child_bin() -> Option<&'static Path> {
     .as_deref()
 }
 
+/// A directory for `LOCPATH` holding `locale` (e.g. `de_DE.UTF-8`),
+/// compiled once with localedef from the system's locale sources; None
+/// when those are not installed (Debian: locales).
+pub fn test_locale(locale: &str) -> Option<PathBuf> {
+    static LOCALES: std::sync::Mutex<Vec<(String, Option<PathBuf>)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut built = LOCALES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, p)) = built.iter().find(|(l, _)| l == locale) {
+        return p.clone();
+    }
+    let dir = target_dir().join("hupsafe-fixtures").join("locales");
+    let result = (|| {
+        if dir.join(locale).join("LC_CTYPE").is_file() {
+            return Some(dir.clone());
+        }
+        let (name, charset) = locale.split_once('.')?;
+        fs::create_dir_all(&dir).ok()?;
+        let tmp = dir.join(format!(".{locale}.{}", std::process::id()));
+        let ok = Command::new("localedef")
+            .args(["-i", name, "-f", charset])
+            .arg(&tmp)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .ok()?;
+        // localedef exits 1 for warnings while still writing the locale.
+        if !tmp.join("LC_CTYPE").is_file() {
+            let _ = fs::remove_dir_all(&tmp);
+            let _ = ok;
+            return None;
+        }
+        if fs::rename(&tmp, dir.join(locale)).is_err() {
+            let _ = fs::remove_dir_all(&tmp);
+        }
+        dir.join(locale)
+            .join("LC_CTYPE")
+            .is_file()
+            .then(|| dir.clone())
+    })();
+    built.push((locale.to_string(), result.clone()));
+    result
+}
+
 /// Whether the tests run as root (permission bits do not stop root).
 pub fn is_root() -> bool {
     // SAFETY: geteuid cannot fail.
