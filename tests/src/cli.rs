@@ -34,7 +34,9 @@ pub const TEST_BIN_ENV: &str = "HUPSAFE_TEST_BIN";
 pub fn hupsafe_bin() -> &'static Path {
     static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     let built = || match std::env::var_os(TEST_BIN_ENV).filter(|v| !v.is_empty()) {
-        Some(p) => fs::canonicalize(&p)
+        // A relative path is taken from the workspace root (cargo runs
+        // tests in the package's directory).
+        Some(p) => fs::canonicalize(workspace_root().join(&p))
             .map_err(|e| format!("{TEST_BIN_ENV}={}: {e}", Path::new(&p).display())),
         None => build_hupsafe(),
     };
