@@ -151,7 +151,9 @@ impl Jobs {
         ]
     }
 
-    /// `hupsafe ARGS...` with this test's environment, stdin /dev/null.
+    /// `hupsafe ARGS...` with this test's environment, stdin /dev/null,
+    /// in a process group of its own (whatever it does to its group never
+    /// reaches the test runner).
     pub fn hupsafe<I, S>(&self, args: I) -> Command
     where
         I: IntoIterator<Item = S>,
@@ -161,7 +163,8 @@ impl Jobs {
         c.env_clear()
             .envs(self.env())
             .args(args)
-            .stdin(Stdio::null());
+            .stdin(Stdio::null())
+            .process_group(0);
         c
     }
 
@@ -177,6 +180,22 @@ impl Jobs {
             String::from_utf8_lossy(&out.stdout).into_owned(),
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
+    }
+
+    /// Starts `hupsafe --relay PROGRAM...` without a terminal (the program
+    /// still gets the job's pty for its output), output discarded; waits
+    /// for its job, tagged `tag`, to have a pid. The returned child is the
+    /// starting hupsafe (the job's first client).
+    pub fn start(&self, program: &[String], tag: &str) -> (Child, JobView) {
+        let child = self
+            .hupsafe(["--relay"])
+            .args(program)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start hupsafe");
+        let job = self.job_tagged(tag);
+        (child, job)
     }
 
     /// Every job, from `hupsafe ps --json`.
@@ -303,6 +322,14 @@ pub fn vm_kib(pid: i32, key: &str) -> Option<u64> {
         .trim()
         .parse()
         .ok()
+}
+
+/// Waits (with a deadline) for a child to end; its status as a shell
+/// reports it.
+pub fn wait_child(child: &mut Child) -> i32 {
+    let status = poll(PATIENCE, || child.try_wait().expect("wait for a child"))
+        .unwrap_or_else(|| panic!("pid {} never ended", child.id()));
+    exit_code(status)
 }
 
 /// An exit status as a shell reports it (128+N for signal N).

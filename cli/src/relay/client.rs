@@ -315,11 +315,18 @@ impl Client {
     }
 
     /// The program stopped (Ctrl-Z, SIGSTOP): give the terminal back and
-    /// stop as the program's stand-in, so the shell takes over. A shell
-    /// without job control (an orphaned group) gets no stop at all, and the
-    /// program is continued at once rather than left stopped with nobody
-    /// able to continue it.
+    /// stop as the program's stand-in, so the shell takes over. Only a
+    /// client in the foreground of its controlling terminal does that: one
+    /// started from a script or with no terminal at all must not stop the
+    /// process group it shares with whoever started it; it keeps relaying,
+    /// and the program stays stopped until continued (`hupsafe signal CONT`).
+    /// In an orphaned group the kernel discards the stop, and the program
+    /// is continued at once rather than left stopped with nobody to
+    /// continue it.
     fn suspend(&mut self) {
+        if !in_job_control() {
+            return;
+        }
         self.raw.leave();
         // SAFETY: the default action, then the stop signal to our own
         // process group (as the terminal would send it), then our handler
@@ -399,6 +406,16 @@ impl Client {
                 EXIT_FAILURE
             }
         }
+    }
+}
+
+/// Whether this process is the foreground job of its controlling terminal
+/// (one of fds 0-2), i.e. a shell's job control applies to it.
+fn in_job_control() -> bool {
+    // SAFETY: plain queries.
+    unsafe {
+        let me = libc::getpgrp();
+        (0..3).any(|fd| os::isatty(fd) && libc::tcgetpgrp(fd) == me)
     }
 }
 
