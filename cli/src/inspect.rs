@@ -57,7 +57,8 @@ impl Elf {
         self.interpreter.is_none()
     }
 
-    /// Linked against musl: its loader cannot load the glibc shim.
+    /// Linked against musl (the shim loads there too; for diagnostics).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub fn is_musl(&self) -> bool {
         self.interpreter.as_ref().is_some_and(|i| {
             i.file_name()
@@ -109,9 +110,6 @@ pub enum Concern {
     WrongClass(Class),
     /// The loader runs in secure mode (AT_SECURE) and drops LD_PRELOAD.
     SecureExec(&'static str),
-    /// musl's loader cannot load the glibc shim (it would refuse to start
-    /// the program), so the shim must be left out.
-    Musl(PathBuf),
 }
 
 impl fmt::Display for Concern {
@@ -131,12 +129,6 @@ impl fmt::Display for Concern {
             Concern::SecureExec(why) => write!(
                 f,
                 "runs {why}, so the loader is in secure mode (AT_SECURE) and drops LD_PRELOAD"
-            ),
-            Concern::Musl(interp) => write!(
-                f,
-                "is linked against musl ({}), whose loader cannot load the glibc shim (the \
-                 program would not start), so the shim is left out of LD_PRELOAD",
-                interp.display()
             ),
         }
     }
@@ -166,9 +158,9 @@ impl Target {
                 v.push(Concern::Static);
             } else if e.class != Class::native() {
                 v.push(Concern::WrongClass(e.class));
-            } else if e.is_musl() {
-                v.push(Concern::Musl(e.interpreter.clone().unwrap_or_default()));
             }
+            // musl's loader loads the shim too (it depends on libc.so.6
+            // only, which musl takes as itself): not a concern.
         }
         if t.setuid && t.owner != ruid {
             v.push(Concern::SecureExec("setuid"));
@@ -471,15 +463,14 @@ mod tests {
     }
 
     #[test]
-    fn musl_32bit_and_static_are_concerns() {
+    fn i386_and_static_are_concerns_musl_is_not() {
         let musl = write_temp(
             "musl",
             &elf_bytes(Class::Elf64, Some("/lib/ld-musl-x86_64.so.1")),
         );
-        assert_eq!(
-            elf(&musl).unwrap().concerns(1000, 1000),
-            vec![Concern::Musl("/lib/ld-musl-x86_64.so.1".into())]
-        );
+        let m = elf(&musl).unwrap();
+        assert!(matches!(&m.format, Format::Elf(e) if e.is_musl()));
+        assert_eq!(m.concerns(1000, 1000), vec![]);
         let i386 = write_temp("i386", &elf_bytes(Class::Elf32, Some("/lib/ld-linux.so.2")));
         assert_eq!(
             elf(&i386).unwrap().concerns(1000, 1000),

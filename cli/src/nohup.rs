@@ -352,9 +352,8 @@ fn protected_ld_preload(cmd: &OsStr) -> Option<Option<OsString>> {
         run::Lookup::Program(p) => inspect::elf(&p).ok(),
         _ => None,
     };
-    // A loader that cannot take the shim would either refuse to start the
-    // program (musl) or print "wrong ELF class" on its stderr, which GNU
-    // nohup would not: leave the shim out for those.
+    // A 32-bit loader would print "wrong ELF class" on its stderr, which
+    // GNU nohup would not: leave the shim out for those.
     if target.as_ref().is_some_and(|t| !run::shim_is_welcome(t)) {
         return Some(preload::without_shim(existing.as_deref()));
     }

@@ -139,39 +139,28 @@ pub fn exec(cmd: &OsStr, args: &[OsString], opts: &RunOptions) -> Error {
             eprintln!("{note}");
         }
     }
+    // Every dynamic loader gets the shim, musl's included (it depends on
+    // libc.so.6 only, which musl's loader takes as itself); the ones that
+    // cannot use it (static, 32-bit, secure mode) ignore it, as their
+    // children may not.
     let existing = std::env::var_os("LD_PRELOAD");
-    if target.as_ref().is_some_and(shim_breaks) {
-        match preload::without_shim(existing.as_deref()) {
-            Some(v) => std::env::set_var("LD_PRELOAD", v),
-            None => std::env::remove_var("LD_PRELOAD"),
+    let shim = match preload::install() {
+        Ok(p) => p,
+        Err(e) => return Error::new(e.status, format!("hupsafe: {}", e.message)),
+    };
+    let (value, remarks) = preload::compose(existing.as_deref(), &shim);
+    if !opts.quiet {
+        for r in remarks {
+            eprintln!("hupsafe: note: {r}");
         }
-    } else {
-        let shim = match preload::install() {
-            Ok(p) => p,
-            Err(e) => return Error::new(e.status, format!("hupsafe: {}", e.message)),
-        };
-        let (value, remarks) = preload::compose(existing.as_deref(), &shim);
-        if !opts.quiet {
-            for r in remarks {
-                eprintln!("hupsafe: note: {r}");
-            }
-        }
-        std::env::set_var("LD_PRELOAD", &value);
     }
+    std::env::set_var("LD_PRELOAD", &value);
     protect_self();
     startup::restore_sigpipe();
     if let Some(on_pty) = crate::relay::relayed_fds() {
         return crate::relay::run(&program, cmd, args, on_pty);
     }
     exec_program(&program, cmd, args)
-}
-
-/// Whether the shim in LD_PRELOAD would stop the program from starting
-/// (musl's loader fails on the glibc shim's dependencies).
-pub fn shim_breaks(t: &Target) -> bool {
-    real_ids_concerns(t)
-        .iter()
-        .any(|c| matches!(c, Concern::Musl(_)))
 }
 
 /// Whether the program's loader would complain about the shim on stderr
@@ -185,7 +174,7 @@ pub fn shim_is_noisy(t: &Target) -> bool {
 /// Whether the shim may go into the program's LD_PRELOAD without changing
 /// anything else it does (what the nohup drop-in needs).
 pub fn shim_is_welcome(t: &Target) -> bool {
-    !shim_breaks(t) && !shim_is_noisy(t)
+    !shim_is_noisy(t)
 }
 
 fn real_ids_concerns(t: &Target) -> Vec<Concern> {
@@ -213,12 +202,10 @@ pub fn note_for(t: &Target) -> Option<String> {
     };
     let reasons: Vec<String> = concerns.iter().map(|c| c.to_string()).collect();
     let mut more = String::new();
-    if concerns.iter().any(|c| {
-        matches!(
-            c,
-            Concern::Static | Concern::WrongClass(_) | Concern::Musl(_)
-        )
-    }) {
+    if concerns
+        .iter()
+        .any(|c| matches!(c, Concern::Static | Concern::WrongClass(_)))
+    {
         more.push_str(
             "; --strict (seccomp: the kernel refuses the change; not in this version yet) \
              would enforce it",

@@ -3,8 +3,9 @@
 //! `dlsym` takes the loader's lock and allocates on failure, so it is unsafe
 //! in a hook that a signal handler may re-enter, and it is not available
 //! before our constructor has run in a useful way. Instead we walk the
-//! loader's public link-map list (`_r_debug.r_map`, stable ABI since the
-//! 1990s) from our own entry onwards and look the name up in each object's
+//! loader's public link-map list (`r_debug.r_map`, reached through the
+//! executable's DT_DEBUG entry; a stable ABI since the 1990s, shared by
+//! glibc and musl) from our own entry onwards and look the name up in each object's
 //! dynamic symbol table through its GNU (or SysV) hash table: the same search
 //! `dlsym(RTLD_NEXT, name)` does, with no lock, no allocation and no error
 //! state. Symbol versions are honoured: by default only a symbol's default
@@ -78,11 +79,74 @@ const STB_WEAK: u8 = 2;
 const VERSYM_HIDDEN: u16 = 0x8000;
 
 extern "C" {
-    /// The loader's debugger interface; `r_map` heads the list of loaded
-    /// objects in search order.
-    static _r_debug: RDebug;
     /// Our own dynamic section, defined by the linker for every shared object.
     static _DYNAMIC: [Dyn; 0];
+}
+
+const DT_DEBUG: i64 = 21;
+const PT_PHDR: u32 = 6;
+const PT_DYNAMIC: u32 = 2;
+const AT_PHDR: libc::c_ulong = 3;
+const AT_PHNUM: libc::c_ulong = 5;
+
+#[repr(C)]
+struct Phdr {
+    p_type: u32,
+    p_flags: u32,
+    p_offset: u64,
+    p_vaddr: usize,
+    p_paddr: usize,
+    p_filesz: u64,
+    p_memsz: u64,
+    p_align: u64,
+}
+
+/// The head of the loader's list of loaded objects, found through the
+/// executable's DT_DEBUG entry, where the loader publishes its debugger
+/// interface (`struct r_debug`). Both glibc's and musl's loaders fill it,
+/// and both lists start with the same five fields.
+///
+/// Deliberately not the `_r_debug` symbol: importing it makes the shim
+/// depend on glibc's `ld-linux-x86-64.so.2`, which a musl-linked program
+/// cannot load, and a preload that cannot be loaded kills every program
+/// that inherits it (exit 127).
+fn link_map_head() -> *const LinkMap {
+    // SAFETY: getauxval only reads the auxiliary vector; the program
+    // headers and dynamic section it leads to are mapped for the life of
+    // the process.
+    unsafe {
+        let phdr = libc::getauxval(AT_PHDR) as usize;
+        let phnum = libc::getauxval(AT_PHNUM) as usize;
+        if phdr == 0 || phnum == 0 || phnum > 256 {
+            return ptr::null();
+        }
+        let headers = core::slice::from_raw_parts(phdr as *const Phdr, phnum);
+        // The load bias: where PT_PHDR says the headers are vs where they are.
+        let mut bias = 0usize;
+        for h in headers {
+            if h.p_type == PT_PHDR {
+                bias = phdr.wrapping_sub(h.p_vaddr);
+            }
+        }
+        for h in headers {
+            if h.p_type != PT_DYNAMIC {
+                continue;
+            }
+            let mut d = bias.wrapping_add(h.p_vaddr) as *const Dyn;
+            let end = d.add((h.p_memsz as usize) / core::mem::size_of::<Dyn>());
+            while d < end && (*d).d_tag != DT_NULL {
+                if (*d).d_tag == DT_DEBUG {
+                    let r = (*d).d_val as *const RDebug;
+                    if r.is_null() {
+                        return ptr::null();
+                    }
+                    return ptr::read_volatile(ptr::addr_of!((*r).r_map));
+                }
+                d = d.add(1);
+            }
+        }
+    }
+    ptr::null()
 }
 
 /// One loaded object's dynamic symbol tables.
@@ -325,7 +389,7 @@ pub fn next(name: &[u8], version: Option<&[u8]>) -> usize {
     // objects loaded at start-up (libc among them) are never unloaded.
     unsafe {
         let me = ptr::addr_of!(_DYNAMIC) as *const Dyn;
-        let head = ptr::read_volatile(ptr::addr_of!(_r_debug.r_map));
+        let head = link_map_head();
         // Search order: the objects after ours. If ours is not found (an odd
         // loader), search everything but ours.
         let mut start = head;

@@ -726,11 +726,10 @@ fn where_the_shim_lives_or_fails_changes_nothing_else() {
     if let Some(musl) = musl_child_bin() {
         cases.push(
             Case::new(
-                "a musl program: shim left out so it still starts",
+                "a musl program: gets the shim and starts",
                 [Io::Tty, Io::Tty, Io::Tty],
             )
-            .args(&[musl.to_str().unwrap(), "arg"])
-            .without_shim(),
+            .args(&[musl.to_str().unwrap(), "arg"]),
         );
     }
     compare_all(cases);

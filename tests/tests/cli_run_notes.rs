@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use hupsafe_tests::cli::{
-    child_bin, hupsafe, is_root, musl_child_bin, run_reporting, run_reporting_at, Ran, Status,
-    TempDir,
+    child_bin, hupsafe, is_hupsafe_shim, is_root, musl_child_bin, run_reporting, run_reporting_at,
+    Ran, Status, TempDir,
 };
 use hupsafe_tests::fixtures::CProgram;
 
@@ -180,7 +180,7 @@ fn a_32_bit_program_is_noted() {
 }
 
 #[test]
-fn a_musl_program_is_noted_and_gets_no_shim_so_it_still_starts() {
+fn a_musl_program_gets_the_shim_without_a_note_and_is_protected() {
     let Some(musl) = musl_child_bin() else {
         eprintln!("skipped: musl-gcc is not installed (Debian: musl-tools)");
         return;
@@ -188,21 +188,32 @@ fn a_musl_program_is_noted_and_gets_no_shim_so_it_still_starts() {
     let tmp = TempDir::new("note-musl");
     let r = run(&tmp, musl, false);
     assert_eq!(r.status, Status::Code(3), "the program must start: {r:?}");
-    let note = one_note(&r);
-    assert!(note.contains("is linked against musl"), "{note}");
     assert!(
-        r.preload().is_empty(),
-        "no shim for musl: {:?}",
+        r.notes().is_empty(),
+        "no note for musl: its loader takes the shim: {}",
+        r.stderr
+    );
+    assert!(
+        r.preload().iter().any(|e| is_hupsafe_shim(e)),
+        "the shim is in a musl program's LD_PRELOAD: {:?}",
         r.preload()
     );
+    assert_eq!(
+        r.field("shim-mapped"),
+        Some("yes"),
+        "musl's loader mapped the shim"
+    );
     assert!(r.child_ignores_hup());
-    // Even when hupsafe runs inside hupsafe, the inherited shim is removed.
+    // Inside another hupsafe, the inherited shim is kept (never twice).
     let mut cmd = hupsafe(&tmp);
     let shim = String::from_utf8(hupsafe(&tmp).arg("shim").output().unwrap().stdout).unwrap();
     cmd.env("LD_PRELOAD", format!("{}:/usr/lib/other.so", shim.trim()));
     let r = run_reporting(&tmp, cmd.arg("-q").arg(musl));
     assert_eq!(r.status, Status::Code(3), "{r:?}");
-    assert_eq!(r.preload(), vec!["/usr/lib/other.so".to_string()]);
+    assert_eq!(
+        r.preload(),
+        vec![shim.trim().to_string(), "/usr/lib/other.so".to_string()]
+    );
 }
 
 /// A copy of the reporting child owned by `uid`:`gid` with `mode`.
