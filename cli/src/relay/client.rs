@@ -386,24 +386,52 @@ impl Client {
     }
 
     /// The supervisor closed the connection without saying the program
-    /// ended: look at the record for why.
+    /// ended: it dropped this client (which fell behind: a frozen terminal),
+    /// or it is gone. The record says which. The `hupsafe` that started
+    /// the job still stands for it: it waits for the end and exits with the
+    /// program's status, so scripts keep working.
     fn connection_lost(&mut self) -> Outcome {
-        let id = &self.job.id;
-        match self.job.read_record() {
-            Ok(r) if r.state == State::Failed => {
-                self.note = Some(format!(
-                    "hupsafe: job {id} failed: {}",
-                    r.error.as_deref().unwrap_or("unknown error")
-                ));
-                EXIT_FAILURE
-            }
-            Ok(r) if r.state.is_final() => r.shell_status().unwrap_or(EXIT_FAILURE),
-            _ => {
-                self.note = Some(format!(
-                    "hupsafe: lost the connection to job {id}; it may still be running \
-                     (hupsafe ps); reattach with: hupsafe attach {id}"
-                ));
-                EXIT_FAILURE
+        let id = self.job.id.clone();
+        let mut said = false;
+        loop {
+            let record = self.job.read_record();
+            match record {
+                Ok(r) if r.state == State::Failed => {
+                    self.note = Some(format!(
+                        "hupsafe: job {id} failed: {}",
+                        r.error.as_deref().unwrap_or("unknown error")
+                    ));
+                    return EXIT_FAILURE;
+                }
+                Ok(r) if r.state.is_final() => {
+                    if !said {
+                        self.note = Some(format!(
+                            "hupsafe: job {id} stopped relaying to this terminal before it \
+                             ended (it fell behind); all its output is in its log: \
+                             hupsafe logs {id}"
+                        ));
+                    }
+                    return r.shell_status().unwrap_or(EXIT_FAILURE);
+                }
+                Ok(r) if self.started && r.status().is_live() => {
+                    if !said {
+                        self.raw.leave();
+                        eprintln!(
+                            "hupsafe: job {id} stopped relaying to this terminal (it fell \
+                             behind); the output goes on in its log (hupsafe logs -f {id}, \
+                             hupsafe attach {id}); waiting for the job to end"
+                        );
+                        said = true;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                _ => {
+                    self.note = Some(format!(
+                        "hupsafe: lost the connection to job {id}; see: hupsafe ps; \
+                         its output: hupsafe logs {id}"
+                    ));
+                    return EXIT_FAILURE;
+                }
             }
         }
     }

@@ -53,6 +53,8 @@ pub const STUCK_AFTER: Duration = Duration::from_secs(5);
 const DRAIN_MAX: Duration = Duration::from_secs(10);
 /// After the program exits, this much silence means the pty is drained.
 const DRAIN_QUIET: Duration = Duration::from_millis(100);
+/// How long a refused client may take to read why.
+const LINGER: Duration = Duration::from_secs(2);
 /// Lost-byte counts reach the record at most this often.
 const RECORD_EVERY: Duration = Duration::from_secs(1);
 
@@ -90,6 +92,11 @@ struct Client {
     mode: Mode,
     /// When the queue last moved (or became non-empty).
     progress: Instant,
+    /// Refused or sent away, since then: what is queued is still sent,
+    /// what comes in is discarded, then the socket is closed. Closing at
+    /// once with unread input would reset the connection, and the peer
+    /// would never read why.
+    closing: Option<Instant>,
     dead: bool,
 }
 
@@ -101,7 +108,36 @@ impl Client {
             out: VecDeque::with_capacity(CLIENT_QUEUE),
             mode,
             progress: Instant::now(),
+            closing: None,
             dead: false,
+        }
+    }
+
+    /// A client told `why` it cannot stay, then closed.
+    fn refused(fd: OwnedFd, why: &str) -> Client {
+        let mut c = Client::new(fd, Mode::Hello);
+        c.push(proto::ERROR, why.as_bytes());
+        c.close_soon();
+        c
+    }
+
+    fn close_soon(&mut self) {
+        self.closing.get_or_insert_with(Instant::now);
+        self.mode = Mode::Hello;
+    }
+
+    /// Closing clients: done once everything queued is sent (then our
+    /// side is shut, and the peer's end of file or a deadline ends it).
+    fn linger(&mut self) {
+        let Some(since) = self.closing else {
+            return;
+        };
+        if self.out.is_empty() {
+            // SAFETY: shutdown on our socket; repeating it is harmless.
+            unsafe { libc::shutdown(self.fd.as_raw_fd(), libc::SHUT_WR) };
+        }
+        if since.elapsed() >= LINGER {
+            self.dead = true;
         }
     }
 
@@ -376,7 +412,7 @@ impl Supervisor {
             let clients_at = fds.len();
             for c in &self.clients {
                 let mut ev = 0;
-                if c.input.has_room() {
+                if c.input.has_room() || c.closing.is_some() {
                     ev |= libc::POLLIN;
                 }
                 if !c.out.is_empty() {
@@ -418,6 +454,7 @@ impl Supervisor {
                 if r & libc::POLLOUT != 0 {
                     self.clients[i].flush();
                 }
+                self.clients[i].linger();
                 self.refill(i);
             }
             self.drop_stuck(held);
@@ -437,7 +474,7 @@ impl Supervisor {
         if self.record_dirty {
             at_most(RECORD_EVERY.saturating_sub(self.record_written.elapsed()));
         }
-        if held {
+        if held || self.clients.iter().any(|c| c.closing.is_some()) {
             at_most(Duration::from_millis(500));
         }
         t.map_or(-1, |d| d.as_millis().clamp(1, i32::MAX as u128) as i32)
@@ -602,26 +639,39 @@ impl Supervisor {
                 )),
                 Err(e) => Some(format!("cannot tell who is connecting: {}", os_words(&e))),
             };
+            let staying = self.clients.iter().filter(|c| c.closing.is_none()).count();
+            if self.clients.len() >= 2 * MAX_CLIENTS {
+                // Too many at once even to tell them why.
+                continue;
+            }
             let refusal = refusal.or_else(|| {
-                (self.clients.len() >= MAX_CLIENTS).then(|| {
+                (staying >= MAX_CLIENTS).then(|| {
                     format!(
                         "job {} already has {MAX_CLIENTS} clients attached",
                         self.job.id
                     )
                 })
             });
-            match refusal {
-                Some(why) => {
-                    let _ = os::send(fd.as_raw_fd(), &proto::frame(proto::ERROR, why.as_bytes()));
-                }
-                None => self.clients.push(Client::new(fd, Mode::Hello)),
-            }
+            let c = match refusal {
+                Some(why) => Client::refused(fd, &why),
+                None => Client::new(fd, Mode::Hello),
+            };
+            self.clients.push(c);
         }
     }
 
     /// Reads and handles what client `i` sent.
     fn read_client(&mut self, i: usize, revents: libc::c_short) {
         let c = &mut self.clients[i];
+        if c.closing.is_some() {
+            let mut scratch = [0u8; 1024];
+            match os::read(c.fd.as_raw_fd(), &mut scratch) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Ok(n) if n > 0 => {}
+                _ => c.dead = true,
+            }
+            return;
+        }
         if !c.input.has_room() && revents & (libc::POLLHUP | libc::POLLERR) != 0 {
             // Gone, with keys the program is not reading: drop them.
             c.dead = true;
@@ -714,7 +764,7 @@ impl Supervisor {
             let c = &mut self.clients[i];
             c.push(proto::ERROR, why.as_bytes());
             c.flush();
-            c.dead = true;
+            c.close_soon();
             return;
         }
         let replay = proto::u32_at(payload, 4).unwrap_or(0) as u64;
