@@ -272,19 +272,31 @@ impl Client {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(_) => return Some(self.connection_lost()),
         }
+        // Consecutive output frames reach the terminal in one write.
+        let mut shown: Vec<u8> = Vec::new();
         loop {
-            let (kind, payload) = match self.incoming.peek() {
-                Ok(Some((k, p))) => (k, p.to_vec()),
-                Ok(None) => return None,
-                Err(proto::Garbled) => return Some(self.connection_lost()),
+            let frame = match self.incoming.peek() {
+                Ok(Some((proto::OUTPUT, p))) => {
+                    shown.extend_from_slice(p);
+                    self.incoming.consume();
+                    continue;
+                }
+                Ok(f) => f.map(|(k, p)| (k, p.to_vec())),
+                Err(proto::Garbled) => None,
+            };
+            if !shown.is_empty() {
+                if let Err(e) = os::write_all(self.screen, &shown) {
+                    return Some(terminal_gone(&e));
+                }
+                shown.clear();
+            }
+            let (kind, payload) = match frame {
+                Some(f) => f,
+                None if self.incoming.peek().is_err() => return Some(self.connection_lost()),
+                None => return None,
             };
             self.incoming.consume();
             match kind {
-                proto::OUTPUT => {
-                    if let Err(e) = os::write_all(self.screen, &payload) {
-                        return Some(terminal_gone(&e));
-                    }
-                }
                 proto::WELCOME => {
                     let stopped = serde_json::from_slice::<serde_json::Value>(&payload)
                         .ok()

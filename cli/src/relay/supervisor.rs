@@ -547,30 +547,36 @@ impl Supervisor {
 
     /// Reads what the program wrote: into the log, then to live clients.
     fn read_output(&mut self) {
-        for _ in 0..8 {
-            let Some(m) = self.master.as_ref() else {
-                return;
-            };
-            if self.backpressure() {
+        for _ in 0..4 {
+            if self.master.is_none() || self.backpressure() {
                 return;
             }
-            match os::read(m.as_raw_fd(), &mut self.buf) {
-                Ok(0) => {
-                    self.master = None;
-                    return;
+            // A pty hands out about a page per read: gather what is ready
+            // into one chunk, so the log and the clients get one write each.
+            let mut n = 0;
+            let mut more = true;
+            while let (true, Some(m)) = (n < self.buf.len(), self.master.as_ref()) {
+                match os::read(m.as_raw_fd(), &mut self.buf[n..]) {
+                    Ok(k) if k > 0 => n += k,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        more = false;
+                        break;
+                    }
+                    // 0 or EIO: every holder of the slave side has closed it.
+                    _ => {
+                        self.master = None;
+                        more = false;
+                    }
                 }
-                Ok(n) => {
-                    self.last_output = Instant::now();
-                    let data = std::mem::take(&mut self.buf);
-                    self.output(&data[..n]);
-                    self.buf = data;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                // EIO: every holder of the slave side has closed it.
-                Err(_) => {
-                    self.master = None;
-                    return;
-                }
+            }
+            if n > 0 {
+                self.last_output = Instant::now();
+                let data = std::mem::take(&mut self.buf);
+                self.output(&data[..n]);
+                self.buf = data;
+            }
+            if !more {
+                return;
             }
         }
     }

@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# bench/relay.sh: what the relay costs, as ratios against baselines measured
+# in the same run. A report, never a timed assertion: exits 0 when a goal is
+# missed, non-zero only when something could not be measured. Results: the
+# table on stdout and in target/bench/relay.txt.
+#
+#   throughput  `head -c ${BENCH_MB}M /dev/zero | base64` shown on a pty that
+#               is read as fast as possible: the program straight on the pty
+#               (baseline), under hupsafe's relay, under `script -q -c CMD
+#               /dev/null`; and under `tmux new -d` (detached, timed to
+#               completion: tmux renders into its own screen, nobody drains)
+#   echo        keystroke echo latency on a pty running `cat`: straight, and
+#               relayed (key -> client -> supervisor -> job pty -> back)
+#   memory      resident size (VmRSS, and PSS: shared pages split among
+#               sharers) of a supervisor, median of BENCH_JOBS idle jobs
+#               goal: VmRSS <= 2 MiB
+#   ps          `hupsafe ps` with 200 jobs in the registry, median of 20 runs
+#               goal: < 50 ms
+#
+# Knobs (environment):
+#   BENCH_MB       200   MiB of zeros to base64 (270 MB on the terminal)
+#   BENCH_KEYS     300   keys typed for the echo latency
+#   BENCH_JOBS     20    idle jobs for the memory figure
+#   BENCH_INSTALL  1     as root, apt-get install tmux if missing
+set -euo pipefail
+
+MB=${BENCH_MB:-200}
+KEYS=${BENCH_KEYS:-300}
+JOBS=${BENCH_JOBS:-20}
+INSTALL=${BENCH_INSTALL:-1}
+
+die() { echo "bench/relay.sh: $*" >&2; exit 1; }
+step() { echo "== $*" >&2; }
+
+for n in MB KEYS JOBS; do
+    if ! [[ ${!n} =~ ^[0-9]+$ ]] || ((${!n} == 0)); then
+        die "BENCH_$n must be a whole number above 0"
+    fi
+done
+
+unset LD_PRELOAD
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+for tool in cargo python3 script base64; do
+    command -v "$tool" >/dev/null || die "$tool is needed and not installed"
+done
+if ! command -v tmux >/dev/null && [[ $INSTALL == 1 && $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    step "installing tmux"
+    apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends tmux >/dev/null ||
+        echo "could not install tmux: its column stays empty" >&2
+fi
+
+step "building hupsafe (release)"
+cargo build --release --quiet -p hupsafe
+HUPSAFE=$ROOT/target/release/hupsafe
+PTY=$ROOT/bench/relay_pty.py
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/hupsafe-bench-relay.XXXXXX")
+TMUX_SOCKET=hupsafe-bench-$$
+cleanup() {
+    # Jobs this run started, by id (their supervisors end them).
+    if [[ -d $WORK/state/jobs ]]; then
+        for d in "$WORK"/state/jobs/*/; do
+            HUPSAFE_STATE_DIR=$WORK/state "$HUPSAFE" signal KILL "$(basename "$d")" 2>/dev/null || true
+        done
+    fi
+    tmux -L "$TMUX_SOCKET" kill-server 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+export HUPSAFE_STATE_DIR=$WORK/state HUPSAFE_LIB_DIR=$WORK/lib HUPSAFE_RELAY=auto
+mkdir -m 700 "$WORK/lib"
+"$HUPSAFE" shim >/dev/null
+
+FLOOD="head -c ${MB}M /dev/zero | base64"
+ratio() { python3 -c "import sys; print('%.2f' % (float(sys.argv[1]) / float(sys.argv[2])))" "$1" "$2"; }
+mbps() { python3 -c "import sys; print('%.0f' % (float(sys.argv[2]) / float(sys.argv[1]) / 1e6))" "$1" "$2"; }
+
+step "throughput: ${MB} MiB base64 on a drained pty"
+read -r t_direct n_direct < <(python3 "$PTY" drain sh -c "$FLOOD")
+read -r t_relay n_relay < <(python3 "$PTY" drain "$HUPSAFE" sh -c "$FLOOD")
+read -r t_script n_script < <(python3 "$PTY" drain script -q -c "$FLOOD" /dev/null)
+t_tmux=
+if command -v tmux >/dev/null; then
+    t0=$(date +%s.%N)
+    tmux -L "$TMUX_SOCKET" -f /dev/null new-session -d -x 200 -y 50 \
+        "$FLOOD; tmux -L $TMUX_SOCKET wait-for -S flood-done"
+    tmux -L "$TMUX_SOCKET" wait-for flood-done
+    t1=$(date +%s.%N)
+    t_tmux=$(python3 -c "import sys; print('%.3f' % (float(sys.argv[2]) - float(sys.argv[1])))" "$t0" "$t1")
+    tmux -L "$TMUX_SOCKET" kill-server 2>/dev/null || true
+fi
+log_bytes=$(stat -c %s "$WORK"/state/jobs/*/log | head -n 1)
+HUPSAFE_STATE_DIR=$WORK/state "$HUPSAFE" gc >/dev/null
+
+step "echo latency: $KEYS keys"
+read -r e_direct e_direct99 < <(python3 "$PTY" echo "$KEYS" cat)
+read -r e_relay e_relay99 < <(python3 "$PTY" echo "$KEYS" "$HUPSAFE" cat)
+HUPSAFE_STATE_DIR=$WORK/state "$HUPSAFE" gc >/dev/null
+
+step "memory: $JOBS idle jobs"
+for _ in $(seq "$JOBS"); do
+    "$HUPSAFE" --relay sleep 300 </dev/null >/dev/null 2>&1 &
+done
+python3 - "$WORK/state/jobs" "$JOBS" <<'EOF' >"$WORK/rss"
+import json, os, sys, time
+jobs, want = sys.argv[1], int(sys.argv[2])
+deadline = time.monotonic() + 60
+while True:
+    pids = []
+    for d in os.listdir(jobs):
+        try:
+            r = json.load(open(os.path.join(jobs, d, "record.json")))
+        except (OSError, ValueError):
+            continue
+        if r.get("state") == "running" and r.get("writer"):
+            pids.append(r["writer"]["pid"])
+    if len(pids) >= want or time.monotonic() > deadline:
+        break
+    time.sleep(0.05)
+time.sleep(0.5)
+rss, pss = [], []
+for p in pids:
+    for line in open("/proc/%d/status" % p):
+        if line.startswith("VmRSS:"):
+            rss.append(int(line.split()[1]))
+    for line in open("/proc/%d/smaps_rollup" % p):
+        if line.startswith("Pss:"):
+            pss.append(int(line.split()[1]))
+rss.sort(); pss.sort()
+print(len(pids), rss[len(rss) // 2], pss[len(pss) // 2], rss[-1])
+EOF
+read -r n_sup rss_kib pss_kib rss_max < "$WORK/rss"
+for d in "$WORK"/state/jobs/*/; do
+    "$HUPSAFE" signal KILL "$(basename "$d")" 2>/dev/null || true
+done
+wait
+"$HUPSAFE" gc >/dev/null
+
+step "ps: 200 jobs"
+for _ in $(seq 200); do "$HUPSAFE" --relay true </dev/null >/dev/null 2>&1 & done
+wait
+ps_ms=$(python3 - "$HUPSAFE" <<'EOF'
+import subprocess, sys, time
+runs = []
+for _ in range(20):
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.argv[1], "ps"], capture_output=True, check=True).stdout
+    runs.append((time.perf_counter() - t0) * 1000)
+assert out.count(b"\n") == 201, out.count(b"\n")
+runs.sort()
+print("%.1f" % runs[len(runs) // 2])
+EOF
+)
+
+mkdir -p target/bench
+{
+    echo "bench/relay.sh on $(nproc) cpus, $(uname -r); hupsafe release build"
+    echo
+    printf '%-44s %10s %10s %8s\n' "throughput (${MB} MiB base64, drained pty)" seconds "MB/s" "ratio"
+    printf '%-44s %10s %10s %8s\n' "program straight on the pty" "$t_direct" "$(mbps "$t_direct" "$n_direct")" "1.00"
+    printf '%-44s %10s %10s %8s\n' "hupsafe relay (supervisor + client)" "$t_relay" "$(mbps "$t_relay" "$n_relay")" "$(ratio "$t_relay" "$t_direct")"
+    printf '%-44s %10s %10s %8s\n' "script -q -c CMD /dev/null" "$t_script" "$(mbps "$t_script" "$n_script")" "$(ratio "$t_script" "$t_direct")"
+    if [[ -n $t_tmux ]]; then
+        printf '%-44s %10s %10s %8s\n' "tmux new -d (to completion)" "$t_tmux" "$(mbps "$t_tmux" "$n_direct")" "$(ratio "$t_tmux" "$t_direct")"
+    fi
+    printf '%-44s %10s\n' "  hupsafe vs script" "$(ratio "$t_relay" "$t_script")x"
+    [[ -n $t_tmux ]] && printf '%-44s %10s\n' "  hupsafe vs tmux" "$(ratio "$t_relay" "$t_tmux")x"
+    printf '%-44s %10s\n' "  bytes the relay logged" "$log_bytes"
+    echo
+    printf '%-44s %10s %10s %8s\n' "echo latency ($KEYS keys, cat)" "median us" "p99 us" "ratio"
+    printf '%-44s %10s %10s %8s\n' "straight" "$e_direct" "$e_direct99" "1.00"
+    printf '%-44s %10s %10s %8s\n' "relayed" "$e_relay" "$e_relay99" "$(ratio "$e_relay" "$e_direct")"
+    echo
+    printf '%-44s %10s\n' "supervisor VmRSS, median of $n_sup (KiB)" "$rss_kib"
+    printf '%-44s %10s\n' "supervisor VmRSS, largest (KiB)" "$rss_max"
+    printf '%-44s %10s\n' "supervisor PSS, median (KiB)" "$pss_kib"
+    printf '%-44s %10s\n' "goal VmRSS <= 2048 KiB" "$( ((rss_kib <= 2048)) && echo met || echo MISSED)"
+    echo
+    printf '%-44s %10s\n' "hupsafe ps, 200 jobs, median of 20 (ms)" "$ps_ms"
+    printf '%-44s %10s\n' "goal < 50 ms" "$(python3 -c "import sys; print('met' if float(sys.argv[1]) < 50 else 'MISSED')" "$ps_ms")"
+} | tee target/bench/relay.txt

@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""bench/relay_pty.py: the terminal end of bench/relay.sh.
+
+  relay_pty.py drain CMD...   run CMD as the session leader of a new 50x200
+                              pty, read everything it shows as fast as
+                              possible; print "<seconds> <bytes>"
+  relay_pty.py echo N CMD...  run CMD (a `cat`, relayed or not) on a new pty,
+                              type N keys one at a time, each after the echo
+                              of the previous one; print the echo latencies
+                              "<median_us> <p99_us>"
+"""
+
+import errno
+import fcntl
+import os
+import select
+import struct
+import sys
+import termios
+import time
+
+
+def spawn(argv):
+    pid, fd = os.forkpty()
+    if pid == 0:
+        try:
+            os.execvp(argv[0], argv)
+        finally:
+            os._exit(127)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
+    return pid, fd
+
+
+def read_some(fd, timeout):
+    r, _, _ = select.select([fd], [], [], timeout)
+    if not r:
+        return b""
+    try:
+        return os.read(fd, 1 << 16)
+    except OSError as e:
+        if e.errno == errno.EIO:
+            return None
+        raise
+
+
+def drain(argv):
+    start = time.monotonic()
+    pid, fd = spawn(argv)
+    total = 0
+    while True:
+        try:
+            chunk = os.read(fd, 1 << 16)
+        except OSError as e:
+            if e.errno != errno.EIO:
+                raise
+            break
+        if not chunk:
+            break
+        total += len(chunk)
+    _, status = os.waitpid(pid, 0)
+    elapsed = time.monotonic() - start
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        sys.exit("%s failed: status %d" % (argv, code))
+    print("%.3f %d" % (elapsed, total))
+
+
+def wait_for(fd, want, timeout):
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while want not in seen:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            sys.exit("no echo of %r; the terminal showed %r" % (want, seen[-200:]))
+        chunk = read_some(fd, left)
+        if chunk is None:
+            sys.exit("the terminal closed; it showed %r" % seen[-200:])
+        seen += chunk
+    return seen
+
+
+def echo(n, argv):
+    pid, fd = spawn(argv)
+    # The first key also waits for the program to be ready.
+    os.write(fd, b"!")
+    wait_for(fd, b"!", 30)
+    lat = []
+    for i in range(n):
+        key = bytes([ord("a") + i % 26])
+        t0 = time.perf_counter()
+        os.write(fd, key)
+        wait_for(fd, key, 10)
+        lat.append(time.perf_counter() - t0)
+    os.write(fd, b"\r\x04")
+    while read_some(fd, 5) not in (None, b""):
+        pass
+    os.waitpid(pid, 0)
+    lat.sort()
+    print("%.0f %.0f" % (lat[len(lat) // 2] * 1e6, lat[min(len(lat) - 1, len(lat) * 99 // 100)] * 1e6))
+
+
+def main():
+    if len(sys.argv) >= 3 and sys.argv[1] == "drain":
+        drain(sys.argv[2:])
+    elif len(sys.argv) >= 4 and sys.argv[1] == "echo":
+        echo(int(sys.argv[2]), sys.argv[3:])
+    else:
+        sys.exit(__doc__)
+
+
+main()
