@@ -10,7 +10,8 @@
 #               /dev/null`; and under `tmux new -d` (detached, timed to
 #               completion: tmux renders into its own screen, nobody drains)
 #   echo        keystroke echo latency on a pty running `cat`: straight, and
-#               relayed (key -> client -> supervisor -> job pty -> back)
+#               relayed (key -> client -> supervisor -> job pty -> back);
+#               three alternating rounds, the best median of each kept
 #   memory      resident size (VmRSS, and PSS: shared pages split among
 #               sharers) of a supervisor, median of BENCH_JOBS idle jobs
 #               goal: VmRSS <= 2 MiB
@@ -93,9 +94,14 @@ fi
 log_bytes=$(stat -c %s "$WORK"/state/jobs/*/log | head -n 1)
 HUPSAFE_STATE_DIR=$WORK/state "$HUPSAFE" gc >/dev/null
 
-step "echo latency: $KEYS keys"
-read -r e_direct e_direct99 < <(python3 "$PTY" echo "$KEYS" cat)
-read -r e_relay e_relay99 < <(python3 "$PTY" echo "$KEYS" "$HUPSAFE" cat)
+step "echo latency: $KEYS keys, 3 alternating rounds (best median kept)"
+e_direct=; e_relay=
+for _ in 1 2 3; do
+    read -r m p < <(python3 "$PTY" echo "$KEYS" cat)
+    if [[ -z $e_direct ]] || ((m < e_direct)); then e_direct=$m e_direct99=$p; fi
+    read -r m p < <(python3 "$PTY" echo "$KEYS" "$HUPSAFE" cat)
+    if [[ -z $e_relay ]] || ((m < e_relay)); then e_relay=$m e_relay99=$p; fi
+done
 HUPSAFE_STATE_DIR=$WORK/state "$HUPSAFE" gc >/dev/null
 
 step "memory: $JOBS idle jobs"

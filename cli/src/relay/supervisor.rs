@@ -402,7 +402,11 @@ impl Supervisor {
                 if !self.input.is_empty() {
                     ev |= libc::POLLOUT;
                 }
-                fds.push(os::pollfd(m.as_raw_fd(), ev));
+                // Held back with nothing to write: not watched at all, or a
+                // hung-up slave side (POLLHUP is always reported) would
+                // spin the loop until the clients catch up.
+                let fd = if ev == 0 { -1 } else { m.as_raw_fd() };
+                fds.push(os::pollfd(fd, ev));
                 fds.len() - 1
             });
             let listener_at = self.listener.as_ref().map(|l| {
