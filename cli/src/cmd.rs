@@ -78,6 +78,8 @@ pub enum Verb {
     Man,
     #[command(flatten)]
     Job(crate::jobcmd::JobVerb),
+    #[command(flatten)]
+    Shell(crate::init::ShellVerb),
     #[command(external_subcommand)]
     External(Vec<OsString>),
 }

@@ -7,11 +7,13 @@ mod cmd;
 mod completions;
 mod error;
 mod gnu;
+mod init;
 mod inspect;
 mod install_nohup;
 mod jobcmd;
 mod jobs;
 mod man;
+mod marks;
 mod nohup;
 mod preload;
 mod relay;
@@ -87,5 +89,6 @@ fn real_main() -> Result<(), Error> {
         Some(Verb::InstallNohup(a)) => install_nohup::install(&a.dir),
         Some(Verb::Completions(a)) => completions::print(a.shell),
         Some(Verb::Man) => man::print(),
+        Some(Verb::Shell(s)) => init::run(s),
     }
 }

@@ -22,6 +22,7 @@ pub mod fixtures;
 pub mod process;
 pub mod procfs;
 pub mod relay;
+pub mod shell;
 pub mod shim;
 pub mod wait;
 

@@ -1,0 +1,169 @@
+//! `hupsafe init bash|zsh`: the shell integration script, rendered from the
+//! templates under `shell/` with the absolute path of this binary, the
+//! marks file and the one-off prefix. Also the clap definitions of the
+//! shell-facing verbs (`init`, `mark`, `unmark`, `marks`), flattened into
+//! `cmd::Verb`.
+
+use std::path::Path;
+
+use clap::{Args, CommandFactory, Subcommand, ValueEnum};
+
+use crate::error::{os_words, write_stdout, Error, Result};
+use crate::marks::{self, MarkArgs, MarksArgs, UnmarkArgs};
+
+const BASH_TEMPLATE: &str = include_str!("../../shell/bash.sh");
+const ZSH_TEMPLATE: &str = include_str!("../../shell/zsh.zsh");
+
+/// Environment variable choosing the one-off prefix when `--prefix` is not
+/// given; empty means no prefix.
+pub const PREFIX_VAR: &str = "HUPSAFE_PREFIX";
+
+/// The default one-off prefix: short, and (checked on Debian and in the
+/// usual package sets) the name of no common program, builtin or alias.
+pub const DEFAULT_PREFIX: &str = "hs";
+
+const INIT_HELP: &str = "\
+Add to the end of ~/.bashrc (or ~/.zshrc):
+  eval \"$(hupsafe init bash)\"      # or: eval \"$(hupsafe init zsh)\"
+
+Then, at an interactive prompt:
+  hupsafe mark python torchrun     these commands now run protected when typed
+  python train.py | tee log        ... as a whole line, a pipeline stage,
+  torchrun train.py &              a background job, `time cmd`, `VAR=x cmd`
+  hs make -j8                      protect one command (the prefix)
+  hupsafe rescue %1                take a job started unprotected off the
+                                   shell's hangup list
+
+Marked commands become shell functions of the same name that run the program
+through `hupsafe run` when typed at the prompt, and plainly when called from
+functions, sourced files, $(...) or completion. The shell parses the line as
+always, so quoting, globs, redirections and history are yours. Every prompt
+re-reads the marks file (no process is started), so a mark reaches every
+open shell at its next prompt. Protected commands whose output is a terminal
+are relayed (HUPSAFE_RELAY=auto unless you set HUPSAFE_RELAY).
+
+The script calls this binary by its absolute path; if it disappears, marked
+commands print one line and run unprotected.";
+
+const MARK_HELP: &str = "\
+The marks file is $HUPSAFE_CONFIG_DIR/marks, else $XDG_CONFIG_HOME/hupsafe/marks,
+else ~/.config/hupsafe/marks: one command name per line, # for comments, safe
+to edit by hand (`hupsafe marks --path` prints it). Shells set up with
+`hupsafe init` pick up changes at their next prompt.
+
+Exit status: 0 on success; 1 if a name to unmark was not marked; 2 for a name
+that cannot be a mark; 125 if the file cannot be read or written.";
+
+#[derive(Subcommand, Debug)]
+pub enum ShellVerb {
+    /// Print the shell integration script: eval "$(hupsafe init bash)"
+    #[command(after_help = INIT_HELP)]
+    Init(InitArgs),
+    /// Run these commands protected when typed at an interactive prompt
+    #[command(after_help = MARK_HELP)]
+    Mark(MarkArgs),
+    /// Stop protecting these commands at the prompt
+    #[command(after_help = MARK_HELP)]
+    Unmark(UnmarkArgs),
+    /// List the marked commands
+    #[command(after_help = MARK_HELP)]
+    Marks(MarksArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// The shell
+    #[arg(value_enum)]
+    pub shell: InitShell,
+    /// Name of the one-off prefix (`hs make -j8`); an empty name defines
+    /// none [default: $HUPSAFE_PREFIX, else hs]
+    #[arg(long, value_name = "NAME")]
+    pub prefix: Option<String>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InitShell {
+    Bash,
+    Zsh,
+}
+
+/// Runs a shell-facing verb.
+pub fn run(verb: ShellVerb) -> Result<()> {
+    match verb {
+        ShellVerb::Init(a) => init(&a),
+        ShellVerb::Mark(a) => marks::mark(&a),
+        ShellVerb::Unmark(a) => marks::unmark(&a),
+        ShellVerb::Marks(a) => marks::list(&a),
+    }
+}
+
+fn init(args: &InitArgs) -> Result<()> {
+    let prefix = match &args.prefix {
+        Some(p) => p.clone(),
+        None => std::env::var(PREFIX_VAR).unwrap_or_else(|_| DEFAULT_PREFIX.to_string()),
+    };
+    if !prefix.is_empty() {
+        if let Some(why) = marks::invalid_reason(&prefix) {
+            return Err(Error::new(
+                2,
+                format!("hupsafe: the prefix '{prefix}' cannot be a shell function name: {why}"),
+            ));
+        }
+    }
+    let bin = std::env::current_exe().map_err(|e| {
+        Error::failure(format!(
+            "hupsafe: cannot find this program's own path (for the init script): {}",
+            os_words(&e)
+        ))
+    })?;
+    let marks = marks::marks_path()?;
+    let script = render(args.shell, &bin, &marks, &prefix, has_rescue());
+    write_stdout(script.as_bytes())
+}
+
+/// Whether this hupsafe has a `rescue` verb the shell's `hupsafe rescue %1`
+/// can hand the job's processes to.
+fn has_rescue() -> bool {
+    crate::cmd::Cli::command()
+        .get_subcommands()
+        .any(|c| c.get_name() == "rescue")
+}
+
+/// The script for `shell`, with every placeholder filled in.
+pub fn render(shell: InitShell, bin: &Path, marks: &Path, prefix: &str, rescue: bool) -> String {
+    let template = match shell {
+        InitShell::Bash => BASH_TEMPLATE,
+        InitShell::Zsh => ZSH_TEMPLATE,
+    };
+    template
+        .replace("@HUPSAFE_BIN@", &quote(&bin.to_string_lossy()))
+        .replace("@HUPSAFE_MARKS@", &quote(&marks.to_string_lossy()))
+        .replace("@HUPSAFE_PREFIX@", &quote(prefix))
+        .replace("@HUPSAFE_HAS_RESCUE@", if rescue { "1" } else { "0" })
+}
+
+/// Quotes a string for bash and zsh: single quotes, with each `'` written
+/// as `'\''`.
+pub fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_placeholder_is_filled() {
+        for shell in [InitShell::Bash, InitShell::Zsh] {
+            let s = render(
+                shell,
+                Path::new("/opt/it's here/hupsafe"),
+                Path::new("/home/u/.config/hupsafe/marks"),
+                "hs",
+                false,
+            );
+            assert!(!s.contains("@HUPSAFE_"), "{shell:?}: {s}");
+            assert!(s.contains(r"'/opt/it'\''s here/hupsafe'"), "{shell:?}");
+        }
+    }
+}

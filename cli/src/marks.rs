@@ -1,0 +1,447 @@
+//! Marks: the commands that run protected when typed at an interactive
+//! prompt (`hupsafe mark`, `unmark`, `marks`). They live in a plain,
+//! hand-editable file, one command name per line, that the shell hooks
+//! (`hupsafe init`) read at every prompt.
+//!
+//! The file is the single source of truth: no cache, no database. Edits
+//! keep the user's comments and order; writes go to a temporary file that
+//! is renamed over the old one, so a shell reading it at its prompt never
+//! sees half a file.
+
+use std::ffi::OsString;
+use std::fs;
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use crate::error::{os_words, write_stdout, Error, Result};
+
+/// Environment variable naming the configuration directory (for tests and
+/// for users who keep their dotfiles elsewhere).
+pub const CONFIG_DIR_VAR: &str = "HUPSAFE_CONFIG_DIR";
+
+/// What a new marks file starts with: it documents itself.
+const HEADER: &str = "\
+# hupsafe marks: commands that run protected (through `hupsafe run`) when
+# you type them at an interactive bash or zsh prompt, once the shell has
+# `eval \"$(hupsafe init bash)\"` (or zsh) in its rc file.
+#
+# One command name per line, as you type it (python, torchrun, make).
+# Lines starting with # and blank lines are ignored. Edit this file by hand
+# or with `hupsafe mark NAME` / `hupsafe unmark NAME`; every open shell
+# picks up the change at its next prompt.
+";
+
+/// Words a mark can never be: the shells' keywords and builtins (a
+/// function of that name would change the shell itself, and hupsafe can
+/// only run programs), and hupsafe's own name.
+const RESERVED: &[&str] = &[
+    // keywords (bash and zsh)
+    "!",
+    "[[",
+    "]]",
+    "{",
+    "}",
+    "case",
+    "coproc",
+    "do",
+    "done",
+    "elif",
+    "else",
+    "esac",
+    "fi",
+    "for",
+    "foreach",
+    "function",
+    "if",
+    "in",
+    "nocorrect",
+    "noglob",
+    "repeat",
+    "select",
+    "then",
+    "time",
+    "until",
+    "while",
+    // builtins that shadow or steer the shell
+    ".",
+    ":",
+    "[",
+    "alias",
+    "autoload",
+    "bg",
+    "bind",
+    "break",
+    "builtin",
+    "caller",
+    "cd",
+    "command",
+    "compgen",
+    "complete",
+    "continue",
+    "declare",
+    "dirs",
+    "disown",
+    "echo",
+    "emulate",
+    "enable",
+    "eval",
+    "exec",
+    "exit",
+    "export",
+    "false",
+    "fc",
+    "fg",
+    "functions",
+    "getopts",
+    "hash",
+    "help",
+    "history",
+    "jobs",
+    "kill",
+    "let",
+    "local",
+    "logout",
+    "mapfile",
+    "popd",
+    "print",
+    "printf",
+    "pushd",
+    "pwd",
+    "read",
+    "readarray",
+    "readonly",
+    "return",
+    "set",
+    "setopt",
+    "shift",
+    "shopt",
+    "source",
+    "suspend",
+    "test",
+    "times",
+    "trap",
+    "true",
+    "type",
+    "typeset",
+    "ulimit",
+    "umask",
+    "unalias",
+    "unfunction",
+    "unset",
+    "unsetopt",
+    "wait",
+    "whence",
+    "zmodload",
+    // hupsafe itself (its shell function) and its one-off prefix
+    "hupsafe",
+];
+
+/// Why a word cannot be a mark, if it cannot.
+pub fn invalid_reason(name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some("an empty name".into());
+    }
+    if name.contains('/') {
+        return Some(
+            "a path: marks are command names as typed (e.g. python); \
+             use the prefix (hs ./train.sh) for a program run by path"
+                .into(),
+        );
+    }
+    if RESERVED.contains(&name) {
+        return Some("a shell keyword or builtin (or hupsafe's own name)".into());
+    }
+    if name.starts_with('-') {
+        return Some("starts with '-'".into());
+    }
+    // Letters, digits and _ . + - only: the shells define a function of
+    // this name, and the hooks refuse anything else in a hand-edited file,
+    // so nothing in it can be shell syntax.
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'+' | b'-'))
+    {
+        return Some("not a plain command name (letters, digits, and _ . + - only)".into());
+    }
+    None
+}
+
+/// One line of the marks file as the hooks read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Line {
+    /// A comment or a blank line, kept as written.
+    Other(String),
+    /// A command name (the whole line, surrounding blanks allowed).
+    Mark(String),
+    /// A line the hooks ignore because it is not a valid name.
+    Invalid(String),
+}
+
+/// Splits the file into lines, as the shell hooks do: `#` starts a
+/// comment only at the start of a line (after blanks); a name is the line
+/// with surrounding blanks removed.
+pub fn parse(text: &str) -> Vec<Line> {
+    text.lines()
+        .map(|raw| {
+            let t = raw.trim_matches([' ', '\t']);
+            if t.is_empty() || t.starts_with('#') {
+                Line::Other(raw.to_string())
+            } else if invalid_reason(t).is_none() {
+                Line::Mark(t.to_string())
+            } else {
+                Line::Invalid(raw.to_string())
+            }
+        })
+        .collect()
+}
+
+/// The marked names, in file order, without duplicates.
+pub fn names(lines: &[Line]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for l in lines {
+        if let Line::Mark(n) = l {
+            if !out.contains(n) {
+                out.push(n.clone());
+            }
+        }
+    }
+    out
+}
+
+/// The configuration directory: `$HUPSAFE_CONFIG_DIR`, else
+/// `$XDG_CONFIG_HOME/hupsafe`, else `$HOME/.config/hupsafe` (relative or
+/// empty values are ignored, as the XDG spec says).
+pub fn config_dir() -> Result<PathBuf> {
+    let absolute = |var: &str| {
+        std::env::var_os(var)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+    };
+    if let Some(d) = absolute(CONFIG_DIR_VAR) {
+        return Ok(d);
+    }
+    if let Some(d) = absolute("XDG_CONFIG_HOME") {
+        return Ok(d.join("hupsafe"));
+    }
+    if let Some(h) = absolute("HOME") {
+        return Ok(h.join(".config").join("hupsafe"));
+    }
+    Err(Error::failure(format!(
+        "hupsafe: cannot tell where the marks file goes: HOME is not set (or not absolute); \
+         set HOME, XDG_CONFIG_HOME or {CONFIG_DIR_VAR}"
+    )))
+}
+
+/// The marks file: `marks` in [`config_dir`].
+pub fn marks_path() -> Result<PathBuf> {
+    Ok(config_dir()?.join("marks"))
+}
+
+/// The file's text; empty when it does not exist yet.
+fn read(path: &Path) -> Result<String> {
+    match fs::read(path) {
+        Ok(bytes) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(e) => Err(Error::failure(format!(
+            "hupsafe: cannot read the marks file '{}': {}",
+            path.display(),
+            os_words(&e)
+        ))),
+    }
+}
+
+/// Writes `text` to `path` through a temporary file and a rename, keeping
+/// the old file's permissions.
+fn write(path: &Path, text: &str) -> Result<()> {
+    let fail = |what: &str, p: &Path, e: std::io::Error| {
+        Error::failure(format!(
+            "hupsafe: cannot {what} '{}': {}",
+            p.display(),
+            os_words(&e)
+        ))
+    };
+    let dir = path.parent().expect("the marks file lives in a directory");
+    fs::create_dir_all(dir).map_err(|e| fail("create the directory", dir, e))?;
+    let mut tmp_name = OsString::from(".marks.");
+    tmp_name.push(std::process::id().to_string());
+    let tmp = dir.join(tmp_name);
+    let result = (|| {
+        let mut f = fs::File::create(&tmp)?;
+        if let Ok(m) = fs::metadata(path) {
+            f.set_permissions(m.permissions())?;
+        }
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(fail("write the marks file", path, e));
+    }
+    Ok(())
+}
+
+fn render(lines: &[Line]) -> String {
+    let mut s = String::new();
+    for l in lines {
+        match l {
+            Line::Other(t) | Line::Invalid(t) => s.push_str(t),
+            Line::Mark(n) => s.push_str(n),
+        }
+        s.push('\n');
+    }
+    s
+}
+
+#[derive(Args, Debug)]
+pub struct MarkArgs {
+    /// Command names, as typed at the prompt (python, torchrun, make)
+    #[arg(value_name = "NAME", required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct UnmarkArgs {
+    /// Marked command names
+    #[arg(value_name = "NAME", required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct MarksArgs {
+    /// Print the marks file's path instead of the marks
+    #[arg(long)]
+    pub path: bool,
+}
+
+/// `hupsafe mark NAME...`: adds the names not marked yet, at the end.
+pub fn mark(args: &MarkArgs) -> Result<()> {
+    let mut bad = Vec::new();
+    for n in &args.names {
+        if let Some(why) = invalid_reason(n) {
+            bad.push(format!("hupsafe: cannot mark '{n}': {why}"));
+        }
+    }
+    if !bad.is_empty() {
+        return Err(Error::new(2, bad.join("\n")));
+    }
+    let path = marks_path()?;
+    let text = read(&path)?;
+    let mut lines = if text.is_empty() {
+        parse(HEADER)
+    } else {
+        parse(&text)
+    };
+    let mut marked = names(&lines);
+    let mut changed = text.is_empty();
+    for n in &args.names {
+        if marked.contains(n) {
+            continue;
+        }
+        if let crate::run::Lookup::Missing = crate::run::find_program(n.as_ref()) {
+            eprintln!("hupsafe: note: '{n}' is not a program on PATH here; marked anyway");
+        }
+        lines.push(Line::Mark(n.clone()));
+        marked.push(n.clone());
+        changed = true;
+    }
+    if changed {
+        write(&path, &render(&lines))?;
+    }
+    Ok(())
+}
+
+/// `hupsafe unmark NAME...`: removes every line naming them; exits 1 if
+/// one of them was not marked (after removing the others).
+pub fn unmark(args: &UnmarkArgs) -> Result<()> {
+    let path = marks_path()?;
+    let text = read(&path)?;
+    let lines = parse(&text);
+    let marked = names(&lines);
+    let missing: Vec<&String> = args.names.iter().filter(|n| !marked.contains(n)).collect();
+    let kept: Vec<Line> = lines
+        .into_iter()
+        .filter(|l| !matches!(l, Line::Mark(n) if args.names.contains(n)))
+        .collect();
+    if missing.len() < args.names.len() {
+        write(&path, &render(&kept))?;
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = missing.iter().map(|n| format!("'{n}'")).collect();
+    Err(Error::new(
+        1,
+        format!(
+            "hupsafe: not marked: {} (see `hupsafe marks`)",
+            list.join(", ")
+        ),
+    ))
+}
+
+/// `hupsafe marks`: the marked names, one per line; lines the shells
+/// ignore are reported on stderr.
+pub fn list(args: &MarksArgs) -> Result<()> {
+    let path = marks_path()?;
+    if args.path {
+        let mut line = path.as_os_str().as_bytes().to_vec();
+        line.push(b'\n');
+        return write_stdout(&line);
+    }
+    let text = read(&path)?;
+    let lines = parse(&text);
+    for (i, l) in lines.iter().enumerate() {
+        if let Line::Invalid(raw) = l {
+            let why = invalid_reason(raw.trim_matches([' ', '\t'])).unwrap_or_default();
+            eprintln!(
+                "hupsafe: {}:{}: '{}' is ignored: {why}",
+                path.display(),
+                i + 1,
+                raw
+            );
+        }
+    }
+    let mut out = String::new();
+    for n in names(&lines) {
+        out.push_str(&n);
+        out.push('\n');
+    }
+    write_stdout(out.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_plain_words() {
+        for ok in [
+            "python",
+            "python3.11",
+            "g++",
+            "x86_64-linux-gnu-gcc",
+            "7z",
+            "_x",
+        ] {
+            assert_eq!(invalid_reason(ok), None, "{ok}");
+        }
+        for bad in [
+            "", "a b", "a/b", "./x", "-x", "$(x)", "a;b", "cd", "time", "hupsafe", "x=1", "a'b",
+            "é",
+        ] {
+            assert!(invalid_reason(bad).is_some(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn parse_keeps_comments_and_flags_garbage() {
+        let lines = parse("# c\n  python  \n\nrm -rf /\nmake\npython\n");
+        assert_eq!(names(&lines), ["python", "make"]);
+        assert_eq!(lines[3], Line::Invalid("rm -rf /".into()));
+        assert_eq!(render(&lines), "# c\npython\n\nrm -rf /\nmake\npython\n");
+    }
+}

@@ -1,0 +1,569 @@
+//! The shell-integration tests' harness: bash and zsh on real ptys with
+//! `hupsafe init` sourced the way a user's rc file does, marks in a
+//! private config directory, the test programs (a python and a node ticker
+//! that print one numbered line at a time and do not ignore SIGHUP), and a
+//! throwaway sshd on 127.0.0.1 whose `ssh -tt` client can be killed.
+//!
+//! Every process a story starts carries a unique tag in its arguments, is
+//! found through `/proc` by it, and is killed by pid when the story ends.
+
+use std::fs;
+use std::io::Write;
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::cli::{hupsafe_bin, is_root};
+use crate::procfs;
+use crate::relay::{exit_code, proc_state, Jobs, Terminal, PROMPT};
+use crate::wait::{poll, until, PATIENCE};
+
+/// The shells the integration supports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shell {
+    Bash,
+    Zsh,
+}
+
+impl Shell {
+    pub fn name(self) -> &'static str {
+        match self {
+            Shell::Bash => "bash",
+            Shell::Zsh => "zsh",
+        }
+    }
+
+    /// The arguments of an interactive shell that reads no rc file.
+    pub fn interactive_args(self) -> &'static [&'static str] {
+        match self {
+            Shell::Bash => &["--norc", "--noprofile", "-i"],
+            Shell::Zsh => &["-f", "-i"],
+        }
+    }
+
+    /// The strict, non-interactive way zoxide sources its scripts in tests.
+    pub fn strict_args(self) -> &'static [&'static str] {
+        match self {
+            Shell::Bash => &["--noprofile", "--norc", "-e", "-u", "-o", "pipefail", "-c"],
+            Shell::Zsh => &["-f", "-e", "-u", "-c"],
+        }
+    }
+}
+
+/// Whether `program` is on PATH (or in /usr/sbin).
+pub fn installed(program: &str) -> bool {
+    which(program).is_some()
+}
+
+/// The path of `program` on PATH (or in /usr/sbin, where sshd lives).
+pub fn which(program: &str) -> Option<PathBuf> {
+    let path = std::env::var("PATH").unwrap_or_default();
+    let found = path
+        .split(':')
+        .chain(["/usr/sbin", "/sbin"])
+        .filter(|d| !d.is_empty())
+        .map(|d| Path::new(d).join(program))
+        .find(|p| {
+            fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        });
+    found
+}
+
+/// Python 3 for the test programs: the system one.
+pub fn python3() -> &'static str {
+    crate::relay::python3()
+}
+
+/// A python program that resets SIGHUP to its default (as many programs
+/// do: plain nohup cannot save it), then prints `tick N` every 100 ms,
+/// flushing each line (so a dead terminal's EIO kills it, as it does a
+/// real program's print).
+pub const PY_TICKER: &str = "\
+import signal, sys, time
+signal.signal(signal.SIGHUP, signal.SIG_DFL)
+for i in range(3000):
+    print('tick %d' % i, flush=True)
+    time.sleep(0.1)
+";
+
+/// The same in node, which resets every inherited signal disposition at
+/// start-up and dies of SIGHUP by default.
+pub const NODE_TICKER: &str = "\
+let i = 0;
+const t = setInterval(() => {
+  process.stdout.write('tick ' + i + '\\n');
+  if (++i >= 3000) clearInterval(t);
+}, 100);
+";
+
+/// A python program that copies its input to its output, prefixing each
+/// line with `got `.
+pub const PY_SINK: &str = "\
+import signal, sys
+signal.signal(signal.SIGHUP, signal.SIG_DFL)
+for line in sys.stdin:
+    print('got ' + line, end='', flush=True)
+";
+
+/// One story's world: a private HOME, config (marks), state (jobs) and
+/// shim directory, and the test programs written into it.
+pub struct World {
+    pub jobs: Jobs,
+}
+
+impl World {
+    pub fn new(label: &str) -> World {
+        let jobs = Jobs::new(label);
+        fs::create_dir_all(jobs.root().join("config")).unwrap();
+        fs::create_dir_all(jobs.root().join("bin")).unwrap();
+        let w = World { jobs };
+        w.write("ticker.py", PY_TICKER);
+        w.write("ticker.js", NODE_TICKER);
+        w.write("sink.py", PY_SINK);
+        w
+    }
+
+    pub fn root(&self) -> &Path {
+        self.jobs.root()
+    }
+
+    pub fn config_dir(&self) -> PathBuf {
+        self.root().join("config")
+    }
+
+    /// A directory at the front of the shells' PATH, for test programs.
+    pub fn bin_dir(&self) -> PathBuf {
+        self.root().join("bin")
+    }
+
+    pub fn marks_file(&self) -> PathBuf {
+        self.config_dir().join("marks")
+    }
+
+    /// Writes a file under the world's root; its path.
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.root().join(name);
+        fs::write(&p, text).unwrap();
+        p
+    }
+
+    /// The environment of the shells and of every hupsafe in this world.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let mut env = self.jobs.env();
+        for (k, v) in env.iter_mut() {
+            if k == "PATH" {
+                *v = format!("{}:{v}", self.bin_dir().display());
+            }
+        }
+        env.push((
+            "HUPSAFE_CONFIG_DIR".into(),
+            self.config_dir().to_string_lossy().into_owned(),
+        ));
+        env
+    }
+
+    /// `hupsafe ARGS...` in this world: (status, stdout, stderr).
+    pub fn hupsafe(&self, args: &[&str]) -> (i32, String, String) {
+        let out = Command::new(hupsafe_bin())
+            .env_clear()
+            .envs(self.env())
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("cannot run hupsafe");
+        (
+            exit_code(out.status),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// `hupsafe mark NAMES...`, which must succeed.
+    #[track_caller]
+    pub fn mark(&self, names: &[&str]) {
+        let mut args = vec!["mark"];
+        args.extend_from_slice(names);
+        let (code, _, err) = self.hupsafe(&args);
+        assert_eq!(code, 0, "hupsafe mark {names:?} failed: {err}");
+    }
+
+    /// The init script for `shell` as this world's hupsafe renders it.
+    pub fn init_script(&self, shell: Shell, extra: &[&str]) -> String {
+        let mut args = vec!["init", shell.name()];
+        args.extend_from_slice(extra);
+        let (code, out, err) = self.hupsafe(&args);
+        assert_eq!(code, 0, "hupsafe init {} failed: {err}", shell.name());
+        out
+    }
+
+    /// The line a user's rc file has: `eval "$(hupsafe init SHELL)"`.
+    pub fn init_line(&self, shell: Shell) -> String {
+        format!(
+            "eval \"$({} init {})\"",
+            quote(&hupsafe_bin().to_string_lossy()),
+            shell.name()
+        )
+    }
+
+    /// An interactive `shell` on a new pty, in this world, with the init
+    /// line run and its prompt showing.
+    pub fn open(&self, shell: Shell) -> Session {
+        let mut s = self.open_plain(shell);
+        let line = self.init_line(shell);
+        s.run(&line);
+        s
+    }
+
+    /// An interactive `shell` on a new pty without the integration.
+    pub fn open_plain(&self, shell: Shell) -> Session {
+        let mut cmd = Command::new(shell.name());
+        cmd.args(shell.interactive_args())
+            .env_clear()
+            .envs(self.env())
+            .env("PS1", PROMPT)
+            .env("PS2", "")
+            .env("HISTFILE", "/dev/null")
+            .current_dir(self.root());
+        Session::on(Terminal::spawn(cmd), shell)
+    }
+
+    /// The relay job of the program tagged `tag` (its log keeps the output).
+    pub fn job_log(&self, tag: &str) -> PathBuf {
+        let id = self.jobs.job_tagged(tag).id();
+        self.jobs.job_dir(&id).join("log")
+    }
+}
+
+/// Quotes a word for bash and zsh.
+pub fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// An interactive shell on a pty, and the test typing into it.
+pub struct Session {
+    pub term: Terminal,
+    pub shell: Shell,
+    syncs: u32,
+}
+
+impl Session {
+    pub fn on(mut term: Terminal, shell: Shell) -> Session {
+        term.expect(PROMPT);
+        Session {
+            term,
+            shell,
+            syncs: 0,
+        }
+    }
+
+    /// Types `line` and waits until the shell is back at its prompt. Never
+    /// types ahead: a relayed command takes whatever is typed while it runs
+    /// as its own input.
+    pub fn run(&mut self, line: &str) {
+        self.term.type_line(line);
+        self.term.expect(PROMPT);
+    }
+
+    /// Types `line` (a job) without waiting for anything.
+    pub fn start(&mut self, line: &str) {
+        self.term.type_line(line);
+    }
+
+    /// Waits until the shell has run everything typed so far: it echoes a
+    /// marker that only its output (not the echo of the typed line) shows.
+    pub fn sync(&mut self) {
+        self.syncs += 1;
+        let n = self.syncs;
+        self.term
+            .type_line(&format!("echo hupsafe-sync-\"{n}\"-done"));
+        self.term.expect(&format!("hupsafe-sync-{n}-done"));
+        self.term.expect(PROMPT);
+    }
+
+    /// Output shown since the last expectation, up to and including `needle`.
+    pub fn expect(&mut self, needle: &str) -> String {
+        self.term.expect(needle)
+    }
+
+    /// Runs `line` and returns `$?` as the shell reports it.
+    pub fn status_of(&mut self, line: &str) -> i32 {
+        let s = self.term.status_of(line);
+        self.term.expect(PROMPT);
+        s
+    }
+
+    /// Ctrl-Z, then waits for the shell's prompt.
+    pub fn suspend(&mut self) {
+        self.term.send(b"\x1a");
+        self.term.expect(PROMPT);
+    }
+
+    /// Closes the master (the terminal window closes, or sshd drops the
+    /// connection) and waits for the shell to end.
+    pub fn hang_up(&mut self) -> i32 {
+        self.term.hang_up();
+        self.term.wait()
+    }
+
+    pub fn transcript(&self) -> String {
+        self.term.transcript()
+    }
+}
+
+/// The live processes carrying `tag`, killed by pid when dropped.
+pub struct Tagged {
+    pub tag: String,
+}
+
+impl Tagged {
+    pub fn new(label: &str) -> Tagged {
+        Tagged {
+            tag: crate::unique_tag(label),
+        }
+    }
+
+    /// Live (non-zombie) processes whose arguments carry the tag.
+    pub fn pids(&self) -> Vec<i32> {
+        procfs::find_by_tag(&self.tag)
+    }
+
+    /// The tagged program itself (not a hupsafe carrying the tag in its
+    /// own arguments): the process whose argv[0] is not hupsafe's.
+    pub fn programs(&self) -> Vec<i32> {
+        let me = hupsafe_bin().to_string_lossy().into_owned();
+        self.pids()
+            .into_iter()
+            .filter(|p| procfs::cmdline(*p).is_some_and(|a| a.first().is_some_and(|a0| *a0 != me)))
+            .collect()
+    }
+
+    /// Waits until the tagged program runs; its pid.
+    #[track_caller]
+    pub fn wait_program(&self) -> i32 {
+        until(&format!("a program tagged {}", self.tag), || {
+            self.programs().first().copied()
+        })
+    }
+
+    /// Whether every process carrying the tag is gone within `PATIENCE`.
+    pub fn all_gone(&self) -> bool {
+        poll(PATIENCE, || self.pids().is_empty().then_some(())).is_some()
+    }
+}
+
+impl Drop for Tagged {
+    fn drop(&mut self) {
+        for pid in self.pids() {
+            // SAFETY: kill by pid of a process found by our unique tag.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+}
+
+/// The highest `tick N` in `text`.
+pub fn last_tick(text: &str) -> Option<u32> {
+    text.split("tick ")
+        .skip(1)
+        .filter_map(|rest| {
+            let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+            // A number cut short by the end of the text is not a tick yet.
+            (digits.len() < rest.len())
+                .then(|| digits.parse().ok())
+                .flatten()
+        })
+        .max()
+}
+
+/// Waits until the file at `path` shows a tick beyond `after`: the program
+/// writing it is alive and its output is kept.
+#[track_caller]
+pub fn wait_tick_beyond(path: &Path, after: u32) -> u32 {
+    let mut last = None;
+    poll(PATIENCE, || {
+        let text = String::from_utf8_lossy(&fs::read(path).unwrap_or_default()).into_owned();
+        last = last_tick(&text);
+        last.filter(|&t| t > after)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "{} never went beyond tick {after} (last seen: {last:?})",
+            path.display()
+        )
+    })
+}
+
+/// Whether `pid` is stopped (state T).
+pub fn is_stopped(pid: i32) -> bool {
+    proc_state(pid) == Some('T')
+}
+
+/// Sends SIGCONT to `pid`.
+pub fn cont(pid: i32) {
+    // SAFETY: kill(2) to a process the test started, found by its tag.
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+}
+
+/// A throwaway sshd on 127.0.0.1: its own host key, an authorized key for
+/// the current user, a free port; started and stopped by the test, by pid.
+pub struct Sshd {
+    dir: PathBuf,
+    port: u16,
+    child: Child,
+}
+
+impl Sshd {
+    /// Whether sshd, ssh and ssh-keygen are installed.
+    pub fn available() -> bool {
+        installed("sshd") && installed("ssh") && installed("ssh-keygen")
+    }
+
+    /// Starts sshd in `dir` (which must exist) and waits until it accepts
+    /// connections.
+    pub fn start(dir: &Path) -> Sshd {
+        let keygen = |name: &str| {
+            let out = Command::new(which("ssh-keygen").unwrap())
+                .args(["-q", "-t", "ed25519", "-N", "", "-C", "hupsafe-test", "-f"])
+                .arg(dir.join(name))
+                .stdin(Stdio::null())
+                .output()
+                .expect("cannot run ssh-keygen");
+            assert!(
+                out.status.success(),
+                "ssh-keygen failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        keygen("host_key");
+        keygen("user_key");
+        fs::copy(dir.join("user_key.pub"), dir.join("authorized_keys")).unwrap();
+        let port = free_port();
+        let config = format!(
+            "ListenAddress 127.0.0.1\n\
+             Port {port}\n\
+             HostKey {dir}/host_key\n\
+             AuthorizedKeysFile {dir}/authorized_keys\n\
+             PidFile none\n\
+             UsePAM no\n\
+             StrictModes no\n\
+             PasswordAuthentication no\n\
+             KbdInteractiveAuthentication no\n\
+             PubkeyAuthentication yes\n\
+             PermitRootLogin prohibit-password\n\
+             PermitUserEnvironment no\n\
+             LogLevel DEBUG1\n",
+            dir = dir.display()
+        );
+        fs::write(dir.join("sshd_config"), config).unwrap();
+        // sshd needs its privilege-separation directory; CI creates it.
+        if is_root() {
+            let _ = fs::create_dir_all("/run/sshd");
+        }
+        let child = Command::new(which("sshd").expect("sshd is installed"))
+            .arg("-D")
+            .arg("-f")
+            .arg(dir.join("sshd_config"))
+            .arg("-E")
+            .arg(dir.join("sshd.log"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start sshd");
+        let mut sshd = Sshd {
+            dir: dir.to_path_buf(),
+            port,
+            child,
+        };
+        let ready = poll(PATIENCE, || {
+            if let Ok(Some(s)) = sshd.child.try_wait() {
+                panic!("sshd exited ({s}); its log:\n{}", sshd.log());
+            }
+            std::net::TcpStream::connect(("127.0.0.1", port))
+                .ok()
+                .map(|_| ())
+        });
+        assert!(
+            ready.is_some(),
+            "sshd never listened on port {port}:\n{}",
+            sshd.log()
+        );
+        sshd
+    }
+
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.join("sshd.log")).unwrap_or_default()
+    }
+
+    /// `ssh -tt` to this sshd as the current user, running `remote` (a
+    /// shell command line), with the test's throwaway key.
+    pub fn ssh(&self, remote: &str) -> Command {
+        let mut c = Command::new(which("ssh").expect("ssh is installed"));
+        c.arg("-tt")
+            .args(["-F", "/dev/null"])
+            .arg("-i")
+            .arg(self.dir.join("user_key"))
+            .args([
+                "-o",
+                "IdentitiesOnly=yes",
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "LogLevel=ERROR",
+                "-o",
+                "BatchMode=yes",
+                "-p",
+            ])
+            .arg(self.port.to_string())
+            .arg(format!("{}@127.0.0.1", current_user()))
+            .arg(remote)
+            .env("TERM", "dumb");
+        c
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        // SAFETY: terminating the sshd we started, by its pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        if poll(Duration::from_secs(5), || {
+            self.child.try_wait().ok().flatten().map(|_| ())
+        })
+        .is_none()
+        {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The login name of the current user (from the password database).
+pub fn current_user() -> String {
+    // SAFETY: getpwuid returns a pointer into static storage or NULL; the
+    // name is copied out at once.
+    unsafe {
+        let pw = libc::getpwuid(libc::geteuid());
+        assert!(!pw.is_null(), "the current user has no passwd entry");
+        std::ffi::CStr::from_ptr((*pw).pw_name)
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .expect("cannot bind 127.0.0.1:0")
+        .port()
+}
+
+/// Writes an executable script.
+pub fn write_script(path: &Path, text: &str) {
+    let mut f = fs::File::create(path).unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
+}
