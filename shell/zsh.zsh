@@ -14,7 +14,7 @@
 #   redirections and history are the user's own. No zle widget is wrapped,
 #   so other accept-line and preexec users are left alone.
 # - the precmd hook (first in precmd_functions) reads the small marks file
-#   with the `read` builtin, starts no process, and redefines functions only
+#   with $(<file), which starts no process, and redefines functions only
 #   when the text changed: a mark reaches every open shell at its next
 #   prompt. It keeps $?.
 # - zsh sends SIGHUP to running jobs on hangup (hupsafe's programs ignore
@@ -99,8 +99,10 @@ __hupsafe_load() {
 # The precmd hook: applies the marks file when its text changed. Keeps $?.
 __hupsafe_precmd() {
     local s=$? text=
+    # $(<file) reads in the shell, no process started, in one read(2)
+    # (zsh's `read -d ''` reads byte by byte: ~600 us for 1 kB).
     if [[ -r $__hupsafe_marks_file ]]; then
-        IFS= read -r -d '' text <$__hupsafe_marks_file 2>/dev/null || :
+        text=$(<$__hupsafe_marks_file)
     fi
     if [[ $text != "$__hupsafe_marks_text" ]]; then
         __hupsafe_marks_text=$text
