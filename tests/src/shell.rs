@@ -119,6 +119,14 @@ impl World {
         fs::create_dir_all(jobs.root().join("config")).unwrap();
         fs::create_dir_all(jobs.root().join("bin")).unwrap();
         let w = World { jobs };
+        // The interpreters by the names the stories type, whatever PATH
+        // the test runner had them on.
+        let python = which(python3()).unwrap_or_else(|| PathBuf::from(python3()));
+        for (name, target) in [("python3", Some(python)), ("node", which("node"))] {
+            if let Some(t) = target {
+                std::os::unix::fs::symlink(t, w.bin_dir().join(name)).unwrap();
+            }
+        }
         w.write("ticker.py", PY_TICKER);
         w.write("ticker.js", NODE_TICKER);
         w.write("sink.py", PY_SINK);

@@ -3,7 +3,8 @@
 //! command runs through hupsafe with the user's words unchanged (quoting,
 //! globs, redirections, `VAR=x cmd`, `time`, a pipeline stage, `&`), the
 //! history shows what was typed, `$?` is the command's; from `$(...)`,
-//! `<(...)`, a function or a sourced file it runs plainly; a missing
+//! `<(...)`, a function, a sourced file, a script or completion it runs
+//! plainly; a missing
 //! hupsafe costs one line, never the command; another preexec user keeps
 //! working; `hupsafe rescue %1` keeps the shell from hanging a job up.
 //!
@@ -20,6 +21,7 @@ use hupsafe_tests::shell::{
     installed, last_tick, python3, quote, wait_tick_beyond, write_script, Session, Shell, Tagged,
     World,
 };
+use hupsafe_tests::wait::{poll, PATIENCE};
 
 const REPORT: &str = r#"
 import json, os, signal, sys
@@ -28,7 +30,8 @@ code = 0
 if args[:1] == ['--exit']:
     code = int(args[1])
 stdin = None
-if not os.isatty(0):
+# Completion functions run with stdin closed.
+if sys.stdin is not None and not os.isatty(0):
     stdin = sys.stdin.readline().strip()
 print(json.dumps({
     'argv': args,
@@ -147,6 +150,31 @@ fn marked_commands_run_protected_with_the_users_words() {
 
         s.run("cat <(report) > out9.txt");
         assert_protected(&world, "out9.txt", false, &s);
+
+        // A script is another shell, without the functions.
+        s.run(&format!("{} -c 'report > out11.txt'", shell.name()));
+        assert_protected(&world, "out11.txt", false, &s);
+
+        // Completion: a completion function that runs the program.
+        let completion = match shell {
+            Shell::Bash => "_rc() { report > outc.txt; COMPREPLY=(); }; complete -F _rc report",
+            Shell::Zsh => "_rc() { report > outc.txt; reply=() }; compctl -K _rc report",
+        };
+        s.run(completion);
+        s.term.send(b"report x\t");
+        let outc = world.root().join("outc.txt");
+        let ran = poll(PATIENCE, || {
+            fs::metadata(&outc).is_ok_and(|m| m.len() > 0).then_some(())
+        });
+        assert!(
+            ran.is_some(),
+            "{}: the completion function never ran:\n{}",
+            shell.name(),
+            s.transcript()
+        );
+        s.term.send(b"\x15");
+        s.run("true");
+        assert_protected(&world, "outc.txt", false, &s);
 
         assert_eq!(s.status_of("report --exit 3 > /dev/null"), 3);
         s.run("false");
