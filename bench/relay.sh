@@ -99,14 +99,16 @@ e_direct=; e_relay=
 for _ in 1 2 3; do
     read -r m p < <(python3 "$PTY" echo "$KEYS" cat)
     if [[ -z $e_direct ]] || ((m < e_direct)); then e_direct=$m e_direct99=$p; fi
-    read -r m p < <(python3 "$PTY" echo "$KEYS" "$HUPSAFE" cat)
+    read -r m p < <(python3 "$PTY" echo-raw "$KEYS" "$HUPSAFE" cat)
     if [[ -z $e_relay ]] || ((m < e_relay)); then e_relay=$m e_relay99=$p; fi
 done
 HUPSAFE_STATE_DIR=$WORK/state "$HUPSAFE" gc >/dev/null
 
 step "memory: $JOBS idle jobs"
+# Started from a subshell: not this script's jobs, so no "Killed" notes when
+# they end (their clients die of the signal that killed the program).
 for _ in $(seq "$JOBS"); do
-    "$HUPSAFE" --relay sleep 300 </dev/null >/dev/null 2>&1 &
+    ("$HUPSAFE" --relay sleep 300 </dev/null >/dev/null 2>&1 &)
 done
 python3 - "$WORK/state/jobs" "$JOBS" <<'EOF' >"$WORK/rss"
 import json, os, sys, time
@@ -138,9 +140,8 @@ print(len(pids), rss[len(rss) // 2], pss[len(pss) // 2], rss[-1])
 EOF
 read -r n_sup rss_kib pss_kib rss_max < "$WORK/rss"
 for d in "$WORK"/state/jobs/*/; do
-    "$HUPSAFE" signal KILL "$(basename "$d")" 2>/dev/null || true
+    "$HUPSAFE" stop --grace 1 "$(basename "$d")" >/dev/null 2>&1 || true
 done
-wait
 "$HUPSAFE" gc >/dev/null
 
 step "ps: 200 jobs"

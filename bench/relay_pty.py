@@ -4,10 +4,12 @@
   relay_pty.py drain CMD...   run CMD as the session leader of a new 50x200
                               pty, read everything it shows as fast as
                               possible; print "<seconds> <bytes>"
-  relay_pty.py echo N CMD...  run CMD (a `cat`, relayed or not) on a new pty,
-                              type N keys one at a time, each after the echo
-                              of the previous one; print the echo latencies
-                              "<median_us> <p99_us>"
+  relay_pty.py echo N CMD...  run CMD (a `cat`) on a new pty, type N keys one
+                              at a time, each after the echo of the previous
+                              one; print the echo latencies "<median_us>
+                              <p99_us>"
+  relay_pty.py echo-raw N CMD...  the same, typing only once CMD (a relay)
+                              has put the terminal in raw mode
 """
 
 import errno
@@ -79,8 +81,16 @@ def wait_for(fd, want, timeout):
     return seen
 
 
-def echo(n, argv):
+def echo(n, argv, wait_raw):
     pid, fd = spawn(argv)
+    if wait_raw:
+        # A relay is ready once it has put this terminal in raw mode; keys
+        # typed before are echoed by the terminal itself.
+        deadline = time.monotonic() + 30
+        while termios.tcgetattr(fd)[3] & termios.ICANON:
+            if time.monotonic() > deadline:
+                sys.exit("the relay never put the terminal in raw mode")
+            time.sleep(0.001)
     # The first key also waits for the program to be ready.
     os.write(fd, b"!")
     wait_for(fd, b"!", 30)
@@ -102,8 +112,8 @@ def echo(n, argv):
 def main():
     if len(sys.argv) >= 3 and sys.argv[1] == "drain":
         drain(sys.argv[2:])
-    elif len(sys.argv) >= 4 and sys.argv[1] == "echo":
-        echo(int(sys.argv[2]), sys.argv[3:])
+    elif len(sys.argv) >= 4 and sys.argv[1] in ("echo", "echo-raw"):
+        echo(int(sys.argv[2]), sys.argv[3:], sys.argv[1] == "echo-raw")
     else:
         sys.exit(__doc__)
 

@@ -291,3 +291,26 @@ fn damaged_and_foreign_entries_are_reported_and_skipped() {
         "{err}"
     );
 }
+
+/// A program killed by a signal makes the starting hupsafe die of the same
+/// signal, not merely exit 128+N: a parent that looks at how its child
+/// died (make, a shell loop interrupted by Ctrl-C) sees what it would
+/// have seen without hupsafe.
+#[test]
+fn a_signal_death_passes_through_as_a_signal_death() {
+    use std::os::unix::process::ExitStatusExt;
+    let jobs = Jobs::new("relay-death");
+    for (sig, name) in [(libc::SIGTERM, "TERM"), (libc::SIGINT, "INT")] {
+        let out = jobs
+            .hupsafe(["--relay", "sh", "-c", &format!("kill -{name} $$")])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.signal(), Some(sig), "{:?}", out.status);
+        assert!(!out.status.core_dumped());
+    }
+    let out = jobs
+        .hupsafe(["--relay", "sh", "-c", "exit 130"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(130), "an exit is an exit");
+}

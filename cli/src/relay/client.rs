@@ -43,7 +43,8 @@ pub enum Mode {
 }
 
 /// Relays until the program ends (returns its status as a shell would
-/// report it), the user detaches (0), or the terminal goes away.
+/// report it, or dies of the signal that killed it), the user detaches
+/// (0), or the terminal goes away.
 pub fn run(conn: Connection, mode: Mode) -> i32 {
     let mut c = match Client::new(conn, mode) {
         Ok(c) => c,
@@ -57,7 +58,34 @@ pub fn run(conn: Connection, mode: Mode) -> i32 {
     if let Some(note) = c.note.take() {
         eprintln!("{note}");
     }
+    if let Some(sig) = c.killed_by {
+        die_of(sig);
+    }
     status
+}
+
+/// Ends this process with the signal that killed the program, so that a
+/// parent looking at how its child died (a shell loop that stops on
+/// Ctrl-C, make) sees what it would have seen without hupsafe. No core
+/// file: the program's own death already made one if it was to.
+fn die_of(sig: i32) {
+    // SAFETY: setting a limit, the default disposition, unblocking, and
+    // raising a signal on ourselves.
+    unsafe {
+        let none = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        libc::setrlimit(libc::RLIMIT_CORE, &none);
+        libc::signal(sig, libc::SIG_DFL);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, sig);
+        libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        libc::raise(sig);
+    }
+    // Signals that do not end a process (SIGCHLD, SIGWINCH, stops) fall
+    // through to the shell's number.
 }
 
 struct Client {
@@ -81,6 +109,8 @@ struct Client {
     signals: SignalPipe,
     /// Printed once the terminal is back in its own mode.
     note: Option<String>,
+    /// The signal that killed the program, to die of in turn.
+    killed_by: Option<i32>,
 }
 
 /// Why the relay loop ends.
@@ -129,6 +159,7 @@ impl Client {
             program_stopped: false,
             signals,
             note: None,
+            killed_by: None,
         };
         if let Mode::Attach { replay } = mode {
             let mut hello = proto::VERSION.to_be_bytes().to_vec();
@@ -315,7 +346,11 @@ impl Client {
                 proto::EXITED => {
                     let killed = payload.first() == Some(&1);
                     let value = proto::u32_at(&payload, 1).unwrap_or(0) as i32;
-                    return Some(if killed { 128 + value } else { value });
+                    if killed {
+                        self.killed_by = Some(value);
+                        return Some(128 + value);
+                    }
+                    return Some(value);
                 }
                 proto::ERROR => {
                     self.note = Some(format!("hupsafe: {}", String::from_utf8_lossy(&payload)));
@@ -422,6 +457,9 @@ impl Client {
                              ended (it fell behind); all its output is in its log: \
                              hupsafe logs {id}"
                         ));
+                    }
+                    if r.state == State::Killed {
+                        self.killed_by = r.signal;
                     }
                     return r.shell_status().unwrap_or(EXIT_FAILURE);
                 }

@@ -55,9 +55,14 @@ pub fn termios(fd: RawFd) -> Option<libc::termios> {
     }
 }
 
+/// Sets terminal modes once the output written so far has gone out.
 pub fn set_termios(fd: RawFd, t: &libc::termios) -> io::Result<()> {
+    set_termios_when(fd, t, libc::TCSADRAIN)
+}
+
+fn set_termios_when(fd: RawFd, t: &libc::termios, when: libc::c_int) -> io::Result<()> {
     // SAFETY: tcsetattr reads the struct.
-    cvt(unsafe { libc::tcsetattr(fd, libc::TCSADRAIN, t) }).map(drop)
+    cvt(unsafe { libc::tcsetattr(fd, when, t) }).map(drop)
 }
 
 pub fn winsize(fd: RawFd) -> Option<libc::winsize> {
@@ -115,7 +120,11 @@ impl RawMode {
         let mut raw = t;
         // SAFETY: cfmakeraw edits the struct in place.
         unsafe { libc::cfmakeraw(&mut raw) };
-        if set_termios(self.fd, &raw).is_ok() {
+        // At once: until raw mode is on, keys typed are handled by the
+        // terminal's own line discipline (echoed there, held until Enter,
+        // and an EOF key becomes a NUL once the mode changes), and waiting
+        // for output to drain first can take a while on a busy pty.
+        if set_termios_when(self.fd, &raw, libc::TCSANOW).is_ok() {
             self.saved = Some(t);
             self.active = true;
         }

@@ -586,6 +586,12 @@ impl Supervisor {
     }
 
     fn output(&mut self, data: &[u8]) {
+        // Terminals first (a key's echo should not wait for the disk); a
+        // replaying client finds these bytes in the log once written.
+        for c in self.clients.iter_mut().filter(|c| c.mode == Mode::Live) {
+            c.push(proto::OUTPUT, data);
+            c.flush();
+        }
         let mut done = 0;
         while done < data.len() {
             match self.log.write(&data[done..]) {
@@ -610,10 +616,6 @@ impl Supervisor {
             }
             self.record.bytes_lost += lost;
             self.record_dirty = true;
-        }
-        for c in self.clients.iter_mut().filter(|c| c.mode == Mode::Live) {
-            c.push(proto::OUTPUT, data);
-            c.flush();
         }
     }
 
