@@ -13,6 +13,7 @@ Examples:
   hupsafe run --quiet -- make -j8         the explicit form, for commands named like a verb
   hupsafe install-nohup ~/.local/bin      make `nohup CMD` mean GNU nohup plus hupsafe
   LD_PRELOAD=$(hupsafe shim) node app.js  use the shim directly
+  hupsafe ps; hupsafe attach 3            find a relayed job again after a hangup
   hupsafe completions bash > ~/.local/share/bash-completion/completions/hupsafe
   hupsafe man > ~/.local/share/man/man1/hupsafe.1
 
@@ -26,6 +27,15 @@ Environment:
   LD_PRELOAD        kept: the shim is added to it (after a sanitizer runtime, never
                     twice); entries that are relative or missing are kept with a note
   POSIXLY_CORRECT   as `nohup`: its own failures exit 127 instead of 125, like GNU nohup
+  HUPSAFE_RELAY     auto (default): when stdout or stderr is a terminal, run the command
+                    on a pty of its own held by a per-job supervisor, log its output and
+                    relay it, so it outlives the terminal (see ps, logs, attach); 0: exec
+                    in place (same as --no-relay); 1: relay even without a terminal
+  HUPSAFE_STATE_DIR where jobs are kept (default: $XDG_STATE_HOME/hupsafe, else
+                    $HOME/.local/state/hupsafe); must be yours and private (0700)
+
+Relayed: keys, Ctrl-C, Ctrl-Z (then fg/bg) and resizes reach the program as on
+its own terminal; Ctrl-] then d detaches, leaving the job running.
 
 As nohup: when started under the name `nohup` (a symlink; see install-nohup),
 hupsafe behaves exactly like GNU nohup (options, nohup.out, messages, exit

@@ -158,7 +158,9 @@ pub fn exec(cmd: &OsStr, args: &[OsString], opts: &RunOptions) -> Error {
     protect_self();
     startup::restore_sigpipe();
     if let Some(on_pty) = crate::relay::relayed_fds() {
-        return crate::relay::run(&program, cmd, args, on_pty);
+        if let Some(e) = crate::relay::run(&program, cmd, args, on_pty, opts.quiet) {
+            return e;
+        }
     }
     exec_program(&program, cmd, args)
 }

@@ -60,12 +60,12 @@ pub fn shell_line(words: &[String]) -> String {
         .join(" ")
 }
 
-/// `HUPSAFE_RELAY` for the hupsafe under test: `auto`, unless
-/// `HUPSAFE_TEST_RELAY` says otherwise (`HUPSAFE_TEST_RELAY=0` runs the
-/// stories without the relay: the hangup stories must then fail, or they
-/// prove nothing).
-pub fn relay_setting() -> String {
-    std::env::var("HUPSAFE_TEST_RELAY").unwrap_or_else(|_| "auto".into())
+/// `HUPSAFE_RELAY` for the hupsafe under test: unset (the default
+/// applies), unless `HUPSAFE_TEST_RELAY` gives a value
+/// (`HUPSAFE_TEST_RELAY=0` runs the stories without the relay: the hangup
+/// stories must then fail, or they prove nothing).
+pub fn relay_setting() -> Option<String> {
+    std::env::var("HUPSAFE_TEST_RELAY").ok()
 }
 
 /// A private state directory (and HOME, and shim directory) for the jobs
@@ -140,15 +140,16 @@ impl Jobs {
     /// The environment every hupsafe of this test runs with.
     pub fn env(&self) -> Vec<(String, String)> {
         let p = |s: &str| self.tmp.path().join(s).to_string_lossy().into_owned();
-        vec![
+        let mut env: Vec<(String, String)> = vec![
             ("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()),
             ("HOME".into(), p("home")),
             ("HUPSAFE_LIB_DIR".into(), p("lib")),
             ("HUPSAFE_STATE_DIR".into(), p("state")),
-            ("HUPSAFE_RELAY".into(), relay_setting()),
             ("LANG".into(), "C.UTF-8".into()),
             ("TERM".into(), "dumb".into()),
-        ]
+        ];
+        env.extend(relay_setting().map(|v| ("HUPSAFE_RELAY".to_string(), v)));
+        env
     }
 
     /// `hupsafe ARGS...` with this test's environment, stdin /dev/null,

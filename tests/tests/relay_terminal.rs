@@ -84,18 +84,36 @@ fn resize_then_ctrl_c() {
          for _ in range(1200):\n    time.sleep(0.05)\n",
         &tag,
     );
-    term.type_line(&format!("{}; echo rc=$?", hupsafe_line(program)));
+    term.type_line(&hupsafe_line(program));
     term.expect("size 24x80");
     term.resize(40, 120);
     term.expect("size 40x120");
     term.resize(30, 90);
     term.expect("size 30x90");
     // Ctrl-C reaches the program through its terminal's line discipline:
-    // Python dies of SIGINT (it re-raises it on KeyboardInterrupt).
+    // Python dies of SIGINT (it re-raises it on KeyboardInterrupt), and so
+    // does hupsafe.
     term.send(b"\x03");
+    term.expect(PROMPT);
+    term.type_line("echo rc=$?");
     term.expect("rc=130");
     let job = jobs.job_tagged(&tag);
     assert_eq!(job.state(), "killed by SIGINT");
+
+    // As without hupsafe, Ctrl-C ends a loop, not just the iteration: bash
+    // sees its child die of SIGINT.
+    let sleeper = python("import time\nprint('loop' 'ing')\ntime.sleep(60)\n", &tag);
+    term.type_line(&format!(
+        "for i in 1 2; do {}; echo after-$i; done; echo loop-done",
+        hupsafe_line(sleeper)
+    ));
+    term.expect("looping");
+    term.send(b"\x03");
+    term.expect(PROMPT);
+    term.type_line("echo prompt-back");
+    term.expect("prompt-back\r\n");
+    let shown = term.transcript();
+    assert!(!shown.contains("after-1\r\n"), "the loop went on:\n{shown}");
 }
 
 #[test]
@@ -183,4 +201,41 @@ fn detach_key_leaves_the_job_running_and_attach_resumes() {
     ));
     term.expect("tick 59\r\n");
     term.expect("attach-rc=0");
+}
+
+/// The relay is the default exactly when stdout or stderr is a terminal;
+/// `--no-relay` and `HUPSAFE_RELAY=0` exec in place; a registry that cannot
+/// be used costs the relay (with a note), never the run.
+#[test]
+fn the_relay_is_the_default_for_terminals_only() {
+    let jobs = Jobs::new("relay-default");
+    let mut term = Terminal::bash(&jobs);
+    let report = "echo job=[$HUPSAFE_JOB]";
+    assert_eq!(term.status_of(&hupsafe_line(sh(report))), 0);
+    assert!(term.transcript().contains("job=[1]"));
+    assert_eq!(jobs.ps().len(), 1);
+
+    let quiet_runs = [
+        format!("{} --no-relay sh -c '{report}'", hupsafe_bin().display()),
+        format!("HUPSAFE_RELAY=0 {}", hupsafe_line(sh(report))),
+        format!("{} > out.txt 2>&1; cat out.txt", hupsafe_line(sh(report))),
+    ];
+    for line in &quiet_runs {
+        assert_eq!(term.status_of(line), 0, "{line}");
+        assert_eq!(jobs.ps().len(), 1, "{line} made a job");
+    }
+    assert_eq!(term.transcript().matches("job=[]").count(), 3);
+
+    // A state directory that is a file: the program still runs, in place.
+    let line = format!(
+        "HUPSAFE_STATE_DIR=/etc/hostname {}",
+        hupsafe_line(sh("echo ran-in-place; exit 5"))
+    );
+    assert_eq!(term.status_of(&line), 5);
+    let shown = term.transcript();
+    assert!(shown.contains("ran-in-place"), "{shown}");
+    assert!(
+        shown.contains("running in place, without the relay"),
+        "{shown}"
+    );
 }

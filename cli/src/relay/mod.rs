@@ -49,7 +49,7 @@ pub enum Choice {
 static CHOICE: AtomicU8 = AtomicU8::new(0);
 
 /// What `run` uses when neither a flag nor the environment says.
-pub const DEFAULT: Choice = Choice::Never;
+pub const DEFAULT: Choice = Choice::Auto;
 
 /// Records the choice from the command line (`--relay`, `--no-relay`),
 /// else from `HUPSAFE_RELAY`, else [`DEFAULT`].
@@ -98,11 +98,30 @@ pub fn relayed_fds() -> Option<[bool; 3]> {
 
 /// Runs the program under a new supervisor and relays until it ends; exits
 /// with its status. Returns only if the job could not be started (with
-/// LD_PRELOAD and SIGHUP already prepared by `run`).
-pub fn run(program: &Path, argv0: &OsStr, args: &[OsString], on_pty: [bool; 3]) -> Error {
+/// LD_PRELOAD and SIGHUP already prepared by `run`): the error when the
+/// relay was asked for (`--relay`), else `None` after a note, and `run`
+/// execs in place (the inherited SIG_IGN and the shim still protect the
+/// program; only the output is not kept).
+pub fn run(
+    program: &Path,
+    argv0: &OsStr,
+    args: &[OsString],
+    on_pty: [bool; 3],
+    quiet: bool,
+) -> Option<Error> {
     let conn = match start(program, argv0, args, on_pty) {
         Ok(c) => c,
-        Err(e) => return e,
+        Err(e) if choice() == Choice::Always => return Some(e),
+        Err(e) => {
+            if !quiet {
+                let why = e.message.strip_prefix("hupsafe: ").unwrap_or(&e.message);
+                eprintln!(
+                    "hupsafe: note: running in place, without the relay (output not \
+                     kept if the terminal goes away): {why}"
+                );
+            }
+            return None;
+        }
     };
     let status = client::run(conn, client::Mode::Started);
     std::process::exit(status)
