@@ -11,6 +11,8 @@
 //! - [`procfs`]: what the kernel says about a process (signal masks,
 //!   liveness, the system call it is blocked in, processes found by tag);
 //! - [`wait`]: polling with a deadline, never a fixed sleep;
+//! - [`relay`]: an interactive shell on a real pty to type into and hang
+//!   up on, and `hupsafe` jobs in a private state directory;
 //! - [`differential`]: comparing SIGHUP under the shim with a real signal.
 //!
 //! Set `HUPSAFE_TEST_NO_PRELOAD=1` to run every test without the shim: a
