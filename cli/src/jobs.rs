@@ -162,6 +162,13 @@ pub struct Record {
     /// Why the job failed to start.
     #[serde(default)]
     pub error: Option<String>,
+    /// The job's terminal (the pty's slave side).
+    #[serde(default)]
+    pub tty: Option<String>,
+    /// The job this one was started from (`HUPSAFE_JOB` of the starting
+    /// hupsafe), if any: relays nest.
+    #[serde(default)]
+    pub parent: Option<String>,
 }
 
 impl Record {
@@ -188,6 +195,8 @@ impl Record {
             bytes_lost: 0,
             log_error: None,
             error: None,
+            tty: None,
+            parent: std::env::var("HUPSAFE_JOB").ok().filter(|j| valid_id(j)),
         }
     }
 
@@ -482,6 +491,41 @@ impl Registry {
             )),
         }
     }
+}
+
+/// Whether this process runs inside `job` (or inside a job started from
+/// it): its output would come back to it through the job's terminal, so
+/// attaching or following that job from here would feed on itself.
+pub fn inside(registry: &Registry, job: &Job) -> bool {
+    if let Ok(r) = job.read_record() {
+        if let Some(tty) = &r.tty {
+            for fd in 0..3 {
+                // SAFETY: ttyname returns NULL or a NUL-terminated string
+                // that stays valid until the next call.
+                let name = unsafe { libc::ttyname(fd) };
+                if !name.is_null()
+                    && unsafe { std::ffi::CStr::from_ptr(name) }.to_bytes() == tty.as_bytes()
+                {
+                    return true;
+                }
+            }
+        }
+    }
+    let mut current = std::env::var("HUPSAFE_JOB").ok();
+    for _ in 0..64 {
+        let Some(id) = current.filter(|i| valid_id(i)) else {
+            return false;
+        };
+        if id == job.id {
+            return true;
+        }
+        let outer = Job {
+            dir: registry.jobs.join(&id),
+            id,
+        };
+        current = outer.read_record().ok().and_then(|r| r.parent);
+    }
+    false
 }
 
 /// The error for an id that names no job.

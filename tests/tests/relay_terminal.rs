@@ -239,3 +239,35 @@ fn the_relay_is_the_default_for_terminals_only() {
         "{shown}"
     );
 }
+
+/// Attaching to, or following, the job one runs inside would feed its
+/// output back to itself forever: refused; printing its log so far ends.
+#[test]
+fn a_job_cannot_feed_on_its_own_output() {
+    let jobs = Jobs::new("relay-self");
+    let mut term = Terminal::bash(&jobs);
+    let h = hupsafe_bin().display().to_string();
+    let script = format!(
+        "echo first-line; {h} attach $HUPSAFE_JOB; echo rc1=$?; \
+         {h} logs -f $HUPSAFE_JOB; echo rc2=$?; \
+         {h} logs $HUPSAFE_JOB; echo rc3=$?"
+    );
+    assert_eq!(term.status_of(&hupsafe_line(sh(&script))), 0);
+    let shown = term.transcript();
+    assert!(
+        shown.contains("cannot attach to job 1 from inside it"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("rc1=2") && shown.contains("rc2=2"),
+        "{shown}"
+    );
+    assert!(shown.contains("rc3=0"), "{shown}");
+    // Printed once: what the log held when `logs` began.
+    assert_eq!(
+        jobs.log("1").matches("rc1=2").count(),
+        2,
+        "{}",
+        jobs.log("1")
+    );
+}

@@ -10,7 +10,17 @@ use crate::relay::{client, os};
 use super::AttachArgs;
 
 pub fn run(args: &AttachArgs) -> Result<()> {
-    let (_, job) = find_job(&args.id)?;
+    let (registry, job) = find_job(&args.id)?;
+    if crate::jobs::inside(&registry, &job) {
+        return Err(Error::new(
+            crate::jobs::EXIT_BAD_INPUT,
+            format!(
+                "hupsafe: cannot attach to job {} from inside it: its output would come \
+                 back to it forever",
+                job.id
+            ),
+        ));
+    }
     check_live(&job)?;
     let fd = connect(&job).map_err(|e| {
         // The job may have ended between the record and the connect.

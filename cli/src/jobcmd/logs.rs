@@ -15,8 +15,21 @@ use super::LogsArgs;
 const FOLLOW_EVERY: Duration = Duration::from_millis(50);
 
 pub fn run(args: &LogsArgs) -> Result<()> {
-    let (_, job) = find_job(&args.id)?;
+    let (registry, job) = find_job(&args.id)?;
+    if args.follow && crate::jobs::inside(&registry, &job) {
+        return Err(Error::new(
+            crate::jobs::EXIT_BAD_INPUT,
+            format!(
+                "hupsafe: cannot follow job {} from inside it: what it prints would be \
+                 printed again, forever (without -f, the log so far is printed)",
+                job.id
+            ),
+        ));
+    }
     let mut log = job.open_log()?;
+    // Without -f, the log as it is now: printed from inside the job, it
+    // grows as it is read.
+    let end = log.metadata().map_err(|e| read_error(&job, &e))?.len();
     if let Some(n) = args.lines {
         let at = start_of_last_lines(&mut log, n).map_err(|e| read_error(&job, &e))?;
         log.seek(SeekFrom::Start(at))
@@ -29,7 +42,8 @@ pub fn run(args: &LogsArgs) -> Result<()> {
         // Whether the job was over before this read: then this read gets
         // everything it will ever write.
         let over = !args.follow || job_is_over(&job);
-        copy(&mut log, &mut out).map_err(|e| match e.kind() {
+        let limit = if args.follow { u64::MAX } else { end };
+        copy(&mut log, limit, &mut out).map_err(|e| match e.kind() {
             io::ErrorKind::Other => read_error(&job, &e),
             _ => Error::failure(format!("hupsafe: write error: {}", os_words(&e))),
         })?;
@@ -58,10 +72,17 @@ fn read_error(job: &Job, e: &io::Error) -> Error {
 
 /// Copies the log from where it is to its current end. Read errors come
 /// back as `ErrorKind::Other`, write errors as themselves.
-fn copy(log: &mut File, out: &mut impl Write) -> io::Result<()> {
+fn copy(log: &mut File, end: u64, out: &mut impl Write) -> io::Result<()> {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let n = match log.read(&mut buf) {
+        let at = log
+            .stream_position()
+            .map_err(|e| io::Error::other(os_words(&e)))?;
+        let want = (end.saturating_sub(at)).min(buf.len() as u64) as usize;
+        if want == 0 {
+            break;
+        }
+        let n = match log.read(&mut buf[..want]) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

@@ -162,11 +162,12 @@ fn prepare(
     };
     let mut command = vec![argv0.to_os_string()];
     command.extend(args.iter().cloned());
-    let record = Record::new(&job.id, &command);
+    let mut record = Record::new(&job.id, &command);
     job.write_record(&record)
         .map_err(|e| fail(&format!("write '{}'", job.record_path().display()), e))?;
     let log = job.create_log()?;
     let pair = pty::open_pair().map_err(|e| fail("open a pseudo-terminal", e))?;
+    record.tty = pty::name(pair.master.as_raw_fd());
     // The program's terminal starts as a copy of the user's: same modes
     // (echo, erase key, ...), same size.
     if let Some(tty) = user_terminal() {

@@ -47,6 +47,18 @@ pub fn open_pair() -> io::Result<Pair> {
     Ok(Pair { master, slave })
 }
 
+/// The path of the slave side of the pty whose master is `fd`.
+pub fn name(master: RawFd) -> Option<String> {
+    let mut buf = [0 as libc::c_char; 128];
+    // SAFETY: ptsname_r writes a NUL-terminated name into the buffer.
+    unsafe {
+        if libc::ptsname_r(master, buf.as_mut_ptr(), buf.len()) != 0 {
+            return None;
+        }
+        Some(CStr::from_ptr(buf.as_ptr()).to_string_lossy().into_owned())
+    }
+}
+
 pub fn termios(fd: RawFd) -> Option<libc::termios> {
     // SAFETY: tcgetattr fills the struct on success.
     unsafe {
