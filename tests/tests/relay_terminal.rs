@@ -90,6 +90,16 @@ fn resize_then_ctrl_c() {
     term.expect("size 40x120");
     term.resize(30, 90);
     term.expect("size 30x90");
+
+    // Detach, and attach from a terminal of the same size: the program is
+    // told to redraw all the same (full-screen programs need it). The
+    // first line is the replay of the log.
+    let id = jobs.job_tagged(&tag).id();
+    term.send(b"\x1dd");
+    term.expect(PROMPT);
+    term.type_line(&format!("{} attach {id}", hupsafe_bin().display()));
+    term.expect("size 30x90");
+    term.expect("size 30x90");
     // Ctrl-C reaches the program through its terminal's line discipline:
     // Python dies of SIGINT (it re-raises it on KeyboardInterrupt), and so
     // does hupsafe.

@@ -97,6 +97,9 @@ struct Client {
     /// once with unread input would reset the connection, and the peer
     /// would never read why.
     closing: Option<Instant>,
+    /// Just attached: its first window size comes with a SIGWINCH even if
+    /// the size did not change, so full-screen programs redraw for it.
+    fresh: bool,
     dead: bool,
 }
 
@@ -109,6 +112,7 @@ impl Client {
             mode,
             progress: Instant::now(),
             closing: None,
+            fresh: false,
             dead: false,
         }
     }
@@ -724,6 +728,17 @@ impl Supervisor {
                 proto::RESIZE => {
                     if let (Some(ws), Some(m)) = (proto::parse_resize(&payload), &self.master) {
                         let _ = pty::set_winsize(m.as_raw_fd(), &ws);
+                        if std::mem::take(&mut self.clients[i].fresh) {
+                            // SAFETY: a harmless signal to the terminal's
+                            // foreground group (our program's, or one it
+                            // made), as a resize would send.
+                            unsafe {
+                                let fg = libc::tcgetpgrp(m.as_raw_fd());
+                                if fg > 0 {
+                                    libc::kill(-fg, libc::SIGWINCH);
+                                }
+                            }
+                        }
                     }
                 }
                 proto::CONTINUE if self.end.is_none() => {
@@ -790,6 +805,7 @@ impl Supervisor {
         let c = &mut self.clients[i];
         c.push(proto::WELCOME, &welcome);
         c.mode = Mode::Replay(from);
+        c.fresh = true;
         self.refill(i);
         self.write_record();
     }
