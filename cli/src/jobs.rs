@@ -30,6 +30,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{os_words, Error, Result, EXIT_FAILURE};
+use crate::private_dir::{uid, Private};
 
 /// Environment variable naming the state directory (tests use it).
 pub const STATE_DIR_VAR: &str = "HUPSAFE_STATE_DIR";
@@ -43,11 +44,6 @@ pub const EXIT_BAD_INPUT: i32 = 2;
 
 /// The record format's version; a reader skips records of another one.
 pub const RECORD_VERSION: u32 = 1;
-
-fn uid() -> u32 {
-    // SAFETY: geteuid cannot fail.
-    unsafe { libc::geteuid() }
-}
 
 /// Milliseconds since the epoch.
 pub fn now_ms() -> u64 {
@@ -690,62 +686,26 @@ impl Job {
     }
 }
 
+/// The job state directories: private, because job logs hold everything
+/// the programs print.
+const STATE: Private = Private {
+    what: "job state",
+    stakes: "job logs hold everything your programs print",
+    fix: "remove it, or set HUPSAFE_STATE_DIR to a private directory of your own",
+};
+
 /// Creates `dir` (and missing parents) as 0700, then checks it.
 fn ensure_private_dir(dir: &Path) -> Result<()> {
-    match fs::symlink_metadata(dir) {
-        Ok(_) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            let mut b = fs::DirBuilder::new();
-            b.recursive(true).mode(0o700);
-            b.create(dir).map_err(|e| {
-                Error::failure(format!(
-                    "hupsafe: cannot create the state directory '{}': {}",
-                    dir.display(),
-                    os_words(&e)
-                ))
-            })?;
-            let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
-        }
-        Err(e) => {
-            return Err(Error::failure(format!(
-                "hupsafe: cannot use the state directory '{}': {}",
-                dir.display(),
-                os_words(&e)
-            )))
-        }
-    }
-    check_private_dir(dir)
+    STATE.ensure(dir).map_err(with_program_name)
 }
 
-/// Job logs and sockets are the user's terminal: only the user may see
-/// them, so the directories must be theirs and closed to everyone else.
+/// Checks an existing state directory.
 fn check_private_dir(dir: &Path) -> Result<()> {
-    let m = fs::symlink_metadata(dir).map_err(|e| {
-        Error::failure(format!(
-            "hupsafe: cannot use the state directory '{}': {}",
-            dir.display(),
-            os_words(&e)
-        ))
-    })?;
-    if m.file_type().is_symlink() || !m.is_dir() {
-        return Err(refuse(dir, "is not a directory (or is a symbolic link)"));
-    }
-    if m.uid() != uid() {
-        return Err(refuse(
-            dir,
-            &format!("is owned by uid {}, not by you (uid {})", m.uid(), uid()),
-        ));
-    }
-    if m.mode() & 0o077 != 0 {
-        return Err(Error::failure(format!(
-            "hupsafe: refusing to use '{}' for job state: it is not private (mode {:o}), \
-             and job logs hold everything your programs print. Fix: chmod 700 '{}'",
-            dir.display(),
-            m.mode() & 0o7777,
-            dir.display()
-        )));
-    }
-    Ok(())
+    STATE.check(dir).map_err(with_program_name)
+}
+
+fn with_program_name(e: Error) -> Error {
+    Error::new(e.status, format!("hupsafe: {}", e.message))
 }
 
 fn refuse(path: &Path, why: &str) -> Error {

@@ -16,6 +16,7 @@ mod man;
 mod marks;
 mod nohup;
 mod preload;
+mod private_dir;
 mod relay;
 mod run;
 mod signame;

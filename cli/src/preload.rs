@@ -16,10 +16,11 @@ use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::{os_words, Error, Result};
+use crate::private_dir::{uid, Private};
 
 /// The shim this binary carries.
 pub static SHIM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/libnohup.so"));
@@ -28,11 +29,6 @@ pub const SHIM_HASH: &str = env!("HUPSAFE_SHIM_HASH");
 
 /// Environment variable naming the directory for the shim.
 pub const LIB_DIR_VAR: &str = "HUPSAFE_LIB_DIR";
-
-fn uid() -> u32 {
-    // SAFETY: geteuid cannot fail.
-    unsafe { libc::geteuid() }
-}
 
 /// The file name of this version's shim.
 pub fn shim_file_name() -> String {
@@ -119,60 +115,19 @@ pub fn install() -> Result<PathBuf> {
     )))
 }
 
-/// Creates `dir` (and missing parents) as 0700, then checks it.
-fn ensure_private_dir(dir: &Path) -> Result<()> {
-    match fs::symlink_metadata(dir) {
-        Ok(_) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            let mut b = fs::DirBuilder::new();
-            b.recursive(true).mode(0o700);
-            b.create(dir).map_err(|e| {
-                Error::failure(format!(
-                    "cannot create '{}': {}",
-                    dir.display(),
-                    os_words(&e)
-                ))
-            })?;
-            // A umask can only take bits away; make sure it left ours.
-            let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
-        }
-        Err(e) => {
-            return Err(Error::failure(format!(
-                "cannot use '{}': {}",
-                dir.display(),
-                os_words(&e)
-            )))
-        }
-    }
-    check_private_dir(dir)?;
-    check_ancestors(dir)
-}
+/// The shim's directory: whoever can change the shim runs code in every
+/// protected process.
+const SHIM_DIR: Private = Private {
+    what: "the shim",
+    stakes: "whoever can change the shim runs code in every protected process",
+    fix: "remove it, or set HUPSAFE_LIB_DIR to a directory of your own",
+};
 
-fn check_private_dir(dir: &Path) -> Result<()> {
-    let m = fs::symlink_metadata(dir)
-        .map_err(|e| Error::failure(format!("cannot use '{}': {}", dir.display(), os_words(&e))))?;
-    if m.file_type().is_symlink() || !m.is_dir() {
-        return Err(refuse(
-            dir,
-            "is not a directory (or is a symbolic link)",
-            "remove it, or set HUPSAFE_LIB_DIR to a private directory",
-        ));
-    }
-    if m.uid() != uid() {
-        return Err(refuse(
-            dir,
-            &format!("is owned by uid {}, not by you (uid {})", m.uid(), uid()),
-            "remove it, or set HUPSAFE_LIB_DIR to a directory of your own",
-        ));
-    }
-    if m.mode() & 0o077 != 0 {
-        return Err(refuse(
-            dir,
-            &format!("is not private (mode {:o})", m.mode() & 0o7777),
-            &format!("run: chmod 700 '{}'", dir.display()),
-        ));
-    }
-    Ok(())
+/// Creates `dir` (and missing parents) as 0700, then checks it and every
+/// directory above it.
+fn ensure_private_dir(dir: &Path) -> Result<()> {
+    SHIM_DIR.ensure(dir)?;
+    check_ancestors(dir)
 }
 
 /// Every directory above `dir` must be safe: owned by us or root, and not
@@ -206,11 +161,7 @@ fn check_ancestors(dir: &Path) -> Result<()> {
 }
 
 fn refuse(path: &Path, why: &str, fix: &str) -> Error {
-    Error::failure(format!(
-        "refusing to use '{}' for the shim: it {why}; whoever can change the shim \
-         runs code in every protected process. Fix: {fix}",
-        path.display()
-    ))
+    SHIM_DIR.refuse(path, why, fix)
 }
 
 /// Writes the shim into `dir` unless an identical, private copy is there.
