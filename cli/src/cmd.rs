@@ -86,6 +86,12 @@ pub enum Verb {
     Completions(CompletionsArgs),
     /// Print the manual page (roff) on stdout
     Man,
+    /// Would these processes survive a hangup, and if not, why
+    #[command(after_help = crate::check::CHECK_HELP)]
+    Check(crate::check::CheckArgs),
+    /// Check the environment, and predict the protection CMD would get
+    #[command(after_help = crate::doctor::DOCTOR_HELP)]
+    Doctor(crate::doctor::DoctorArgs),
     #[command(flatten)]
     Job(crate::jobcmd::JobVerb),
     #[command(flatten)]

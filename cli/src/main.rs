@@ -3,8 +3,10 @@
 //! started as `nohup`), parses, dispatches, and maps errors to exit
 //! statuses; each verb lives in its own module.
 
+mod check;
 mod cmd;
 mod completions;
+mod doctor;
 mod error;
 mod gnu;
 mod init;
@@ -12,11 +14,13 @@ mod inspect;
 mod install_nohup;
 mod jobcmd;
 mod jobs;
+mod logind;
 mod man;
 mod marks;
 mod nohup;
 mod preload;
 mod private_dir;
+mod procinfo;
 mod relay;
 mod run;
 mod signame;
@@ -90,6 +94,8 @@ fn real_main() -> Result<(), Error> {
         Some(Verb::InstallNohup(a)) => install_nohup::install(&a.dir),
         Some(Verb::Completions(a)) => completions::print(a.shell),
         Some(Verb::Man) => man::print(),
+        Some(Verb::Check(a)) => check::run(&a),
+        Some(Verb::Doctor(a)) => doctor::run(&a),
         Some(Verb::Shell(s)) => init::run(s),
     }
 }

@@ -18,6 +18,7 @@
 //! Set `HUPSAFE_TEST_NO_PRELOAD=1` to run every test without the shim: a
 //! test that still passes then proves nothing about the shim.
 
+pub mod check;
 pub mod cli;
 pub mod differential;
 pub mod fixtures;

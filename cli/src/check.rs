@@ -1,0 +1,1545 @@
+//! `hupsafe check [PID...]`: would these processes survive a hangup, and
+//! if not, why. Each process and its descendants get one line: `survives`,
+//! `at risk: ...` or `dies: ...`, with the reasons and the fix.
+//!
+//! The reasoning is FIELD-NOTES sections 1-4 and 7 applied to what
+//! `/proc` shows ([`crate::procinfo`]): who would send SIGHUP (the kernel
+//! to a session leader and to the foreground group, bash or zsh to their
+//! jobs, bash's SIGTERM to stopped ones, the kernel's HUP+CONT to an
+//! orphaned stopped group), what the process would do with it (ignored,
+//! caught, default, blocked and so queued, held ignored by the shim),
+//! whether its output goes to a terminal that would answer EIO, whether
+//! its terminal is one a hupsafe supervisor holds (the relay), and
+//! whether logind would kill its session scope anyway.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::io;
+
+use clap::{Args, CommandFactory};
+use serde::Serialize;
+
+use crate::error::{os_words, write_stdout, Error, Result};
+use crate::jobs::{ProcId, Registry};
+use crate::logind::{self, Scope, Settings};
+use crate::procinfo::{self, Fd, Stat, Status, Table, Tty};
+
+/// Exit status when something checked is at risk or dies.
+pub const EXIT_NOT_SAFE: i32 = 1;
+/// Exit status for bad input: not a process id, or no such process.
+pub const EXIT_BAD_INPUT: i32 = 2;
+
+pub const CHECK_HELP: &str = "\
+Without PIDs, checks the jobs of this terminal's session: every process in
+the session of the calling shell except the shell itself and this command.
+
+Each process and its descendants get one line: `survives`, `at risk: ...`
+or `dies: ...`, with the reasons (who would send SIGHUP or SIGTERM, what the
+process does with it, whether its output goes to the terminal, logind) and
+what would fix it.
+
+Exit status: 0 when everything checked survives; 1 when something is at
+risk or dies (or has already exited, or cannot be inspected); 2 for bad
+input: an argument that is not a process id, a process that does not
+exist, or no terminal to take the jobs from.";
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// Processes to check, with their descendants [default: the jobs of
+    /// this terminal's session]
+    #[arg(value_name = "PID", allow_negative_numbers = true)]
+    pub pids: Vec<String>,
+    /// Print the verdicts, reasons and facts as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// How bad one reason is.
+#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Explains why it survives.
+    Ok,
+    /// It may not survive: it depends on what the program does next, or
+    /// on something that cannot be seen from here.
+    Risk,
+    /// The hangup kills it.
+    Fatal,
+}
+
+/// What would make a process safe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fix {
+    /// Protect the running process (rescue), or restart it under hupsafe.
+    Protect,
+    /// The shim cannot reach a static program: the relay or --strict.
+    Strict,
+    /// Mark the command, so that typed at the prompt it runs protected.
+    Mark(String),
+    /// Continue the stopped job, or take it off the shell's list.
+    Resume,
+    /// Output away from the terminal.
+    Redirect,
+    /// Leave the login session's scope.
+    LeaveScope,
+    /// Let the user manager outlive the last logout.
+    Linger(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reason {
+    pub severity: Severity,
+    pub text: String,
+    pub fixes: Vec<Fix>,
+}
+
+fn reason(severity: Severity, text: impl Into<String>, fix: Option<Fix>) -> Reason {
+    Reason {
+        severity,
+        text: text.into(),
+        fixes: fix.into_iter().collect(),
+    }
+}
+
+/// The verdict on one process.
+#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    #[serde(rename = "survives")]
+    Survives,
+    #[serde(rename = "at risk")]
+    AtRisk,
+    #[serde(rename = "dies")]
+    Dies,
+    /// A zombie: it already exited.
+    #[serde(rename = "exited")]
+    Exited,
+    #[serde(rename = "cannot inspect")]
+    CannotInspect,
+    #[serde(rename = "no such process")]
+    NoSuchProcess,
+}
+
+impl Verdict {
+    fn word(self) -> &'static str {
+        match self {
+            Verdict::Survives => "survives",
+            Verdict::AtRisk => "at risk",
+            Verdict::Dies => "dies",
+            Verdict::Exited => "exited",
+            Verdict::CannotInspect => "cannot inspect",
+            Verdict::NoSuchProcess => "no such process",
+        }
+    }
+
+    fn exit_status(self) -> i32 {
+        match self {
+            Verdict::Survives => 0,
+            Verdict::NoSuchProcess => EXIT_BAD_INPUT,
+            _ => EXIT_NOT_SAFE,
+        }
+    }
+
+    fn of(reasons: &[Reason]) -> Verdict {
+        match reasons.iter().map(|r| r.severity).max() {
+            Some(Severity::Fatal) => Verdict::Dies,
+            Some(Severity::Risk) => Verdict::AtRisk,
+            _ => Verdict::Survives,
+        }
+    }
+}
+
+/// Who holds the master side of a terminal, as far as a hangup goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    /// A hupsafe supervisor: the relay's own terminal.
+    Relay {
+        supervisor: i32,
+        job: Option<String>,
+    },
+    /// tmux or screen: a dropped connection does not hang it up.
+    Multiplexer { name: String, pid: i32 },
+    /// A terminal emulator, sshd, or unknown: it can go away.
+    Plain,
+}
+
+/// What a signal does to the process.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Disposition {
+    pub ignored: bool,
+    pub caught: bool,
+    /// Blocked by at least one thread.
+    pub blocked: bool,
+    /// A thread waits for it in sigwait (which queues it like a block).
+    pub awaited: bool,
+    pub pending: bool,
+}
+
+impl Disposition {
+    fn of(status: &Status, sig: i32, blocked: bool, awaited: bool) -> Disposition {
+        Disposition {
+            ignored: status.ignores(sig),
+            caught: status.catches(sig),
+            blocked,
+            awaited,
+            pending: status.pending(sig),
+        }
+    }
+
+    /// Queued rather than discarded or delivered at once.
+    fn queued(&self) -> bool {
+        self.blocked || self.awaited
+    }
+}
+
+/// Everything readable about one live process that the verdict rests on.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    pub stat: Stat,
+    pub uid: u32,
+    pub hup: Disposition,
+    pub term: Disposition,
+    /// Whether the shim is mapped; None when the maps are not readable.
+    pub shim: Option<bool>,
+    /// fds 1 and 2; None when not readable.
+    pub out: [Option<Fd>; 2],
+    pub cgroup: Option<String>,
+    /// The program file is statically linked (None: unknown).
+    pub is_static: Option<bool>,
+    /// Its LD_PRELOAD names a shim that is not mapped, for this reason.
+    pub shim_missing: Option<String>,
+}
+
+/// What surrounds the process: its session leader, who holds its
+/// terminals, logind.
+#[derive(Debug, Clone)]
+pub struct Surroundings {
+    pub leader: Option<Stat>,
+    /// Owner of the controlling terminal.
+    pub tty_owner: Owner,
+    /// Owners of the terminals fds 1 and 2 point to (when they do).
+    pub out_owners: [Owner; 2],
+    pub logind: Settings,
+    pub user: Option<String>,
+    pub lingers: bool,
+    /// The command name, if it can be marked and is not.
+    pub markable: Option<String>,
+}
+
+/// A signal someone would send on hangup, and who.
+struct Delivery {
+    signal: i32,
+    by: String,
+    /// False when it depends on a program we do not know.
+    certain: bool,
+}
+
+/// The shells whose hangup behaviour FIELD-NOTES section 1 records.
+#[derive(Debug, PartialEq, Eq)]
+enum Shell {
+    Bash,
+    Zsh,
+    Other(String),
+}
+
+impl Shell {
+    fn of(comm: &str) -> Shell {
+        let c = comm.trim_start_matches('-');
+        match c {
+            "bash" => Shell::Bash,
+            "zsh" => Shell::Zsh,
+            _ => Shell::Other(c.to_string()),
+        }
+    }
+}
+
+/// Who would signal the process when its terminal hangs up.
+fn deliveries(st: &Stat, leader: Option<&Stat>, tty: Tty) -> Vec<Delivery> {
+    let name = tty.name();
+    let mut d = Vec::new();
+    if st.leads_session() {
+        d.push(Delivery {
+            signal: libc::SIGHUP,
+            by: format!("it leads the session of {name}: the kernel sends it SIGHUP on hangup"),
+            certain: true,
+        });
+        return d;
+    }
+    match leader {
+        Some(l) if l.pgrp != st.pgrp => match Shell::of(&l.comm) {
+            Shell::Bash => {
+                d.push(Delivery {
+                    signal: libc::SIGHUP,
+                    by: format!("bash, pid {}, sends SIGHUP to its jobs on hangup", l.pid),
+                    certain: true,
+                });
+                if st.is_stopped() {
+                    d.push(Delivery {
+                        signal: libc::SIGTERM,
+                        by: format!("bash, pid {},", l.pid),
+                        certain: true,
+                    });
+                }
+            }
+            Shell::Zsh if st.is_stopped() => d.push(Delivery {
+                signal: libc::SIGHUP,
+                by: "stopped job under zsh: zsh skips it, but the kernel sends SIGHUP and \
+                     SIGCONT to its orphaned process group when zsh exits"
+                    .into(),
+                certain: true,
+            }),
+            Shell::Zsh => d.push(Delivery {
+                signal: libc::SIGHUP,
+                by: format!(
+                    "zsh, pid {}, sends SIGHUP to its running jobs on hangup",
+                    l.pid
+                ),
+                certain: true,
+            }),
+            Shell::Other(_) if st.is_stopped() => d.push(Delivery {
+                signal: libc::SIGHUP,
+                by: "stopped: the kernel sends SIGHUP and SIGCONT to its orphaned process \
+                     group when the session leader exits"
+                    .into(),
+                certain: true,
+            }),
+            Shell::Other(n) => d.push(Delivery {
+                signal: libc::SIGHUP,
+                by: format!(
+                    "the session leader, {n}, pid {}, may pass the hangup on as SIGHUP",
+                    l.pid
+                ),
+                certain: false,
+            }),
+        },
+        Some(_) => {}
+        None => d.push(Delivery {
+            signal: libc::SIGHUP,
+            by: format!(
+                "its session leader (pid {}) is gone; whatever holds {name} decides",
+                st.session
+            ),
+            certain: false,
+        }),
+    }
+    if st.in_foreground() {
+        d.push(Delivery {
+            signal: libc::SIGHUP,
+            by: format!(
+                "in the foreground of {name}: the kernel sends it SIGHUP and SIGCONT when the \
+                 session leader exits"
+            ),
+            certain: true,
+        });
+    }
+    d
+}
+
+/// SIGHUP's disposition in a few words.
+fn hup_words(hup: &Disposition, shim: Option<bool>) -> &'static str {
+    match (hup.ignored, hup.caught, hup.queued(), shim == Some(true)) {
+        (true, _, _, true) => "ignored, held so by the shim",
+        (true, _, false, _) => "ignored",
+        (true, _, true, _) => "ignored but queued (blocked, or awaited by sigwait)",
+        (_, true, _, _) => "caught by a handler",
+        (_, _, true, _) => "blocked",
+        _ => "at its default action",
+    }
+}
+
+/// What SIGHUP does to the process: severity and words.
+fn hup_outcome(hup: &Disposition, shim: Option<bool>) -> (Severity, String) {
+    if hup.ignored && shim == Some(true) {
+        return (
+            Severity::Ok,
+            "SIGHUP ignored, and the hupsafe shim keeps it ignored".into(),
+        );
+    }
+    if hup.ignored && !hup.queued() {
+        let how = match shim {
+            Some(false) => {
+                "SIGHUP ignored (inherited SIG_IGN without the shim: the program could still \
+                 change that)"
+            }
+            _ => "SIGHUP ignored",
+        };
+        return (Severity::Ok, how.into());
+    }
+    let queue = if hup.awaited && !hup.blocked {
+        "a thread waits for it in sigwait, so the kernel queues it"
+    } else {
+        "blocked, so the kernel queues it"
+    };
+    if hup.ignored {
+        return (
+            Severity::Risk,
+            format!("SIGHUP ignored but {queue} anyway, and a sigwait or signalfd reader gets it"),
+        );
+    }
+    if hup.awaited {
+        return (
+            Severity::Risk,
+            "SIGHUP awaited in sigwait: the program receives it and decides what to do".into(),
+        );
+    }
+    if hup.caught && hup.blocked {
+        return (
+            Severity::Risk,
+            "SIGHUP caught by a handler and blocked: queued until the program unblocks it, \
+             then its handler decides"
+                .into(),
+        );
+    }
+    if hup.caught {
+        return (
+            Severity::Fatal,
+            "SIGHUP caught by handler and not protected".into(),
+        );
+    }
+    if hup.blocked {
+        return (
+            Severity::Risk,
+            "SIGHUP blocked: queued, and it kills the program once unblocked (or a sigwait \
+             or signalfd reader gets it)"
+                .into(),
+        );
+    }
+    (
+        Severity::Fatal,
+        "SIGHUP at its default action (terminate) and not protected".into(),
+    )
+}
+
+/// The reasons for the verdict on a live process. Pure: everything it
+/// needs is in `f` and `s`.
+pub fn assess(f: &Facts, s: &Surroundings) -> Vec<Reason> {
+    use Severity::*;
+    let st = &f.stat;
+    let mut v = Vec::new();
+    let shim_guards = f.shim == Some(true) && f.hup.ignored;
+    let mut signals: Vec<Delivery> = Vec::new();
+    match st.tty() {
+        None => v.push(reason(
+            Ok,
+            format!(
+                "no controlling terminal ({}): no hangup signal reaches it (SIGHUP itself is \
+                 {})",
+                if st.leads_session() {
+                    "it leads a session of its own".to_string()
+                } else {
+                    format!("session {}", st.session)
+                },
+                hup_words(&f.hup, f.shim)
+            ),
+            None,
+        )),
+        Some(tty) => match &s.tty_owner {
+            Owner::Relay { supervisor, job } => v.push(reason(
+                Ok,
+                format!(
+                    "relayed: its terminal {} is held by the hupsafe supervisor (pid \
+                     {supervisor}{}), so your terminal's hangup does not reach it and its \
+                     output goes to the job's log",
+                    tty.name(),
+                    job.as_ref()
+                        .map(|j| format!(", job {j}"))
+                        .unwrap_or_default()
+                ),
+                None,
+            )),
+            Owner::Multiplexer { name, pid } => v.push(reason(
+                Ok,
+                format!(
+                    "its terminal {} is a {name} window (server pid {pid}): a dropped \
+                     connection does not hang it up (closing that window would)",
+                    tty.name()
+                ),
+                None,
+            )),
+            Owner::Plain => signals = deliveries(st, s.leader.as_ref(), tty),
+        },
+    }
+
+    let hups: Vec<&Delivery> = signals
+        .iter()
+        .filter(|d| d.signal == libc::SIGHUP)
+        .collect();
+    if !hups.is_empty() {
+        let (mut sev, what) = hup_outcome(&f.hup, f.shim);
+        if !hups.iter().any(|d| d.certain) {
+            sev = sev.min(Risk);
+        }
+        let by: Vec<&str> = hups.iter().map(|d| d.by.as_str()).collect();
+        let fix = if sev == Ok {
+            None
+        } else if f.is_static == Some(true) {
+            Some(Fix::Strict)
+        } else {
+            Some(Fix::Protect)
+        };
+        let mut text = format!("{what} ({})", by.join("; "));
+        if let (true, Some(why)) = (sev > Ok, &f.shim_missing) {
+            text.push_str(&format!(
+                "; the shim is in its LD_PRELOAD but not loaded: {why}"
+            ));
+        }
+        let mut r = reason(sev, text, fix);
+        if let (true, Some(name)) = (sev > Ok, &s.markable) {
+            r.fixes.push(Fix::Mark(name.clone()));
+        }
+        v.push(r);
+    }
+    if f.shim == Some(true) && !f.hup.ignored {
+        v.push(reason(
+            Risk,
+            "the hupsafe shim is loaded, yet SIGHUP is not ignored in the kernel (changed by \
+             a raw system call?)",
+            Some(Fix::Protect),
+        ));
+    }
+    if let Some(term) = signals.iter().find(|d| d.signal == libc::SIGTERM) {
+        let t = &f.term;
+        let (sev, text) = if t.ignored && !t.queued() {
+            (
+                Ok,
+                format!(
+                    "stopped job under bash: {} sends SIGTERM on hangup, which it ignores",
+                    term.by
+                ),
+            )
+        } else if t.caught || t.queued() {
+            (
+                Risk,
+                format!(
+                    "stopped job under bash ({} sends SIGTERM; its handler decides)",
+                    term.by
+                ),
+            )
+        } else {
+            // Not certain: bash sends SIGTERM only to jobs it still sees as
+            // stopped, and the SIGCONT it sent with SIGHUP a moment before
+            // can reach its job table first (seen under load).
+            (
+                Risk,
+                format!(
+                    "stopped job under bash ({} sends SIGTERM to jobs still stopped; ignoring \
+                     SIGHUP does not help)",
+                    term.by
+                ),
+            )
+        };
+        v.push(reason(sev, text, (sev > Ok).then_some(Fix::Resume)));
+    }
+    if f.hup.pending && !shim_guards {
+        v.push(reason(
+            Risk,
+            "a SIGHUP is already pending (queued while blocked)",
+            Some(Fix::Protect),
+        ));
+    }
+
+    // Output: a terminal that goes away answers every write with EIO.
+    let mut on_terminal: Vec<&str> = Vec::new();
+    let mut which_terminal: Option<String> = None;
+    let mut unreadable = false;
+    for (i, name) in ["stdout", "stderr"].iter().enumerate() {
+        match &f.out[i] {
+            Some(Fd::Terminal(tty, _)) => {
+                if matches!(s.out_owners[i], Owner::Plain) {
+                    on_terminal.push(name);
+                    let t = if tty.is_dev_tty() {
+                        st.tty()
+                    } else {
+                        Some(*tty)
+                    };
+                    if t.is_some() && t != st.tty() {
+                        which_terminal = t.map(|t| t.name());
+                    }
+                }
+            }
+            Some(_) => {}
+            None => unreadable = true,
+        }
+    }
+    if !on_terminal.is_empty() {
+        let subject = on_terminal.join(" and ");
+        let verb = if on_terminal.len() == 1 { "is" } else { "are" };
+        let what = match which_terminal {
+            Some(t) => format!("a terminal ({t})"),
+            None => "the terminal".into(),
+        };
+        v.push(reason(
+            Risk,
+            format!("{subject} {verb} {what} (EIO after hangup)"),
+            Some(Fix::Redirect),
+        ));
+    }
+    if unreadable {
+        v.push(reason(
+            Risk,
+            format!(
+                "cannot see where its output goes (a process of uid {}: run check as that \
+                 user or root)",
+                f.uid
+            ),
+            None,
+        ));
+    }
+
+    // logind: no disposition survives the scope being killed.
+    if let Some(cg) = &f.cgroup {
+        match Scope::of_cgroup(cg) {
+            Scope::Session(id) => {
+                let user = s.user.clone().unwrap_or_else(|| f.uid.to_string());
+                match s.logind.kills(&user) {
+                    Some(true) => v.push(reason(
+                        Risk,
+                        format!(
+                            "logind KillUserProcesses=yes kills the session scope (session \
+                             {id}) when you log out"
+                        ),
+                        Some(Fix::LeaveScope),
+                    )),
+                    None => v.push(reason(
+                        Risk,
+                        format!(
+                            "logind may kill the session scope (session {id}) when you log \
+                             out: KillUserProcesses is not set, and upstream's default is yes"
+                        ),
+                        Some(Fix::LeaveScope),
+                    )),
+                    Some(false) => {}
+                }
+            }
+            Scope::UserManager if !s.lingers => {
+                let user = s.user.clone().unwrap_or_else(|| f.uid.to_string());
+                v.push(reason(
+                    Risk,
+                    "runs under your systemd user manager, which stops at your last logout \
+                     (no linger)",
+                    Some(Fix::Linger(user)),
+                ))
+            }
+            _ => {}
+        }
+    }
+    v
+}
+
+/// A job of this user's registry whose supervisor is alive.
+#[derive(Debug, Clone)]
+struct LiveJob {
+    id: String,
+    supervisor: ProcId,
+    program: Option<ProcId>,
+}
+
+/// The machine as `check` found it: every process's stat, this user's
+/// live relay jobs, logind's settings, the marks.
+struct Snapshot {
+    table: Table,
+    jobs: Vec<LiveJob>,
+    logind: Settings,
+    hupsafe_exe: Option<(u64, u64)>,
+    marks: Option<Vec<String>>,
+    has_rescue: bool,
+    owners: RefCell<HashMap<Tty, Owner>>,
+}
+
+/// One line of the report.
+#[derive(Serialize, Debug)]
+struct Row {
+    pid: i32,
+    /// Nesting under the process it descends from (0: asked for).
+    depth: usize,
+    comm: String,
+    command: Vec<String>,
+    verdict: Verdict,
+    reasons: Vec<ReasonOut>,
+    fixes: Vec<String>,
+    facts: Option<FactsOut>,
+}
+
+#[derive(Serialize, Debug)]
+struct ReasonOut {
+    severity: Severity,
+    text: String,
+}
+
+#[derive(Serialize, Debug)]
+struct FactsOut {
+    state: String,
+    ppid: i32,
+    uid: u32,
+    session: i32,
+    pgrp: i32,
+    session_leader: bool,
+    leader: Option<Named>,
+    tty: Option<String>,
+    foreground: bool,
+    sighup: Disposition,
+    sigterm: Disposition,
+    shim: Option<bool>,
+    stdout: Option<String>,
+    stderr: Option<String>,
+    relay: Option<RelayOut>,
+    cgroup: Option<String>,
+}
+
+#[derive(Serialize, Debug, Clone)]
+struct Named {
+    pid: i32,
+    comm: String,
+}
+
+#[derive(Serialize, Debug, Clone)]
+struct RelayOut {
+    job: Option<String>,
+    supervisor: i32,
+    program: Option<i32>,
+}
+
+impl Snapshot {
+    fn take() -> Snapshot {
+        let table = Table::read();
+        let jobs = live_jobs();
+        let hupsafe_exe = procinfo::exe_identity(std::process::id() as i32).ok();
+        let marks = crate::marks::marks_path()
+            .ok()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .map(|t| crate::marks::names(&crate::marks::parse(&t)));
+        let has_rescue = crate::cmd::Cli::command()
+            .get_subcommands()
+            .any(|c| c.get_name() == "rescue");
+        Snapshot {
+            table,
+            jobs,
+            logind: Settings::read(),
+            hupsafe_exe,
+            marks,
+            has_rescue,
+            owners: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// Whether `pid` runs this hupsafe (or another one).
+    fn is_hupsafe(&self, pid: i32) -> bool {
+        if self.hupsafe_exe.is_some() && procinfo::exe_identity(pid).ok() == self.hupsafe_exe {
+            return true;
+        }
+        procinfo::exe(pid).is_ok_and(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("hupsafe"))
+        })
+    }
+
+    /// Who holds the master side of `tty`.
+    fn owner(&self, tty: Tty) -> Owner {
+        if let Some(o) = self.owners.borrow().get(&tty) {
+            return o.clone();
+        }
+        let owner = match tty.pts_index() {
+            None => Owner::Plain,
+            Some(index) => {
+                let holders = procinfo::pty_master_holders(index);
+                let relay = holders.iter().find_map(|&h| {
+                    let job = self.jobs.iter().find(|j| j.supervisor.pid == h);
+                    let leads = self.table.get(h).is_some_and(|s| s.leads_session());
+                    (job.is_some() || (leads && self.is_hupsafe(h))).then(|| Owner::Relay {
+                        supervisor: h,
+                        job: job.map(|j| j.id.clone()),
+                    })
+                });
+                let mux = || {
+                    holders.iter().find_map(|&h| {
+                        let comm = &self.table.get(h)?.comm;
+                        multiplexer_name(comm).map(|name| Owner::Multiplexer {
+                            name: name.to_string(),
+                            pid: h,
+                        })
+                    })
+                };
+                relay.or_else(mux).unwrap_or(Owner::Plain)
+            }
+        };
+        self.owners.borrow_mut().insert(tty, owner.clone());
+        owner
+    }
+
+    /// The relay job `pid` is a client of, if it is a hupsafe client: the
+    /// one it attached to (`hupsafe attach ID`), or the one it started
+    /// (the supervisor is its fork: same command line, started after it).
+    fn client_of(&self, pid: i32, st: &Stat) -> Option<LiveJob> {
+        if st.leads_session() || !self.is_hupsafe(pid) {
+            return None;
+        }
+        let argv = procinfo::cmdline(pid).ok()?;
+        let words: Vec<String> = argv
+            .iter()
+            .skip(1)
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let mut plain = words.iter().filter(|w| !w.starts_with('-'));
+        if plain.next().map(String::as_str) == Some("attach") {
+            let id = plain.next()?;
+            let mut m = self.jobs.iter().filter(|j| j.id.starts_with(id.as_str()));
+            let exact = self.jobs.iter().find(|j| j.id == *id);
+            return exact
+                .or_else(|| {
+                    let first = m.next()?;
+                    m.next().is_none().then_some(first)
+                })
+                .cloned();
+        }
+        self.jobs
+            .iter()
+            .filter(|j| j.supervisor.start >= st.start)
+            .filter(|j| procinfo::cmdline(j.supervisor.pid).ok().as_ref() == Some(&argv))
+            .min_by_key(|j| j.supervisor.start)
+            .cloned()
+    }
+
+    fn markable(&self, f: &Stat, leader: Option<&Stat>) -> Option<String> {
+        let leader = leader?;
+        if !matches!(Shell::of(&leader.comm), Shell::Bash | Shell::Zsh) {
+            return None;
+        }
+        // Typed at the prompt: a child of the shell (a job, or a stage of
+        // a pipeline); what a job starts in turn is not typed.
+        if f.ppid != leader.pid {
+            return None;
+        }
+        let argv0 = procinfo::cmdline(f.pid).ok()?.into_iter().next()?;
+        let name = argv0.to_string_lossy();
+        let name = name.rsplit('/').next()?.to_string();
+        let marked = self.marks.as_ref().is_some_and(|m| m.contains(&name));
+        (!marked && crate::marks::invalid_reason(&name).is_none()).then_some(name)
+    }
+
+    /// The verdict on `pid` (a descendant of `root`, or `root` itself),
+    /// and the relay job it is a client of.
+    fn judge(&self, pid: i32, depth: usize, root: i32) -> (Row, Option<LiveJob>) {
+        let mut row = Row {
+            pid,
+            depth,
+            comm: String::new(),
+            command: Vec::new(),
+            verdict: Verdict::NoSuchProcess,
+            reasons: Vec::new(),
+            fixes: Vec::new(),
+            facts: None,
+        };
+        let st = match procinfo::stat(pid) {
+            Ok(s) => s,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return (row, None),
+            Err(e) => {
+                row.verdict = Verdict::CannotInspect;
+                row.reasons.push(ReasonOut {
+                    severity: Severity::Risk,
+                    text: format!("/proc/{pid}/stat: {}", os_words(&e)),
+                });
+                return (row, None);
+            }
+        };
+        row.comm = st.comm.clone();
+        row.command = procinfo::cmdline(pid)
+            .unwrap_or_default()
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        if st.is_zombie() {
+            row.verdict = Verdict::Exited;
+            let parent = self
+                .table
+                .get(st.ppid)
+                .map(|p| format!("{} (pid {})", p.comm, p.pid))
+                .unwrap_or_else(|| format!("pid {}", st.ppid));
+            row.reasons.push(ReasonOut {
+                severity: Severity::Fatal,
+                text: format!(
+                    "a zombie: it has already exited, and its parent {parent} has not \
+                     collected its status yet; nothing is left to hang up"
+                ),
+            });
+            return (row, None);
+        }
+        let status = match procinfo::status(pid) {
+            Ok(s) => s,
+            Err(e) => {
+                row.verdict = if e.kind() == io::ErrorKind::NotFound {
+                    Verdict::NoSuchProcess
+                } else {
+                    Verdict::CannotInspect
+                };
+                row.reasons.push(ReasonOut {
+                    severity: Severity::Risk,
+                    text: format!("/proc/{pid}/status: {}", os_words(&e)),
+                });
+                return (row, None);
+            }
+        };
+        let blocked = !procinfo::threads_blocking(pid, libc::SIGHUP).is_empty()
+            || status.blocks(libc::SIGHUP);
+        let awaited = !procinfo::threads_waiting(pid, libc::SIGHUP).is_empty();
+        let term_blocked = status.blocks(libc::SIGTERM);
+        let shim = procinfo::mapped_shim(pid).ok().map(|p| p.is_some());
+        let out = [procinfo::fd(pid, 1).ok(), procinfo::fd(pid, 2).ok()];
+        let program = procinfo::exe(pid)
+            .ok()
+            .and_then(|p| crate::inspect::elf(&p).ok());
+        let is_static = program.as_ref().and_then(|t| match &t.format {
+            crate::inspect::Format::Elf(e) => Some(e.is_static()),
+            _ => None,
+        });
+        let shim_missing = if shim == Some(false) {
+            shim_missing_why(pid, program.as_ref(), &status)
+        } else {
+            None
+        };
+        let facts = Facts {
+            stat: st.clone(),
+            uid: status.uid.0,
+            hup: Disposition::of(&status, libc::SIGHUP, blocked, awaited),
+            term: Disposition::of(&status, libc::SIGTERM, term_blocked, false),
+            shim,
+            out: out.clone(),
+            cgroup: procinfo::cgroup(pid).ok(),
+            is_static,
+            shim_missing,
+        };
+        let leader = self.table.get(st.session).cloned().or_else(|| {
+            procinfo::stat(st.session)
+                .ok()
+                .filter(|l| l.leads_session())
+        });
+        let tty_owner = st.tty().map_or(Owner::Plain, |t| self.owner(t));
+        let out_owner = |fd: &Option<Fd>| match fd {
+            Some(Fd::Terminal(t, _)) if t.is_dev_tty() => tty_owner.clone(),
+            Some(Fd::Terminal(t, _)) => self.owner(*t),
+            _ => Owner::Plain,
+        };
+        let user = procinfo::user_name(facts.uid);
+        let surroundings = Surroundings {
+            leader: leader.clone(),
+            tty_owner: tty_owner.clone(),
+            out_owners: [out_owner(&out[0]), out_owner(&out[1])],
+            lingers: user.as_deref().is_some_and(logind::lingers),
+            user,
+            logind: self.logind.clone(),
+            markable: self.markable(&st, leader.as_ref()),
+        };
+        let mut reasons = assess(&facts, &surroundings);
+        if let Owner::Relay { supervisor, job } = &tty_owner {
+            if *supervisor == pid && st.leads_session() {
+                reasons = vec![reason(
+                    if facts.hup.ignored {
+                        Severity::Ok
+                    } else {
+                        Severity::Risk
+                    },
+                    format!(
+                        "the hupsafe supervisor{}: it leads a session of its own on the job's \
+                         terminal {}, with SIGHUP {}",
+                        job.as_ref()
+                            .map(|j| format!(" of job {j}"))
+                            .unwrap_or_default(),
+                        st.tty().map(|t| t.name()).unwrap_or_default(),
+                        hup_words(&facts.hup, facts.shim)
+                    ),
+                    None,
+                )];
+            }
+        }
+        let client = self.client_of(pid, &st);
+        if let Some(job) = &client {
+            // The client only shows the job; the job's fate is what counts.
+            reasons = vec![reason(
+                Severity::Ok,
+                format!(
+                    "hupsafe relay client of job {}: the program{} runs on the job's own \
+                         terminal, held by the supervisor (pid {}), and outlives this one; this \
+                         client just detaches (hupsafe attach {})",
+                    job.id,
+                    job.program
+                        .map(|p| format!(" (pid {})", p.pid))
+                        .unwrap_or_default(),
+                    job.supervisor.pid,
+                    job.id
+                ),
+                None,
+            )];
+        }
+        row.verdict = Verdict::of(&reasons);
+        row.fixes = self.fixes(&reasons, &st, &row.command, root);
+        row.reasons = show(row.verdict, &reasons);
+        let relay = match (&client, &tty_owner) {
+            (Some(j), _) => Some(RelayOut {
+                job: Some(j.id.clone()),
+                supervisor: j.supervisor.pid,
+                program: j.program.map(|p| p.pid),
+            }),
+            (None, Owner::Relay { supervisor, job }) => Some(RelayOut {
+                job: job.clone(),
+                supervisor: *supervisor,
+                program: None,
+            }),
+            _ => None,
+        };
+        let describe = |fd: &Option<Fd>| {
+            fd.as_ref().map(|f| match f {
+                Fd::Closed => "closed".to_string(),
+                Fd::Terminal(_, p) | Fd::Other(p) => p.to_string_lossy().into_owned(),
+            })
+        };
+        row.facts = Some(FactsOut {
+            state: st.state.to_string(),
+            ppid: st.ppid,
+            uid: facts.uid,
+            session: st.session,
+            pgrp: st.pgrp,
+            session_leader: st.leads_session(),
+            leader: leader.map(|l| Named {
+                pid: l.pid,
+                comm: l.comm,
+            }),
+            tty: st.tty().map(|t| t.name()),
+            foreground: st.in_foreground(),
+            sighup: facts.hup,
+            sigterm: facts.term,
+            shim,
+            stdout: describe(&out[0]),
+            stderr: describe(&out[1]),
+            relay,
+            cgroup: facts.cgroup.clone(),
+        });
+        (row, client)
+    }
+
+    /// The fixes for `reasons`, in words; `root` is the process asked
+    /// about when `st` is one of its descendants.
+    fn fixes(&self, reasons: &[Reason], st: &Stat, command: &[String], root: i32) -> Vec<String> {
+        let mut cmd = command.join(" ");
+        if cmd.is_empty() {
+            cmd = st.comm.clone();
+        }
+        if cmd.chars().count() > 40 {
+            cmd = format!("{}...", cmd.chars().take(37).collect::<String>());
+        }
+        let pid = st.pid;
+        let protect = if self.has_rescue {
+            format!("hupsafe rescue {pid}")
+        } else if root != pid {
+            format!(
+                "restart the job it belongs to (pid {root}) under hupsafe: what that starts is \
+                 protected too (`hupsafe rescue {pid}` is planned)"
+            )
+        } else {
+            format!("restart it as `hupsafe {cmd}` (`hupsafe rescue {pid}` is planned)")
+        };
+        let mut out: Vec<String> = Vec::new();
+        for fix in reasons.iter().flat_map(|r| r.fixes.iter()) {
+            let text = match fix {
+                Fix::Protect => protect.clone(),
+                Fix::Strict => format!(
+                    "it is statically linked, so the shim cannot reach it: restart it as \
+                     `HUPSAFE_RELAY=1 hupsafe {cmd}` (its own terminal) or with --strict \
+                     (planned)"
+                ),
+                Fix::Mark(name) => {
+                    format!("`hupsafe mark {name}`, so that typed at the prompt it runs protected")
+                }
+                Fix::Resume => {
+                    "continue it with bg (bash sends no SIGTERM to running jobs) or take it \
+                     off bash's list with disown"
+                        .to_string()
+                }
+                Fix::Redirect => "redirect its output (> file), or run it under hupsafe, which \
+                                  relays a terminal's output"
+                    .to_string(),
+                Fix::LeaveScope => "start it outside the session scope: `systemd-run --user \
+                                    --scope CMD`, plus `loginctl enable-linger`"
+                    .to_string(),
+                Fix::Linger(user) => format!("loginctl enable-linger {user}"),
+            };
+            if !out.contains(&text) {
+                out.push(text);
+            }
+        }
+        out
+    }
+}
+
+/// Why a process whose LD_PRELOAD names the shim does not have it
+/// mapped (None when its LD_PRELOAD has no shim, or cannot be read).
+fn shim_missing_why(
+    pid: i32,
+    program: Option<&crate::inspect::Target>,
+    status: &Status,
+) -> Option<String> {
+    let preload = procinfo::environ_var(pid, "LD_PRELOAD").ok()??;
+    let entry = preload
+        .as_encoded_bytes()
+        .split(|&b| b == b':' || b == b' ')
+        .find(|e| {
+            let name = e.rsplit(|&b| b == b'/').next().unwrap_or(e);
+            procinfo::is_shim_file(name)
+        })?
+        .to_vec();
+    let path = std::path::PathBuf::from(String::from_utf8_lossy(&entry).into_owned());
+    if let Some(t) = program {
+        let concerns = t.concerns(status.uid.0, status.gid);
+        if !concerns.is_empty() {
+            let words: Vec<String> = concerns.iter().map(|c| c.to_string()).collect();
+            return Some(format!("the program {}", words.join(", and ")));
+        }
+    }
+    if !path.exists() {
+        return Some(format!("{} does not exist", path.display()));
+    }
+    Some("its loader did not load it".into())
+}
+
+/// The reasons worth showing for a verdict: the ones that decide it
+/// first, then the lesser risks; for `survives`, why.
+fn show(verdict: Verdict, reasons: &[Reason]) -> Vec<ReasonOut> {
+    let pick = |sev: Severity| {
+        reasons
+            .iter()
+            .filter(move |r| r.severity == sev)
+            .map(|r| ReasonOut {
+                severity: r.severity,
+                text: r.text.clone(),
+            })
+    };
+    match verdict {
+        Verdict::Survives => pick(Severity::Ok).collect(),
+        _ => pick(Severity::Fatal).chain(pick(Severity::Risk)).collect(),
+    }
+}
+
+fn multiplexer_name(comm: &str) -> Option<&'static str> {
+    if comm.starts_with("tmux") {
+        Some("tmux")
+    } else if comm.eq_ignore_ascii_case("screen") {
+        Some("screen")
+    } else if comm == "dtach" || comm == "abduco" || comm == "zellij" {
+        Some(match comm {
+            "dtach" => "dtach",
+            "abduco" => "abduco",
+            _ => "zellij",
+        })
+    } else {
+        None
+    }
+}
+
+/// This user's jobs whose supervisor is alive (none when there is no
+/// registry, or it cannot be used).
+fn live_jobs() -> Vec<LiveJob> {
+    let Ok(Some(reg)) = Registry::open() else {
+        return Vec::new();
+    };
+    let (jobs, _) = reg.list();
+    jobs.iter()
+        .filter_map(|j| {
+            let r = j.read_record().ok()?;
+            let supervisor = r.writer.filter(|w| w.is_alive())?;
+            if r.state.is_final() {
+                return None;
+            }
+            Some(LiveJob {
+                id: r.id,
+                supervisor,
+                program: r.program.filter(|p| p.is_alive()),
+            })
+        })
+        .collect()
+}
+
+/// Parses the PIDs; anything else is bad input (exit 2).
+fn parse_pids(args: &[String]) -> Result<Vec<i32>> {
+    let mut pids = Vec::new();
+    for a in args {
+        match a.parse::<i32>() {
+            Ok(p) if p > 0 => pids.push(p),
+            _ => {
+                let hint = if a.starts_with('%') {
+                    format!(
+                        " ({a} is a job of your shell; its processes: hupsafe check $(jobs -p {a}))"
+                    )
+                } else {
+                    String::new()
+                };
+                return Err(Error::new(
+                    EXIT_BAD_INPUT,
+                    format!(
+                        "hupsafe: check: '{a}' is not a process id (a positive number, as ps \
+                         shows){hint}"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(pids)
+}
+
+/// The session `check` looks at without PIDs.
+#[derive(Serialize, Debug)]
+struct SessionOut {
+    session: i32,
+    tty: String,
+    leader: Option<Named>,
+    held_by: Option<Named>,
+}
+
+/// The jobs of the caller's terminal session: its members minus this
+/// process, its process group (a pipeline it is part of) and its
+/// ancestors (the shell); only the topmost of each family (descendants
+/// follow their ancestor).
+fn session_roots(snap: &Snapshot) -> Result<(SessionOut, Vec<i32>)> {
+    let me = std::process::id() as i32;
+    let my = procinfo::stat(me).map_err(|e| {
+        Error::failure(format!(
+            "hupsafe: cannot read /proc/self/stat: {}",
+            os_words(&e)
+        ))
+    })?;
+    let Some(tty) = my.tty() else {
+        return Err(Error::new(
+            EXIT_BAD_INPUT,
+            "hupsafe: check: this command has no controlling terminal, so there is no \
+             terminal session to take the jobs from (and nothing here gets a hangup: without \
+             a terminal, as over `ssh host cmd`, the risk is a closed pipe, EPIPE). Name the \
+             processes instead: hupsafe check PID...",
+        ));
+    };
+    let mut excluded: HashSet<i32> = snap.table.ancestors(me).into_iter().collect();
+    excluded.insert(me);
+    let members: HashSet<i32> = snap
+        .table
+        .procs
+        .values()
+        .filter(|s| s.session == my.session && s.pgrp != my.pgrp && !excluded.contains(&s.pid))
+        .map(|s| s.pid)
+        .collect();
+    let mut roots: Vec<i32> = members
+        .iter()
+        .copied()
+        .filter(|p| {
+            snap.table
+                .get(*p)
+                .is_some_and(|s| !members.contains(&s.ppid))
+        })
+        .collect();
+    roots.sort_unstable();
+    let leader = snap.table.get(my.session).map(|l| Named {
+        pid: l.pid,
+        comm: l.comm.clone(),
+    });
+    let held_by = match snap.owner(tty) {
+        Owner::Multiplexer { name, pid } => Some(Named { pid, comm: name }),
+        _ => None,
+    };
+    Ok((
+        SessionOut {
+            session: my.session,
+            tty: tty.name(),
+            leader,
+            held_by,
+        },
+        roots,
+    ))
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    session: Option<&'a SessionOut>,
+    processes: &'a [Row],
+    status: i32,
+}
+
+/// `hupsafe check [PID...]`.
+pub fn run(args: &CheckArgs) -> Result<()> {
+    let asked = parse_pids(&args.pids)?;
+    let snap = Snapshot::take();
+    let (session, roots) = if asked.is_empty() {
+        let (s, r) = session_roots(&snap)?;
+        (Some(s), r)
+    } else {
+        (None, asked.clone())
+    };
+    let mut rows: Vec<Row> = Vec::new();
+    let mut seen: HashSet<i32> = HashSet::new();
+    for pid in roots {
+        walk(&snap, pid, 0, pid, &mut rows, &mut seen);
+    }
+    let status = rows
+        .iter()
+        .map(|r| r.verdict.exit_status())
+        .max()
+        .unwrap_or(0);
+    let text = if args.json {
+        let report = Report {
+            session: session.as_ref(),
+            processes: &rows,
+            status,
+        };
+        let mut s = serde_json::to_string_pretty(&report)
+            .map_err(|e| Error::failure(format!("hupsafe: cannot write JSON: {e}")))?;
+        s.push('\n');
+        s
+    } else {
+        render(session.as_ref(), &rows)
+    };
+    write_stdout(text.as_bytes())?;
+    if status != 0 {
+        std::process::exit(status);
+    }
+    Ok(())
+}
+
+fn walk(
+    snap: &Snapshot,
+    pid: i32,
+    depth: usize,
+    root: i32,
+    rows: &mut Vec<Row>,
+    seen: &mut HashSet<i32>,
+) {
+    if !seen.insert(pid) {
+        return;
+    }
+    let (row, client) = snap.judge(pid, depth, root);
+    if row.verdict == Verdict::NoSuchProcess && depth > 0 {
+        // A descendant that ended while we looked: nothing to report.
+        return;
+    }
+    rows.push(row);
+    let mut kids: Vec<i32> = snap.table.children(pid).to_vec();
+    if let Some(p) = client.and_then(|j| j.program) {
+        kids.push(p.pid);
+    }
+    for k in kids {
+        walk(snap, k, depth + 1, root, rows, seen);
+    }
+}
+
+fn render(session: Option<&SessionOut>, rows: &[Row]) -> String {
+    let mut s = String::new();
+    if let Some(sess) = session {
+        let leader = sess
+            .leader
+            .as_ref()
+            .map(|l| format!(", led by {} (pid {})", l.comm, l.pid))
+            .unwrap_or_default();
+        s.push_str(&format!("jobs of the session on {}{leader}:\n", sess.tty));
+        if let Some(h) = &sess.held_by {
+            s.push_str(&format!(
+                "note: this terminal is a {} window (pid {}): the verdicts are for closing that \
+                 window; a dropped connection does not hang it up\n",
+                h.comm, h.pid
+            ));
+        }
+        if rows.is_empty() {
+            s.push_str("  none (nothing runs in this session but the shell)\n");
+        }
+    }
+    for r in rows {
+        let indent = "  ".repeat(r.depth + usize::from(session.is_some()));
+        let name = if r.comm.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", r.comm)
+        };
+        let mut line = format!("{indent}{}{name}: {}", r.pid, r.verdict.word());
+        let mut last: Option<Severity> = None;
+        for (i, reason) in r.reasons.iter().enumerate() {
+            let sep = if i == 0 { ": " } else { "; " };
+            line.push_str(sep);
+            // Lesser risks after a fatal reason are labelled as such.
+            if r.verdict == Verdict::Dies
+                && reason.severity == Severity::Risk
+                && last != Some(Severity::Risk)
+            {
+                line.push_str("at risk: ");
+            }
+            line.push_str(&reason.text);
+            last = Some(reason.severity);
+        }
+        if !r.fixes.is_empty() {
+            line.push_str(&format!(". Fix: {}", r.fixes.join("; or ")));
+        }
+        line.push('\n');
+        s.push_str(&line);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stat(pid: i32, pgrp: i32, session: i32, state: char, tty: u32, tpgid: i32) -> Stat {
+        Stat {
+            pid,
+            comm: "prog".into(),
+            state,
+            ppid: session,
+            pgrp,
+            session,
+            tty_nr: tty,
+            tpgid,
+            start: 1,
+        }
+    }
+
+    const PTS3: u32 = (136 << 8) | 3;
+
+    fn facts(st: Stat) -> Facts {
+        Facts {
+            stat: st,
+            uid: 1000,
+            hup: Disposition::default(),
+            term: Disposition::default(),
+            shim: Some(false),
+            out: [
+                Some(Fd::Other("/dev/null".into())),
+                Some(Fd::Other("/dev/null".into())),
+            ],
+            cgroup: None,
+            is_static: Some(false),
+            shim_missing: None,
+        }
+    }
+
+    fn around(leader_comm: &str) -> Surroundings {
+        let mut l = stat(100, 100, 100, 'S', PTS3, 200);
+        l.comm = leader_comm.into();
+        Surroundings {
+            leader: Some(l),
+            tty_owner: Owner::Plain,
+            out_owners: [Owner::Plain, Owner::Plain],
+            logind: Settings::from_files(&[]),
+            user: Some("root".into()),
+            lingers: false,
+            markable: None,
+        }
+    }
+
+    fn verdict(f: &Facts, s: &Surroundings) -> (Verdict, Vec<String>) {
+        let r = assess(f, s);
+        (Verdict::of(&r), r.into_iter().map(|r| r.text).collect())
+    }
+
+    #[test]
+    fn background_job_under_bash() {
+        let mut f = facts(stat(200, 200, 100, 'S', PTS3, 100));
+        let s = around("bash");
+        let (v, why) = verdict(&f, &s);
+        assert_eq!(v, Verdict::Dies, "{why:?}");
+        assert!(why[0].contains("default action") && why[0].contains("bash, pid 100,"));
+        f.hup.ignored = true;
+        assert_eq!(verdict(&f, &s).0, Verdict::Survives);
+        f.hup.blocked = true;
+        assert_eq!(verdict(&f, &s).0, Verdict::AtRisk);
+        f.shim = Some(true);
+        assert_eq!(verdict(&f, &s).0, Verdict::Survives);
+        f.hup = Disposition {
+            caught: true,
+            ..Disposition::default()
+        };
+        f.shim = Some(false);
+        let (v, why) = verdict(&f, &s);
+        assert_eq!(v, Verdict::Dies);
+        assert!(why[0].starts_with("SIGHUP caught by handler and not protected"));
+    }
+
+    #[test]
+    fn stopped_jobs_bash_terms_them_zsh_does_not() {
+        let mut f = facts(stat(200, 200, 100, 'T', PTS3, 100));
+        f.hup.ignored = true;
+        let (v, why) = verdict(&f, &around("bash"));
+        assert_eq!(v, Verdict::AtRisk, "{why:?}");
+        assert!(why.iter().any(|w| w.contains("stopped job under bash")));
+        let (v, why) = verdict(&f, &around("zsh"));
+        assert_eq!(v, Verdict::Survives, "{why:?}");
+        f.term.ignored = true;
+        assert_eq!(verdict(&f, &around("bash")).0, Verdict::Survives);
+    }
+
+    #[test]
+    fn foreground_and_leaders_and_other_sessions() {
+        // In the foreground, in the leader's own group (no job control).
+        let f = facts(stat(200, 100, 100, 'S', PTS3, 100));
+        let (v, why) = verdict(&f, &around("sh"));
+        assert_eq!(v, Verdict::Dies, "{why:?}");
+        assert!(why[0].contains("foreground of /dev/pts/3"));
+        // The session leader itself.
+        let f = facts(stat(100, 100, 100, 'S', PTS3, 100));
+        let (v, why) = verdict(&f, &around("python3"));
+        assert_eq!(v, Verdict::Dies);
+        assert!(why[0].contains("leads the session"));
+        // Its own session, no terminal: nothing reaches it.
+        let f = facts(stat(300, 300, 300, 'S', 0, -1));
+        let (v, why) = verdict(&f, &around("bash"));
+        assert_eq!(v, Verdict::Survives, "{why:?}");
+        // An unknown leader may or may not pass the hangup on.
+        let f = facts(stat(200, 200, 100, 'S', PTS3, 100));
+        assert_eq!(verdict(&f, &around("fish")).0, Verdict::AtRisk);
+    }
+
+    #[test]
+    fn terminal_output_and_relay() {
+        let mut f = facts(stat(300, 300, 300, 'S', 0, -1));
+        let tty = Tty::from_tty_nr(PTS3);
+        f.out[0] = Some(Fd::Terminal(tty, "/dev/pts/3".into()));
+        let mut s = around("bash");
+        let (v, why) = verdict(&f, &s);
+        assert_eq!(v, Verdict::AtRisk);
+        assert_eq!(
+            why.last().unwrap(),
+            "stdout is a terminal (/dev/pts/3) (EIO after hangup)"
+        );
+        s.out_owners[0] = Owner::Relay {
+            supervisor: 5,
+            job: Some("1".into()),
+        };
+        assert_eq!(verdict(&f, &s).0, Verdict::Survives);
+        // Relayed: the default disposition does not matter.
+        let mut f = facts(stat(200, 200, 190, 'S', PTS3, 200));
+        f.out[1] = Some(Fd::Terminal(Tty::from_tty_nr(PTS3), "/dev/pts/3".into()));
+        s.tty_owner = Owner::Relay {
+            supervisor: 190,
+            job: Some("1".into()),
+        };
+        s.out_owners[1] = s.tty_owner.clone();
+        let (v, why) = verdict(&f, &s);
+        assert_eq!(v, Verdict::Survives, "{why:?}");
+        assert!(why[0].starts_with("relayed"));
+    }
+
+    #[test]
+    fn logind_kills_the_scope() {
+        let mut f = facts(stat(300, 300, 300, 'S', 0, -1));
+        f.cgroup = Some("/user.slice/user-1000.slice/session-4.scope".into());
+        let mut s = around("bash");
+        s.user = Some("alice".into());
+        s.logind = Settings::from_files(&[(
+            std::path::PathBuf::from("/etc/systemd/logind.conf"),
+            "[Login]\nKillUserProcesses=yes\n".into(),
+        )]);
+        let (v, why) = verdict(&f, &s);
+        assert_eq!(v, Verdict::AtRisk);
+        assert!(why
+            .iter()
+            .any(|w| w.starts_with("logind KillUserProcesses=yes kills the session scope")));
+    }
+
+    #[test]
+    fn bad_pids() {
+        assert_eq!(parse_pids(&["12".into(), "3".into()]).unwrap(), [12, 3]);
+        for bad in ["abc", "0", "-5", "12x", "", "%1"] {
+            let e = parse_pids(&[bad.to_string()]).unwrap_err();
+            assert_eq!(e.status, EXIT_BAD_INPUT, "{bad}");
+        }
+    }
+}
