@@ -30,6 +30,9 @@ __hupsafe_bin=@HUPSAFE_BIN@
 __hupsafe_marks_file=@HUPSAFE_MARKS@
 __hupsafe_prefix=@HUPSAFE_PREFIX@
 __hupsafe_has_rescue=@HUPSAFE_HAS_RESCUE@
+# Tells `hupsafe doctor` (a child) that this shell loaded the integration:
+# it compares the value with its parent shell's pid.
+export HUPSAFE_SHELL_PID=$$
 # Re-sourcing keeps what an earlier copy defined, so it can be undone.
 __hupsafe_marks_text=${__hupsafe_marks_text-}
 __hupsafe_defined=(${__hupsafe_defined[@]+"${__hupsafe_defined[@]}"})

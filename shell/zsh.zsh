@@ -28,6 +28,9 @@ typeset -g __hupsafe_bin=@HUPSAFE_BIN@
 typeset -g __hupsafe_marks_file=@HUPSAFE_MARKS@
 typeset -g __hupsafe_prefix=@HUPSAFE_PREFIX@
 typeset -gi __hupsafe_has_rescue=@HUPSAFE_HAS_RESCUE@
+# Tells `hupsafe doctor` (a child) that this shell loaded the integration:
+# it compares the value with its parent shell's pid.
+export HUPSAFE_SHELL_PID=$$
 typeset -g __hupsafe_run_bin=
 # Re-sourcing keeps what an earlier copy defined, so it can be undone.
 (( ${+__hupsafe_marks_text} )) || typeset -g __hupsafe_marks_text=

@@ -269,8 +269,8 @@ fn calling_shell() -> Option<(i32, String)> {
         .find(|(_, c)| matches!(c.as_str(), "bash" | "zsh" | "sh" | "dash" | "fish" | "ksh"))
 }
 
-/// The shell integration. Its script defines functions and variables but
-/// exports nothing, so a child cannot see whether its shell loaded it:
+/// The shell integration. Its script exports HUPSAFE_SHELL_PID=$$, so a
+/// child can tell whether the shell that started it loaded it; otherwise
 /// look at the rc file a new shell reads, and say how to check this one.
 fn shell() -> Finding {
     let Some((pid, name)) = calling_shell() else {
@@ -281,6 +281,16 @@ fn shell() -> Finding {
         )
         .fix("run `hupsafe doctor` at your shell's prompt");
     };
+    if std::env::var("HUPSAFE_SHELL_PID").is_ok_and(|v| v == pid.to_string()) {
+        return finding(
+            "shell",
+            Level::Ok,
+            format!(
+                "this {name} (pid {pid}) has loaded the integration: marked commands typed at \
+                 its prompt run protected"
+            ),
+        );
+    }
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let (rc, probe) = match name.as_str() {
         "bash" => (
@@ -562,15 +572,16 @@ fn command(cmd: &OsString) -> Result<Finding> {
         return Ok(f);
     }
     let reasons: Vec<String> = concerns.iter().map(|c| c.to_string()).collect();
-    let strict = concerns
-        .iter()
-        .any(|c| matches!(c, Concern::Static | Concern::WrongClass(_)));
+    let strict = concerns.iter().any(|c| matches!(c, Concern::Static));
     let mut fix = format!(
         "`HUPSAFE_RELAY=1 hupsafe {name}` runs it on a terminal of its own, which no hangup \
          of yours reaches"
     );
     if strict {
-        fix.push_str("; --strict (planned: seccomp) would make the kernel refuse the change");
+        fix.push_str(&format!(
+            "; `hupsafe run --strict -- {name}` (seccomp) makes the kernel turn the change \
+             into a no-op"
+        ));
     }
     Ok(finding(
         "command",

@@ -242,3 +242,51 @@ fn a_missing_command_is_bad_input() {
     assert!(out.is_empty(), "{out}");
     assert!(err.contains("command not found"), "{err}");
 }
+
+/// `doctor` typed at the prompt of `session`: its JSON findings.
+fn doctor_at_prompt(
+    world: &World,
+    session: &mut hupsafe_tests::shell::Session,
+) -> serde_json::Value {
+    let out = world.root().join("doctor.json");
+    let _ = fs::remove_file(&out);
+    session.run(&format!(
+        "{} doctor --json > {} 2>/dev/null",
+        quote(&hupsafe_bin().to_string_lossy()),
+        quote(&out.to_string_lossy())
+    ));
+    let text = fs::read_to_string(&out).expect("doctor wrote its findings");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+#[test]
+fn the_calling_shell_is_known_to_have_loaded_the_integration() {
+    use hupsafe_tests::shell::{installed, Shell};
+    for shell in [Shell::Bash, Shell::Zsh] {
+        if !installed(shell.name()) {
+            eprintln!("skipped {}: not installed", shell.name());
+            continue;
+        }
+        let world = World::new("doctor-loaded");
+        // With `eval "$(hupsafe init SHELL)"` run in this very shell.
+        let mut with = world.open(shell);
+        let json = doctor_at_prompt(&world, &mut with);
+        let text = topic(&json, "shell")["text"].as_str().unwrap().to_string();
+        assert!(
+            text.contains("has loaded the integration"),
+            "{}: {text}",
+            shell.name()
+        );
+        assert_eq!(topic(&json, "shell")["level"], "ok");
+        // The control: the same shell without it is not taken for one
+        // that has it.
+        let mut without = world.open_plain(shell);
+        let json = doctor_at_prompt(&world, &mut without);
+        let text = topic(&json, "shell")["text"].as_str().unwrap().to_string();
+        assert!(
+            !text.contains("has loaded the integration"),
+            "{}: {text}",
+            shell.name()
+        );
+    }
+}
