@@ -69,6 +69,9 @@ pub struct Cli {
     #[arg(long, global = true, hide = true, conflicts_with = "no_relay")]
     pub relay: bool,
 
+    #[arg(long, global = true, conflicts_with = "relay", help = crate::strict::HELP)]
+    pub strict: bool,
+
     #[command(subcommand)]
     pub command: Option<Verb>,
 }

@@ -25,6 +25,7 @@ mod relay;
 mod run;
 mod signame;
 mod startup;
+mod strict;
 
 use std::io::Write;
 
@@ -68,19 +69,22 @@ fn real_main() -> Result<(), Error> {
         }
     };
     let cli = Cli::from_arg_matches(&matches).map_err(|e| Error::failure(e.to_string()))?;
-    let opts = run::RunOptions { quiet: cli.quiet };
+    let opts = run::RunOptions {
+        quiet: cli.quiet,
+        strict: cli.strict,
+    };
     match cli.command {
         None => Err(Error::failure(
             "hupsafe: no command given\nUsage: hupsafe [OPTIONS] CMD [ARGS]...\nTry 'hupsafe --help' for more information.",
         )),
         Some(Verb::Run(r)) => {
             let (cmd, args) = r.command.split_first().expect("clap requires a command");
-            relay::choose(cli.relay, cli.no_relay)?;
+            relay::choose(cli.relay, cli.no_relay || cli.strict)?;
             Err(run::exec(cmd, args, &opts))
         }
         Some(Verb::External(v)) => {
             let (cmd, args) = v.split_first().expect("external subcommand has a name");
-            relay::choose(cli.relay, cli.no_relay)?;
+            relay::choose(cli.relay, cli.no_relay || cli.strict)?;
             Err(run::exec(cmd, args, &opts))
         }
         Some(Verb::Job(j)) => jobcmd::run(j),

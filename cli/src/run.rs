@@ -66,6 +66,8 @@ const SHELL_BUILTINS: &[&str] = &[
 #[derive(Debug, Default, Clone)]
 pub struct RunOptions {
     pub quiet: bool,
+    /// Apply the seccomp filter before exec (implies no relay).
+    pub strict: bool,
 }
 
 /// What the search for a command found.
@@ -134,7 +136,23 @@ pub fn exec(cmd: &OsStr, args: &[OsString], opts: &RunOptions) -> Error {
         }
     };
     let target = inspect::elf(&program).ok();
-    if !opts.quiet {
+    let filter = if opts.strict {
+        if target.as_ref().is_some_and(shim_is_noisy) {
+            return Error::failure(format!(
+                "hupsafe: --strict cannot run '{}': it is a 32-bit program, and the filter \
+                 (64-bit system calls) would make the kernel kill it; run it without --strict",
+                program.display()
+            ));
+        }
+        match crate::strict::prepare() {
+            Ok(f) => Some(f),
+            Err(e) => return e,
+        }
+    } else {
+        None
+    };
+    // Under --strict the warning below says what protects the program.
+    if !opts.quiet && !opts.strict {
         if let Some(note) = target.as_ref().and_then(note_for) {
             eprintln!("{note}");
         }
@@ -159,6 +177,14 @@ pub fn exec(cmd: &OsStr, args: &[OsString], opts: &RunOptions) -> Error {
     startup::restore_sigpipe();
     if let Some(on_pty) = crate::relay::relayed_fds() {
         if let Some(e) = crate::relay::run(&program, cmd, args, on_pty, opts.quiet) {
+            return e;
+        }
+    }
+    if let Some(f) = &filter {
+        if !opts.quiet {
+            eprintln!("{}", crate::strict::WARNING);
+        }
+        if let Err(e) = crate::strict::apply(f) {
             return e;
         }
     }
@@ -204,13 +230,10 @@ pub fn note_for(t: &Target) -> Option<String> {
     };
     let reasons: Vec<String> = concerns.iter().map(|c| c.to_string()).collect();
     let mut more = String::new();
-    if concerns
-        .iter()
-        .any(|c| matches!(c, Concern::Static | Concern::WrongClass(_)))
-    {
+    if concerns.iter().any(|c| matches!(c, Concern::Static)) {
         more.push_str(
-            "; --strict (seccomp: the kernel refuses the change; not in this version yet) \
-             would enforce it",
+            "; `hupsafe run --strict -- CMD` (seccomp: the kernel turns the change into a \
+             no-op; see --help for its costs) would enforce it",
         );
     }
     if concerns.iter().any(|c| matches!(c, Concern::WrongClass(_))) {

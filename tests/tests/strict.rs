@@ -1,0 +1,290 @@
+//! `hupsafe run --no-relay --strict -- CMD`: a seccomp filter turns
+//! `rt_sigaction(SIGHUP, act != NULL)` into a successful no-op, so static
+//! programs and inline system calls (which the shim cannot reach) keep
+//! SIGHUP ignored, in the program and in the children it execs.
+//!
+//! The fixture (`tests/c/strict_hup.c`, built with `-static`) resets SIGHUP
+//! to SIG_DFL with an inline `syscall` instruction ("raw") or with libc's
+//! `signal()` ("libc"), forks and execs itself as a child that does the
+//! same, and reports on a SIGUSR1 that it is alive.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use hupsafe_tests::cli::{hupsafe, TempDir};
+use hupsafe_tests::fixtures::CProgram;
+
+fn fixture() -> &'static PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| CProgram::new("strict_hup").flag("-static").build())
+}
+
+/// One line a fixture process printed at start.
+#[derive(Debug, Clone)]
+struct Start {
+    role: String,
+    pid: i32,
+    fields: Vec<(String, String)>,
+}
+
+impl Start {
+    fn parse(line: &str) -> Option<Start> {
+        let mut words = line.split_whitespace();
+        let role = words.next()?.to_string();
+        if role != "parent" && role != "child" {
+            return None;
+        }
+        let fields: Vec<(String, String)> = words
+            .filter_map(|w| w.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let pid = fields.iter().find(|(k, _)| k == "pid")?.1.parse().ok()?;
+        Some(Start { role, pid, fields })
+    }
+
+    fn field(&self, key: &str) -> &str {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_else(|| panic!("no {key} in {self:?}"))
+    }
+}
+
+struct Run {
+    hupsafe: Child,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+    stderr: PathBuf,
+    _tmp: TempDir,
+}
+
+impl Run {
+    fn start(mode: &str, strict: bool) -> Run {
+        let tmp = TempDir::new("strict");
+        let stderr = tmp.dir("out").join("stderr");
+        let mut cmd = hupsafe(&tmp);
+        cmd.args(["run", "--no-relay"]);
+        if strict {
+            cmd.arg("--strict");
+        }
+        cmd.arg("--").arg(fixture()).arg(mode);
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .expect("cannot start hupsafe");
+        let (tx, rx) = channel();
+        let out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Run {
+            hupsafe: child,
+            lines: rx,
+            seen: Vec::new(),
+            stderr,
+            _tmp: tmp,
+        }
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// Waits until a line satisfying `pred` arrives; false on timeout.
+    fn wait_for(&mut self, pred: impl Fn(&str) -> bool, within: Duration) -> bool {
+        if self.seen.iter().any(|l| pred(l)) {
+            return true;
+        }
+        let deadline = Instant::now() + within;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(l) => {
+                    let hit = pred(&l);
+                    self.seen.push(l);
+                    if hit {
+                        return true;
+                    }
+                }
+                Err(_) => return false,
+            }
+        }
+        false
+    }
+
+    /// The start lines of the parent and its child.
+    fn starts(&mut self) -> Vec<Start> {
+        for role in ["parent", "child"] {
+            let prefix = format!("{role} pid=");
+            assert!(
+                self.wait_for(|l| l.starts_with(&prefix), Duration::from_secs(10)),
+                "no '{role}' line; stdout: {:?}; stderr: {}",
+                self.seen,
+                self.stderr()
+            );
+        }
+        self.seen.iter().filter_map(|l| Start::parse(l)).collect()
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        for s in self.seen.iter().filter_map(|l| Start::parse(l)) {
+            // SAFETY: signalling a fixture process this test started.
+            unsafe { libc::kill(s.pid, libc::SIGKILL) };
+        }
+        let _ = self.hupsafe.kill();
+        let _ = self.hupsafe.wait();
+    }
+}
+
+/// Alive: present and not a zombie.
+fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            let state = stat.rsplit_once(") ").map(|(_, r)| r.chars().next());
+            !matches!(state, Some(Some('Z' | 'X')))
+        }
+        Err(_) => false,
+    }
+}
+
+fn signal(pid: i32, sig: i32) {
+    // SAFETY: signalling a fixture process this test started.
+    unsafe { libc::kill(pid, sig) };
+}
+
+fn wait_dead(pid: i32) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if !alive(pid) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// Hangs up both processes, then asks each for a SIGUSR1 answer.
+fn hang_up_and_check(mode: &str, strict: bool) {
+    let mut run = Run::start(mode, strict);
+    let starts = run.starts();
+    assert_eq!(starts.len(), 2, "{starts:?}");
+    for s in &starts {
+        assert_eq!(
+            s.field("reset"),
+            "0",
+            "{mode}: the reset must succeed: {s:?}"
+        );
+        assert_eq!(s.field("query"), "0", "{mode}: the query must work: {s:?}");
+        let (nnp, seccomp) = if strict { ("1", "2") } else { ("0", "0") };
+        assert_eq!(s.field("nnp"), nnp, "{s:?}");
+        assert_eq!(s.field("seccomp"), seccomp, "{s:?}");
+    }
+    for s in &starts {
+        signal(s.pid, libc::SIGHUP);
+    }
+    if strict {
+        for s in &starts {
+            signal(s.pid, libc::SIGUSR1);
+            let want = format!("usr1 {} pid={}", s.role, s.pid);
+            assert!(
+                run.wait_for(|l| l == want, Duration::from_secs(10)),
+                "{mode}: {} did not answer SIGUSR1 after SIGHUP; stdout: {:?}",
+                s.role,
+                run.seen
+            );
+            assert!(alive(s.pid), "{mode}: {} died", s.role);
+        }
+        let err = run.stderr();
+        assert!(
+            err.contains("no_new_privs") && err.contains("su and sudo fail"),
+            "the warning is missing: {err}"
+        );
+    } else {
+        for s in &starts {
+            assert!(
+                wait_dead(s.pid),
+                "{mode}: control: {} survived SIGHUP without --strict",
+                s.role
+            );
+        }
+        assert!(!run.seen.iter().any(|l| l.starts_with("usr1")));
+    }
+}
+
+#[test]
+fn raw_syscall_reset_is_a_no_op_under_strict() {
+    hang_up_and_check("raw", true);
+}
+
+#[test]
+fn raw_syscall_reset_kills_without_strict() {
+    hang_up_and_check("raw", false);
+}
+
+#[test]
+fn libc_signal_reset_is_a_no_op_under_strict() {
+    hang_up_and_check("libc", true);
+}
+
+#[test]
+fn libc_signal_reset_kills_without_strict() {
+    hang_up_and_check("libc", false);
+}
+
+#[test]
+fn the_global_flag_form_works_and_quiet_silences_the_warning() {
+    let tmp = TempDir::new("strict-global");
+    let out = hupsafe(&tmp)
+        .args(["--quiet", "--no-relay", "--strict", "/bin/sh", "-c"])
+        .arg("grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("NoNewPrivs:\t1"), "{stdout}");
+    assert!(stdout.contains("Seccomp:\t2"), "{stdout}");
+    assert!(
+        stderr.is_empty(),
+        "--quiet must silence the warning: {stderr}"
+    );
+}
+
+#[test]
+fn strict_and_relay_conflict() {
+    let tmp = TempDir::new("strict-relay");
+    let out = hupsafe(&tmp)
+        .args(["--relay", "--strict", "true"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125), "{out:?}");
+}
+
+#[test]
+fn a_static_target_note_suggests_strict() {
+    let tmp = TempDir::new("strict-note");
+    let prog = CProgram::new("cli_child").flag("-static").build();
+    let out = hupsafe(&tmp)
+        .args(["run", "--no-relay", "--"])
+        .arg(&prog)
+        .stdin(Stdio::null())
+        .env("REPORT", tmp.dir("out").join("report"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("`hupsafe run --strict -- CMD`"), "{stderr}");
+}
