@@ -183,6 +183,19 @@ pub fn exec(cmd: &OsStr, args: &[OsString], opts: &RunOptions) -> Error {
     if let Some(f) = &filter {
         if !opts.quiet {
             eprintln!("{}", crate::strict::WARNING);
+            let secure = target.as_ref().map(real_ids_concerns).and_then(|c| {
+                c.into_iter().find_map(|c| match c {
+                    Concern::SecureExec(why) => Some(why),
+                    _ => None,
+                })
+            });
+            if let Some(why) = secure {
+                eprintln!(
+                    "hupsafe: warning: --strict: '{}' runs {why}: under no_new_privs the \
+                     kernel runs it without elevating (with your own ids), so it may fail",
+                    program.display()
+                );
+            }
         }
         if let Err(e) = crate::strict::apply(f) {
             return e;

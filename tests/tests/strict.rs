@@ -288,3 +288,65 @@ fn a_static_target_note_suggests_strict() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("`hupsafe run --strict -- CMD`"), "{stderr}");
 }
+
+/// A setuid-root program run by an unprivileged user under --strict does
+/// not elevate (no_new_privs), and hupsafe says so before exec. Needs root
+/// (to make the setuid copy and switch users) and setpriv; skipped
+/// otherwise.
+#[test]
+fn a_setuid_program_does_not_elevate_and_is_named() {
+    use std::os::unix::fs::{chown, PermissionsExt};
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 || !std::path::Path::new("/usr/bin/setpriv").exists() {
+        eprintln!("skipped: needs root and /usr/bin/setpriv");
+        return;
+    }
+    let nobody = 65534;
+    let base = std::env::temp_dir().join(format!("hupsafe-strict-setuid-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir_all(&base).unwrap();
+    std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let lib = base.join("lib");
+    std::fs::create_dir(&lib).unwrap();
+    std::fs::set_permissions(&lib, std::fs::Permissions::from_mode(0o700)).unwrap();
+    chown(&lib, Some(nobody), Some(nobody)).unwrap();
+    let prog = base.join("euid");
+    std::fs::copy(CProgram::new("strict_euid").flag("-static").build(), &prog).unwrap();
+    std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o4755)).unwrap();
+    let run = |strict: bool| {
+        let mut c = std::process::Command::new("/usr/bin/setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(hupsafe_tests::cli::hupsafe_bin())
+            .args(["run", "--no-relay"]);
+        if strict {
+            c.arg("--strict");
+        }
+        let out = c
+            .arg("--")
+            .arg(&prog)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", &lib)
+            .env("HUPSAFE_LIB_DIR", &lib)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (control, err) = run(false);
+    let (strict, strict_err) = run(true);
+    let _ = std::fs::remove_dir_all(&base);
+    if control.is_empty() && err.contains("Permission denied") {
+        eprintln!("skipped: the hupsafe binary is not reachable by uid 65534: {err}");
+        return;
+    }
+    assert_eq!(control.trim(), "euid=0", "control: {err}");
+    assert_eq!(strict.trim(), "euid=65534", "{strict_err}");
+    assert!(
+        strict_err.contains("runs setuid: under no_new_privs the kernel runs it without elevating"),
+        "{strict_err}"
+    );
+}
