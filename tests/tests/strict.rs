@@ -350,3 +350,93 @@ fn a_setuid_program_does_not_elevate_and_is_named() {
         "{strict_err}"
     );
 }
+
+/// `tests/go/notify` built static (CGO_ENABLED=0) into the target
+/// directory; None when no Go toolchain is installed.
+fn go_fixture() -> Option<&'static PathBuf> {
+    static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let root = hupsafe_tests::shim::workspace_root();
+        let dir = hupsafe_tests::shim::target_dir().join("go-fixtures");
+        std::fs::create_dir_all(&dir).ok()?;
+        let out = dir.join("notify");
+        let status = std::process::Command::new("go")
+            .args(["build", "-o"])
+            .arg(&out)
+            .arg(".")
+            .current_dir(root.join("tests/go/notify"))
+            .env("CGO_ENABLED", "0")
+            .env("GOCACHE", dir.join("cache"))
+            .env("GOPATH", dir.join("gopath"))
+            .env("GOFLAGS", "-modcacherw")
+            .status()
+            .ok()?;
+        assert!(status.success(), "go build of tests/go/notify failed");
+        Some(out)
+    })
+    .as_ref()
+}
+
+/// A static Go program whose signal.Notify(SIGHUP) installs a handler
+/// with a raw system call: under --strict the change is a no-op and a
+/// SIGHUP never reaches it; without, it does (the control).
+#[test]
+fn static_go_signal_notify_keeps_sighup_ignored_under_strict() {
+    let Some(bin) = go_fixture() else {
+        eprintln!("skipped: no Go toolchain (apt-get install golang-go)");
+        return;
+    };
+    for strict in [false, true] {
+        let tmp = TempDir::new("strict-go");
+        let mut cmd = hupsafe(&tmp);
+        cmd.args(["run", "--quiet", "--no-relay"]);
+        if strict {
+            cmd.arg("--strict");
+        }
+        let mut child = cmd
+            .arg("--")
+            .arg(bin)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let (tx, rx) = channel();
+        let out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let ready = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("no ready line");
+        let pid: i32 = ready
+            .strip_prefix("ready pid=")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected line {ready:?}"));
+        signal(pid, libc::SIGHUP);
+        // SIGUSR1 after SIGHUP: its answer proves the program is alive, and
+        // comes after any SIGHUP report.
+        std::thread::sleep(Duration::from_millis(100));
+        signal(pid, libc::SIGUSR1);
+        let mut lines = Vec::new();
+        while let Ok(l) = rx.recv_timeout(Duration::from_secs(10)) {
+            let done = l == "usr1";
+            lines.push(l);
+            if done {
+                break;
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(
+            lines.iter().any(|l| l == "usr1"),
+            "strict={strict}: {lines:?}"
+        );
+        let got_hup = lines.iter().any(|l| l == "got SIGHUP");
+        assert_eq!(got_hup, !strict, "strict={strict}: {lines:?}");
+    }
+}

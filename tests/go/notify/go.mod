@@ -1,0 +1,3 @@
+module hupsafe.test/notify
+
+go 1.19
