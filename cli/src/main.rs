@@ -79,12 +79,12 @@ fn real_main() -> Result<(), Error> {
         )),
         Some(Verb::Run(r)) => {
             let (cmd, args) = r.command.split_first().expect("clap requires a command");
-            relay::choose(cli.relay, cli.no_relay || cli.strict)?;
+            relay::choose(cli.relay, cli.no_relay)?;
             Err(run::exec(cmd, args, &opts))
         }
         Some(Verb::External(v)) => {
             let (cmd, args) = v.split_first().expect("external subcommand has a name");
-            relay::choose(cli.relay, cli.no_relay || cli.strict)?;
+            relay::choose(cli.relay, cli.no_relay)?;
             Err(run::exec(cmd, args, &opts))
         }
         Some(Verb::Job(j)) => jobcmd::run(j),

@@ -175,28 +175,29 @@ pub fn exec(cmd: &OsStr, args: &[OsString], opts: &RunOptions) -> Error {
     std::env::set_var("LD_PRELOAD", &value);
     protect_self();
     startup::restore_sigpipe();
+    if filter.is_some() && !opts.quiet {
+        eprintln!("{}", crate::strict::WARNING);
+        let secure = target.as_ref().map(real_ids_concerns).and_then(|c| {
+            c.into_iter().find_map(|c| match c {
+                Concern::SecureExec(why) => Some(why),
+                _ => None,
+            })
+        });
+        if let Some(why) = secure {
+            eprintln!(
+                "hupsafe: warning: --strict: '{}' runs {why}: under no_new_privs the \
+                 kernel runs it without elevating (with your own ids), so it may fail",
+                program.display()
+            );
+        }
+    }
     if let Some(on_pty) = crate::relay::relayed_fds() {
-        if let Some(e) = crate::relay::run(&program, cmd, args, on_pty, opts.quiet) {
+        if let Some(e) = crate::relay::run(&program, cmd, args, on_pty, opts.quiet, filter.as_ref())
+        {
             return e;
         }
     }
     if let Some(f) = &filter {
-        if !opts.quiet {
-            eprintln!("{}", crate::strict::WARNING);
-            let secure = target.as_ref().map(real_ids_concerns).and_then(|c| {
-                c.into_iter().find_map(|c| match c {
-                    Concern::SecureExec(why) => Some(why),
-                    _ => None,
-                })
-            });
-            if let Some(why) = secure {
-                eprintln!(
-                    "hupsafe: warning: --strict: '{}' runs {why}: under no_new_privs the \
-                     kernel runs it without elevating (with your own ids), so it may fail",
-                    program.display()
-                );
-            }
-        }
         if let Err(e) = crate::strict::apply(f) {
             return e;
         }

@@ -7,8 +7,9 @@
 //! 3). x86_64 and aarch64 have no other system call that changes a
 //! disposition (no `signal`/`sigaction`: those are 32-bit ABI calls).
 //!
-//! The filter is built before anything else is changed and applied last,
-//! just before exec, in the process that execs the program.
+//! The filter is built before anything else is changed and applied in the
+//! process that execs the program: last before exec in place, or in the
+//! relay supervisor's child right after fork.
 
 use std::collections::BTreeMap;
 
@@ -24,16 +25,17 @@ pub const WARNING: &str = "hupsafe: warning: --strict: a seccomp filter makes ev
 SIGHUP's disposition a successful no-op, for this command and all its descendants. Its costs: \
 it sets no_new_privs, so setuid/setgid programs below it no longer elevate (su and sudo fail); \
 it cannot be removed; the kernel does not fill oldact for the refused change; 32-bit programs \
-below it are killed by the kernel. The command runs in place (no relay).";
+below it are killed by the kernel.";
 
 /// The help text for the flag.
 pub const HELP: &str =
     "Make the kernel turn every SIGHUP change into a no-op (seccomp), for static \
 programs and raw system calls the shim cannot reach. Costs: sets no_new_privs (setuid programs \
 below stop elevating: su and sudo fail), cannot be removed, the kernel does not fill oldact for \
-the refused change, 32-bit programs below are killed. Implies --no-relay; x86_64 and aarch64";
+the refused change, 32-bit programs below are killed. x86_64 and aarch64 only";
 
 /// A filter built and ready to apply.
+#[derive(Clone)]
 pub struct Filter(BpfProgram);
 
 fn target_arch() -> Result<TargetArch, Error> {

@@ -108,8 +108,9 @@ pub fn run(
     args: &[OsString],
     on_pty: [bool; 3],
     quiet: bool,
+    strict: Option<&crate::strict::Filter>,
 ) -> Option<Error> {
-    let conn = match start(program, argv0, args, on_pty) {
+    let conn = match start(program, argv0, args, on_pty, strict) {
         Ok(c) => c,
         Err(e) if choice() == Choice::Always => return Some(e),
         Err(e) => {
@@ -138,10 +139,11 @@ fn start(
     argv0: &OsStr,
     args: &[OsString],
     on_pty: [bool; 3],
+    strict: Option<&crate::strict::Filter>,
 ) -> Result<client::Connection> {
     let registry = Registry::create()?;
     let job = registry.new_job()?;
-    match prepare(&job, program, argv0, args, on_pty) {
+    match prepare(&job, program, argv0, args, on_pty, strict) {
         Ok(c) => Ok(c),
         Err(e) => {
             let _ = job.remove();
@@ -156,6 +158,7 @@ fn prepare(
     argv0: &OsStr,
     args: &[OsString],
     on_pty: [bool; 3],
+    strict: Option<&crate::strict::Filter>,
 ) -> Result<client::Connection> {
     let fail = |what: &str, e: std::io::Error| {
         Error::failure(format!("hupsafe: cannot {what}: {}", os_words(&e)))
@@ -205,6 +208,7 @@ fn prepare(
         program: program.to_path_buf(),
         argv0: argv0.to_os_string(),
         args: args.to_vec(),
+        strict: strict.cloned(),
     };
 
     // SAFETY: hupsafe is single-threaded here, so the child may run

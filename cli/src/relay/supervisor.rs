@@ -73,6 +73,8 @@ pub struct Start {
     pub program: PathBuf,
     pub argv0: OsString,
     pub args: Vec<OsString>,
+    /// The --strict seccomp filter, applied in the program's child.
+    pub strict: Option<crate::strict::Filter>,
 }
 
 #[derive(PartialEq, Eq, Clone, Copy)]
@@ -247,6 +249,7 @@ impl Supervisor {
             program,
             argv0,
             args,
+            strict,
         } = start;
         // What the program should inherit, saved before the supervisor
         // changes them for itself.
@@ -298,6 +301,14 @@ impl Supervisor {
         // until it execs.
         let pid = unsafe { libc::fork() };
         if pid == 0 {
+            if let Some(f) = &strict {
+                if let Err(e) = crate::strict::apply(f) {
+                    let _ =
+                        os::write_all(slave.as_raw_fd(), format!("{}\r\n", e.message).as_bytes());
+                    // SAFETY: leaving the failed child without atexit handlers.
+                    unsafe { libc::_exit(e.status) }
+                }
+            }
             exec_child(&job, &slave, &stdio, &inherited, &program, &argv0, &args);
         }
         if pid > 0 {
