@@ -7,7 +7,9 @@
  *   "<role> pid=N reset=R query=Q nnp=P seccomp=S"
  *     R: what the reset returned (0 = success), Q: what
  *     sigaction(SIGHUP, NULL, &old) returned, P and S: prctl's
- *     PR_GET_NO_NEW_PRIVS and PR_GET_SECCOMP.
+ *     PR_GET_NO_NEW_PRIVS and PR_GET_SECCOMP. O: whether the raw reset's
+ *     oldact was "filled" by the kernel or left "untouched" (the filter
+ *     answers without running the call; "untouched" for other modes too).
  *   "usr1 <role> pid=N"  from its SIGUSR1 handler (proof it is alive and
  *     that other signals work), then it keeps waiting.
  * SIGTERM ends it. */
@@ -29,7 +31,8 @@ struct ksig {
     unsigned long mask;
 };
 
-static long raw_reset(void)
+/* The old action goes to `old`, which the caller fills with a sentinel. */
+static long raw_reset(struct ksig *old)
 {
     struct ksig k = {(unsigned long)SIG_DFL, 0, 0, 0};
 #if defined(__x86_64__)
@@ -37,7 +40,7 @@ static long raw_reset(void)
     register long r10 __asm__("r10") = 8;
     __asm__ volatile("syscall"
                      : "=a"(ret)
-                     : "a"((long)SYS_rt_sigaction), "D"((long)SIGHUP), "S"(&k), "d"(0L),
+                     : "a"((long)SYS_rt_sigaction), "D"((long)SIGHUP), "S"(&k), "d"(old),
                        "r"(r10)
                      : "rcx", "r11", "memory");
     return ret;
@@ -45,7 +48,7 @@ static long raw_reset(void)
     register long x8 __asm__("x8") = SYS_rt_sigaction;
     register long x0 __asm__("x0") = SIGHUP;
     register long x1 __asm__("x1") = (long)&k;
-    register long x2 __asm__("x2") = 0;
+    register long x2 __asm__("x2") = (long)old;
     register long x3 __asm__("x3") = 8;
     __asm__ volatile("svc #0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3) : "memory");
     return x0;
@@ -68,6 +71,7 @@ int main(int argc, char **argv)
     const char *mode = argc > 1 ? argv[1] : "none";
     int child = argc > 2 && strcmp(argv[2], "child") == 0;
     long reset = 0;
+    struct ksig prev = {0xdead, 0, 0, 0};
     struct sigaction sa, old;
 
     if (child)
@@ -78,13 +82,14 @@ int main(int argc, char **argv)
     if (sigaction(SIGUSR1, &sa, NULL) != 0)
         return 2;
     if (strcmp(mode, "raw") == 0)
-        reset = raw_reset();
+        reset = raw_reset(&prev);
     else if (strcmp(mode, "libc") == 0)
         reset = signal(SIGHUP, SIG_DFL) == SIG_ERR ? -1 : 0;
     memset(&old, 0, sizeof old);
     int query = sigaction(SIGHUP, NULL, &old);
-    printf("%s pid=%d reset=%ld query=%d nnp=%d seccomp=%d\n", role, (int)getpid(), reset, query,
-           prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0), prctl(PR_GET_SECCOMP, 0, 0, 0, 0));
+    printf("%s pid=%d reset=%ld query=%d nnp=%d seccomp=%d oldact=%s\n", role, (int)getpid(),
+           reset, query, prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0), prctl(PR_GET_SECCOMP, 0, 0, 0, 0),
+           prev.handler == 0xdead ? "untouched" : "filled");
     fflush(stdout);
     if (!child) {
         pid_t pid = fork();

@@ -190,6 +190,14 @@ fn hang_up_and_check(mode: &str, strict: bool, relay: bool) {
         let (nnp, seccomp) = if strict { ("1", "2") } else { ("0", "0") };
         assert_eq!(s.field("nnp"), nnp, "{s:?}");
         assert_eq!(s.field("seccomp"), seccomp, "{s:?}");
+        // The documented cost: the kernel leaves oldact unfilled for the
+        // refused change.
+        let oldact = if mode == "raw" && !strict {
+            "filled"
+        } else {
+            "untouched"
+        };
+        assert_eq!(s.field("oldact"), oldact, "{s:?}");
     }
     for s in &starts {
         signal(s.pid, libc::SIGHUP);
