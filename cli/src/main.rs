@@ -23,6 +23,7 @@ mod private_dir;
 mod procinfo;
 mod relay;
 mod run;
+mod shellwords;
 mod signame;
 mod startup;
 mod strict;

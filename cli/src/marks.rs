@@ -36,108 +36,11 @@ const HEADER: &str = "\
 
 /// Words a mark can never be: the shells' keywords and builtins (a
 /// function of that name would change the shell itself, and hupsafe can
-/// only run programs), and hupsafe's own name.
-const RESERVED: &[&str] = &[
-    // keywords (bash and zsh)
-    "!",
-    "[[",
-    "]]",
-    "{",
-    "}",
-    "case",
-    "coproc",
-    "do",
-    "done",
-    "elif",
-    "else",
-    "esac",
-    "fi",
-    "for",
-    "foreach",
-    "function",
-    "if",
-    "in",
-    "nocorrect",
-    "noglob",
-    "repeat",
-    "select",
-    "then",
-    "time",
-    "until",
-    "while",
-    // builtins that shadow or steer the shell
-    ".",
-    ":",
-    "[",
-    "alias",
-    "autoload",
-    "bg",
-    "bind",
-    "break",
-    "builtin",
-    "caller",
-    "cd",
-    "command",
-    "compgen",
-    "complete",
-    "continue",
-    "declare",
-    "dirs",
-    "disown",
-    "echo",
-    "emulate",
-    "enable",
-    "eval",
-    "exec",
-    "exit",
-    "export",
-    "false",
-    "fc",
-    "fg",
-    "functions",
-    "getopts",
-    "hash",
-    "help",
-    "history",
-    "jobs",
-    "kill",
-    "let",
-    "local",
-    "logout",
-    "mapfile",
-    "popd",
-    "print",
-    "printf",
-    "pushd",
-    "pwd",
-    "read",
-    "readarray",
-    "readonly",
-    "return",
-    "set",
-    "setopt",
-    "shift",
-    "shopt",
-    "source",
-    "suspend",
-    "test",
-    "times",
-    "trap",
-    "true",
-    "type",
-    "typeset",
-    "ulimit",
-    "umask",
-    "unalias",
-    "unfunction",
-    "unset",
-    "unsetopt",
-    "wait",
-    "whence",
-    "zmodload",
-    // hupsafe itself (its shell function) and its one-off prefix
-    "hupsafe",
-];
+/// only run programs), and hupsafe's own name (its shell function and
+/// one-off prefix).
+fn reserved(name: &str) -> bool {
+    crate::shellwords::is_shell_word(name) || name == "hupsafe"
+}
 
 /// Why a word cannot be a mark, if it cannot.
 pub fn invalid_reason(name: &str) -> Option<String> {
@@ -151,7 +54,7 @@ pub fn invalid_reason(name: &str) -> Option<String> {
                 .into(),
         );
     }
-    if RESERVED.contains(&name) {
+    if reserved(name) {
         return Some("a shell keyword or builtin (or hupsafe's own name)".into());
     }
     if name.starts_with('-') {

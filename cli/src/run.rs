@@ -11,57 +11,6 @@ use crate::error::{os_words, Error, EXIT_CANNOT_RUN, EXIT_NOT_FOUND};
 use crate::inspect::{self, Concern, Target};
 use crate::{preload, startup};
 
-/// Shell words that are not programs: running them under hupsafe cannot
-/// work, and the user deserves to be told why.
-const SHELL_BUILTINS: &[&str] = &[
-    "alias",
-    "bg",
-    "bind",
-    "break",
-    "builtin",
-    "caller",
-    "cd",
-    "command",
-    "continue",
-    "declare",
-    "dirs",
-    "disown",
-    "enable",
-    "eval",
-    "exec",
-    "exit",
-    "export",
-    "fc",
-    "fg",
-    "hash",
-    "history",
-    "jobs",
-    "let",
-    "local",
-    "logout",
-    "mapfile",
-    "popd",
-    "pushd",
-    "readarray",
-    "readonly",
-    "return",
-    "set",
-    "setopt",
-    "shift",
-    "shopt",
-    "source",
-    "suspend",
-    "trap",
-    "typeset",
-    "ulimit",
-    "umask",
-    "unalias",
-    "unset",
-    "unsetopt",
-    "wait",
-    ".",
-];
-
 /// Options that shape one run.
 #[derive(Debug, Default, Clone)]
 pub struct RunOptions {
@@ -276,11 +225,18 @@ pub fn protect_self() {
 
 fn not_found(cmd: &OsStr) -> Error {
     let name = cmd.to_string_lossy();
-    if SHELL_BUILTINS.contains(&name.as_ref()) {
+    // Shell words are not programs: running them under hupsafe cannot
+    // work, and the user deserves to be told why.
+    if crate::shellwords::is_shell_word(&name) {
+        let kind = if crate::shellwords::KEYWORDS.contains(&name.as_ref()) {
+            "keyword"
+        } else {
+            "builtin"
+        };
         return Error::new(
             EXIT_NOT_FOUND,
             format!(
-                "hupsafe: '{name}' is a shell builtin, not a program: hupsafe can only run \
+                "hupsafe: '{name}' is a shell {kind}, not a program: hupsafe can only run \
                  programs. Run a shell instead, e.g.: hupsafe bash -c '{name} ...'"
             ),
         );
