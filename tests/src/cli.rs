@@ -247,6 +247,11 @@ impl Pty {
         self.slave.as_raw_fd()
     }
 
+    /// The master and slave ends, for callers that manage them themselves.
+    pub fn into_fds(self) -> (OwnedFd, OwnedFd) {
+        (self.master, self.slave)
+    }
+
     /// Everything written to the terminal so far, with the line
     /// discipline's "\r\n" turned back into "\n". A marker written by the
     /// test after the program exited tells where the output ends (pty

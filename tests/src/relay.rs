@@ -8,7 +8,7 @@
 use std::ffi::OsStr;
 use std::fs;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -563,23 +563,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 fn open_pty() -> (OwnedFd, OwnedFd) {
-    // SAFETY: posix_openpt/grantpt/unlockpt/ptsname_r/open on fds we own;
-    // each result is checked.
-    unsafe {
-        let m = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
-        assert!(m >= 0, "posix_openpt: {}", io::Error::last_os_error());
-        let master = OwnedFd::from_raw_fd(m);
-        assert_eq!(libc::grantpt(m), 0, "grantpt");
-        assert_eq!(libc::unlockpt(m), 0, "unlockpt");
-        let mut name = [0 as libc::c_char; 128];
-        assert_eq!(libc::ptsname_r(m, name.as_mut_ptr(), name.len()), 0);
-        let s = libc::open(
-            name.as_ptr(),
-            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
-        );
-        assert!(s >= 0, "open the pty slave: {}", io::Error::last_os_error());
-        (master, OwnedFd::from_raw_fd(s))
-    }
+    crate::cli::Pty::open().into_fds()
 }
 
 fn set_size(fd: RawFd, rows: u16, cols: u16) {
