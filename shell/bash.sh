@@ -30,6 +30,15 @@ __hupsafe_bin=@HUPSAFE_BIN@
 __hupsafe_marks_file=@HUPSAFE_MARKS@
 __hupsafe_prefix=@HUPSAFE_PREFIX@
 __hupsafe_has_rescue=@HUPSAFE_HAS_RESCUE@
+# `hupsafe wrap` wrappers win over the programs they wrap: their directory
+# goes first on PATH when it exists (wrappers skip it when they search).
+__hupsafe_wrap_dir=@HUPSAFE_WRAP_DIR@
+if [[ -n $__hupsafe_wrap_dir && -d $__hupsafe_wrap_dir ]]; then
+    case $PATH in
+        "$__hupsafe_wrap_dir" | "$__hupsafe_wrap_dir":*) ;;
+        *) PATH=$__hupsafe_wrap_dir${PATH:+:$PATH} ;;
+    esac
+fi
 # Tells `hupsafe doctor` (a child) that this shell loaded the integration:
 # it compares the value with its parent shell's pid.
 export HUPSAFE_SHELL_PID=$$

@@ -28,6 +28,12 @@ typeset -g __hupsafe_bin=@HUPSAFE_BIN@
 typeset -g __hupsafe_marks_file=@HUPSAFE_MARKS@
 typeset -g __hupsafe_prefix=@HUPSAFE_PREFIX@
 typeset -gi __hupsafe_has_rescue=@HUPSAFE_HAS_RESCUE@
+# `hupsafe wrap` wrappers win over the programs they wrap: their directory
+# goes first on PATH when it exists (wrappers skip it when they search).
+typeset -g __hupsafe_wrap_dir=@HUPSAFE_WRAP_DIR@
+if [[ -n $__hupsafe_wrap_dir && -d $__hupsafe_wrap_dir && $path[1] != $__hupsafe_wrap_dir ]]; then
+    path=("$__hupsafe_wrap_dir" $path)
+fi
 # Tells `hupsafe doctor` (a child) that this shell loaded the integration:
 # it compares the value with its parent shell's pid.
 export HUPSAFE_SHELL_PID=$$

@@ -95,6 +95,13 @@ pub enum Verb {
     /// Check the environment, and predict the protection CMD would get
     #[command(after_help = crate::doctor::DOCTOR_HELP)]
     Doctor(crate::doctor::DoctorArgs),
+    /// Protect a program started by others: a PATH wrapper, or --embed
+    #[command(after_help = crate::wrap::WRAP_HELP)]
+    Wrap(crate::wrap::WrapArgs),
+    /// Remove a wrapper written by `hupsafe wrap`
+    Unwrap(crate::wrap::UnwrapArgs),
+    /// Install the shim system-wide: `sudo hupsafe install --system`
+    Install(crate::wrap::InstallArgs),
     #[command(flatten)]
     Job(crate::jobcmd::JobVerb),
     #[command(flatten)]

@@ -140,6 +140,14 @@ pub fn render(shell: InitShell, bin: &Path, marks: &Path, prefix: &str, rescue: 
         .replace("@HUPSAFE_MARKS@", &quote(&marks.to_string_lossy()))
         .replace("@HUPSAFE_PREFIX@", &quote(prefix))
         .replace("@HUPSAFE_HAS_RESCUE@", if rescue { "1" } else { "0" })
+        .replace(
+            "@HUPSAFE_WRAP_DIR@",
+            &quote(
+                &crate::wrap::default_wrap_dir()
+                    .map(|d| d.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            ),
+        )
 }
 
 /// Quotes a string for bash and zsh: single quotes, with each `'` written

@@ -27,6 +27,7 @@ mod shellwords;
 mod signame;
 mod startup;
 mod strict;
+mod wrap;
 
 use std::io::Write;
 
@@ -102,5 +103,8 @@ fn real_main() -> Result<(), Error> {
         Some(Verb::Check(a)) => check::run(&a),
         Some(Verb::Doctor(a)) => doctor::run(&a),
         Some(Verb::Shell(s)) => init::run(s),
+        Some(Verb::Wrap(a)) => wrap::wrap(&a),
+        Some(Verb::Unwrap(a)) => wrap::unwrap(&a),
+        Some(Verb::Install(a)) => wrap::install_system(&a),
     }
 }

@@ -1,0 +1,657 @@
+//! `hupsafe wrap`, `hupsafe unwrap` and `hupsafe install --system`: protect
+//! programs that are started by something the user does not control.
+//!
+//! - A PATH wrapper: a small `sh` script named like the program, in a wrap
+//!   directory that `hupsafe init` puts first on PATH. At run time it finds
+//!   the real program by searching PATH while skipping every entry that is
+//!   the wrap directory (compared with `-ef`, so a symlink or a second copy
+//!   of the entry is skipped too), then runs it through `hupsafe run`. An
+//!   upgrade of the real program needs nothing, and a wrapper never calls
+//!   itself.
+//! - An embedded copy (`--embed`): the program with a DT_NEEDED entry for
+//!   the shim, written by the `patchelf` program, so it loads the shim
+//!   even when its environment is cleared (`env -i`, sudo, cron).
+
+use std::ffi::{OsStr, OsString};
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use clap::Args;
+
+use crate::error::{os_words, write_stdout, Error, Result, EXIT_NOT_FOUND};
+use crate::init::quote;
+use crate::inspect::{self, Class, Format};
+use crate::preload;
+use crate::private_dir::uid;
+
+/// Environment variable naming the wrap directory.
+pub const WRAP_DIR_VAR: &str = "HUPSAFE_WRAP_DIR";
+
+/// The second line of every wrapper hupsafe writes; `unwrap` and `--list`
+/// only touch files that carry it.
+const MARKER: &str = "# hupsafe-wrapper:";
+
+/// Where `hupsafe install --system` puts the shim: root-owned, 0755.
+pub const SYSTEM_LIB_DIR: &str = "/usr/local/lib/hupsafe";
+
+pub const WRAP_HELP: &str = "\
+Two ways to protect a program started by something you do not control:
+
+  hupsafe wrap make               a wrapper named `make` in the wrap directory;
+                                  `hupsafe init` puts that directory first on
+                                  PATH, so every `make` found through PATH runs
+                                  protected. The wrapper finds the real `make`
+                                  on PATH at run time (skipping the wrap
+                                  directory), so upgrades need nothing.
+  hupsafe wrap --embed ./server -o ./server.hupsafe
+                                  a copy of an ELF program that loads the shim
+                                  by itself (a DT_NEEDED entry, written with
+                                  patchelf): protected even under `env -i`,
+                                  sudo or cron. The original is left unchanged
+                                  unless --in-place (which keeps PATH.hupsafe-orig).
+
+The wrap directory: --dir, else $HUPSAFE_WRAP_DIR, else $XDG_DATA_HOME/hupsafe/bin,
+else ~/.local/share/hupsafe/bin.
+
+Refused: static programs (no loader; use `hupsafe --strict`), 32-bit programs,
+scripts and non-ELF files with --embed (wrap the interpreter, or use a PATH
+wrapper), and a user-writable shim in a setuid, setgid or root-owned program
+(run `sudo hupsafe install --system` first).
+
+Exit status: 0 on success; 1 if a name to unwrap is not wrapped; 125 if hupsafe
+refuses or fails; 127 if the program is not found.";
+
+#[derive(Args, Debug)]
+pub struct WrapArgs {
+    /// The program: a name found on PATH, or a path
+    #[arg(value_name = "NAME|PATH", required_unless_present = "list")]
+    pub program: Option<OsString>,
+    /// The wrap directory [default: $HUPSAFE_WRAP_DIR, else
+    /// $XDG_DATA_HOME/hupsafe/bin, else ~/.local/share/hupsafe/bin]
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// List the wrappers in the wrap directory
+    #[arg(long, conflicts_with_all = ["program", "embed", "output", "in_place"])]
+    pub list: bool,
+    /// Write a copy of the ELF program that loads the shim by itself
+    #[arg(long, conflicts_with = "dir")]
+    pub embed: bool,
+    /// Where --embed writes the copy
+    #[arg(short = 'o', long = "output", value_name = "OUT", requires = "embed")]
+    pub output: Option<PathBuf>,
+    /// With --embed: change the program itself, keeping PATH.hupsafe-orig
+    #[arg(long, requires = "embed", conflicts_with = "output")]
+    pub in_place: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct UnwrapArgs {
+    /// The wrapper's name
+    #[arg(value_name = "NAME")]
+    pub name: OsString,
+    /// The wrap directory (as for `wrap`)
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct InstallArgs {
+    /// Put the shim in a root-owned directory (/usr/local/lib/hupsafe), for
+    /// programs root may run (`wrap --embed` of setuid or root-owned programs)
+    #[arg(long, required = true)]
+    pub system: bool,
+}
+
+fn fail(msg: impl Into<String>) -> Error {
+    Error::failure(format!("hupsafe: {}", msg.into()))
+}
+
+fn shown(p: &Path) -> String {
+    p.display().to_string()
+}
+
+/// The wrap directory, absolute.
+fn wrap_dir(explicit: Option<&Path>) -> Result<PathBuf> {
+    let abs = |p: OsString| Some(PathBuf::from(p)).filter(|p| p.is_absolute());
+    let dir = if let Some(d) = explicit {
+        d.to_path_buf()
+    } else if let Some(d) = std::env::var_os(WRAP_DIR_VAR).filter(|d| !d.is_empty()) {
+        PathBuf::from(d)
+    } else if let Some(d) = std::env::var_os("XDG_DATA_HOME").and_then(abs) {
+        d.join("hupsafe/bin")
+    } else if let Some(h) = std::env::var_os("HOME").and_then(abs) {
+        h.join(".local/share/hupsafe/bin")
+    } else {
+        return Err(fail(format!(
+            "no wrap directory: set HOME, XDG_DATA_HOME or {WRAP_DIR_VAR}, or give --dir"
+        )));
+    };
+    if dir.is_absolute() {
+        Ok(dir)
+    } else {
+        let cwd = std::env::current_dir().map_err(|e| {
+            fail(format!(
+                "cannot find the current directory: {}",
+                os_words(&e)
+            ))
+        })?;
+        Ok(cwd.join(dir))
+    }
+}
+
+/// The wrap directory for `hupsafe init` (not created, not checked).
+pub fn default_wrap_dir() -> Option<PathBuf> {
+    wrap_dir(None).ok()
+}
+
+/// Finds `prog` as execvp would, a name skipping `skip` (the wrap dir).
+fn find(prog: &OsStr, skip: Option<&Path>) -> Result<PathBuf> {
+    if prog.as_bytes().contains(&b'/') {
+        let p = Path::new(prog);
+        return match fs::metadata(p) {
+            Ok(m) if m.is_file() => Ok(p.to_path_buf()),
+            Ok(_) => Err(fail(format!("'{}' is not a regular file", shown(p)))),
+            Err(e) => Err(Error::new(
+                EXIT_NOT_FOUND,
+                format!("hupsafe: cannot use '{}': {}", shown(p), os_words(&e)),
+            )),
+        };
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/bin:/usr/bin"));
+    let skip_id = skip
+        .and_then(|s| fs::metadata(s).ok())
+        .map(|m| (m.dev(), m.ino()));
+    for d in path.as_bytes().split(|&b| b == b':') {
+        let d = if d.is_empty() {
+            Path::new(".")
+        } else {
+            Path::new(OsStr::from_bytes(d))
+        };
+        if let (Some(id), Ok(m)) = (skip_id, fs::metadata(d)) {
+            if (m.dev(), m.ino()) == id {
+                continue;
+            }
+        }
+        let c = d.join(prog);
+        if let Ok(m) = fs::metadata(&c) {
+            if m.is_file() && m.mode() & 0o111 != 0 {
+                return Ok(c);
+            }
+        }
+    }
+    Err(Error::new(
+        EXIT_NOT_FOUND,
+        format!(
+            "hupsafe: '{}' is not found on PATH{}",
+            prog.to_string_lossy(),
+            if skip.is_some() {
+                " (outside the wrap directory)"
+            } else {
+                ""
+            }
+        ),
+    ))
+}
+
+/// Runs `hupsafe wrap`.
+pub fn wrap(a: &WrapArgs) -> Result<()> {
+    if a.list {
+        return list(a.dir.as_deref());
+    }
+    let prog = a.program.as_deref().expect("clap requires a program");
+    if a.embed {
+        return embed(prog, a.output.as_deref(), a.in_place);
+    }
+    path_wrapper(prog, a.dir.as_deref())
+}
+
+fn is_ours(p: &Path) -> bool {
+    let Ok(text) = fs::read(p) else {
+        return false;
+    };
+    text.split(|&b| b == b'\n')
+        .nth(1)
+        .is_some_and(|l| l.starts_with(MARKER.as_bytes()))
+}
+
+/// The wrapper script for `name`.
+fn script(name: &str, dir: &Path, bin: &Path) -> String {
+    format!(
+        r#"#!/bin/sh
+{MARKER} {name} (written by `hupsafe wrap`; remove with `hupsafe unwrap {name}`)
+# Runs the first '{name}' on PATH outside this directory through hupsafe.
+hupsafe_bin={bin}
+hupsafe_dir={dir}
+hupsafe_name={qname}
+hupsafe_real=
+hupsafe_rest=${{PATH-/usr/local/bin:/usr/bin:/bin}}:
+while [ -n "$hupsafe_rest" ]; do
+    hupsafe_d=${{hupsafe_rest%%:*}}
+    hupsafe_rest=${{hupsafe_rest#*:}}
+    [ -n "$hupsafe_d" ] || hupsafe_d=.
+    # Skip the wrap directory however it is spelled (a symlink, twice).
+    [ "$hupsafe_d" -ef "$hupsafe_dir" ] && continue
+    [ "$hupsafe_d/$hupsafe_name" -ef "$0" ] && continue
+    if [ -f "$hupsafe_d/$hupsafe_name" ] && [ -x "$hupsafe_d/$hupsafe_name" ]; then
+        hupsafe_real=$hupsafe_d/$hupsafe_name
+        break
+    fi
+done
+if [ -z "$hupsafe_real" ]; then
+    echo "hupsafe wrapper: $hupsafe_name: not found on PATH outside $hupsafe_dir" >&2
+    exit 127
+fi
+if [ -x "$hupsafe_bin" ]; then
+    exec "$hupsafe_bin" run --quiet -- "$hupsafe_real" "$@"
+fi
+echo "hupsafe wrapper: $hupsafe_bin is gone; running $hupsafe_real unprotected" >&2
+exec "$hupsafe_real" "$@"
+"#,
+        bin = quote(&bin.to_string_lossy()),
+        dir = quote(&dir.to_string_lossy()),
+        qname = quote(name),
+    )
+}
+
+fn path_wrapper(prog: &OsStr, dir: Option<&Path>) -> Result<()> {
+    let dir = wrap_dir(dir)?;
+    let name = Path::new(prog)
+        .file_name()
+        .ok_or_else(|| fail(format!("'{}' names no program", prog.to_string_lossy())))?;
+    let name_s = name
+        .to_str()
+        .filter(|n| !n.is_empty() && !n.contains(['\n', '\r']))
+        .ok_or_else(|| {
+            fail(format!(
+                "'{}' cannot be a wrapper name",
+                name.to_string_lossy()
+            ))
+        })?
+        .to_string();
+    // The program must exist now (outside the wrap directory).
+    let real = find(prog, Some(&dir))?;
+    if let Ok(t) = inspect::elf(&real) {
+        if let Format::Elf(e) = &t.format {
+            if e.is_static() {
+                eprintln!(
+                    "hupsafe: note: '{}' is statically linked: the wrapper starts it with SIGHUP \
+                     ignored, but the shim cannot keep it so (consider `hupsafe --strict`)",
+                    shown(&real)
+                );
+            }
+        }
+    }
+    let bin = std::env::current_exe().map_err(|e| {
+        fail(format!(
+            "cannot find this program's own path: {}",
+            os_words(&e)
+        ))
+    })?;
+    if !dir.is_dir() {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(&dir)
+            .map_err(|e| fail(format!("cannot create '{}': {}", shown(&dir), os_words(&e))))?;
+    }
+    let dir = fs::canonicalize(&dir)
+        .map_err(|e| fail(format!("cannot use '{}': {}", shown(&dir), os_words(&e))))?;
+    let target = dir.join(name);
+    if fs::symlink_metadata(&target).is_ok() && !is_ours(&target) {
+        return Err(fail(format!(
+            "'{}' exists and was not written by hupsafe; not replacing it",
+            shown(&target)
+        )));
+    }
+    let text = script(&name_s, &dir, &bin);
+    write_new(&target, text.as_bytes(), 0o755)?;
+    eprintln!(
+        "hupsafe: wrote '{}' (runs '{name_s}' from PATH protected; first found now: '{}')",
+        shown(&target),
+        shown(&real)
+    );
+    Ok(())
+}
+
+/// A temporary name next to `target`.
+fn tmp_next_to(target: &Path) -> PathBuf {
+    let name = target.file_name().unwrap_or_default().to_string_lossy();
+    target.with_file_name(format!(".{name}.hupsafe-{}.tmp", std::process::id()))
+}
+
+/// Writes `bytes` to `target` atomically (temp file + rename).
+fn write_new(target: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let tmp = tmp_next_to(target);
+    let _ = fs::remove_file(&tmp);
+    let res = (|| -> io::Result<()> {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.set_permissions(fs::Permissions::from_mode(mode))?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, target)
+    })();
+    res.map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        fail(format!(
+            "cannot write '{}': {}",
+            shown(target),
+            os_words(&e)
+        ))
+    })
+}
+
+fn list(dir: Option<&Path>) -> Result<()> {
+    let dir = wrap_dir(dir)?;
+    let mut names: Vec<String> = match fs::read_dir(&dir) {
+        Ok(rd) => rd
+            .filter_map(|e| e.ok())
+            .filter(|e| is_ours(&e.path()))
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => {
+            return Err(fail(format!(
+                "cannot read '{}': {}",
+                shown(&dir),
+                os_words(&e)
+            )))
+        }
+    };
+    names.sort();
+    let mut out = String::new();
+    for n in names {
+        out.push_str(&n);
+        out.push('\n');
+    }
+    write_stdout(out.as_bytes())
+}
+
+/// Runs `hupsafe unwrap`.
+pub fn unwrap(a: &UnwrapArgs) -> Result<()> {
+    let dir = wrap_dir(a.dir.as_deref())?;
+    let name = Path::new(&a.name);
+    if name.components().count() != 1 || name.file_name().is_none() {
+        return Err(fail(format!(
+            "'{}' is not a wrapper name",
+            a.name.to_string_lossy()
+        )));
+    }
+    let p = dir.join(name);
+    if fs::symlink_metadata(&p).is_err() {
+        return Err(Error::new(
+            1,
+            format!(
+                "hupsafe: '{}' is not wrapped (no '{}')",
+                a.name.to_string_lossy(),
+                shown(&p)
+            ),
+        ));
+    }
+    if !is_ours(&p) {
+        return Err(fail(format!(
+            "'{}' was not written by hupsafe; not removing it",
+            shown(&p)
+        )));
+    }
+    fs::remove_file(&p)
+        .map_err(|e| fail(format!("cannot remove '{}': {}", shown(&p), os_words(&e))))
+}
+
+/// Whether only root can change `p`: it and every directory above it are
+/// owned by root and not writable by others (a sticky directory is fine).
+fn only_root_can_write(p: &Path) -> bool {
+    let Ok(m) = fs::symlink_metadata(p) else {
+        return false;
+    };
+    if m.file_type().is_symlink() || m.uid() != 0 || m.mode() & 0o022 != 0 {
+        return false;
+    }
+    let mut a = p.parent();
+    while let Some(d) = a {
+        if d.as_os_str().is_empty() {
+            break;
+        }
+        let Ok(m) = fs::metadata(d) else {
+            return false;
+        };
+        if m.uid() != 0 || (m.mode() & 0o022 != 0 && m.mode() & 0o1000 == 0) {
+            return false;
+        }
+        a = d.parent();
+    }
+    true
+}
+
+fn system_shim() -> PathBuf {
+    Path::new(SYSTEM_LIB_DIR).join(preload::shim_file_name())
+}
+
+/// Runs `hupsafe install --system`.
+pub fn install_system(_a: &InstallArgs) -> Result<()> {
+    if uid() != 0 {
+        return Err(fail(format!(
+            "install --system writes the shim to {SYSTEM_LIB_DIR}, which only root may do; \
+             run: sudo hupsafe install --system"
+        )));
+    }
+    let dir = Path::new(SYSTEM_LIB_DIR);
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(dir)
+        .map_err(|e| fail(format!("cannot create '{}': {}", shown(dir), os_words(&e))))?;
+    let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o755));
+    let p = system_shim();
+    let same = fs::read(&p).is_ok_and(|b| b == preload::SHIM);
+    if !same {
+        write_new(&p, preload::SHIM, 0o755)?;
+    }
+    if !only_root_can_write(&p) {
+        return Err(fail(format!(
+            "'{}' or a directory above it can be changed by someone other than root",
+            shown(&p)
+        )));
+    }
+    let mut line = p.as_os_str().as_bytes().to_vec();
+    line.push(b'\n');
+    write_stdout(&line)
+}
+
+fn embed(prog: &OsStr, out: Option<&Path>, in_place: bool) -> Result<()> {
+    let src = find(prog, None)?;
+    let out: PathBuf = match (out, in_place) {
+        (_, true) => src.clone(),
+        (Some(o), false) => o.to_path_buf(),
+        (None, false) => return Err(fail(
+            "--embed needs -o OUT (or --in-place to change the program itself, keeping a backup)",
+        )),
+    };
+    if !in_place
+        && fs::metadata(&out).is_ok_and(|o| {
+            fs::metadata(&src).is_ok_and(|s| (s.dev(), s.ino()) == (o.dev(), o.ino()))
+        })
+    {
+        return Err(fail(format!(
+            "'{}' is the program itself; say --in-place to change it (a backup is kept)",
+            shown(&out)
+        )));
+    }
+    let t = inspect::elf(&src)
+        .map_err(|e| fail(format!("cannot read '{}': {}", shown(&src), os_words(&e))))?;
+    let s = shown(&src);
+    match &t.format {
+        Format::Script(sc) => {
+            return Err(fail(format!(
+                "'{s}' is a script (#!{}): a DT_NEEDED entry can only go into an ELF program. \
+                 Wrap its interpreter instead, or use a PATH wrapper: hupsafe wrap {}",
+                sc.interpreter.display(),
+                src.file_name().unwrap_or_default().to_string_lossy()
+            )))
+        }
+        Format::Other => {
+            return Err(fail(format!(
+                "'{s}' is not an ELF program, so the shim cannot be embedded in it"
+            )))
+        }
+        Format::Elf(e) if e.class != Class::native() => {
+            return Err(fail(format!(
+                "'{s}' is a {}-bit program and the shim is {}-bit: its loader would refuse it \
+                 (\"wrong ELF class\")",
+                e.class.bits(),
+                Class::native().bits()
+            )))
+        }
+        Format::Elf(e) if e.is_static() => {
+            return Err(fail(format!(
+                "'{s}' is statically linked: no dynamic loader runs, so it cannot load the \
+                 shim. Run it with `hupsafe --strict` instead"
+            )))
+        }
+        Format::Elf(_) => {}
+    }
+    let privileged = t.setuid || t.setgid || t.capabilities || t.owner == 0;
+    let shim = if privileged {
+        let sys = system_shim();
+        if only_root_can_write(&sys) {
+            sys
+        } else {
+            let user = preload::install()
+                .map_err(|e| Error::new(e.status, format!("hupsafe: {}", e.message)))?;
+            if !only_root_can_write(&user) {
+                let why = if t.setuid || t.setgid || t.capabilities {
+                    "is setuid, setgid or has file capabilities"
+                } else {
+                    "is owned by root"
+                };
+                return Err(fail(format!(
+                    "refusing to embed '{}' into '{s}': the program {why}, so root (or another \
+                     user) may run it, and whoever can change that shim file would run code as \
+                     them. Run `sudo hupsafe install --system` to put a shim only root can \
+                     write in {SYSTEM_LIB_DIR}, then wrap again",
+                    shown(&user)
+                )));
+            }
+            user
+        }
+    } else {
+        preload::install().map_err(|e| Error::new(e.status, format!("hupsafe: {}", e.message)))?
+    };
+    let patchelf = find(OsStr::new("patchelf"), None).map_err(|_| {
+        fail(
+            "wrap --embed needs the patchelf program to add the DT_NEEDED entry, and it is not \
+             on PATH; install it (Debian/Ubuntu: apt-get install patchelf)",
+        )
+    })?;
+    let out_dir = out.parent().filter(|p| !p.as_os_str().is_empty());
+    if let Some(d) = out_dir {
+        if !d.is_dir() {
+            return Err(fail(format!("'{}' is not a directory", shown(d))));
+        }
+    }
+    let tmp = tmp_next_to(&out);
+    let _ = fs::remove_file(&tmp);
+    let cleanup = |e: Error| {
+        let _ = fs::remove_file(&tmp);
+        e
+    };
+    let meta =
+        fs::metadata(&src).map_err(|e| fail(format!("cannot read '{s}': {}", os_words(&e))))?;
+    fs::copy(&src, &tmp).map_err(|e| {
+        cleanup(fail(format!(
+            "cannot copy '{s}' to '{}': {}",
+            shown(&tmp),
+            os_words(&e)
+        )))
+    })?;
+    // The copy drops set-id bits (a user's copy must not keep them);
+    // in place keeps the owner and mode when we may.
+    let mode = if in_place {
+        if uid() == 0 {
+            let _ = std::os::unix::fs::chown(&tmp, Some(meta.uid()), Some(meta.gid()));
+        }
+        meta.mode() & 0o7777
+    } else {
+        meta.mode() & 0o777 | 0o700
+    };
+    let ran = Command::new(&patchelf)
+        .arg("--add-needed")
+        .arg(&shim)
+        .arg(&tmp)
+        .output()
+        .map_err(|e| {
+            cleanup(fail(format!(
+                "cannot run '{}': {}",
+                shown(&patchelf),
+                os_words(&e)
+            )))
+        })?;
+    if !ran.status.success() {
+        return Err(cleanup(fail(format!(
+            "patchelf could not add the shim to '{s}': {}",
+            String::from_utf8_lossy(&ran.stderr).trim()
+        ))));
+    }
+    fs::set_permissions(&tmp, fs::Permissions::from_mode(mode))
+        .and_then(|_| fs::File::open(&tmp)?.sync_all())
+        .map_err(|e| {
+            cleanup(fail(format!(
+                "cannot finish '{}': {}",
+                shown(&tmp),
+                os_words(&e)
+            )))
+        })?;
+    if in_place {
+        let mut backup = src.clone().into_os_string();
+        backup.push(".hupsafe-orig");
+        let backup = PathBuf::from(backup);
+        if fs::symlink_metadata(&backup).is_err() {
+            fs::hard_link(&src, &backup)
+                .or_else(|_| fs::copy(&src, &backup).map(|_| ()))
+                .map_err(|e| {
+                    cleanup(fail(format!(
+                        "cannot keep a backup '{}': {}",
+                        shown(&backup),
+                        os_words(&e)
+                    )))
+                })?;
+        }
+        eprintln!("hupsafe: kept the original as '{}'", shown(&backup));
+    }
+    fs::rename(&tmp, &out).map_err(|e| {
+        cleanup(fail(format!(
+            "cannot rename '{}' to '{}': {}",
+            shown(&tmp),
+            shown(&out),
+            os_words(&e)
+        )))
+    })?;
+    eprintln!(
+        "hupsafe: wrote '{}': loads '{}' by itself (DT_NEEDED)",
+        shown(&out),
+        shown(&shim)
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapper_is_marked_and_quoted() {
+        let s = script("ma'ke", Path::new("/w d"), Path::new("/b/hupsafe"));
+        assert!(s.lines().nth(1).unwrap().starts_with(MARKER));
+        assert!(s.contains(r"hupsafe_name='ma'\''ke'"));
+        assert!(s.contains("hupsafe_dir='/w d'"));
+    }
+}
