@@ -102,6 +102,10 @@ pub enum Verb {
     Unwrap(crate::wrap::UnwrapArgs),
     /// Install the shim system-wide: `sudo hupsafe install --system`
     Install(crate::wrap::InstallArgs),
+    /// Protect a process already running unprotected (ptrace): SIGHUP
+    /// ignored, terminal output to a job log
+    #[command(after_help = crate::rescue::RESCUE_HELP)]
+    Rescue(crate::rescue::RescueArgs),
     #[command(flatten)]
     Job(crate::jobcmd::JobVerb),
     #[command(flatten)]

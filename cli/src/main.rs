@@ -22,6 +22,7 @@ mod preload;
 mod private_dir;
 mod procinfo;
 mod relay;
+mod rescue;
 mod run;
 mod shellwords;
 mod signame;
@@ -103,6 +104,7 @@ fn real_main() -> Result<(), Error> {
         Some(Verb::Check(a)) => check::run(&a),
         Some(Verb::Doctor(a)) => doctor::run(&a),
         Some(Verb::Shell(s)) => init::run(s),
+        Some(Verb::Rescue(a)) => rescue::run(&a),
         Some(Verb::Wrap(a)) => wrap::wrap(&a),
         Some(Verb::Unwrap(a)) => wrap::unwrap(&a),
         Some(Verb::Install(a)) => wrap::install_system(&a),
