@@ -11,6 +11,7 @@
 
 use std::ffi::OsString;
 use std::fs;
+use std::path::Path;
 
 use clap::Args;
 
@@ -271,6 +272,7 @@ mod imp {
                 continue;
             }
             let mut log: Option<(String, String)> = None;
+            let mut log_used = false;
             for p in targets(pid, tree) {
                 if done.contains(&p) {
                     continue;
@@ -284,7 +286,10 @@ mod imp {
                     }
                 }
                 match rescue_one(p, pid, &mut log) {
-                    Ok(line) => report.push_str(&line),
+                    Ok(line) => {
+                        log_used |= line.contains("'s log ");
+                        report.push_str(&line)
+                    }
                     Err(why) => {
                         errors.push_str(&format!(
                             "hupsafe: rescue: cannot rescue {p} ({}): {why}\n",
@@ -292,6 +297,12 @@ mod imp {
                         ));
                         failed += 1;
                     }
+                }
+            }
+            // A job nobody writes to is not a job: leave no trace of it.
+            if let (Some((_, path)), false) = (&log, log_used) {
+                if let Some(dir) = Path::new(path).parent() {
+                    let _ = fs::remove_dir_all(dir);
                 }
             }
         }

@@ -260,3 +260,53 @@ fn refusals_say_why() {
     let _ = sleeper.kill();
     let _ = sleeper.wait();
 }
+
+/// A failure half-way is undone: with its descriptor limit at 3, the log
+/// cannot be opened inside the process, so the SIGHUP disposition already
+/// changed is put back, its stdout stays the terminal, and rescue says so.
+#[test]
+fn a_failure_half_way_is_undone() {
+    if hupsafe_tests::shell::which("prlimit").is_none() {
+        eprintln!("skipped: no prlimit");
+        return;
+    }
+    let world = World::new("rescue-undo");
+    world.write("loop.py", PY_LOOP);
+    let t = Tagged::new("rescue-undo");
+    let mut s = world.open_plain(Shell::Bash);
+    s.start(&format!("python3 loop.py {}", t.tag));
+    let pid = t.wait_program();
+    s.expect("line 3");
+    let ok = Command::new("prlimit")
+        .args(["--nofile=3:3", "--pid", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let tty = std::fs::read_link(format!("/proc/{pid}/fd/1")).unwrap();
+    let (code, out, err) = world.hupsafe(&["rescue", &pid.to_string()]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("opening the log failed") && err.contains("nothing was changed"),
+        "{err}"
+    );
+    let st = hupsafe_tests::ProcStatus::of(pid).unwrap();
+    assert!(!st.ignores(libc::SIGHUP), "SIGHUP left ignored");
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{pid}/fd/1")).unwrap(),
+        tty
+    );
+    assert!(
+        std::fs::read_link(format!("/proc/{pid}/fd/3")).is_err(),
+        "a spare fd was left"
+    );
+    assert_eq!(tracer_of(pid), 0, "left traced");
+    let jobs = world.jobs.ps();
+    assert!(jobs.is_empty(), "the unused job was left: {jobs:?}");
+    // It still runs, unprotected: the hangup kills it.
+    s.expect("line 10");
+    s.hang_up();
+    let gone = poll(Duration::from_secs(3), || {
+        (!procfs::is_alive(pid)).then_some(())
+    });
+    assert!(gone.is_some(), "it survived although the rescue was undone");
+}
