@@ -3,23 +3,13 @@
  * Signals 0, -1, 65 (out of range), 32 and 33 (glibc's own), SIGKILL and
  * SIGSTOP (cannot be caught), and SIGHUP with invalid arguments.
  * Output: "<call>\tret=<r> errno=<e>" */
+#define HUP_COMPAT_SIGVEC
 #include "hup.h"
 
 extern __sighandler_t bsd_signal(int, __sighandler_t);
 extern __sighandler_t __sysv_signal(int, __sighandler_t);
 extern int __sigaction(int, const struct sigaction *, struct sigaction *);
 
-struct old_sigvec {
-    void (*sv_handler)(int);
-    int sv_mask;
-    int sv_flags;
-};
-extern int compat_sigvec(int, const struct old_sigvec *, struct old_sigvec *);
-#if defined(__x86_64__)
-__asm__(".symver compat_sigvec,sigvec@GLIBC_2.2.5");
-#else
-__asm__(".symver compat_sigvec,sigvec@GLIBC_2.17");
-#endif
 
 #define UNTOUCHED 4242
 

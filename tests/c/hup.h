@@ -245,4 +245,21 @@ static inline void expect_program_blocks_hup(int blocked, const char *when)
         fail("%s: sigprocmask reports SIGHUP %s", when, blocked ? "unblocked" : "blocked");
 }
 
+#ifdef HUP_COMPAT_SIGVEC
+/* sigvec exists in glibc only as a compat symbol (no header, no default
+ * version): bind to it by version. Opt-in, so that fixtures built -static
+ * never reference it. */
+struct old_sigvec {
+    void (*sv_handler)(int);
+    int sv_mask;
+    int sv_flags;
+};
+extern int compat_sigvec(int, const struct old_sigvec *, struct old_sigvec *);
+#if defined(__x86_64__)
+__asm__(".symver compat_sigvec,sigvec@GLIBC_2.2.5");
+#else
+__asm__(".symver compat_sigvec,sigvec@GLIBC_2.17");
+#endif
+#endif
+
 #endif

@@ -1,20 +1,9 @@
 /* sigvec(SIGHUP, ...): glibc keeps it only as a compat symbol, which a new
  * link cannot name; .symver binds our reference to that version, as an old
  * binary's would be. */
+#define HUP_COMPAT_SIGVEC
 #include "hup.h"
 
-struct old_sigvec {
-    void (*sv_handler)(int);
-    int sv_mask;
-    int sv_flags;
-};
-
-extern int compat_sigvec(int, const struct old_sigvec *, struct old_sigvec *);
-#if defined(__x86_64__)
-__asm__(".symver compat_sigvec,sigvec@GLIBC_2.2.5");
-#else
-__asm__(".symver compat_sigvec,sigvec@GLIBC_2.17");
-#endif
 
 static void set(void (*h)(int), const char *what)
 {

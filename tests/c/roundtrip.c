@@ -8,6 +8,7 @@
  * signals start where the shim leaves SIGHUP: SIG_IGN, as inherited.
  *
  * Output: "<USR1|HUP>\t<step>\t<report>" and "kernel\t<step>\t<ok|...>". */
+#define HUP_COMPAT_SIGVEC
 #include "hup.h"
 
 #include <pthread.h>
@@ -16,17 +17,6 @@
 extern __sighandler_t bsd_signal(int, __sighandler_t);
 extern __sighandler_t __sysv_signal(int, __sighandler_t);
 
-struct old_sigvec {
-    void (*sv_handler)(int);
-    int sv_mask;
-    int sv_flags;
-};
-extern int compat_sigvec(int, const struct old_sigvec *, struct old_sigvec *);
-#if defined(__x86_64__)
-__asm__(".symver compat_sigvec,sigvec@GLIBC_2.2.5");
-#else
-__asm__(".symver compat_sigvec,sigvec@GLIBC_2.17");
-#endif
 #define SV_ONSTACK 1
 #define SV_INTERRUPT 2
 #define SV_RESETHAND 4
