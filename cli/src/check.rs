@@ -3,7 +3,7 @@
 //! `at risk: ...` or `dies: ...`, with the reasons and the fix.
 //!
 //! The reasoning is FIELD-NOTES sections 1-4 and 7 applied to what
-//! `/proc` shows ([`crate::procinfo`]): who would send SIGHUP (the kernel
+//! `/proc` shows ([`crate::sys::proc`]): who would send SIGHUP (the kernel
 //! to a session leader and to the foreground group, bash or zsh to their
 //! jobs, bash's SIGTERM to stopped ones, the kernel's HUP+CONT to an
 //! orphaned stopped group), what the process would do with it (ignored,
@@ -21,8 +21,8 @@ use serde::Serialize;
 
 use crate::error::{os_words, write_stdout, Error, Result};
 use crate::jobs::{ProcId, Registry};
-use crate::logind::{self, Scope, Settings};
-use crate::procinfo::{self, Fd, Stat, Status, Table, Tty};
+use crate::sys::logind::{self, Scope, Settings};
+use crate::sys::proc::{self, Fd, Stat, Status, Table, Tty};
 
 /// Exit status when something checked is at risk or dies.
 pub const EXIT_NOT_SAFE: i32 = 1;
@@ -702,7 +702,7 @@ impl Snapshot {
     fn take() -> Snapshot {
         let table = Table::read();
         let jobs = live_jobs();
-        let hupsafe_exe = procinfo::exe_identity(std::process::id() as i32).ok();
+        let hupsafe_exe = proc::exe_identity(std::process::id() as i32).ok();
         let marks = crate::marks::marks_path()
             .ok()
             .and_then(|p| std::fs::read_to_string(p).ok())
@@ -723,10 +723,10 @@ impl Snapshot {
 
     /// Whether `pid` runs this hupsafe (or another one).
     fn is_hupsafe(&self, pid: i32) -> bool {
-        if self.hupsafe_exe.is_some() && procinfo::exe_identity(pid).ok() == self.hupsafe_exe {
+        if self.hupsafe_exe.is_some() && proc::exe_identity(pid).ok() == self.hupsafe_exe {
             return true;
         }
-        procinfo::exe(pid).is_ok_and(|p| {
+        proc::exe(pid).is_ok_and(|p| {
             p.file_name()
                 .is_some_and(|n| n.to_string_lossy().starts_with("hupsafe"))
         })
@@ -740,7 +740,7 @@ impl Snapshot {
         let owner = match tty.pts_index() {
             None => Owner::Plain,
             Some(index) => {
-                let holders = procinfo::pty_master_holders(index);
+                let holders = proc::pty_master_holders(index);
                 let relay = holders.iter().find_map(|&h| {
                     let job = self.jobs.iter().find(|j| j.supervisor.pid == h);
                     let leads = self.table.get(h).is_some_and(|s| s.leads_session());
@@ -772,7 +772,7 @@ impl Snapshot {
         if st.leads_session() || !self.is_hupsafe(pid) {
             return None;
         }
-        let argv = procinfo::cmdline(pid).ok()?;
+        let argv = proc::cmdline(pid).ok()?;
         let words: Vec<String> = argv
             .iter()
             .skip(1)
@@ -793,7 +793,7 @@ impl Snapshot {
         self.jobs
             .iter()
             .filter(|j| j.supervisor.start >= st.start)
-            .filter(|j| procinfo::cmdline(j.supervisor.pid).ok().as_ref() == Some(&argv))
+            .filter(|j| proc::cmdline(j.supervisor.pid).ok().as_ref() == Some(&argv))
             .min_by_key(|j| j.supervisor.start)
             .cloned()
     }
@@ -808,7 +808,7 @@ impl Snapshot {
         if f.ppid != leader.pid {
             return None;
         }
-        let argv0 = procinfo::cmdline(f.pid).ok()?.into_iter().next()?;
+        let argv0 = proc::cmdline(f.pid).ok()?.into_iter().next()?;
         let name = argv0.to_string_lossy();
         let name = name.rsplit('/').next()?.to_string();
         let marked = self.marks.as_ref().is_some_and(|m| m.contains(&name));
@@ -828,7 +828,7 @@ impl Snapshot {
             fixes: Vec::new(),
             facts: None,
         };
-        let st = match procinfo::stat(pid) {
+        let st = match proc::stat(pid) {
             Ok(s) => s,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return (row, None),
             Err(e) => {
@@ -841,7 +841,7 @@ impl Snapshot {
             }
         };
         row.comm = st.comm.clone();
-        row.command = procinfo::cmdline(pid)
+        row.command = proc::cmdline(pid)
             .unwrap_or_default()
             .iter()
             .map(|a| a.to_string_lossy().into_owned())
@@ -862,7 +862,7 @@ impl Snapshot {
             });
             return (row, None);
         }
-        let status = match procinfo::status(pid) {
+        let status = match proc::status(pid) {
             Ok(s) => s,
             Err(e) => {
                 row.verdict = if e.kind() == io::ErrorKind::NotFound {
@@ -877,17 +877,17 @@ impl Snapshot {
                 return (row, None);
             }
         };
-        let blocked = !procinfo::threads_blocking(pid, libc::SIGHUP).is_empty()
-            || status.blocks(libc::SIGHUP);
-        let awaited = !procinfo::threads_waiting(pid, libc::SIGHUP).is_empty();
+        let blocked =
+            !proc::threads_blocking(pid, libc::SIGHUP).is_empty() || status.blocks(libc::SIGHUP);
+        let awaited = !proc::threads_waiting(pid, libc::SIGHUP).is_empty();
         let term_blocked = status.blocks(libc::SIGTERM);
-        let shim = procinfo::mapped_shim(pid).ok().map(|p| p.is_some());
-        let out = [procinfo::fd(pid, 1).ok(), procinfo::fd(pid, 2).ok()];
-        let program = procinfo::exe(pid)
+        let shim = proc::mapped_shim(pid).ok().map(|p| p.is_some());
+        let out = [proc::fd(pid, 1).ok(), proc::fd(pid, 2).ok()];
+        let program = proc::exe(pid)
             .ok()
-            .and_then(|p| crate::inspect::elf(&p).ok());
+            .and_then(|p| crate::sys::elf::inspect(&p).ok());
         let is_static = program.as_ref().and_then(|t| match &t.format {
-            crate::inspect::Format::Elf(e) => Some(e.is_static()),
+            crate::sys::elf::Format::Elf(e) => Some(e.is_static()),
             _ => None,
         });
         let shim_missing = if shim == Some(false) {
@@ -902,22 +902,22 @@ impl Snapshot {
             term: Disposition::of(&status, libc::SIGTERM, term_blocked, false),
             shim,
             out: out.clone(),
-            cgroup: procinfo::cgroup(pid).ok(),
+            cgroup: proc::cgroup(pid).ok(),
             is_static,
             shim_missing,
         };
-        let leader = self.table.get(st.session).cloned().or_else(|| {
-            procinfo::stat(st.session)
-                .ok()
-                .filter(|l| l.leads_session())
-        });
+        let leader = self
+            .table
+            .get(st.session)
+            .cloned()
+            .or_else(|| proc::stat(st.session).ok().filter(|l| l.leads_session()));
         let tty_owner = st.tty().map_or(Owner::Plain, |t| self.owner(t));
         let out_owner = |fd: &Option<Fd>| match fd {
             Some(Fd::Terminal(t, _)) if t.is_dev_tty() => tty_owner.clone(),
             Some(Fd::Terminal(t, _)) => self.owner(*t),
             _ => Owner::Plain,
         };
-        let user = procinfo::user_name(facts.uid);
+        let user = proc::user_name(facts.uid);
         let surroundings = Surroundings {
             leader: leader.clone(),
             tty_owner: tty_owner.clone(),
@@ -1072,16 +1072,16 @@ impl Snapshot {
 /// mapped (None when its LD_PRELOAD has no shim, or cannot be read).
 fn shim_missing_why(
     pid: i32,
-    program: Option<&crate::inspect::Target>,
+    program: Option<&crate::sys::elf::Target>,
     status: &Status,
 ) -> Option<String> {
-    let preload = procinfo::environ_var(pid, "LD_PRELOAD").ok()??;
+    let preload = proc::environ_var(pid, "LD_PRELOAD").ok()??;
     let entry = preload
         .as_encoded_bytes()
         .split(|&b| b == b':' || b == b' ')
         .find(|e| {
             let name = e.rsplit(|&b| b == b'/').next().unwrap_or(e);
-            procinfo::is_shim_file(name)
+            proc::is_shim_file(name)
         })?
         .to_vec();
     let path = std::path::PathBuf::from(String::from_utf8_lossy(&entry).into_owned());
@@ -1197,7 +1197,7 @@ struct SessionOut {
 /// follow their ancestor).
 fn session_roots(snap: &Snapshot) -> Result<(SessionOut, Vec<i32>)> {
     let me = std::process::id() as i32;
-    let my = procinfo::stat(me).map_err(|e| {
+    let my = proc::stat(me).map_err(|e| {
         Error::failure(format!(
             "hupsafe: cannot read /proc/self/stat: {}",
             os_words(&e)

@@ -69,7 +69,7 @@ pub struct Cli {
     #[arg(long, global = true, hide = true, conflicts_with = "no_relay")]
     pub relay: bool,
 
-    #[arg(long, global = true, help = crate::strict::HELP)]
+    #[arg(long, global = true, help = crate::sys::strict::HELP)]
     pub strict: bool,
 
     #[command(subcommand)]

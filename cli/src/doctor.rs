@@ -16,9 +16,9 @@ use serde::Serialize;
 
 use crate::check::{EXIT_BAD_INPUT, EXIT_NOT_SAFE};
 use crate::error::{write_stdout, Error, Result};
-use crate::inspect::{self, Concern, Format};
-use crate::logind::{self, Settings};
-use crate::procinfo::{self, Table};
+use crate::sys::elf::{self, Concern, Format};
+use crate::sys::logind::{self, Settings};
+use crate::sys::proc::{self, Table};
 
 pub const DOCTOR_HELP: &str = "\
 Examples:
@@ -143,7 +143,7 @@ pub fn run(args: &DoctorArgs) -> Result<()> {
 
 /// The shim: installed where it should be, private, and loadable.
 fn shim() -> Finding {
-    let path = match crate::preload::install() {
+    let path = match crate::sys::preload::install() {
         Ok(p) => p,
         Err(e) => {
             return finding(
@@ -193,7 +193,7 @@ fn shim() -> Finding {
             out.lines()
                 .find_map(|l| l.strip_prefix("SigIgn:"))
                 .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-                .is_some_and(|m| m & procinfo::sigbit(libc::SIGHUP) != 0)
+                .is_some_and(|m| m & proc::sigbit(libc::SIGHUP) != 0)
         })
     });
     match armed {
@@ -434,7 +434,7 @@ fn logind_finding() -> Finding {
     let settings = Settings::read();
     // SAFETY: getuid cannot fail.
     let uid = unsafe { libc::getuid() };
-    let user = procinfo::user_name(uid).unwrap_or_else(|| uid.to_string());
+    let user = proc::user_name(uid).unwrap_or_else(|| uid.to_string());
     let lingers = logind::lingers(&user);
     let linger = if lingers {
         format!("linger for {user}: on")
@@ -511,22 +511,22 @@ fn ptrace() -> Finding {
 /// What protection `cmd` would get under hupsafe.
 fn command(cmd: &OsString) -> Result<Finding> {
     let name = cmd.to_string_lossy().into_owned();
-    let path = match crate::run::find_program(cmd) {
-        crate::run::Lookup::Program(p) => p,
-        crate::run::Lookup::Missing => {
+    let path = match crate::sys::exec::find_program(cmd) {
+        crate::sys::exec::Lookup::Program(p) => p,
+        crate::sys::exec::Lookup::Missing => {
             return Err(Error::new(
                 EXIT_BAD_INPUT,
                 format!("hupsafe: doctor: '{name}': command not found"),
             ))
         }
-        crate::run::Lookup::NotRunnable(p, why) => {
+        crate::sys::exec::Lookup::NotRunnable(p, why) => {
             return Err(Error::new(
                 EXIT_BAD_INPUT,
                 format!("hupsafe: doctor: '{}' cannot be run: {why}", p.display()),
             ))
         }
     };
-    let target = inspect::elf(&path).map_err(|e| {
+    let target = elf::inspect(&path).map_err(|e| {
         Error::new(
             EXIT_BAD_INPUT,
             format!(
@@ -596,7 +596,7 @@ fn command(cmd: &OsString) -> Result<Finding> {
 }
 
 /// "/usr/bin/python3.11 (64-bit ELF, dynamically linked, glibc)".
-fn describe(t: &inspect::Target) -> String {
+fn describe(t: &elf::Target) -> String {
     let mut s = t.path.display().to_string();
     let mut cur = t;
     while let Format::Script(sc) = &cur.format {

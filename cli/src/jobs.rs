@@ -30,7 +30,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{os_words, Error, Result, EXIT_FAILURE};
-use crate::private_dir::{uid, Private};
+use crate::sys::private_dir::{uid, Private};
 
 /// Environment variable naming the state directory (tests use it).
 pub const STATE_DIR_VAR: &str = "HUPSAFE_STATE_DIR";
@@ -254,7 +254,7 @@ impl std::fmt::Display for Status {
             Status::Running => f.write_str("running"),
             Status::Stopped => f.write_str("stopped"),
             Status::Exited(c) => write!(f, "exited {c}"),
-            Status::Killed(s) => write!(f, "killed by {}", crate::signame::name(*s)),
+            Status::Killed(s) => write!(f, "killed by {}", crate::sys::signame::name(*s)),
             Status::Failed => f.write_str("failed"),
             Status::Lost => f.write_str("lost"),
         }

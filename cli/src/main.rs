@@ -10,24 +10,16 @@ mod doctor;
 mod error;
 mod gnu;
 mod init;
-mod inspect;
 mod install_nohup;
 mod jobcmd;
 mod jobs;
-mod logind;
 mod man;
 mod marks;
 mod nohup;
-mod preload;
-mod private_dir;
-mod procinfo;
 mod relay;
 mod rescue;
 mod run;
-mod shellwords;
-mod signame;
-mod startup;
-mod strict;
+mod sys;
 mod wrap;
 
 use std::io::Write;
@@ -92,7 +84,7 @@ fn real_main() -> Result<(), Error> {
         }
         Some(Verb::Job(j)) => jobcmd::run(j),
         Some(Verb::Shim) => {
-            let p = preload::install()
+            let p = sys::preload::install()
                 .map_err(|e| Error::new(e.status, format!("hupsafe: {}", e.message)))?;
             let mut line = std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()).to_vec();
             line.push(b'\n');

@@ -39,7 +39,7 @@ const HEADER: &str = "\
 /// only run programs), and hupsafe's own name (its shell function and
 /// one-off prefix).
 fn reserved(name: &str) -> bool {
-    crate::shellwords::is_shell_word(name) || name == "hupsafe"
+    crate::sys::words::is_shell_word(name) || name == "hupsafe"
 }
 
 /// Why a word cannot be a mark, if it cannot.
@@ -245,7 +245,7 @@ pub fn mark(args: &MarkArgs) -> Result<()> {
         if marked.contains(n) {
             continue;
         }
-        if let crate::run::Lookup::Missing = crate::run::find_program(n.as_ref()) {
+        if let crate::sys::exec::Lookup::Missing = crate::sys::exec::find_program(n.as_ref()) {
             eprintln!("hupsafe: note: '{n}' is not a program on PATH here; marked anyway");
         }
         lines.push(Line::Mark(n.clone()));

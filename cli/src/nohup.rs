@@ -19,7 +19,8 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 
 use crate::error::{EXIT_CANNOT_RUN, EXIT_FAILURE, EXIT_NOT_FOUND};
-use crate::{gnu, inspect, preload, run, startup};
+use crate::gnu;
+use crate::sys::{elf, exec, preload, startup};
 
 /// Exit status of nohup's own failures when POSIXLY_CORRECT is set.
 const POSIX_NOHUP_FAILURE: i32 = 127;
@@ -303,7 +304,7 @@ pub fn main(args: Vec<OsString>) -> ! {
         Some(None) => std::env::remove_var("LD_PRELOAD"),
         None => {}
     }
-    run::protect_self();
+    exec::protect_self();
     let e = execvp(command);
     let status = if e == libc::ENOENT {
         EXIT_NOT_FOUND
@@ -348,13 +349,13 @@ fn fd_reopen(desired: i32, path: &std::ffi::CStr, flags: i32, mode: libc::mode_t
 /// shim cannot be installed the command runs as under GNU nohup.
 fn protected_ld_preload(cmd: &OsStr) -> Option<Option<OsString>> {
     let existing = std::env::var_os("LD_PRELOAD");
-    let target = match run::find_program(cmd) {
-        run::Lookup::Program(p) => inspect::elf(&p).ok(),
+    let target = match exec::find_program(cmd) {
+        exec::Lookup::Program(p) => elf::inspect(&p).ok(),
         _ => None,
     };
     // A 32-bit loader would print "wrong ELF class" on its stderr, which
     // GNU nohup would not: leave the shim out for those.
-    if target.as_ref().is_some_and(|t| !run::shim_is_welcome(t)) {
+    if target.as_ref().is_some_and(|t| !elf::shim_is_welcome(t)) {
         return Some(preload::without_shim(existing.as_deref()));
     }
     let shim = preload::install().ok()?;

@@ -2,14 +2,12 @@
 //! SIGHUP, and exec. No hupsafe process stays around: the command's pid,
 //! exit status, signals and standard streams are its own.
 
-use std::ffi::{CString, OsStr, OsString};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::ffi::{OsStr, OsString};
 
-use crate::error::{os_words, Error, EXIT_CANNOT_RUN, EXIT_NOT_FOUND};
-use crate::inspect::{self, Concern, Target};
-use crate::{preload, startup};
+use crate::error::{Error, EXIT_CANNOT_RUN, EXIT_NOT_FOUND};
+use crate::sys::elf::{self, real_ids_concerns, shim_is_noisy, Concern, Target};
+use crate::sys::exec::{exec_program, find_program, protect_self, Lookup};
+use crate::sys::{preload, startup};
 
 /// Options that shape one run.
 #[derive(Debug, Default, Clone)]
@@ -17,58 +15,6 @@ pub struct RunOptions {
     pub quiet: bool,
     /// Apply the seccomp filter before exec (implies no relay).
     pub strict: bool,
-}
-
-/// What the search for a command found.
-pub enum Lookup {
-    Program(PathBuf),
-    Missing,
-    /// A path that exists but cannot be executed, with the reason.
-    NotRunnable(PathBuf, String),
-}
-
-/// Finds `cmd` as `execvp` would: a name with a slash is used as is,
-/// otherwise each PATH entry is tried (an empty entry is the current
-/// directory; PATH unset means the system default).
-pub fn find_program(cmd: &OsStr) -> Lookup {
-    if cmd.as_bytes().contains(&b'/') {
-        return check_candidate(Path::new(cmd)).unwrap_or(Lookup::Missing);
-    }
-    if cmd.is_empty() {
-        return Lookup::Missing;
-    }
-    let path = std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/bin:/usr/bin"));
-    let mut denied: Option<Lookup> = None;
-    for dir in path.as_bytes().split(|&b| b == b':') {
-        let dir = if dir.is_empty() {
-            Path::new(".")
-        } else {
-            Path::new(OsStr::from_bytes(dir))
-        };
-        match check_candidate(&dir.join(cmd)) {
-            Some(Lookup::Program(p)) => return Lookup::Program(p),
-            Some(f @ Lookup::NotRunnable(..)) => {
-                // execvp keeps looking but reports EACCES if nothing better
-                // turns up.
-                denied.get_or_insert(f);
-            }
-            _ => {}
-        }
-    }
-    denied.unwrap_or(Lookup::Missing)
-}
-
-fn check_candidate(p: &Path) -> Option<Lookup> {
-    let m = std::fs::metadata(p).ok()?;
-    if m.is_dir() {
-        return Some(Lookup::NotRunnable(p.into(), "is a directory".into()));
-    }
-    let c = CString::new(p.as_os_str().as_bytes()).ok()?;
-    // SAFETY: access() on a NUL-terminated path.
-    if unsafe { libc::access(c.as_ptr(), libc::X_OK) } != 0 || m.permissions().mode() & 0o111 == 0 {
-        return Some(Lookup::NotRunnable(p.into(), "Permission denied".into()));
-    }
-    Some(Lookup::Program(p.into()))
 }
 
 /// Prepares the environment and process state, then replaces hupsafe with
@@ -84,7 +30,7 @@ pub fn exec(cmd: &OsStr, args: &[OsString], opts: &RunOptions) -> Error {
             )
         }
     };
-    let target = inspect::elf(&program).ok();
+    let target = elf::inspect(&program).ok();
     let filter = if opts.strict {
         if target.as_ref().is_some_and(shim_is_noisy) {
             return Error::failure(format!(
@@ -93,7 +39,7 @@ pub fn exec(cmd: &OsStr, args: &[OsString], opts: &RunOptions) -> Error {
                 program.display()
             ));
         }
-        match crate::strict::prepare() {
+        match crate::sys::strict::prepare() {
             Ok(f) => Some(f),
             Err(e) => return e,
         }
@@ -125,7 +71,7 @@ pub fn exec(cmd: &OsStr, args: &[OsString], opts: &RunOptions) -> Error {
     protect_self();
     startup::restore_sigpipe();
     if filter.is_some() && !opts.quiet {
-        eprintln!("{}", crate::strict::WARNING);
+        eprintln!("{}", crate::sys::strict::WARNING);
         let secure = target.as_ref().map(real_ids_concerns).and_then(|c| {
             c.into_iter().find_map(|c| match c {
                 Concern::SecureExec(why) => Some(why),
@@ -147,31 +93,11 @@ pub fn exec(cmd: &OsStr, args: &[OsString], opts: &RunOptions) -> Error {
         }
     }
     if let Some(f) = &filter {
-        if let Err(e) = crate::strict::apply(f) {
+        if let Err(e) = crate::sys::strict::apply(f) {
             return e;
         }
     }
     exec_program(&program, cmd, args)
-}
-
-/// Whether the program's loader would complain about the shim on stderr
-/// ("wrong ELF class") before ignoring it.
-pub fn shim_is_noisy(t: &Target) -> bool {
-    real_ids_concerns(t)
-        .iter()
-        .any(|c| matches!(c, Concern::WrongClass(_)))
-}
-
-/// Whether the shim may go into the program's LD_PRELOAD without changing
-/// anything else it does (what the nohup drop-in needs).
-pub fn shim_is_welcome(t: &Target) -> bool {
-    !shim_is_noisy(t)
-}
-
-fn real_ids_concerns(t: &Target) -> Vec<Concern> {
-    // SAFETY: getuid/getgid cannot fail.
-    let (ruid, rgid) = unsafe { (libc::getuid(), libc::getgid()) };
-    t.concerns(ruid, rgid)
 }
 
 /// The one note `run` prints when the shim will not reach the program:
@@ -209,26 +135,12 @@ pub fn note_for(t: &Target) -> Option<String> {
     ))
 }
 
-/// SIGHUP ignored and not blocked in this process: exec keeps SIG_IGN for
-/// every program, static ones included, and a blocked SIGHUP would be
-/// queued for a program that later reads it with sigwait/signalfd.
-pub fn protect_self() {
-    // SAFETY: setting a standard disposition and unblocking one signal.
-    unsafe {
-        libc::signal(libc::SIGHUP, libc::SIG_IGN);
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGHUP);
-        libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
-    }
-}
-
 fn not_found(cmd: &OsStr) -> Error {
     let name = cmd.to_string_lossy();
     // Shell words are not programs: running them under hupsafe cannot
     // work, and the user deserves to be told why.
-    if crate::shellwords::is_shell_word(&name) {
-        let kind = if crate::shellwords::KEYWORDS.contains(&name.as_ref()) {
+    if crate::sys::words::is_shell_word(&name) {
+        let kind = if crate::sys::words::KEYWORDS.contains(&name.as_ref()) {
             "keyword"
         } else {
             "builtin"
@@ -244,52 +156,5 @@ fn not_found(cmd: &OsStr) -> Error {
     Error::new(
         EXIT_NOT_FOUND,
         format!("hupsafe: '{name}': command not found (not a program on PATH; aliases and shell functions cannot be run)"),
-    )
-}
-
-/// `execv` with argv[0] as the user typed it; a file without a `#!` line or
-/// ELF header is run by /bin/sh, as execvp does.
-pub fn exec_program(program: &Path, argv0: &OsStr, args: &[OsString]) -> Error {
-    let to_c = |s: &OsStr| CString::new(s.as_bytes().to_vec());
-    let mut argv: Vec<CString> = Vec::with_capacity(args.len() + 2);
-    match to_c(argv0) {
-        Ok(c) => argv.push(c),
-        Err(_) => return Error::failure("hupsafe: the command name contains a NUL byte"),
-    }
-    for a in args {
-        match to_c(a) {
-            Ok(c) => argv.push(c),
-            Err(_) => return Error::failure("hupsafe: an argument contains a NUL byte"),
-        }
-    }
-    let path = match CString::new(program.as_os_str().as_bytes()) {
-        Ok(p) => p,
-        Err(_) => return Error::failure("hupsafe: the program path contains a NUL byte"),
-    };
-    let mut ptrs: Vec<*const libc::c_char> = argv.iter().map(|c| c.as_ptr()).collect();
-    ptrs.push(std::ptr::null());
-    // SAFETY: NUL-terminated strings and a NULL-terminated argv.
-    unsafe { libc::execv(path.as_ptr(), ptrs.as_ptr()) };
-    let err = std::io::Error::last_os_error();
-    if err.raw_os_error() == Some(libc::ENOEXEC) {
-        let sh = CString::new("/bin/sh").unwrap();
-        let mut sh_argv: Vec<*const libc::c_char> = vec![sh.as_ptr(), path.as_ptr()];
-        sh_argv.extend(argv.iter().skip(1).map(|c| c.as_ptr()));
-        sh_argv.push(std::ptr::null());
-        // SAFETY: as above.
-        unsafe { libc::execv(sh.as_ptr(), sh_argv.as_ptr()) };
-    }
-    let status = if err.raw_os_error() == Some(libc::ENOENT) {
-        EXIT_NOT_FOUND
-    } else {
-        EXIT_CANNOT_RUN
-    };
-    Error::new(
-        status,
-        format!(
-            "hupsafe: cannot run '{}': {}",
-            program.display(),
-            os_words(&err)
-        ),
     )
 }

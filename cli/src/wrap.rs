@@ -24,9 +24,9 @@ use clap::Args;
 
 use crate::error::{os_words, write_stdout, Error, Result, EXIT_NOT_FOUND};
 use crate::init::quote;
-use crate::inspect::{self, Class, Format};
-use crate::preload;
-use crate::private_dir::uid;
+use crate::sys::elf::{self, Class, Format};
+use crate::sys::preload;
+use crate::sys::private_dir::uid;
 
 /// Environment variable naming the wrap directory.
 pub const WRAP_DIR_VAR: &str = "HUPSAFE_WRAP_DIR";
@@ -274,7 +274,7 @@ fn path_wrapper(prog: &OsStr, dir: Option<&Path>) -> Result<()> {
         .to_string();
     // The program must exist now (outside the wrap directory).
     let real = find(prog, Some(&dir))?;
-    if let Ok(t) = inspect::elf(&real) {
+    if let Ok(t) = elf::inspect(&real) {
         if let Format::Elf(e) = &t.format {
             if e.is_static() {
                 eprintln!(
@@ -486,7 +486,7 @@ fn embed(prog: &OsStr, out: Option<&Path>, in_place: bool) -> Result<()> {
             shown(&out)
         )));
     }
-    let t = inspect::elf(&src)
+    let t = elf::inspect(&src)
         .map_err(|e| fail(format!("cannot read '{}': {}", shown(&src), os_words(&e))))?;
     let s = shown(&src);
     match &t.format {

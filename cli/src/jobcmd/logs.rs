@@ -36,7 +36,7 @@ pub fn run(args: &LogsArgs) -> Result<()> {
             .map_err(|e| read_error(&job, &e))?;
     }
     // Like cat: a closed pipe (`| head`) ends us quietly.
-    crate::startup::restore_sigpipe();
+    crate::sys::startup::restore_sigpipe();
     let mut out = io::stdout().lock();
     loop {
         // Whether the job was over before this read: then this read gets

@@ -108,7 +108,7 @@ pub fn run(
     args: &[OsString],
     on_pty: [bool; 3],
     quiet: bool,
-    strict: Option<&crate::strict::Filter>,
+    strict: Option<&crate::sys::strict::Filter>,
 ) -> Option<Error> {
     let conn = match start(program, argv0, args, on_pty, strict) {
         Ok(c) => c,
@@ -139,7 +139,7 @@ fn start(
     argv0: &OsStr,
     args: &[OsString],
     on_pty: [bool; 3],
-    strict: Option<&crate::strict::Filter>,
+    strict: Option<&crate::sys::strict::Filter>,
 ) -> Result<client::Connection> {
     let registry = Registry::create()?;
     let job = registry.new_job()?;
@@ -158,7 +158,7 @@ fn prepare(
     argv0: &OsStr,
     args: &[OsString],
     on_pty: [bool; 3],
-    strict: Option<&crate::strict::Filter>,
+    strict: Option<&crate::sys::strict::Filter>,
 ) -> Result<client::Connection> {
     let fail = |what: &str, e: std::io::Error| {
         Error::failure(format!("hupsafe: cannot {what}: {}", os_words(&e)))

@@ -74,7 +74,7 @@ pub struct Start {
     pub argv0: OsString,
     pub args: Vec<OsString>,
     /// The --strict seccomp filter, applied in the program's child.
-    pub strict: Option<crate::strict::Filter>,
+    pub strict: Option<crate::sys::strict::Filter>,
 }
 
 #[derive(PartialEq, Eq, Clone, Copy)]
@@ -302,7 +302,7 @@ impl Supervisor {
         let pid = unsafe { libc::fork() };
         if pid == 0 {
             if let Some(f) = &strict {
-                if let Err(e) = crate::strict::apply(f) {
+                if let Err(e) = crate::sys::strict::apply(f) {
                     let _ =
                         os::write_all(slave.as_raw_fd(), format!("{}\r\n", e.message).as_bytes());
                     // SAFETY: leaving the failed child without atexit handlers.
@@ -1021,9 +1021,9 @@ fn exec_child(
     for s in inherited {
         s.restore();
     }
-    crate::run::protect_self();
+    crate::sys::exec::protect_self();
     std::env::set_var("HUPSAFE_JOB", &job.id);
-    let err = crate::run::exec_program(program, argv0, args);
+    let err = crate::sys::exec::exec_program(program, argv0, args);
     let _ = os::write_all(2, format!("{}\n", err.message).as_bytes());
     // SAFETY: leaving the failed child without running the parent's
     // atexit handlers.

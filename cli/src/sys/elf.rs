@@ -175,7 +175,7 @@ impl Target {
 
 /// Inspects the program at `path` (an ELF file, a `#!` script, or
 /// anything else execvp would hand to /bin/sh).
-pub fn elf(path: &Path) -> io::Result<Target> {
+pub fn inspect(path: &Path) -> io::Result<Target> {
     inspect_at_depth(path, 0)
 }
 
@@ -363,8 +363,8 @@ fn env_target(argument: Option<&OsStr>) -> Option<PathBuf> {
     } else {
         arg
     };
-    match crate::run::find_program(OsStr::from_bytes(name)) {
-        crate::run::Lookup::Program(p) => Some(p),
+    match crate::sys::exec::find_program(OsStr::from_bytes(name)) {
+        crate::sys::exec::Lookup::Program(p) => Some(p),
         _ => None,
     }
 }
@@ -384,6 +384,26 @@ fn has_file_capabilities(path: &Path) -> bool {
         )
     };
     n > 0
+}
+
+/// Whether the program's loader would complain about the shim on stderr
+/// ("wrong ELF class") before ignoring it.
+pub fn shim_is_noisy(t: &Target) -> bool {
+    real_ids_concerns(t)
+        .iter()
+        .any(|c| matches!(c, Concern::WrongClass(_)))
+}
+
+/// Whether the shim may go into the program's LD_PRELOAD without changing
+/// anything else it does (what the nohup drop-in needs).
+pub fn shim_is_welcome(t: &Target) -> bool {
+    !shim_is_noisy(t)
+}
+
+pub fn real_ids_concerns(t: &Target) -> Vec<Concern> {
+    // SAFETY: getuid/getgid cannot fail.
+    let (ruid, rgid) = unsafe { (libc::getuid(), libc::getgid()) };
+    t.concerns(ruid, rgid)
 }
 
 #[cfg(test)]
@@ -448,7 +468,7 @@ mod tests {
             "dyn64",
             &elf_bytes(Class::Elf64, Some("/lib64/ld-linux-x86-64.so.2")),
         );
-        let t = elf(&p).unwrap();
+        let t = inspect(&p).unwrap();
         let Format::Elf(e) = &t.format else {
             panic!("not ELF: {t:?}")
         };
@@ -468,17 +488,17 @@ mod tests {
             "musl",
             &elf_bytes(Class::Elf64, Some("/lib/ld-musl-x86_64.so.1")),
         );
-        let m = elf(&musl).unwrap();
+        let m = inspect(&musl).unwrap();
         assert!(matches!(&m.format, Format::Elf(e) if e.is_musl()));
         assert_eq!(m.concerns(1000, 1000), vec![]);
         let i386 = write_temp("i386", &elf_bytes(Class::Elf32, Some("/lib/ld-linux.so.2")));
         assert_eq!(
-            elf(&i386).unwrap().concerns(1000, 1000),
+            inspect(&i386).unwrap().concerns(1000, 1000),
             vec![Concern::WrongClass(Class::Elf32)]
         );
         let st = write_temp("static", &elf_bytes(Class::Elf64, None));
         assert_eq!(
-            elf(&st).unwrap().concerns(1000, 1000),
+            inspect(&st).unwrap().concerns(1000, 1000),
             vec![Concern::Static]
         );
     }
@@ -490,7 +510,7 @@ mod tests {
             "script",
             format!("#! {}  -x -y \nbody\n", st.display()).as_bytes(),
         );
-        let t = elf(&script).unwrap();
+        let t = inspect(&script).unwrap();
         let Format::Script(s) = &t.format else {
             panic!("not a script: {t:?}")
         };
@@ -510,7 +530,7 @@ mod tests {
             "suid",
             &elf_bytes(Class::Elf64, Some("/lib64/ld-linux-x86-64.so.2")),
         );
-        let mut t = elf(&p).unwrap();
+        let mut t = inspect(&p).unwrap();
         t.setuid = true;
         t.owner = 0;
         assert!(t.concerns(0, 0).is_empty());
@@ -526,7 +546,7 @@ mod tests {
 
     #[test]
     fn real_system_programs() {
-        let t = elf(Path::new("/bin/sh")).unwrap();
+        let t = inspect(Path::new("/bin/sh")).unwrap();
         assert!(matches!(t.executed().unwrap().format, Format::Elf(_)));
     }
 }

@@ -5,7 +5,7 @@
 //! master side of a pseudo-terminal.
 //!
 //! The `/proc` half of the inspection that `check`, `doctor` and later
-//! `rescue` share (the ELF half is [`crate::inspect`]). It only reads.
+//! `rescue` share (the ELF half is [`crate::sys::elf`]). It only reads.
 //! Every reader returns the `io::Error` of the file it could not read, so
 //! a caller can tell "gone" (NotFound) from "not yours" (PermissionDenied).
 
@@ -326,7 +326,7 @@ pub fn fd(pid: i32, fd: i32) -> io::Result<Fd> {
 /// Whether a mapping's file name is a hupsafe shim: an installed one
 /// (`libnohup-<hash>.so`) or a build's (`libnohup.so`).
 pub fn is_shim_file(name: &[u8]) -> bool {
-    crate::preload::is_hupsafe_shim(name) || name == b"libnohup.so"
+    crate::sys::preload::is_hupsafe_shim(name) || name == b"libnohup.so"
 }
 
 /// The shim mapped into `pid`, if it is.

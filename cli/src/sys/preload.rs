@@ -20,7 +20,7 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::{os_words, Error, Result};
-use crate::private_dir::{uid, Private};
+use crate::sys::private_dir::{uid, Private};
 
 /// The shim this binary carries.
 pub static SHIM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/libnohup.so"));

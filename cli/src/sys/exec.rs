@@ -1,0 +1,123 @@
+//! Starting programs: find a command on PATH as `execvp` would, put this
+//! process in the state every protected program inherits (SIGHUP ignored,
+//! not blocked), and exec with argv[0] as the user typed it.
+
+use std::ffi::{CString, OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{os_words, Error, EXIT_CANNOT_RUN, EXIT_NOT_FOUND};
+
+/// What the search for a command found.
+pub enum Lookup {
+    Program(PathBuf),
+    Missing,
+    /// A path that exists but cannot be executed, with the reason.
+    NotRunnable(PathBuf, String),
+}
+
+/// Finds `cmd` as `execvp` would: a name with a slash is used as is,
+/// otherwise each PATH entry is tried (an empty entry is the current
+/// directory; PATH unset means the system default).
+pub fn find_program(cmd: &OsStr) -> Lookup {
+    if cmd.as_bytes().contains(&b'/') {
+        return check_candidate(Path::new(cmd)).unwrap_or(Lookup::Missing);
+    }
+    if cmd.is_empty() {
+        return Lookup::Missing;
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/bin:/usr/bin"));
+    let mut denied: Option<Lookup> = None;
+    for dir in path.as_bytes().split(|&b| b == b':') {
+        let dir = if dir.is_empty() {
+            Path::new(".")
+        } else {
+            Path::new(OsStr::from_bytes(dir))
+        };
+        match check_candidate(&dir.join(cmd)) {
+            Some(Lookup::Program(p)) => return Lookup::Program(p),
+            Some(f @ Lookup::NotRunnable(..)) => {
+                // execvp keeps looking but reports EACCES if nothing better
+                // turns up.
+                denied.get_or_insert(f);
+            }
+            _ => {}
+        }
+    }
+    denied.unwrap_or(Lookup::Missing)
+}
+
+fn check_candidate(p: &Path) -> Option<Lookup> {
+    let m = std::fs::metadata(p).ok()?;
+    if m.is_dir() {
+        return Some(Lookup::NotRunnable(p.into(), "is a directory".into()));
+    }
+    let c = CString::new(p.as_os_str().as_bytes()).ok()?;
+    // SAFETY: access() on a NUL-terminated path.
+    if unsafe { libc::access(c.as_ptr(), libc::X_OK) } != 0 || m.permissions().mode() & 0o111 == 0 {
+        return Some(Lookup::NotRunnable(p.into(), "Permission denied".into()));
+    }
+    Some(Lookup::Program(p.into()))
+}
+
+/// SIGHUP ignored and not blocked in this process: exec keeps SIG_IGN for
+/// every program, static ones included, and a blocked SIGHUP would be
+/// queued for a program that later reads it with sigwait/signalfd.
+pub fn protect_self() {
+    // SAFETY: setting a standard disposition and unblocking one signal.
+    unsafe {
+        libc::signal(libc::SIGHUP, libc::SIG_IGN);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGHUP);
+        libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+    }
+}
+
+/// `execv` with argv[0] as the user typed it; a file without a `#!` line or
+/// ELF header is run by /bin/sh, as execvp does.
+pub fn exec_program(program: &Path, argv0: &OsStr, args: &[OsString]) -> Error {
+    let to_c = |s: &OsStr| CString::new(s.as_bytes().to_vec());
+    let mut argv: Vec<CString> = Vec::with_capacity(args.len() + 2);
+    match to_c(argv0) {
+        Ok(c) => argv.push(c),
+        Err(_) => return Error::failure("hupsafe: the command name contains a NUL byte"),
+    }
+    for a in args {
+        match to_c(a) {
+            Ok(c) => argv.push(c),
+            Err(_) => return Error::failure("hupsafe: an argument contains a NUL byte"),
+        }
+    }
+    let path = match CString::new(program.as_os_str().as_bytes()) {
+        Ok(p) => p,
+        Err(_) => return Error::failure("hupsafe: the program path contains a NUL byte"),
+    };
+    let mut ptrs: Vec<*const libc::c_char> = argv.iter().map(|c| c.as_ptr()).collect();
+    ptrs.push(std::ptr::null());
+    // SAFETY: NUL-terminated strings and a NULL-terminated argv.
+    unsafe { libc::execv(path.as_ptr(), ptrs.as_ptr()) };
+    let err = std::io::Error::last_os_error();
+    if err.raw_os_error() == Some(libc::ENOEXEC) {
+        let sh = CString::new("/bin/sh").unwrap();
+        let mut sh_argv: Vec<*const libc::c_char> = vec![sh.as_ptr(), path.as_ptr()];
+        sh_argv.extend(argv.iter().skip(1).map(|c| c.as_ptr()));
+        sh_argv.push(std::ptr::null());
+        // SAFETY: as above.
+        unsafe { libc::execv(sh.as_ptr(), sh_argv.as_ptr()) };
+    }
+    let status = if err.raw_os_error() == Some(libc::ENOENT) {
+        EXIT_NOT_FOUND
+    } else {
+        EXIT_CANNOT_RUN
+    };
+    Error::new(
+        status,
+        format!(
+            "hupsafe: cannot run '{}': {}",
+            program.display(),
+            os_words(&err)
+        ),
+    )
+}
