@@ -20,7 +20,7 @@ use clap::{Args, CommandFactory};
 use serde::Serialize;
 
 use crate::error::{os_words, write_stdout, Error, Result};
-use crate::jobs::{ProcId, Registry};
+use crate::registry::{ProcId, Registry};
 use crate::sys::logind::{self, Scope, Settings};
 use crate::sys::proc::{self, Fd, Stat, Status, Table, Tty};
 

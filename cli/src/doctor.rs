@@ -396,7 +396,7 @@ fn marks_finding() -> Finding {
 
 /// The relay's registry: usable, and how many jobs live.
 fn jobs() -> Finding {
-    match crate::jobs::Registry::open() {
+    match crate::registry::Registry::open() {
         Err(e) => finding(
             "jobs",
             Level::AtRisk,

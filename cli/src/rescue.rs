@@ -258,7 +258,7 @@ mod imp {
     use std::os::unix::fs::FileExt;
 
     use super::*;
-    use crate::jobs::{ProcId, Record, Registry, State};
+    use crate::registry::{ProcId, Record, Registry, State};
 
     pub fn run(pids: &[i32], tree: bool) -> Result<()> {
         let mut failed = 0;

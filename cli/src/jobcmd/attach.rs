@@ -4,16 +4,16 @@
 use std::io;
 
 use crate::error::{os_words, Error, Result};
-use crate::jobs::{find_job, Job, SocketPath, Status, EXIT_NO_JOB};
+use crate::registry::{find_job, Job, SocketPath, Status, EXIT_NO_JOB};
 use crate::relay::{client, os};
 
 use super::AttachArgs;
 
 pub fn run(args: &AttachArgs) -> Result<()> {
     let (registry, job) = find_job(&args.id)?;
-    if crate::jobs::inside(&registry, &job) {
+    if crate::registry::inside(&registry, &job) {
         return Err(Error::new(
-            crate::jobs::EXIT_BAD_INPUT,
+            crate::registry::EXIT_BAD_INPUT,
             format!(
                 "hupsafe: cannot attach to job {} from inside it: its output would come \
                  back to it forever",

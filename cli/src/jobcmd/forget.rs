@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use crate::error::{os_words, Error, Result};
-use crate::jobs::{find_job, Job, Registry, EXIT_NO_JOB};
+use crate::registry::{find_job, Job, Registry, EXIT_NO_JOB};
 
 use super::ForgetArgs;
 

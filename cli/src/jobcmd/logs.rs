@@ -7,7 +7,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::time::Duration;
 
 use crate::error::{os_words, Error, Result};
-use crate::jobs::{find_job, Job};
+use crate::registry::{find_job, Job};
 
 use super::LogsArgs;
 
@@ -16,9 +16,9 @@ const FOLLOW_EVERY: Duration = Duration::from_millis(50);
 
 pub fn run(args: &LogsArgs) -> Result<()> {
     let (registry, job) = find_job(&args.id)?;
-    if args.follow && crate::jobs::inside(&registry, &job) {
+    if args.follow && crate::registry::inside(&registry, &job) {
         return Err(Error::new(
-            crate::jobs::EXIT_BAD_INPUT,
+            crate::registry::EXIT_BAD_INPUT,
             format!(
                 "hupsafe: cannot follow job {} from inside it: what it prints would be \
                  printed again, forever (without -f, the log so far is printed)",

@@ -7,7 +7,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use crate::error::{write_stdout, Result};
-use crate::jobs::{now_ms, Job, Record, Registry, Status};
+use crate::registry::{now_ms, Job, Record, Registry, Status};
 
 use super::PsArgs;
 

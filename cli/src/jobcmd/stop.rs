@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use crate::error::{os_words, Error, Result};
-use crate::jobs::{find_job, Job, ProcId, Record, Status, EXIT_BAD_INPUT, EXIT_NO_JOB};
+use crate::registry::{find_job, Job, ProcId, Record, Status, EXIT_BAD_INPUT, EXIT_NO_JOB};
 use crate::sys::signame;
 
 use super::{SignalArgs, StopArgs};

@@ -18,7 +18,7 @@ use super::os::{self, SignalPipe};
 use super::proto::{self, Decoder};
 use super::pty::{self, RawMode};
 use crate::error::EXIT_FAILURE;
-use crate::jobs::{Job, State};
+use crate::registry::{Job, State};
 
 /// The first key of the detach sequence: Ctrl-].
 pub const DETACH_KEY: u8 = 0x1d;

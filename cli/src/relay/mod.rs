@@ -26,7 +26,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use crate::error::{os_words, Error, Result};
-use crate::jobs::{Job, Record, Registry, SocketPath};
+use crate::registry::{Job, Record, Registry, SocketPath};
 
 /// Environment variable choosing the relay: `1` (always), `0` (never),
 /// `auto` (when stdout or stderr is a terminal).

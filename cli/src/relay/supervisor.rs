@@ -33,7 +33,7 @@ use super::os::{self, SignalPipe};
 use super::proto::{self, Decoder};
 use super::pty::{self, Pair};
 use crate::error::os_words;
-use crate::jobs::{now_ms, Job, ProcId, Record, State};
+use crate::registry::{now_ms, Job, ProcId, Record, State};
 
 /// Bytes read from the master at a time (and the largest output frame).
 const CHUNK: usize = 16 * 1024;

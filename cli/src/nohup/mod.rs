@@ -19,7 +19,7 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 
 use crate::error::{EXIT_CANNOT_RUN, EXIT_FAILURE, EXIT_NOT_FOUND};
-use crate::gnu;
+mod gnu;
 use crate::sys::{elf, exec, preload, startup};
 
 /// Exit status of nohup's own failures when POSIXLY_CORRECT is set.
