@@ -16,9 +16,9 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::io;
 
-use clap::{Args, CommandFactory};
 use serde::Serialize;
 
+use crate::args::CheckArgs;
 use crate::error::{os_words, write_stdout, Error, Result};
 use crate::registry::{ProcId, Registry};
 use crate::sys::logind::{self, Scope, Settings};
@@ -28,31 +28,6 @@ use crate::sys::proc::{self, Fd, Stat, Status, Table, Tty};
 pub const EXIT_NOT_SAFE: i32 = 1;
 /// Exit status for bad input: not a process id, or no such process.
 pub const EXIT_BAD_INPUT: i32 = 2;
-
-pub const CHECK_HELP: &str = "\
-Without PIDs, checks the jobs of this terminal's session: every process in
-the session of the calling shell except the shell itself and this command.
-
-Each process and its descendants get one line: `survives`, `at risk: ...`
-or `dies: ...`, with the reasons (who would send SIGHUP or SIGTERM, what the
-process does with it, whether its output goes to the terminal, logind) and
-what would fix it.
-
-Exit status: 0 when everything checked survives; 1 when something is at
-risk or dies (or has already exited, or cannot be inspected); 2 for bad
-input: an argument that is not a process id, a process that does not
-exist, or no terminal to take the jobs from.";
-
-#[derive(Args, Debug)]
-pub struct CheckArgs {
-    /// Processes to check, with their descendants [default: the jobs of
-    /// this terminal's session]
-    #[arg(value_name = "PID", allow_negative_numbers = true)]
-    pub pids: Vec<String>,
-    /// Print the verdicts, reasons and facts as JSON
-    #[arg(long)]
-    pub json: bool,
-}
 
 /// How bad one reason is.
 #[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -641,7 +616,6 @@ struct Snapshot {
     logind: Settings,
     hupsafe_exe: Option<(u64, u64)>,
     marks: Option<Vec<String>>,
-    has_rescue: bool,
     owners: RefCell<HashMap<Tty, Owner>>,
 }
 
@@ -707,16 +681,12 @@ impl Snapshot {
             .ok()
             .and_then(|p| std::fs::read_to_string(p).ok())
             .map(|t| crate::marks::names(&crate::marks::parse(&t)));
-        let has_rescue = crate::cmd::Cli::command()
-            .get_subcommands()
-            .any(|c| c.get_name() == "rescue");
         Snapshot {
             table,
             jobs,
             logind: Settings::read(),
             hupsafe_exe,
             marks,
-            has_rescue,
             owners: RefCell::new(HashMap::new()),
         }
     }
@@ -817,7 +787,7 @@ impl Snapshot {
 
     /// The verdict on `pid` (a descendant of `root`, or `root` itself),
     /// and the relay job it is a client of.
-    fn judge(&self, pid: i32, depth: usize, root: i32) -> (Row, Option<LiveJob>) {
+    fn judge(&self, pid: i32, depth: usize) -> (Row, Option<LiveJob>) {
         let mut row = Row {
             pid,
             depth,
@@ -969,7 +939,7 @@ impl Snapshot {
             )];
         }
         row.verdict = Verdict::of(&reasons);
-        row.fixes = self.fixes(&reasons, &st, &row.command, root);
+        row.fixes = self.fixes(&reasons, &st, &row.command);
         row.reasons = show(row.verdict, &reasons);
         let relay = match (&client, &tty_owner) {
             (Some(j), _) => Some(RelayOut {
@@ -1016,7 +986,7 @@ impl Snapshot {
 
     /// The fixes for `reasons`, in words; `root` is the process asked
     /// about when `st` is one of its descendants.
-    fn fixes(&self, reasons: &[Reason], st: &Stat, command: &[String], root: i32) -> Vec<String> {
+    fn fixes(&self, reasons: &[Reason], st: &Stat, command: &[String]) -> Vec<String> {
         let mut cmd = command.join(" ");
         if cmd.is_empty() {
             cmd = st.comm.clone();
@@ -1025,24 +995,15 @@ impl Snapshot {
             cmd = format!("{}...", cmd.chars().take(37).collect::<String>());
         }
         let pid = st.pid;
-        let protect = if self.has_rescue {
-            format!("hupsafe rescue {pid}")
-        } else if root != pid {
-            format!(
-                "restart the job it belongs to (pid {root}) under hupsafe: what that starts is \
-                 protected too (`hupsafe rescue {pid}` is planned)"
-            )
-        } else {
-            format!("restart it as `hupsafe {cmd}` (`hupsafe rescue {pid}` is planned)")
-        };
+        let protect = format!("hupsafe rescue {pid}");
         let mut out: Vec<String> = Vec::new();
         for fix in reasons.iter().flat_map(|r| r.fixes.iter()) {
             let text = match fix {
                 Fix::Protect => protect.clone(),
                 Fix::Strict => format!(
                     "it is statically linked, so the shim cannot reach it: restart it as \
-                     `HUPSAFE_RELAY=1 hupsafe {cmd}` (its own terminal) or with --strict \
-                     (planned)"
+                     `HUPSAFE_RELAY=1 hupsafe {cmd}` (its own terminal) or as \
+                     `hupsafe run --strict -- {cmd}`"
                 ),
                 Fix::Mark(name) => {
                     format!("`hupsafe mark {name}`, so that typed at the prompt it runs protected")
@@ -1270,7 +1231,7 @@ pub fn run(args: &CheckArgs) -> Result<()> {
     let mut rows: Vec<Row> = Vec::new();
     let mut seen: HashSet<i32> = HashSet::new();
     for pid in roots {
-        walk(&snap, pid, 0, pid, &mut rows, &mut seen);
+        walk(&snap, pid, 0, &mut rows, &mut seen);
     }
     let status = rows
         .iter()
@@ -1297,18 +1258,11 @@ pub fn run(args: &CheckArgs) -> Result<()> {
     Ok(())
 }
 
-fn walk(
-    snap: &Snapshot,
-    pid: i32,
-    depth: usize,
-    root: i32,
-    rows: &mut Vec<Row>,
-    seen: &mut HashSet<i32>,
-) {
+fn walk(snap: &Snapshot, pid: i32, depth: usize, rows: &mut Vec<Row>, seen: &mut HashSet<i32>) {
     if !seen.insert(pid) {
         return;
     }
-    let (row, client) = snap.judge(pid, depth, root);
+    let (row, client) = snap.judge(pid, depth);
     if row.verdict == Verdict::NoSuchProcess && depth > 0 {
         // A descendant that ended while we looked: nothing to report.
         return;
@@ -1319,7 +1273,7 @@ fn walk(
         kids.push(p.pid);
     }
     for k in kids {
-        walk(snap, k, depth + 1, root, rows, seen);
+        walk(snap, k, depth + 1, rows, seen);
     }
 }
 

@@ -3,7 +3,7 @@
 
 use clap::CommandFactory;
 
-use crate::cmd::{Cli, Shell};
+use crate::args::{Cli, Shell};
 use crate::error::{write_stdout, Result};
 
 pub fn print(shell: Shell) -> Result<()> {

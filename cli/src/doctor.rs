@@ -11,39 +11,14 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use clap::Args;
 use serde::Serialize;
 
+use crate::args::DoctorArgs;
 use crate::check::{EXIT_BAD_INPUT, EXIT_NOT_SAFE};
 use crate::error::{write_stdout, Error, Result};
 use crate::sys::elf::{self, Concern, Format};
 use crate::sys::logind::{self, Settings};
 use crate::sys::proc::{self, Table};
-
-pub const DOCTOR_HELP: &str = "\
-Examples:
-  hupsafe doctor                  the shim, the shell integration, marks, logind
-  hupsafe doctor python3          ... and what protection python3 would get
-  hupsafe doctor --json ./server  the same for scripts
-
-Exit status: 0 when everything is in order (notes are only advice); 1 when
-something leaves programs at risk (the shim cannot be used, logind kills
-session scopes, the command cannot get the shim); 2 when CMD is not found
-or cannot be run.";
-
-#[derive(Args, Debug)]
-pub struct DoctorArgs {
-    /// Print the findings as JSON
-    #[arg(long)]
-    pub json: bool,
-    /// A command to predict the protection of (its arguments are ignored)
-    #[arg(
-        value_name = "CMD",
-        trailing_var_arg = true,
-        allow_hyphen_values = true
-    )]
-    pub command: Vec<OsString>,
-}
 
 /// How a finding weighs.
 #[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -474,29 +449,29 @@ fn ptrace() -> Finding {
         None => finding(
             "ptrace",
             Level::Ok,
-            "no Yama ptrace restrictions: rescue (planned) can reach your processes",
+            "no Yama ptrace restrictions: rescue can reach your processes",
         ),
         Some(0) => finding(
             "ptrace",
             Level::Ok,
-            "ptrace_scope=0: rescue (planned) can reach your processes",
+            "ptrace_scope=0: rescue can reach your processes",
         ),
         Some(1) if root => finding(
             "ptrace",
             Level::Ok,
-            "ptrace_scope=1, and you are root: rescue (planned) can reach any process",
+            "ptrace_scope=1, and you are root: rescue can reach any process",
         ),
         Some(1) => finding(
             "ptrace",
             Level::Note,
-            "ptrace_scope=1: only a process's ancestors may trace it, so rescue (planned) \
+            "ptrace_scope=1: only a process's ancestors may trace it, so rescue \
              will need sudo (or CAP_SYS_PTRACE) for a program started elsewhere",
         ),
         Some(n) => finding(
             "ptrace",
             Level::Note,
             format!(
-                "ptrace_scope={n}: {}, so rescue (planned) will not be able to reach running \
+                "ptrace_scope={n}: {}, so rescue will not be able to reach running \
                  programs",
                 if n == 2 {
                     "only root may trace"

@@ -6,10 +6,11 @@
 
 use std::path::Path;
 
-use clap::{Args, CommandFactory, Subcommand, ValueEnum};
+use clap::CommandFactory;
 
+use crate::args::{InitArgs, InitShell, ShellVerb};
 use crate::error::{os_words, write_stdout, Error, Result};
-use crate::marks::{self, MarkArgs, MarksArgs, UnmarkArgs};
+use crate::marks;
 
 const BASH_TEMPLATE: &str = include_str!("../../shell/bash.sh");
 const ZSH_TEMPLATE: &str = include_str!("../../shell/zsh.zsh");
@@ -21,71 +22,6 @@ pub const PREFIX_VAR: &str = "HUPSAFE_PREFIX";
 /// The default one-off prefix: short, and (checked on Debian and in the
 /// usual package sets) the name of no common program, builtin or alias.
 pub const DEFAULT_PREFIX: &str = "hs";
-
-const INIT_HELP: &str = "\
-Add to the end of ~/.bashrc (or ~/.zshrc):
-  eval \"$(hupsafe init bash)\"      # or: eval \"$(hupsafe init zsh)\"
-
-Then, at an interactive prompt:
-  hupsafe mark python torchrun     these commands now run protected when typed
-  python train.py | tee log        ... as a whole line, a pipeline stage,
-  torchrun train.py &              a background job, `time cmd`, `VAR=x cmd`
-  hs make -j8                      protect one command (the prefix)
-  hupsafe rescue %1                take a job started unprotected off the
-                                   shell's hangup list
-
-Marked commands become shell functions of the same name that run the program
-through `hupsafe run` when typed at the prompt, and plainly when called from
-functions, sourced files, $(...) or completion. The shell parses the line as
-always, so quoting, globs, redirections and history are yours. Every prompt
-re-reads the marks file (no process is started), so a mark reaches every
-open shell at its next prompt. Protected commands whose output is a terminal
-are relayed (HUPSAFE_RELAY=auto unless you set HUPSAFE_RELAY).
-
-The script calls this binary by its absolute path; if it disappears, marked
-commands print one line and run unprotected.";
-
-const MARK_HELP: &str = "\
-The marks file is $HUPSAFE_CONFIG_DIR/marks, else $XDG_CONFIG_HOME/hupsafe/marks,
-else ~/.config/hupsafe/marks: one command name per line, # for comments, safe
-to edit by hand (`hupsafe marks --path` prints it). Shells set up with
-`hupsafe init` pick up changes at their next prompt.
-
-Exit status: 0 on success; 1 if a name to unmark was not marked; 2 for a name
-that cannot be a mark; 125 if the file cannot be read or written.";
-
-#[derive(Subcommand, Debug)]
-pub enum ShellVerb {
-    /// Print the shell integration script: eval "$(hupsafe init bash)"
-    #[command(after_help = INIT_HELP)]
-    Init(InitArgs),
-    /// Run these commands protected when typed at an interactive prompt
-    #[command(after_help = MARK_HELP)]
-    Mark(MarkArgs),
-    /// Stop protecting these commands at the prompt
-    #[command(after_help = MARK_HELP)]
-    Unmark(UnmarkArgs),
-    /// List the marked commands
-    #[command(after_help = MARK_HELP)]
-    Marks(MarksArgs),
-}
-
-#[derive(Args, Debug)]
-pub struct InitArgs {
-    /// The shell
-    #[arg(value_enum)]
-    pub shell: InitShell,
-    /// Name of the one-off prefix (`hs make -j8`); an empty name defines
-    /// none [default: $HUPSAFE_PREFIX, else hs]
-    #[arg(long, value_name = "NAME")]
-    pub prefix: Option<String>,
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum InitShell {
-    Bash,
-    Zsh,
-}
 
 /// Runs a shell-facing verb.
 pub fn run(verb: ShellVerb) -> Result<()> {
@@ -124,7 +60,7 @@ fn init(args: &InitArgs) -> Result<()> {
 /// Whether this hupsafe has a `rescue` verb the shell's `hupsafe rescue %1`
 /// can hand the job's processes to.
 fn has_rescue() -> bool {
-    crate::cmd::Cli::command()
+    crate::args::Cli::command()
         .get_subcommands()
         .any(|c| c.get_name() == "rescue")
 }

@@ -3,8 +3,8 @@
 //! started as `nohup`), parses, dispatches, and maps errors to exit
 //! statuses; each verb lives in its own module.
 
+mod args;
 mod check;
-mod cmd;
 mod completions;
 mod doctor;
 mod error;
@@ -25,7 +25,7 @@ use std::io::Write;
 
 use clap::{CommandFactory, FromArgMatches};
 
-use cmd::{Cli, Verb};
+use args::{Cli, Verb};
 use error::{write_stdout, Error, EXIT_FAILURE};
 
 fn main() {

@@ -3,7 +3,7 @@
 
 use clap::CommandFactory;
 
-use crate::cmd::Cli;
+use crate::args::Cli;
 use crate::error::{os_words, write_stdout, Error, Result};
 
 pub fn print() -> Result<()> {

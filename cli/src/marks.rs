@@ -14,7 +14,7 @@ use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use clap::Args;
+use crate::args::{MarkArgs, MarksArgs, UnmarkArgs};
 
 use crate::error::{os_words, write_stdout, Error, Result};
 
@@ -198,27 +198,6 @@ fn render(lines: &[Line]) -> String {
         s.push('\n');
     }
     s
-}
-
-#[derive(Args, Debug)]
-pub struct MarkArgs {
-    /// Command names, as typed at the prompt (python, torchrun, make)
-    #[arg(value_name = "NAME", required = true)]
-    pub names: Vec<String>,
-}
-
-#[derive(Args, Debug)]
-pub struct UnmarkArgs {
-    /// Marked command names
-    #[arg(value_name = "NAME", required = true)]
-    pub names: Vec<String>,
-}
-
-#[derive(Args, Debug)]
-pub struct MarksArgs {
-    /// Print the marks file's path instead of the marks
-    #[arg(long)]
-    pub path: bool,
 }
 
 /// `hupsafe mark NAME...`: adds the names not marked yet, at the end.

@@ -13,42 +13,13 @@ use std::ffi::OsString;
 use std::fs;
 use std::path::Path;
 
-use clap::Args;
-
+use crate::args::RescueArgs;
 use crate::error::{write_stdout, Error, Result};
 
 /// Some process could not be rescued.
 pub const EXIT_SOME_FAILED: i32 = 1;
 /// The arguments make no sense.
 pub const EXIT_BAD_INPUT: i32 = 2;
-
-pub const RESCUE_HELP: &str = "\
-For each PID: SIGHUP becomes ignored inside the running process; when its
-stdout/stderr are a terminal they are moved to a job log (`hupsafe ps`,
-`hupsafe logs -f ID`); a terminal stdin becomes /dev/null (reads see EOF).
-The process is stopped only for the few injected system calls; a system
-call it was blocked in is restarted (or fails with EINTR) exactly as after
-a stop and continue. --tree (the default when PID leads a process group or
-a session) rescues every descendant too.
-
-Needs ptrace: your own process (or root), not already traced by a debugger,
-and with Yama ptrace_scope >= 1 either root or a child of this hupsafe.
-In a shell with the integration, `hupsafe rescue %1` also disowns the job.
-x86_64 only.
-
-Exit status: 0 all rescued, 1 some could not be, 2 bad arguments.";
-
-#[derive(Args, Debug)]
-pub struct RescueArgs {
-    /// Also rescue every descendant of each PID (the default for a
-    /// process group or session leader)
-    #[arg(long)]
-    pub tree: bool,
-
-    /// The processes
-    #[arg(required = true, value_name = "PID")]
-    pub pids: Vec<OsString>,
-}
 
 pub fn run(args: &RescueArgs) -> Result<()> {
     let mut pids = Vec::new();

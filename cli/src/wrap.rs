@@ -20,8 +20,7 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsE
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use clap::Args;
-
+use crate::args::{InstallArgs, UnwrapArgs, WrapArgs};
 use crate::error::{os_words, write_stdout, Error, Result, EXIT_NOT_FOUND};
 use crate::init::quote;
 use crate::sys::elf::{self, Class, Format};
@@ -37,74 +36,6 @@ const MARKER: &str = "# hupsafe-wrapper:";
 
 /// Where `hupsafe install --system` puts the shim: root-owned, 0755.
 pub const SYSTEM_LIB_DIR: &str = "/usr/local/lib/hupsafe";
-
-pub const WRAP_HELP: &str = "\
-Two ways to protect a program started by something you do not control:
-
-  hupsafe wrap make               a wrapper named `make` in the wrap directory;
-                                  `hupsafe init` puts that directory first on
-                                  PATH, so every `make` found through PATH runs
-                                  protected. The wrapper finds the real `make`
-                                  on PATH at run time (skipping the wrap
-                                  directory), so upgrades need nothing.
-  hupsafe wrap --embed ./server -o ./server.hupsafe
-                                  a copy of an ELF program that loads the shim
-                                  by itself (a DT_NEEDED entry, written with
-                                  patchelf): protected even under `env -i`,
-                                  sudo or cron. The original is left unchanged
-                                  unless --in-place (which keeps PATH.hupsafe-orig).
-
-The wrap directory: --dir, else $HUPSAFE_WRAP_DIR, else $XDG_DATA_HOME/hupsafe/bin,
-else ~/.local/share/hupsafe/bin.
-
-Refused: static programs (no loader; use `hupsafe --strict`), 32-bit programs,
-scripts and non-ELF files with --embed (wrap the interpreter, or use a PATH
-wrapper), and a user-writable shim in a setuid, setgid or root-owned program
-(run `sudo hupsafe install --system` first).
-
-Exit status: 0 on success; 1 if a name to unwrap is not wrapped; 125 if hupsafe
-refuses or fails; 127 if the program is not found.";
-
-#[derive(Args, Debug)]
-pub struct WrapArgs {
-    /// The program: a name found on PATH, or a path
-    #[arg(value_name = "NAME|PATH", required_unless_present = "list")]
-    pub program: Option<OsString>,
-    /// The wrap directory [default: $HUPSAFE_WRAP_DIR, else
-    /// $XDG_DATA_HOME/hupsafe/bin, else ~/.local/share/hupsafe/bin]
-    #[arg(long, value_name = "DIR")]
-    pub dir: Option<PathBuf>,
-    /// List the wrappers in the wrap directory
-    #[arg(long, conflicts_with_all = ["program", "embed", "output", "in_place"])]
-    pub list: bool,
-    /// Write a copy of the ELF program that loads the shim by itself
-    #[arg(long, conflicts_with = "dir")]
-    pub embed: bool,
-    /// Where --embed writes the copy
-    #[arg(short = 'o', long = "output", value_name = "OUT", requires = "embed")]
-    pub output: Option<PathBuf>,
-    /// With --embed: change the program itself, keeping PATH.hupsafe-orig
-    #[arg(long, requires = "embed", conflicts_with = "output")]
-    pub in_place: bool,
-}
-
-#[derive(Args, Debug)]
-pub struct UnwrapArgs {
-    /// The wrapper's name
-    #[arg(value_name = "NAME")]
-    pub name: OsString,
-    /// The wrap directory (as for `wrap`)
-    #[arg(long, value_name = "DIR")]
-    pub dir: Option<PathBuf>,
-}
-
-#[derive(Args, Debug)]
-pub struct InstallArgs {
-    /// Put the shim in a root-owned directory (/usr/local/lib/hupsafe), for
-    /// programs root may run (`wrap --embed` of setuid or root-owned programs)
-    #[arg(long, required = true)]
-    pub system: bool,
-}
 
 fn fail(msg: impl Into<String>) -> Error {
     Error::failure(format!("hupsafe: {}", msg.into()))

@@ -7,7 +7,7 @@ use crate::error::{os_words, Error, Result};
 use crate::registry::{find_job, Job, SocketPath, Status, EXIT_NO_JOB};
 use crate::relay::{client, os};
 
-use super::AttachArgs;
+use crate::args::AttachArgs;
 
 pub fn run(args: &AttachArgs) -> Result<()> {
     let (registry, job) = find_job(&args.id)?;

@@ -6,7 +6,7 @@ use std::io::Write;
 use crate::error::{os_words, Error, Result};
 use crate::registry::{find_job, Job, Registry, EXIT_NO_JOB};
 
-use super::ForgetArgs;
+use crate::args::ForgetArgs;
 
 pub fn forget(args: &ForgetArgs) -> Result<()> {
     let mut first_error: Option<Error> = None;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::error::{os_words, Error, Result};
 use crate::registry::{find_job, Job};
 
-use super::LogsArgs;
+use crate::args::LogsArgs;
 
 /// How often `-f` looks for more output.
 const FOLLOW_EVERY: Duration = Duration::from_millis(50);

@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::error::{write_stdout, Result};
 use crate::registry::{now_ms, Job, Record, Registry, Status};
 
-use super::PsArgs;
+use crate::args::PsArgs;
 
 /// One line of `ps`.
 #[derive(Serialize)]

@@ -9,7 +9,7 @@ use crate::error::{os_words, Error, Result};
 use crate::registry::{find_job, Job, ProcId, Record, Status, EXIT_BAD_INPUT, EXIT_NO_JOB};
 use crate::sys::signame;
 
-use super::{SignalArgs, StopArgs};
+use crate::args::{SignalArgs, StopArgs};
 
 /// How long `stop` waits for the final record after SIGKILL.
 const AFTER_KILL: Duration = Duration::from_secs(5);

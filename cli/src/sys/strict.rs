@@ -27,13 +27,6 @@ it sets no_new_privs, so setuid/setgid programs below it no longer elevate (su a
 it cannot be removed; the kernel does not fill oldact for the refused change; 32-bit programs \
 below it are killed by the kernel.";
 
-/// The help text for the flag.
-pub const HELP: &str =
-    "Make the kernel turn every SIGHUP change into a no-op (seccomp), for static \
-programs and raw system calls the shim cannot reach. Costs: sets no_new_privs (setuid programs \
-below stop elevating: su and sudo fail), cannot be removed, the kernel does not fill oldact for \
-the refused change, 32-bit programs below are killed. x86_64 and aarch64 only";
-
 /// A filter built and ready to apply.
 #[derive(Clone)]
 pub struct Filter(BpfProgram);
