@@ -1,7 +1,7 @@
 //! libnohup.so: SIGHUP stays ignored whatever the program does, and the
 //! program is told the truth in a way that keeps it working.
 //!
-//! Layers, one direction of calls (see DESIGN.md):
+//! Layers, one direction of calls (docs/ARCHITECTURE.md, "The shim"):
 //! - [`api`]: the exported C ABI, one small function per libc name;
 //! - [`rules`]: is this about SIGHUP? then the shadow, never the kernel;
 //! - [`shadow`], [`mask`]: what the program believes;

@@ -1,13 +1,14 @@
 //! SIGHUP in signal masks: never blocked in the kernel, blocked in the
 //! program's view.
 //!
-//! The kernel never discards a blocked signal, even an ignored one (FIELD-
-//! NOTES section 4): a program that blocks SIGHUP and reads it through
-//! `signalfd` or `sigwait` would receive it despite SIG_IGN. So SIGHUP is
-//! removed from every mask on its way to the kernel, and from every set a
-//! program waits on. What the program asked for is kept per thread (masks
-//! are per thread) and merged back into the masks it reads, so that
-//! save / block / restore sequences see what they expect.
+//! The kernel never discards a blocked signal, even an ignored one
+//! (docs/HANGUPS.md, "Blocked SIGHUP is queued"): a program that blocks
+//! SIGHUP and reads it through `signalfd` or `sigwait` would receive it
+//! despite SIG_IGN. So SIGHUP is removed from every mask on its way to the
+//! kernel, and from every set a program waits on. What the program asked
+//! for is kept per thread (masks are per thread) and merged back into the
+//! masks it reads, so that save / block / restore sequences see what they
+//! expect.
 
 use crate::shadow::Writer;
 use crate::sys::{self, HUP_BIT};

@@ -5,10 +5,11 @@
 //! query / restore round-trips exactly) while nothing ever reaches the
 //! kernel.
 //!
-//! Constraints (FIELD-NOTES section 6): no lock (a signal handler may
-//! re-enter a hook on the thread that is half-way through a write), no
-//! allocation, many threads at once, and vfork / CLONE_VM children, which
-//! share our memory and must not change the parent's view.
+//! Constraints (docs/HANGUPS.md, "Interposer rules" and "Children"): no
+//! lock (a signal handler may re-enter a hook on the thread that is
+//! half-way through a write), no allocation, many threads at once, and
+//! vfork / CLONE_VM children, which share our memory and must not change
+//! the parent's view.
 //!
 //! Design: every write fills a fresh slot of a small ring, guarded by a
 //! per-slot sequence number, and then publishes the slot's generation with

@@ -1,7 +1,8 @@
 /* libhupctor.so: a DT_NEEDED library whose constructor changes SIGHUP and
- * SIGUSR1. Its constructor runs before a preloaded library's (FIELD-NOTES
- * section 6), so the shim's hooks are called before the shim's own
- * constructor. What it saw and got is kept for the program to print. */
+ * SIGUSR1. Its constructor runs before a preloaded library's
+ * (docs/HANGUPS.md, "Interposer rules"), so the shim's hooks are called
+ * before the shim's own constructor. What it saw and got is kept for the
+ * program to print. */
 #include "hup.h"
 
 static void ctor_signal_handler(int s) { (void)s; }

@@ -1,6 +1,7 @@
 /* sigset(SIGHUP, SIG_HOLD) blocks SIGHUP. A blocked signal is queued even
- * when ignored (FIELD-NOTES section 4), so the hold must stay in the
- * program's view only; releasing it later must deliver nothing. */
+ * when ignored (docs/HANGUPS.md, "Blocked SIGHUP is queued"), so the hold
+ * must stay in the program's view only; releasing it later must deliver
+ * nothing. */
 #include "hup.h"
 
 static void release(void)

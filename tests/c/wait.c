@@ -1,7 +1,7 @@
 /* Blocks SIGHUP and SIGUSR1, then waits for a signal. A blocked SIGHUP is
- * queued even when ignored (FIELD-NOTES section 4), so under plain nohup the
- * waiter receives the harness's SIGHUP; under the shim it must receive the
- * SIGUSR1 sent after it.
+ * queued even when ignored (docs/HANGUPS.md, "Blocked SIGHUP is queued"),
+ * so under plain nohup the waiter receives the harness's SIGHUP; under the
+ * shim it must receive the SIGUSR1 sent after it.
  *
  * usage: wait BLOCK WAIT
  *   BLOCK: sigprocmask pthread_sigmask sigblock sigsetmask sighold

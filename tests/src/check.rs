@@ -1,5 +1,5 @@
 //! The `check` and `doctor` tests' harness: python programs in each
-//! situation FIELD-NOTES describes (SIGHUP ignored, caught, default,
+//! situation docs/HANGUPS.md describes (SIGHUP ignored, caught, default,
 //! blocked and read with sigwait, output on the terminal), each writing a
 //! ready file once its signal set-up is done; `hupsafe check --json` run on
 //! them and its verdicts read back; and the reality that proves a verdict:
@@ -47,8 +47,9 @@ while True:
 ";
 
 /// SIGHUP ignored but blocked, and read with sigwait: the kernel queues a
-/// blocked signal even when it is ignored (FIELD-NOTES section 4), so the
-/// hangup reaches it anyway; it exits 4 when it does.
+/// blocked signal even when it is ignored (docs/HANGUPS.md, "Blocked
+/// SIGHUP is queued"), so the hangup reaches it anyway; it exits 4 when it
+/// does.
 pub const PY_BLOCK: &str = "\
 import signal, sys
 signal.signal(signal.SIGHUP, signal.SIG_IGN)
@@ -69,7 +70,8 @@ while True:
 ";
 
 /// SIGHUP ignored, printing a line every 100 ms: on a terminal that went
-/// away, print raises EIO and python exits (FIELD-NOTES section 7).
+/// away, print raises EIO and python exits (docs/HANGUPS.md, "EIO after a
+/// hangup").
 pub const PY_PRINTER: &str = "\
 import signal, sys, time
 signal.signal(signal.SIGHUP, signal.SIG_IGN)

@@ -1,4 +1,5 @@
-//! Every libc entry point that can change SIGHUP (FIELD-NOTES section 3),
+//! Every libc entry point that can change SIGHUP (docs/HANGUPS.md, "libc
+//! paths that change SIGHUP"),
 //! one C program each. Each program checks the kernel's own disposition
 //! (raw `rt_sigaction`, `/proc/thread-self/status`) after its calls,
 //! survives `kill(getpid(), SIGHUP)`, and then a real `kill -HUP` on its

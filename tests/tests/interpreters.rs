@@ -1,4 +1,5 @@
-//! Interpreters that defeat plain `nohup` (FIELD-NOTES section 2): each
+//! Interpreters that defeat plain `nohup` (docs/HANGUPS.md, "Programs that
+//! undo nohup"): each
 //! takes SIGHUP back at start-up or in the script. Under the shim each must
 //! survive a real `kill -HUP` on its process group and keep answering.
 //!

@@ -5,8 +5,8 @@
 use hupsafe_tests::relay::{python, shell_line, ticker, Jobs, Terminal};
 use hupsafe_tests::{procfs, unique_tag, until};
 
-/// Python's print raises on EIO and the program dies (FIELD-NOTES
-/// section 7): under the relay it must live to its last line.
+/// Python's print raises on EIO and the program dies (docs/HANGUPS.md,
+/// "EIO after a hangup"): under the relay it must live to its last line.
 #[test]
 fn a_ticker_outlives_its_terminal_and_logs_every_line() {
     let jobs = Jobs::new("relay-hangup");

@@ -153,8 +153,8 @@ fn hangups_aimed_at_the_supervisor_are_ignored() {
 }
 
 /// Under bash, a job left stopped when the terminal goes away gets SIGTERM
-/// (FIELD-NOTES section 1). The relayed program is not in bash's job: it
-/// stays stopped, and attaching continues it.
+/// (docs/HANGUPS.md, "Who sends SIGHUP"). The relayed program is not in
+/// bash's job: it stays stopped, and attaching continues it.
 #[test]
 fn a_stopped_job_survives_the_hangup_and_attach_continues_it() {
     let jobs = Jobs::new("relay-stopped-hup");

@@ -1,8 +1,8 @@
 //! posix_spawn / posix_spawnp with SIGHUP in POSIX_SPAWN_SETSIGDEF (and in
 //! POSIX_SPAWN_SETSIGMASK) and an environment without LD_PRELOAD: glibc
 //! resets the child's SIGHUP through an internal call that no hook sees
-//! (FIELD-NOTES section 5). The child must still start with SIGHUP ignored
-//! and unblocked, and survive a hangup, with no shim of its own.
+//! (docs/HANGUPS.md, "Children"). The child must still start with SIGHUP
+//! ignored and unblocked, and survive a hangup, with no shim of its own.
 
 use hupsafe_tests::procfs::{has_mapped, ProcStatus};
 use hupsafe_tests::{find_by_tag, unique_tag, wait, CProgram, KillTaggedOnDrop, Launch};

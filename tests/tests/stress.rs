@@ -1,6 +1,7 @@
 //! The shim under pressure: many threads at once, signal handlers
 //! re-entering the hooks, children sharing the parent's memory, and hooks
-//! called before the shim's own constructor (FIELD-NOTES sections 5, 6).
+//! called before the shim's own constructor (docs/HANGUPS.md, "Children"
+//! and "Interposer rules").
 //! Each program checks its own invariants, then goes through the hangup.
 
 use hupsafe_tests::{hangup, shared_library, CProgram, Launch};

@@ -1,7 +1,8 @@
 //! A program that blocks SIGHUP and waits for signals (signalfd, sigwait,
 //! sigwaitinfo, sigtimedwait, and their raw system calls) must never
 //! receive SIGHUP: the kernel queues a blocked signal even when it is
-//! ignored (FIELD-NOTES section 4), so plain `nohup` hands it over.
+//! ignored (docs/HANGUPS.md, "Blocked SIGHUP is queued"), so plain `nohup`
+//! hands it over.
 //!
 //! Story: the program blocks SIGHUP and SIGUSR1 and waits; its process
 //! group gets a real `kill -HUP`; then it gets SIGUSR1. It must report
