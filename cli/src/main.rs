@@ -4,28 +4,19 @@
 //! statuses; each verb lives in its own module.
 
 mod args;
-mod check;
-mod completions;
-mod doctor;
+mod cmd;
 mod error;
-mod init;
-mod install_nohup;
-mod jobcmd;
-mod man;
 mod marks;
 mod nohup;
 mod registry;
 mod relay;
-mod rescue;
-mod run;
 mod sys;
-mod wrap;
 
 use std::io::Write;
 
 use clap::{CommandFactory, FromArgMatches};
 
-use args::{Cli, Verb};
+use args::{Cli, ShellVerb, Verb};
 use error::{write_stdout, Error, EXIT_FAILURE};
 
 fn main() {
@@ -63,7 +54,7 @@ fn real_main() -> Result<(), Error> {
         }
     };
     let cli = Cli::from_arg_matches(&matches).map_err(|e| Error::failure(e.to_string()))?;
-    let opts = run::RunOptions {
+    let opts = cmd::run::RunOptions {
         quiet: cli.quiet,
         strict: cli.strict,
     };
@@ -74,14 +65,14 @@ fn real_main() -> Result<(), Error> {
         Some(Verb::Run(r)) => {
             let (cmd, args) = r.command.split_first().expect("clap requires a command");
             relay::choose(cli.relay, cli.no_relay)?;
-            Err(run::exec(cmd, args, &opts))
+            Err(cmd::run::exec(cmd, args, &opts))
         }
         Some(Verb::External(v)) => {
             let (cmd, args) = v.split_first().expect("external subcommand has a name");
             relay::choose(cli.relay, cli.no_relay)?;
-            Err(run::exec(cmd, args, &opts))
+            Err(cmd::run::exec(cmd, args, &opts))
         }
-        Some(Verb::Job(j)) => jobcmd::run(j),
+        Some(Verb::Job(j)) => cmd::jobs::run(j),
         Some(Verb::Shim) => {
             let p = sys::preload::install()
                 .map_err(|e| Error::new(e.status, format!("hupsafe: {}", e.message)))?;
@@ -89,15 +80,18 @@ fn real_main() -> Result<(), Error> {
             line.push(b'\n');
             write_stdout(&line)
         }
-        Some(Verb::InstallNohup(a)) => install_nohup::install(&a.dir),
-        Some(Verb::Completions(a)) => completions::print(a.shell),
-        Some(Verb::Man) => man::print(),
-        Some(Verb::Check(a)) => check::run(&a),
-        Some(Verb::Doctor(a)) => doctor::run(&a),
-        Some(Verb::Shell(s)) => init::run(s),
-        Some(Verb::Rescue(a)) => rescue::run(&a),
-        Some(Verb::Wrap(a)) => wrap::wrap(&a),
-        Some(Verb::Unwrap(a)) => wrap::unwrap(&a),
-        Some(Verb::Install(a)) => wrap::install_system(&a),
+        Some(Verb::InstallNohup(a)) => cmd::install_nohup::install(&a.dir),
+        Some(Verb::Completions(a)) => cmd::completions::print(a.shell),
+        Some(Verb::Man) => cmd::man::print(),
+        Some(Verb::Check(a)) => cmd::check::run(&a),
+        Some(Verb::Doctor(a)) => cmd::doctor::run(&a),
+        Some(Verb::Shell(ShellVerb::Init(a))) => cmd::init::run(&a),
+        Some(Verb::Shell(ShellVerb::Mark(a))) => cmd::marks::mark(&a),
+        Some(Verb::Shell(ShellVerb::Unmark(a))) => cmd::marks::unmark(&a),
+        Some(Verb::Shell(ShellVerb::Marks(a))) => cmd::marks::list(&a),
+        Some(Verb::Rescue(a)) => cmd::rescue::run(&a),
+        Some(Verb::Wrap(a)) => cmd::wrap::wrap(&a),
+        Some(Verb::Unwrap(a)) => cmd::wrap::unwrap(&a),
+        Some(Verb::Install(a)) => cmd::wrap::install_system(&a),
     }
 }

@@ -1,5 +1,6 @@
-//! Marks: the commands that run protected when typed at an interactive
-//! prompt (`hupsafe mark`, `unmark`, `marks`). They live in a plain,
+//! The marks file: the commands that run protected when typed at an
+//! interactive prompt (edited by `hupsafe mark`, `unmark`; read by `init`,
+//! `check` and `doctor`). They live in a plain,
 //! hand-editable file, one command name per line, that the shell hooks
 //! (`hupsafe init`) read at every prompt.
 //!
@@ -11,19 +12,16 @@
 use std::ffi::OsString;
 use std::fs;
 use std::io::Write;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::args::{MarkArgs, MarksArgs, UnmarkArgs};
-
-use crate::error::{os_words, write_stdout, Error, Result};
+use crate::error::{os_words, Error, Result};
 
 /// Environment variable naming the configuration directory (for tests and
 /// for users who keep their dotfiles elsewhere).
 pub const CONFIG_DIR_VAR: &str = "HUPSAFE_CONFIG_DIR";
 
 /// What a new marks file starts with: it documents itself.
-const HEADER: &str = "\
+pub const HEADER: &str = "\
 # hupsafe marks: commands that run protected (through `hupsafe run`) when
 # you type them at an interactive bash or zsh prompt, once the shell has
 # `eval \"$(hupsafe init bash)\"` (or zsh) in its rc file.
@@ -145,7 +143,7 @@ pub fn marks_path() -> Result<PathBuf> {
 }
 
 /// The file's text; empty when it does not exist yet.
-fn read(path: &Path) -> Result<String> {
+pub fn read(path: &Path) -> Result<String> {
     match fs::read(path) {
         Ok(bytes) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
@@ -159,7 +157,7 @@ fn read(path: &Path) -> Result<String> {
 
 /// Writes `text` to `path` through a temporary file and a rename, keeping
 /// the old file's permissions.
-fn write(path: &Path, text: &str) -> Result<()> {
+pub fn write(path: &Path, text: &str) -> Result<()> {
     let fail = |what: &str, p: &Path, e: std::io::Error| {
         Error::failure(format!(
             "hupsafe: cannot {what} '{}': {}",
@@ -188,7 +186,7 @@ fn write(path: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
-fn render(lines: &[Line]) -> String {
+pub fn render(lines: &[Line]) -> String {
     let mut s = String::new();
     for l in lines {
         match l {
@@ -198,101 +196,6 @@ fn render(lines: &[Line]) -> String {
         s.push('\n');
     }
     s
-}
-
-/// `hupsafe mark NAME...`: adds the names not marked yet, at the end.
-pub fn mark(args: &MarkArgs) -> Result<()> {
-    let mut bad = Vec::new();
-    for n in &args.names {
-        if let Some(why) = invalid_reason(n) {
-            bad.push(format!("hupsafe: cannot mark '{n}': {why}"));
-        }
-    }
-    if !bad.is_empty() {
-        return Err(Error::new(2, bad.join("\n")));
-    }
-    let path = marks_path()?;
-    let text = read(&path)?;
-    let mut lines = if text.is_empty() {
-        parse(HEADER)
-    } else {
-        parse(&text)
-    };
-    let mut marked = names(&lines);
-    let mut changed = text.is_empty();
-    for n in &args.names {
-        if marked.contains(n) {
-            continue;
-        }
-        if let crate::sys::exec::Lookup::Missing = crate::sys::exec::find_program(n.as_ref()) {
-            eprintln!("hupsafe: note: '{n}' is not a program on PATH here; marked anyway");
-        }
-        lines.push(Line::Mark(n.clone()));
-        marked.push(n.clone());
-        changed = true;
-    }
-    if changed {
-        write(&path, &render(&lines))?;
-    }
-    Ok(())
-}
-
-/// `hupsafe unmark NAME...`: removes every line naming them; exits 1 if
-/// one of them was not marked (after removing the others).
-pub fn unmark(args: &UnmarkArgs) -> Result<()> {
-    let path = marks_path()?;
-    let text = read(&path)?;
-    let lines = parse(&text);
-    let marked = names(&lines);
-    let missing: Vec<&String> = args.names.iter().filter(|n| !marked.contains(n)).collect();
-    let kept: Vec<Line> = lines
-        .into_iter()
-        .filter(|l| !matches!(l, Line::Mark(n) if args.names.contains(n)))
-        .collect();
-    if missing.len() < args.names.len() {
-        write(&path, &render(&kept))?;
-    }
-    if missing.is_empty() {
-        return Ok(());
-    }
-    let list: Vec<String> = missing.iter().map(|n| format!("'{n}'")).collect();
-    Err(Error::new(
-        1,
-        format!(
-            "hupsafe: not marked: {} (see `hupsafe marks`)",
-            list.join(", ")
-        ),
-    ))
-}
-
-/// `hupsafe marks`: the marked names, one per line; lines the shells
-/// ignore are reported on stderr.
-pub fn list(args: &MarksArgs) -> Result<()> {
-    let path = marks_path()?;
-    if args.path {
-        let mut line = path.as_os_str().as_bytes().to_vec();
-        line.push(b'\n');
-        return write_stdout(&line);
-    }
-    let text = read(&path)?;
-    let lines = parse(&text);
-    for (i, l) in lines.iter().enumerate() {
-        if let Line::Invalid(raw) = l {
-            let why = invalid_reason(raw.trim_matches([' ', '\t'])).unwrap_or_default();
-            eprintln!(
-                "hupsafe: {}:{}: '{}' is ignored: {why}",
-                path.display(),
-                i + 1,
-                raw
-            );
-        }
-    }
-    let mut out = String::new();
-    for n in names(&lines) {
-        out.push_str(&n);
-        out.push('\n');
-    }
-    write_stdout(out.as_bytes())
 }
 
 #[cfg(test)]

@@ -6,14 +6,12 @@
 
 use std::path::Path;
 
-use clap::CommandFactory;
-
-use crate::args::{InitArgs, InitShell, ShellVerb};
+use crate::args::{InitArgs, InitShell};
 use crate::error::{os_words, write_stdout, Error, Result};
 use crate::marks;
 
-const BASH_TEMPLATE: &str = include_str!("../../shell/bash.sh");
-const ZSH_TEMPLATE: &str = include_str!("../../shell/zsh.zsh");
+const BASH_TEMPLATE: &str = include_str!("../../../shell/bash.sh");
+const ZSH_TEMPLATE: &str = include_str!("../../../shell/zsh.zsh");
 
 /// Environment variable choosing the one-off prefix when `--prefix` is not
 /// given; empty means no prefix.
@@ -23,17 +21,8 @@ pub const PREFIX_VAR: &str = "HUPSAFE_PREFIX";
 /// usual package sets) the name of no common program, builtin or alias.
 pub const DEFAULT_PREFIX: &str = "hs";
 
-/// Runs a shell-facing verb.
-pub fn run(verb: ShellVerb) -> Result<()> {
-    match verb {
-        ShellVerb::Init(a) => init(&a),
-        ShellVerb::Mark(a) => marks::mark(&a),
-        ShellVerb::Unmark(a) => marks::unmark(&a),
-        ShellVerb::Marks(a) => marks::list(&a),
-    }
-}
-
-fn init(args: &InitArgs) -> Result<()> {
+/// `hupsafe init SHELL`: prints the integration script.
+pub fn run(args: &InitArgs) -> Result<()> {
     let prefix = match &args.prefix {
         Some(p) => p.clone(),
         None => std::env::var(PREFIX_VAR).unwrap_or_else(|_| DEFAULT_PREFIX.to_string()),
@@ -53,17 +42,14 @@ fn init(args: &InitArgs) -> Result<()> {
         ))
     })?;
     let marks = marks::marks_path()?;
-    let script = render(args.shell, &bin, &marks, &prefix, has_rescue());
+    let script = render(args.shell, &bin, &marks, &prefix, HAS_RESCUE);
     write_stdout(script.as_bytes())
 }
 
-/// Whether this hupsafe has a `rescue` verb the shell's `hupsafe rescue %1`
-/// can hand the job's processes to.
-fn has_rescue() -> bool {
-    crate::args::Cli::command()
-        .get_subcommands()
-        .any(|c| c.get_name() == "rescue")
-}
+/// Whether this hupsafe's `rescue` verb can inject into a process, so the
+/// shell's `hupsafe rescue %1` hands it the job's processes (the injector
+/// exists for x86_64 only; elsewhere the verb refuses).
+const HAS_RESCUE: bool = cfg!(target_arch = "x86_64");
 
 /// The script for `shell`, with every placeholder filled in.
 pub fn render(shell: InitShell, bin: &Path, marks: &Path, prefix: &str, rescue: bool) -> String {
@@ -79,7 +65,7 @@ pub fn render(shell: InitShell, bin: &Path, marks: &Path, prefix: &str, rescue: 
         .replace(
             "@HUPSAFE_WRAP_DIR@",
             &quote(
-                &crate::wrap::default_wrap_dir()
+                &crate::cmd::wrap::default_wrap_dir()
                     .map(|d| d.to_string_lossy().into_owned())
                     .unwrap_or_default(),
             ),

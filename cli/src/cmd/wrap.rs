@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::args::{InstallArgs, UnwrapArgs, WrapArgs};
+use crate::cmd::init::quote;
 use crate::error::{os_words, write_stdout, Error, Result, EXIT_NOT_FOUND};
-use crate::init::quote;
 use crate::sys::elf::{self, Class, Format};
 use crate::sys::preload;
 use crate::sys::private_dir::uid;
