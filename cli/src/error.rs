@@ -10,6 +10,20 @@ pub const EXIT_CANNOT_RUN: i32 = 126;
 /// The command was not found.
 pub const EXIT_NOT_FOUND: i32 = 127;
 
+/// The verbs' own statuses. 1 is a "no" to the question the verb was
+/// asked; 2 is input it cannot act on, for every verb.
+///
+/// `check`/`doctor`: something checked is at risk or dies.
+pub const EXIT_NOT_SAFE: i32 = 1;
+/// Job verbs: the id names no job, or a job in the wrong state for the
+/// request (finished, still running).
+pub const EXIT_NO_JOB: i32 = 1;
+/// `rescue`: some processes could not be rescued.
+pub const EXIT_SOME_FAILED: i32 = 1;
+/// Bad input: not a process id, an ambiguous job id prefix, an unknown
+/// signal name.
+pub const EXIT_BAD_INPUT: i32 = 2;
+
 #[derive(Debug)]
 pub struct Error {
     pub status: i32,

@@ -16,10 +16,6 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{os_words, Error, Result};
 
-/// Environment variable naming the configuration directory (for tests and
-/// for users who keep their dotfiles elsewhere).
-pub const CONFIG_DIR_VAR: &str = "HUPSAFE_CONFIG_DIR";
-
 /// What a new marks file starts with: it documents itself.
 pub const HEADER: &str = "\
 # hupsafe marks: commands that run protected (through `hupsafe run`) when
@@ -116,25 +112,7 @@ pub fn names(lines: &[Line]) -> Vec<String> {
 /// `$XDG_CONFIG_HOME/hupsafe`, else `$HOME/.config/hupsafe` (relative or
 /// empty values are ignored, as the XDG spec says).
 pub fn config_dir() -> Result<PathBuf> {
-    let absolute = |var: &str| {
-        std::env::var_os(var)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute())
-    };
-    if let Some(d) = absolute(CONFIG_DIR_VAR) {
-        return Ok(d);
-    }
-    if let Some(d) = absolute("XDG_CONFIG_HOME") {
-        return Ok(d.join("hupsafe"));
-    }
-    if let Some(h) = absolute("HOME") {
-        return Ok(h.join(".config").join("hupsafe"));
-    }
-    Err(Error::failure(format!(
-        "hupsafe: cannot tell where the marks file goes: HOME is not set (or not absolute); \
-         set HOME, XDG_CONFIG_HOME or {CONFIG_DIR_VAR}"
-    )))
+    crate::sys::dirs::CONFIG.resolve()
 }
 
 /// The marks file: `marks` in [`config_dir`].

@@ -29,18 +29,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{os_words, Error, Result, EXIT_FAILURE};
+use crate::error::{os_words, Error, Result, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_NO_JOB};
+use crate::sys::dirs;
 use crate::sys::private_dir::{uid, Private};
 
-/// Environment variable naming the state directory (tests use it).
-pub const STATE_DIR_VAR: &str = "HUPSAFE_STATE_DIR";
-
-/// Exit status of a job verb given an id that names no job, or a job in
-/// the wrong state for the request (finished, still running).
-pub const EXIT_NO_JOB: i32 = 1;
-/// Exit status of a job verb given bad input: an ambiguous id prefix, an
-/// unknown signal name.
-pub const EXIT_BAD_INPUT: i32 = 2;
+/// The variable that overrides the directory.
+const STATE_DIR_VAR: &str = dirs::STATE.var;
 
 /// The record format's version; a reader skips records of another one.
 pub const RECORD_VERSION: u32 = 1;
@@ -284,27 +278,7 @@ impl Registry {
     /// Where the state lives: `$HUPSAFE_STATE_DIR`, else
     /// `$XDG_STATE_HOME/hupsafe`, else `$HOME/.local/state/hupsafe`.
     pub fn location() -> Result<PathBuf> {
-        if let Some(d) = std::env::var_os(STATE_DIR_VAR).filter(|d| !d.is_empty()) {
-            let d = PathBuf::from(d);
-            if !d.is_absolute() {
-                return Err(Error::failure(format!(
-                    "hupsafe: {STATE_DIR_VAR} must be an absolute path, got '{}'",
-                    d.display()
-                )));
-            }
-            return Ok(d);
-        }
-        let abs = |v: OsString| Some(PathBuf::from(v)).filter(|p| p.is_absolute());
-        if let Some(s) = std::env::var_os("XDG_STATE_HOME").and_then(abs) {
-            return Ok(s.join("hupsafe"));
-        }
-        if let Some(h) = std::env::var_os("HOME").and_then(abs) {
-            return Ok(h.join(".local/state/hupsafe"));
-        }
-        Err(Error::failure(format!(
-            "hupsafe: no place for job state: HOME is not set; set {STATE_DIR_VAR} \
-             to a private directory"
-        )))
+        crate::sys::dirs::STATE.resolve()
     }
 
     /// The registry, created if missing (for a new job).

@@ -14,8 +14,7 @@ use std::process::{Command, Stdio};
 use serde::Serialize;
 
 use crate::args::DoctorArgs;
-use crate::cmd::check::{EXIT_BAD_INPUT, EXIT_NOT_SAFE};
-use crate::error::{write_stdout, Error, Result};
+use crate::error::{write_stdout, Error, Result, EXIT_BAD_INPUT, EXIT_NOT_SAFE};
 use crate::sys::elf::{self, Concern, Format};
 use crate::sys::logind::{self, Settings};
 use crate::sys::proc::{self, Table};

@@ -9,6 +9,7 @@ use std::path::Path;
 use crate::args::{InitArgs, InitShell};
 use crate::error::{os_words, write_stdout, Error, Result};
 use crate::marks;
+use crate::sys::words::quote;
 
 const BASH_TEMPLATE: &str = include_str!("../../../shell/bash.sh");
 const ZSH_TEMPLATE: &str = include_str!("../../../shell/zsh.zsh");
@@ -65,17 +66,13 @@ pub fn render(shell: InitShell, bin: &Path, marks: &Path, prefix: &str, rescue: 
         .replace(
             "@HUPSAFE_WRAP_DIR@",
             &quote(
-                &crate::cmd::wrap::default_wrap_dir()
+                &crate::sys::dirs::WRAP
+                    .resolve()
+                    .ok()
                     .map(|d| d.to_string_lossy().into_owned())
                     .unwrap_or_default(),
             ),
         )
-}
-
-/// Quotes a string for bash and zsh: single quotes, with each `'` written
-/// as `'\''`.
-pub fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
 }
 
 #[cfg(test)]

@@ -21,14 +21,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::args::{InstallArgs, UnwrapArgs, WrapArgs};
-use crate::cmd::init::quote;
 use crate::error::{os_words, write_stdout, Error, Result, EXIT_NOT_FOUND};
+use crate::sys::dirs;
 use crate::sys::elf::{self, Class, Format};
 use crate::sys::preload;
 use crate::sys::private_dir::uid;
-
-/// Environment variable naming the wrap directory.
-pub const WRAP_DIR_VAR: &str = "HUPSAFE_WRAP_DIR";
+use crate::sys::words::quote;
 
 /// The second line of every wrapper hupsafe writes; `unwrap` and `--list`
 /// only touch files that carry it.
@@ -47,36 +45,20 @@ fn shown(p: &Path) -> String {
 
 /// The wrap directory, absolute.
 fn wrap_dir(explicit: Option<&Path>) -> Result<PathBuf> {
-    let abs = |p: OsString| Some(PathBuf::from(p)).filter(|p| p.is_absolute());
-    let dir = if let Some(d) = explicit {
-        d.to_path_buf()
-    } else if let Some(d) = std::env::var_os(WRAP_DIR_VAR).filter(|d| !d.is_empty()) {
-        PathBuf::from(d)
-    } else if let Some(d) = std::env::var_os("XDG_DATA_HOME").and_then(abs) {
-        d.join("hupsafe/bin")
-    } else if let Some(h) = std::env::var_os("HOME").and_then(abs) {
-        h.join(".local/share/hupsafe/bin")
-    } else {
-        return Err(fail(format!(
-            "no wrap directory: set HOME, XDG_DATA_HOME or {WRAP_DIR_VAR}, or give --dir"
-        )));
+    let Some(d) = explicit else {
+        return dirs::WRAP.resolve();
     };
-    if dir.is_absolute() {
-        Ok(dir)
-    } else {
-        let cwd = std::env::current_dir().map_err(|e| {
-            fail(format!(
-                "cannot find the current directory: {}",
-                os_words(&e)
-            ))
-        })?;
-        Ok(cwd.join(dir))
+    if d.is_absolute() {
+        return Ok(d.to_path_buf());
     }
-}
-
-/// The wrap directory for `hupsafe init` (not created, not checked).
-pub fn default_wrap_dir() -> Option<PathBuf> {
-    wrap_dir(None).ok()
+    // A relative --dir is relative to where the user typed it.
+    let cwd = std::env::current_dir().map_err(|e| {
+        fail(format!(
+            "cannot find the current directory: {}",
+            os_words(&e)
+        ))
+    })?;
+    Ok(cwd.join(d))
 }
 
 /// Finds `prog` as execvp would, a name skipping `skip` (the wrap dir).

@@ -3,6 +3,7 @@
 //! seccomp, logind, signal names and what the process inherited at start-up.
 //! Verbs and services reach the OS through here; nothing here calls back up.
 
+pub mod dirs;
 pub mod elf;
 pub mod exec;
 pub mod logind;

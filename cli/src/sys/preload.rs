@@ -19,16 +19,17 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use super::dirs;
 use crate::error::{os_words, Error, Result};
 use crate::sys::private_dir::{uid, Private};
+
+/// The variable that overrides the directory.
+const LIB_DIR_VAR: &str = dirs::LIB.var;
 
 /// The shim this binary carries.
 pub static SHIM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/libnohup.so"));
 /// Its content hash (FNV-1a 64, hex).
 pub const SHIM_HASH: &str = env!("HUPSAFE_SHIM_HASH");
-
-/// Environment variable naming the directory for the shim.
-pub const LIB_DIR_VAR: &str = "HUPSAFE_LIB_DIR";
 
 /// The file name of this version's shim.
 pub fn shim_file_name() -> String {
@@ -55,11 +56,8 @@ fn candidates() -> Vec<(PathBuf, bool)> {
         return vec![(PathBuf::from(dir), true)];
     }
     let mut v = Vec::new();
-    let abs = |p: OsString| Some(PathBuf::from(p)).filter(|p| p.is_absolute());
-    if let Some(data) = std::env::var_os("XDG_DATA_HOME").and_then(abs) {
-        v.push((data.join("hupsafe/lib"), false));
-    } else if let Some(home) = std::env::var_os("HOME").and_then(abs) {
-        v.push((home.join(".local/share/hupsafe/lib"), false));
+    if let Some(d) = dirs::LIB.default_dir() {
+        v.push((d, false));
     }
     let u = uid();
     v.push((PathBuf::from(format!("/var/tmp/hupsafe-{u}")), false));

@@ -1,7 +1,7 @@
-//! Words that bash and zsh take as their own, not as programs: their
-//! keywords and builtins. `hupsafe run` explains that it cannot run them,
-//! and `hupsafe mark` refuses them (a function of that name would change the
-//! shell itself).
+//! Shell words: what bash and zsh take as their own, not as programs (their
+//! keywords and builtins: `hupsafe run` explains that it cannot run them,
+//! and `hupsafe mark` refuses them, as a function of that name would change
+//! the shell itself), and quoting a string for them.
 
 /// Keywords of bash and zsh.
 pub const KEYWORDS: &[&str] = &[
@@ -110,4 +110,10 @@ pub const BUILTINS: &[&str] = &[
 /// Whether `word` is a keyword or builtin of bash or zsh.
 pub fn is_shell_word(word: &str) -> bool {
     KEYWORDS.contains(&word) || BUILTINS.contains(&word)
+}
+
+/// Quotes a string for bash and zsh: single quotes, with each `'` written
+/// as `'\''`.
+pub fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
 }

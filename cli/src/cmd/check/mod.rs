@@ -19,15 +19,10 @@ use std::io;
 use serde::Serialize;
 
 use crate::args::CheckArgs;
-use crate::error::{os_words, write_stdout, Error, Result};
+use crate::error::{os_words, write_stdout, Error, Result, EXIT_BAD_INPUT, EXIT_NOT_SAFE};
 use crate::registry::{ProcId, Registry};
 use crate::sys::logind::{self, Scope, Settings};
 use crate::sys::proc::{self, Fd, Stat, Status, Table, Tty};
-
-/// Exit status when something checked is at risk or dies.
-pub const EXIT_NOT_SAFE: i32 = 1;
-/// Exit status for bad input: not a process id, or no such process.
-pub const EXIT_BAD_INPUT: i32 = 2;
 
 /// How bad one reason is.
 #[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

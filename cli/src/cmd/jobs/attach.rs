@@ -3,8 +3,8 @@
 
 use std::io;
 
-use crate::error::{os_words, Error, Result};
-use crate::registry::{find_job, Job, SocketPath, Status, EXIT_NO_JOB};
+use crate::error::{os_words, Error, Result, EXIT_BAD_INPUT, EXIT_NO_JOB};
+use crate::registry::{find_job, Job, SocketPath, Status};
 use crate::relay::{client, os};
 
 use crate::args::AttachArgs;
@@ -13,7 +13,7 @@ pub fn run(args: &AttachArgs) -> Result<()> {
     let (registry, job) = find_job(&args.id)?;
     if crate::registry::inside(&registry, &job) {
         return Err(Error::new(
-            crate::registry::EXIT_BAD_INPUT,
+            EXIT_BAD_INPUT,
             format!(
                 "hupsafe: cannot attach to job {} from inside it: its output would come \
                  back to it forever",

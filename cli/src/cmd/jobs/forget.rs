@@ -3,8 +3,8 @@
 
 use std::io::Write;
 
-use crate::error::{os_words, Error, Result};
-use crate::registry::{find_job, Job, Registry, EXIT_NO_JOB};
+use crate::error::{os_words, Error, Result, EXIT_NO_JOB};
+use crate::registry::{find_job, Job, Registry};
 
 use crate::args::ForgetArgs;
 

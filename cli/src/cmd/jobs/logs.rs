@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::time::Duration;
 
-use crate::error::{os_words, Error, Result};
+use crate::error::{os_words, Error, Result, EXIT_BAD_INPUT};
 use crate::registry::{find_job, Job};
 
 use crate::args::LogsArgs;
@@ -18,7 +18,7 @@ pub fn run(args: &LogsArgs) -> Result<()> {
     let (registry, job) = find_job(&args.id)?;
     if args.follow && crate::registry::inside(&registry, &job) {
         return Err(Error::new(
-            crate::registry::EXIT_BAD_INPUT,
+            EXIT_BAD_INPUT,
             format!(
                 "hupsafe: cannot follow job {} from inside it: what it prints would be \
                  printed again, forever (without -f, the log so far is printed)",

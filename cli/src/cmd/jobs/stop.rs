@@ -5,8 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::error::{os_words, Error, Result};
-use crate::registry::{find_job, Job, ProcId, Record, Status, EXIT_BAD_INPUT, EXIT_NO_JOB};
+use crate::error::{os_words, Error, Result, EXIT_BAD_INPUT, EXIT_NO_JOB};
+use crate::registry::{find_job, Job, ProcId, Record, Status};
 use crate::sys::signame;
 
 use crate::args::{SignalArgs, StopArgs};

@@ -14,12 +14,7 @@ use std::fs;
 use std::path::Path;
 
 use crate::args::RescueArgs;
-use crate::error::{write_stdout, Error, Result};
-
-/// Some process could not be rescued.
-pub const EXIT_SOME_FAILED: i32 = 1;
-/// The arguments make no sense.
-pub const EXIT_BAD_INPUT: i32 = 2;
+use crate::error::{write_stdout, Error, Result, EXIT_BAD_INPUT, EXIT_SOME_FAILED};
 
 pub fn run(args: &RescueArgs) -> Result<()> {
     let mut pids = Vec::new();
