@@ -54,24 +54,21 @@ fn real_main() -> Result<(), Error> {
         }
     };
     let cli = Cli::from_arg_matches(&matches).map_err(|e| Error::failure(e.to_string()))?;
-    let opts = cmd::run::RunOptions {
-        quiet: cli.quiet,
-        strict: cli.strict,
+    let run = |command: &[std::ffi::OsString]| -> Result<(), Error> {
+        let (cmd, args) = command.split_first().expect("clap requires a command");
+        let opts = cmd::run::RunOptions {
+            quiet: cli.quiet,
+            strict: cli.strict,
+            relay: relay::choose(cli.relay, cli.no_relay)?,
+        };
+        Err(cmd::run::exec(cmd, args, &opts))
     };
     match cli.command {
         None => Err(Error::failure(
             "hupsafe: no command given\nUsage: hupsafe [OPTIONS] CMD [ARGS]...\nTry 'hupsafe --help' for more information.",
         )),
-        Some(Verb::Run(r)) => {
-            let (cmd, args) = r.command.split_first().expect("clap requires a command");
-            relay::choose(cli.relay, cli.no_relay)?;
-            Err(cmd::run::exec(cmd, args, &opts))
-        }
-        Some(Verb::External(v)) => {
-            let (cmd, args) = v.split_first().expect("external subcommand has a name");
-            relay::choose(cli.relay, cli.no_relay)?;
-            Err(cmd::run::exec(cmd, args, &opts))
-        }
+        Some(Verb::Run(r)) => run(&r.command),
+        Some(Verb::External(v)) => run(&v),
         Some(Verb::Job(j)) => cmd::jobs::run(j),
         Some(Verb::Shim) => {
             let p = sys::preload::install()

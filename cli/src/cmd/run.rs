@@ -10,9 +10,11 @@ use crate::sys::exec::{exec_program, find_program, protect_self, Lookup};
 use crate::sys::{preload, startup};
 
 /// Options that shape one run.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct RunOptions {
     pub quiet: bool,
+    /// Whether to relay (the nohup drop-in never does).
+    pub relay: crate::relay::Choice,
     /// Apply the seccomp filter before exec (implies no relay).
     pub strict: bool,
 }
@@ -86,9 +88,16 @@ pub fn exec(cmd: &OsStr, args: &[OsString], opts: &RunOptions) -> Error {
             );
         }
     }
-    if let Some(on_pty) = crate::relay::relayed_fds() {
-        if let Some(e) = crate::relay::run(&program, cmd, args, on_pty, opts.quiet, filter.as_ref())
-        {
+    if let Some(on_pty) = crate::relay::relayed_fds(opts.relay) {
+        if let Some(e) = crate::relay::run(
+            &program,
+            cmd,
+            args,
+            on_pty,
+            opts.relay,
+            opts.quiet,
+            filter.as_ref(),
+        ) {
             return e;
         }
     }

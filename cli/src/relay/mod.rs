@@ -23,7 +23,6 @@ pub mod supervisor;
 use std::ffi::{OsStr, OsString};
 use std::os::fd::AsRawFd;
 use std::path::Path;
-use std::sync::atomic::{AtomicU8, Ordering};
 
 use crate::error::{os_words, Error, Result};
 use crate::registry::{Job, Record, Registry, SocketPath};
@@ -43,17 +42,12 @@ pub enum Choice {
     Always,
 }
 
-/// The choice made for this process; `Never` unless `main` chose
-/// otherwise, so that every path that does not ask for the relay (the
-/// nohup drop-in) keeps exec'ing in place.
-static CHOICE: AtomicU8 = AtomicU8::new(0);
-
 /// What `run` uses when neither a flag nor the environment says.
 pub const DEFAULT: Choice = Choice::Auto;
 
-/// Records the choice from the command line (`--relay`, `--no-relay`),
-/// else from `HUPSAFE_RELAY`, else [`DEFAULT`].
-pub fn choose(force: bool, forbid: bool) -> Result<()> {
+/// The choice from the command line (`--relay`, `--no-relay`), else from
+/// `HUPSAFE_RELAY`, else [`DEFAULT`].
+pub fn choose(force: bool, forbid: bool) -> Result<Choice> {
     let choice = if forbid {
         Choice::Never
     } else if force {
@@ -72,24 +66,15 @@ pub fn choose(force: bool, forbid: bool) -> Result<()> {
             }
         }
     };
-    CHOICE.store(choice as u8, Ordering::Relaxed);
-    Ok(())
-}
-
-fn choice() -> Choice {
-    match CHOICE.load(Ordering::Relaxed) {
-        1 => Choice::Auto,
-        2 => Choice::Always,
-        _ => Choice::Never,
-    }
+    Ok(choice)
 }
 
 /// Which of fds 0-2 the program gets on the pty, if the command is to be
 /// relayed at all: the ones that are terminals (and, when forced, stdout
 /// and stderr whatever they are).
-pub fn relayed_fds() -> Option<[bool; 3]> {
+pub fn relayed_fds(choice: Choice) -> Option<[bool; 3]> {
     let tty = [os::isatty(0), os::isatty(1), os::isatty(2)];
-    match choice() {
+    match choice {
         Choice::Never => None,
         Choice::Auto => (tty[1] || tty[2]).then_some(tty),
         Choice::Always => Some([tty[0], true, true]),
@@ -107,12 +92,13 @@ pub fn run(
     argv0: &OsStr,
     args: &[OsString],
     on_pty: [bool; 3],
+    choice: Choice,
     quiet: bool,
     strict: Option<&crate::sys::strict::Filter>,
 ) -> Option<Error> {
     let conn = match start(program, argv0, args, on_pty, strict) {
         Ok(c) => c,
-        Err(e) if choice() == Choice::Always => return Some(e),
+        Err(e) if choice == Choice::Always => return Some(e),
         Err(e) => {
             if !quiet {
                 let why = e.message.strip_prefix("hupsafe: ").unwrap_or(&e.message);
