@@ -115,13 +115,7 @@ fn ours(link: &Path, is_symlink: bool, exe: &Path) -> Ours {
 /// Where DIR stands on PATH relative to the other `nohup`s.
 fn path_advice(dir: &Path) -> String {
     let dir_abs = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let entries: Vec<PathBuf> = path
-        .as_bytes()
-        .split(|&b| b == b':')
-        .filter(|e| !e.is_empty())
-        .map(|e| PathBuf::from(OsStr::from_bytes(e)))
-        .collect();
+    let entries = crate::sys::exec::path_dirs();
     let canon = |p: &Path| fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
     let ours_at = entries.iter().position(|e| canon(e) == dir_abs);
     let other_at = entries.iter().position(|e| {

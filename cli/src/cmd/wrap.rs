@@ -12,7 +12,7 @@
 //!   the shim, written by the `patchelf` program, so it loads the shim
 //!   even when its environment is cleared (`env -i`, sudo, cron).
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
@@ -24,6 +24,7 @@ use crate::args::{InstallArgs, UnwrapArgs, WrapArgs};
 use crate::error::{os_words, write_stdout, Error, Result, EXIT_NOT_FOUND};
 use crate::sys::dirs;
 use crate::sys::elf::{self, Class, Format};
+use crate::sys::exec::{self, Lookup};
 use crate::sys::preload;
 use crate::sys::private_dir::uid;
 use crate::sys::words::quote;
@@ -74,40 +75,21 @@ fn find(prog: &OsStr, skip: Option<&Path>) -> Result<PathBuf> {
             )),
         };
     }
-    let path = std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/bin:/usr/bin"));
-    let skip_id = skip
-        .and_then(|s| fs::metadata(s).ok())
-        .map(|m| (m.dev(), m.ino()));
-    for d in path.as_bytes().split(|&b| b == b':') {
-        let d = if d.is_empty() {
-            Path::new(".")
-        } else {
-            Path::new(OsStr::from_bytes(d))
-        };
-        if let (Some(id), Ok(m)) = (skip_id, fs::metadata(d)) {
-            if (m.dev(), m.ino()) == id {
-                continue;
-            }
-        }
-        let c = d.join(prog);
-        if let Ok(m) = fs::metadata(&c) {
-            if m.is_file() && m.mode() & 0o111 != 0 {
-                return Ok(c);
-            }
-        }
+    match exec::find_program_skipping(prog, skip) {
+        Lookup::Program(p) => Ok(p),
+        _ => Err(Error::new(
+            EXIT_NOT_FOUND,
+            format!(
+                "hupsafe: '{}' is not found on PATH{}",
+                prog.to_string_lossy(),
+                if skip.is_some() {
+                    " (outside the wrap directory)"
+                } else {
+                    ""
+                }
+            ),
+        )),
     }
-    Err(Error::new(
-        EXIT_NOT_FOUND,
-        format!(
-            "hupsafe: '{}' is not found on PATH{}",
-            prog.to_string_lossy(),
-            if skip.is_some() {
-                " (outside the wrap directory)"
-            } else {
-                ""
-            }
-        ),
-    ))
 }
 
 /// Runs `hupsafe wrap`.

@@ -4,7 +4,7 @@
 
 use std::ffi::{CString, OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::{os_words, Error, EXIT_CANNOT_RUN, EXIT_NOT_FOUND};
@@ -17,24 +17,44 @@ pub enum Lookup {
     NotRunnable(PathBuf, String),
 }
 
+/// The directories on PATH, in order, as `execvp` reads them: an empty
+/// entry is the current directory; PATH unset means the system default.
+pub fn path_dirs() -> Vec<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/bin:/usr/bin"));
+    path.as_bytes()
+        .split(|&b| b == b':')
+        .map(|d| {
+            if d.is_empty() {
+                PathBuf::from(".")
+            } else {
+                PathBuf::from(OsStr::from_bytes(d))
+            }
+        })
+        .collect()
+}
+
 /// Finds `cmd` as `execvp` would: a name with a slash is used as is,
-/// otherwise each PATH entry is tried (an empty entry is the current
-/// directory; PATH unset means the system default).
+/// otherwise each PATH entry is tried.
 pub fn find_program(cmd: &OsStr) -> Lookup {
+    find_program_skipping(cmd, None)
+}
+
+/// [`find_program`], passing over the directory `skip` (by identity, so a
+/// symlink to it is passed over too): a wrapper must not find itself.
+pub fn find_program_skipping(cmd: &OsStr, skip: Option<&Path>) -> Lookup {
     if cmd.as_bytes().contains(&b'/') {
         return check_candidate(Path::new(cmd)).unwrap_or(Lookup::Missing);
     }
     if cmd.is_empty() {
         return Lookup::Missing;
     }
-    let path = std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/bin:/usr/bin"));
+    let identity = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    let skip_id = skip.and_then(identity);
     let mut denied: Option<Lookup> = None;
-    for dir in path.as_bytes().split(|&b| b == b':') {
-        let dir = if dir.is_empty() {
-            Path::new(".")
-        } else {
-            Path::new(OsStr::from_bytes(dir))
-        };
+    for dir in path_dirs() {
+        if skip_id.is_some() && identity(&dir) == skip_id {
+            continue;
+        }
         match check_candidate(&dir.join(cmd)) {
             Some(Lookup::Program(p)) => return Lookup::Program(p),
             Some(f @ Lookup::NotRunnable(..)) => {
