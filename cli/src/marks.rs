@@ -9,9 +9,8 @@
 //! is renamed over the old one, so a shell reading it at its prompt never
 //! sees half a file.
 
-use std::ffi::OsString;
 use std::fs;
-use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{os_words, Error, Result};
@@ -145,23 +144,10 @@ pub fn write(path: &Path, text: &str) -> Result<()> {
     };
     let dir = path.parent().expect("the marks file lives in a directory");
     fs::create_dir_all(dir).map_err(|e| fail("create the directory", dir, e))?;
-    let mut tmp_name = OsString::from(".marks.");
-    tmp_name.push(std::process::id().to_string());
-    let tmp = dir.join(tmp_name);
-    let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        if let Ok(m) = fs::metadata(path) {
-            f.set_permissions(m.permissions())?;
-        }
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(fail("write the marks file", path, e));
-    }
-    Ok(())
+    // Keep the mode the user gave the file; a new one is private.
+    let mode = fs::metadata(path).map_or(0o600, |m| m.permissions().mode() & 0o7777);
+    crate::sys::private_dir::replace_file(path, text.as_bytes(), mode, true)
+        .map_err(|e| fail("write the marks file", path, e))
 }
 
 pub fn render(lines: &[Line]) -> String {

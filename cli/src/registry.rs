@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{os_words, Error, Result, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_NO_JOB};
 use crate::sys::dirs;
-use crate::sys::private_dir::{uid, Private};
+use crate::sys::private_dir::{open_nofollow, replace_file, uid, Private};
 
 /// The variable that overrides the directory.
 const STATE_DIR_VAR: &str = dirs::STATE.var;
@@ -538,14 +538,10 @@ impl Job {
     /// anything that does not parse.
     pub fn read_record(&self) -> std::result::Result<Record, String> {
         let path = self.record_path();
-        let mut f = OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
-            .open(&path)
-            .map_err(|e| match e.kind() {
-                io::ErrorKind::NotFound => "no record.json".to_string(),
-                _ => format!("record.json: {}", os_words(&e)),
-            })?;
+        let mut f = open_nofollow(&path, true).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => "no record.json".to_string(),
+            _ => format!("record.json: {}", os_words(&e)),
+        })?;
         let m = f.metadata().map_err(|e| os_words(&e))?;
         if !m.is_file() {
             return Err("record.json is not a regular file".into());
@@ -582,25 +578,9 @@ impl Job {
     /// Replaces the record atomically (write a temporary file, fsync-free
     /// rename): a reader sees the old record or the new one, never a mix.
     pub fn write_record(&self, r: &Record) -> io::Result<()> {
-        let tmp = self.dir.join(format!(".record.{}.tmp", std::process::id()));
-        let text = serde_json::to_vec_pretty(r).map_err(io::Error::other)?;
-        let _ = fs::remove_file(&tmp);
-        let result = (|| {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                .open(&tmp)?;
-            f.write_all(&text)?;
-            f.write_all(b"\n")?;
-            drop(f);
-            fs::rename(&tmp, self.record_path())
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result
+        let mut text = serde_json::to_vec_pretty(r).map_err(io::Error::other)?;
+        text.push(b'\n');
+        replace_file(&self.record_path(), &text, 0o600, false)
     }
 
     /// Creates the log: new, not through a symlink, 0600.
@@ -625,21 +605,17 @@ impl Job {
     /// Opens the log for reading, refusing symlinks and other users' files.
     pub fn open_log(&self) -> Result<File> {
         let path = self.log_path();
-        let f = OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
-            .open(&path)
-            .map_err(|e| {
-                Error::new(
-                    EXIT_NO_JOB,
-                    format!(
-                        "hupsafe: cannot read the log of job {}: '{}': {}",
-                        self.id,
-                        path.display(),
-                        os_words(&e)
-                    ),
-                )
-            })?;
+        let f = open_nofollow(&path, true).map_err(|e| {
+            Error::new(
+                EXIT_NO_JOB,
+                format!(
+                    "hupsafe: cannot read the log of job {}: '{}': {}",
+                    self.id,
+                    path.display(),
+                    os_words(&e)
+                ),
+            )
+        })?;
         let m = f
             .metadata()
             .map_err(|e| Error::failure(format!("hupsafe: {}", os_words(&e))))?;

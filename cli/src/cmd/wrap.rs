@@ -14,9 +14,9 @@
 
 use std::ffi::OsStr;
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -26,7 +26,7 @@ use crate::sys::dirs;
 use crate::sys::elf::{self, Class, Format};
 use crate::sys::exec::{self, Lookup};
 use crate::sys::preload;
-use crate::sys::private_dir::uid;
+use crate::sys::private_dir::{replace_file, uid};
 use crate::sys::words::quote;
 
 /// The second line of every wrapper hupsafe writes; `unwrap` and `--list`
@@ -212,31 +212,15 @@ fn path_wrapper(prog: &OsStr, dir: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
-/// A temporary name next to `target`.
 fn tmp_next_to(target: &Path) -> PathBuf {
     let name = target.file_name().unwrap_or_default().to_string_lossy();
     target.with_file_name(format!(".{name}.hupsafe-{}.tmp", std::process::id()))
 }
 
+/// A temporary name next to `target`.
 /// Writes `bytes` to `target` atomically (temp file + rename).
 fn write_new(target: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    let tmp = tmp_next_to(target);
-    let _ = fs::remove_file(&tmp);
-    let res = (|| -> io::Result<()> {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.set_permissions(fs::Permissions::from_mode(mode))?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, target)
-    })();
-    res.map_err(|e| {
-        let _ = fs::remove_file(&tmp);
+    replace_file(target, bytes, mode, true).map_err(|e| {
         fail(format!(
             "cannot write '{}': {}",
             shown(target),

@@ -14,12 +14,13 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::dirs;
+use super::private_dir::{open_nofollow, replace_file};
 use crate::error::{os_words, Error, Result};
 use crate::sys::private_dir::{uid, Private};
 
@@ -202,48 +203,26 @@ fn install_in(dir: &Path) -> Result<PathBuf> {
             )))
         }
     }
-    write_atomically(dir, &path)?;
+    write_atomically(&path)?;
     Ok(path)
 }
 
 fn same_content(path: &Path) -> bool {
-    let mut f = match fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
-    {
-        Ok(f) => f,
-        Err(_) => return false,
+    let Ok(mut f) = open_nofollow(path, false) else {
+        return false;
     };
     let mut buf = Vec::with_capacity(SHIM.len());
     f.read_to_end(&mut buf).is_ok() && buf == SHIM
 }
 
-fn write_atomically(dir: &Path, path: &Path) -> Result<()> {
-    let tmp = dir.join(format!(".{}.{}.tmp", shim_file_name(), std::process::id()));
-    let fail = |what: &str, e: io::Error| {
-        let _ = fs::remove_file(&tmp);
+fn write_atomically(path: &Path) -> Result<()> {
+    replace_file(path, SHIM, 0o500, true).map_err(|e| {
         Error::failure(format!(
-            "cannot {what} '{}': {}",
-            tmp.display(),
+            "cannot write the shim to '{}': {}",
+            path.display(),
             os_words(&e)
         ))
-    };
-    let _ = fs::remove_file(&tmp);
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o500)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(&tmp)
-        .map_err(|e| fail("create", e))?;
-    f.write_all(SHIM).map_err(|e| fail("write", e))?;
-    f.set_permissions(fs::Permissions::from_mode(0o500))
-        .map_err(|e| fail("set the mode of", e))?;
-    f.sync_all().map_err(|e| fail("sync", e))?;
-    drop(f);
-    fs::rename(&tmp, path).map_err(|e| fail("rename", e))?;
-    Ok(())
+    })
 }
 
 /// A remark about the user's existing LD_PRELOAD, to be shown as a note.

@@ -93,3 +93,41 @@ impl Private {
         ))
     }
 }
+
+/// Replaces `target` atomically with `bytes`, mode `mode`: a new file with
+/// a random name beside it (created exclusively, so never an existing file
+/// nor a planted symlink), written, optionally synced, then renamed over
+/// `target`. A reader sees the old file or the new one, never a mix; a
+/// failure leaves the old file and no temporary one.
+pub fn replace_file(target: &Path, bytes: &[u8], mode: u32, sync: bool) -> io::Result<()> {
+    use std::io::Write;
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = target.file_name().unwrap_or_default().to_string_lossy();
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .permissions(fs::Permissions::from_mode(mode))
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    // The umask applied at creation; the mode asked for is the mode meant.
+    tmp.as_file()
+        .set_permissions(fs::Permissions::from_mode(mode))?;
+    if sync {
+        tmp.as_file().sync_all()?;
+    }
+    tmp.persist(target).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Opens an existing file for reading, never through a symlink.
+pub fn open_nofollow(path: &Path, nonblock: bool) -> io::Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let flags = libc::O_NOFOLLOW | libc::O_CLOEXEC | if nonblock { libc::O_NONBLOCK } else { 0 };
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags)
+        .open(path)
+}
