@@ -114,6 +114,13 @@ pub fn config_dir() -> Result<PathBuf> {
     crate::sys::dirs::CONFIG.resolve()
 }
 
+/// The names marked now, or `None` when the marks file cannot be found or
+/// read (no HOME, no file yet).
+pub fn load_names() -> Option<Vec<String>> {
+    let text = fs::read_to_string(marks_path().ok()?).ok()?;
+    Some(names(&parse(&text)))
+}
+
 /// The marks file: `marks` in [`config_dir`].
 pub fn marks_path() -> Result<PathBuf> {
     Ok(config_dir()?.join("marks"))

@@ -76,20 +76,13 @@ impl ProcId {
     }
 }
 
-/// State letter and start time of `pid` from `/proc/PID/stat`.
+/// State letter and start time of `pid` (see [`crate::sys::proc::stat`]).
 fn stat_of(pid: i32) -> Option<(char, u64)> {
     if pid <= 0 {
         return None;
     }
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may contain spaces and parentheses: the
-    // fields that follow start after the last ')'.
-    let rest = &text[text.rfind(')')? + 1..];
-    let mut fields = rest.split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    // Field 3 is the state; start time is field 22, 19 further on.
-    let start = fields.nth(18)?.parse().ok()?;
-    Some((state, start))
+    let st = crate::sys::proc::stat(pid).ok()?;
+    Some((st.state, st.start))
 }
 
 /// What a job is doing, as its writer last recorded it.
@@ -380,6 +373,23 @@ impl Registry {
     }
 
     /// Every job directory, in id order, and the entries that are not jobs.
+    /// The jobs, in id order; entries that are not jobs of this user
+    /// are reported on stderr (never fatal: one damaged or foreign entry
+    /// must not hide the others).
+    pub fn list_reporting(&self) -> Vec<Job> {
+        let (jobs, skipped) = self.list();
+        let mut stderr = std::io::stderr().lock();
+        for s in skipped {
+            let _ = writeln!(
+                stderr,
+                "hupsafe: skipping '{}': {}",
+                s.path.display(),
+                s.why
+            );
+        }
+        jobs
+    }
+
     pub fn list(&self) -> (Vec<Job>, Vec<Skipped>) {
         let mut jobs = Vec::new();
         let mut skipped = Vec::new();

@@ -518,10 +518,7 @@ fn command(cmd: &OsString) -> Result<Finding> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let marked = crate::marks::marks_path()
-        .ok()
-        .and_then(|p| std::fs::read_to_string(p).ok())
-        .is_some_and(|t| crate::marks::names(&crate::marks::parse(&t)).contains(&base));
+    let marked = crate::marks::load_names().is_some_and(|names| names.contains(&base));
     let mark_note = if marked {
         "; marked, so typed at a prompt with the integration it runs protected"
     } else {

@@ -672,10 +672,7 @@ impl Snapshot {
         let table = Table::read();
         let jobs = live_jobs();
         let hupsafe_exe = proc::exe_identity(std::process::id() as i32).ok();
-        let marks = crate::marks::marks_path()
-            .ok()
-            .and_then(|p| std::fs::read_to_string(p).ok())
-            .map(|t| crate::marks::names(&crate::marks::parse(&t)));
+        let marks = crate::marks::load_names();
         Snapshot {
             table,
             jobs,

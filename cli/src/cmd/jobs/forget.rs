@@ -60,16 +60,8 @@ pub fn gc() -> Result<()> {
     let Some(registry) = Registry::open()? else {
         return crate::error::write_stdout(b"removed 0 jobs\n");
     };
-    let (jobs, skipped) = registry.list();
+    let jobs = registry.list_reporting();
     let mut stderr = std::io::stderr().lock();
-    for s in skipped {
-        let _ = writeln!(
-            stderr,
-            "hupsafe: skipping '{}': {}",
-            s.path.display(),
-            s.why
-        );
-    }
     let mut removed = 0;
     for job in jobs {
         match job.read_record() {

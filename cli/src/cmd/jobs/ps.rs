@@ -71,16 +71,8 @@ impl Row {
 pub fn run(args: &PsArgs) -> Result<()> {
     let mut rows = Vec::new();
     if let Some(registry) = Registry::open()? {
-        let (jobs, skipped) = registry.list();
+        let jobs = registry.list_reporting();
         let mut stderr = std::io::stderr().lock();
-        for s in skipped {
-            let _ = writeln!(
-                stderr,
-                "hupsafe: skipping '{}': {}",
-                s.path.display(),
-                s.why
-            );
-        }
         for job in jobs {
             match job.read_record() {
                 Ok(r) => rows.push(Row::new(&job, r)),
