@@ -46,7 +46,13 @@ fn real_main() -> Result<(), Error> {
             // clap's print() ignores a full stdout; --help into /dev/full
             // must fail like any other write.
             if code == 0 {
-                write_stdout(e.render().ansi().to_string().as_bytes())?;
+                let help = e.render();
+                let text = if colour_on_stdout() {
+                    help.ansi().to_string()
+                } else {
+                    help.to_string()
+                };
+                write_stdout(text.as_bytes())?;
             } else {
                 let _ = e.print();
             }
@@ -91,4 +97,14 @@ fn real_main() -> Result<(), Error> {
         Some(Verb::Unwrap(a)) => cmd::wrap::unwrap(&a),
         Some(Verb::Install(a)) => cmd::wrap::install_system(&a),
     }
+}
+
+/// Whether help on stdout may carry colour: stdout is a terminal that says
+/// it has colours (`TERM` set, not `dumb`) and `NO_COLOR` is unset or empty
+/// (no-color.org). clap decides the same way for its usage errors on stderr.
+fn colour_on_stdout() -> bool {
+    use std::io::IsTerminal;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let term = std::env::var_os("TERM").filter(|t| !t.is_empty() && t != "dumb");
+    !no_color && term.is_some() && std::io::stdout().is_terminal()
 }
