@@ -1,0 +1,164 @@
+//! One job's directory: its record, log and socket, each opened so that a
+//! symlink or another user's file is refused.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read};
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use super::*;
+use crate::error::{os_words, Error, Result, EXIT_NO_JOB};
+use crate::sys::private_dir::{open_nofollow, replace_file, uid};
+
+/// One job's directory.
+#[derive(Clone, Debug)]
+pub struct Job {
+    pub id: String,
+    pub dir: PathBuf,
+}
+
+impl Job {
+    pub fn record_path(&self) -> PathBuf {
+        self.dir.join("record.json")
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.join("log")
+    }
+
+    pub fn sock_path(&self) -> PathBuf {
+        self.dir.join("sock")
+    }
+
+    /// Reads the record, refusing symlinks, other users' files and
+    /// anything that does not parse.
+    pub fn read_record(&self) -> std::result::Result<Record, String> {
+        let path = self.record_path();
+        let mut f = open_nofollow(&path, true).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => "no record.json".to_string(),
+            _ => format!("record.json: {}", os_words(&e)),
+        })?;
+        let m = f.metadata().map_err(|e| os_words(&e))?;
+        if !m.is_file() {
+            return Err("record.json is not a regular file".into());
+        }
+        if m.uid() != uid() {
+            return Err(format!(
+                "record.json is owned by uid {}, not by you",
+                m.uid()
+            ));
+        }
+        if m.len() > 1 << 20 {
+            return Err("record.json is too large to be a record".into());
+        }
+        let mut text = Vec::with_capacity(m.len() as usize);
+        f.read_to_end(&mut text)
+            .map_err(|e| format!("record.json: {}", os_words(&e)))?;
+        let r: Record =
+            serde_json::from_slice(&text).map_err(|e| format!("record.json is damaged ({e})"))?;
+        if r.version != RECORD_VERSION {
+            return Err(format!(
+                "record.json has format version {}, this hupsafe reads {RECORD_VERSION}",
+                r.version
+            ));
+        }
+        if r.id != self.id {
+            return Err(format!(
+                "record.json names job '{}', not '{}'",
+                r.id, self.id
+            ));
+        }
+        Ok(r)
+    }
+
+    /// Replaces the record atomically (write a temporary file, fsync-free
+    /// rename): a reader sees the old record or the new one, never a mix.
+    pub fn write_record(&self, r: &Record) -> io::Result<()> {
+        let mut text = serde_json::to_vec_pretty(r).map_err(io::Error::other)?;
+        text.push(b'\n');
+        replace_file(&self.record_path(), &text, 0o600, false)
+    }
+
+    /// Creates the log: new, not through a symlink, 0600.
+    pub fn create_log(&self) -> Result<File> {
+        let path = self.log_path();
+        let f = OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&path)
+            .map_err(|e| {
+                Error::failure(format!(
+                    "hupsafe: cannot create the log '{}': {}",
+                    path.display(),
+                    os_words(&e)
+                ))
+            })?;
+        Ok(f)
+    }
+
+    /// Opens the log for reading, refusing symlinks and other users' files.
+    pub fn open_log(&self) -> Result<File> {
+        let path = self.log_path();
+        let f = open_nofollow(&path, true).map_err(|e| {
+            Error::new(
+                EXIT_NO_JOB,
+                format!(
+                    "hupsafe: cannot read the log of job {}: '{}': {}",
+                    self.id,
+                    path.display(),
+                    os_words(&e)
+                ),
+            )
+        })?;
+        let m = f
+            .metadata()
+            .map_err(|e| Error::failure(format!("hupsafe: {}", os_words(&e))))?;
+        if !m.is_file() || m.uid() != uid() {
+            return Err(refuse(&path, "is not a file of yours"));
+        }
+        Ok(f)
+    }
+
+    /// Removes the job's directory and everything in it.
+    pub fn remove(&self) -> io::Result<()> {
+        // Renamed first, so a concurrent `ps` sees the job or nothing.
+        let graveyard =
+            self.dir
+                .with_file_name(format!(".gone-{}-{}", self.id, std::process::id()));
+        fs::rename(&self.dir, &graveyard)?;
+        fs::remove_dir_all(&graveyard)
+    }
+}
+
+/// A path short enough for `sockaddr_un`, reaching `path` through an open
+/// directory when the real one is too long (`/proc/self/fd/N/sock`).
+pub struct SocketPath {
+    pub path: PathBuf,
+    _dir: Option<File>,
+}
+
+impl SocketPath {
+    pub fn new(path: &Path) -> io::Result<SocketPath> {
+        if path.as_os_str().as_bytes().len() < 100 {
+            return Ok(SocketPath {
+                path: path.to_path_buf(),
+                _dir: None,
+            });
+        }
+        let parent = path.parent().unwrap_or(Path::new("/"));
+        let dir = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC | libc::O_NOFOLLOW)
+            .open(parent)?;
+        let name = path.file_name().unwrap_or_default();
+        let short = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd())).join(name);
+        Ok(SocketPath {
+            path: short,
+            _dir: Some(dir),
+        })
+    }
+}

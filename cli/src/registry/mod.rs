@@ -1,0 +1,361 @@
+//! The job registry: what `ps`, `logs`, `attach`, `stop` and `forget` read,
+//! and what a relayed run writes.
+//!
+//! Layout, all private to the user (directories 0700, files 0600):
+//!
+//! ```text
+//! $XDG_STATE_HOME/hupsafe/          (HUPSAFE_STATE_DIR overrides it)
+//!   next-id                         the id counter, under flock
+//!   jobs/<id>/record.json           the job's record, replaced atomically
+//!   jobs/<id>/log                   everything the program wrote to its terminal
+//!   jobs/<id>/sock                  the supervisor's socket while the job lives
+//! ```
+//!
+//! A record has one writer at a time (the starting `hupsafe`, then the
+//! supervisor), and every write is write-to-temporary + rename, so a reader
+//! never sees half a record and needs no lock. Ids are small decimal
+//! numbers handed out by a counter under `flock`, each claimed with an
+//! exclusive `mkdir`, so concurrent starts never share one and a forgotten
+//! id is never reused.
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::error::{os_words, Error, Result, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_NO_JOB};
+use crate::sys::dirs;
+use crate::sys::private_dir::{uid, Private};
+
+mod job;
+mod record;
+
+pub use job::{Job, SocketPath};
+pub use record::*;
+
+/// The variable that overrides the directory.
+const STATE_DIR_VAR: &str = dirs::STATE.var;
+
+/// The state directory.
+pub struct Registry {
+    root: PathBuf,
+    jobs: PathBuf,
+}
+
+/// An entry of `jobs/` that is not a usable job, and why.
+pub struct Skipped {
+    pub path: PathBuf,
+    pub why: String,
+}
+
+impl Registry {
+    /// Where the state lives: `$HUPSAFE_STATE_DIR`, else
+    /// `$XDG_STATE_HOME/hupsafe`, else `$HOME/.local/state/hupsafe`.
+    pub fn location() -> Result<PathBuf> {
+        crate::sys::dirs::STATE.resolve()
+    }
+
+    /// The registry, created if missing (for a new job).
+    pub fn create() -> Result<Registry> {
+        let root = Registry::location()?;
+        let jobs = root.join("jobs");
+        ensure_private_dir(&root)?;
+        ensure_private_dir(&jobs)?;
+        Ok(Registry { root, jobs })
+    }
+
+    /// The registry if it exists (for the verbs that only read it); an
+    /// empty one otherwise.
+    pub fn open() -> Result<Option<Registry>> {
+        let root = Registry::location()?;
+        let jobs = root.join("jobs");
+        match fs::symlink_metadata(&root) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            _ => check_private_dir(&root)?,
+        }
+        match fs::symlink_metadata(&jobs) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            _ => check_private_dir(&jobs)?,
+        }
+        Ok(Some(Registry { root, jobs }))
+    }
+
+    /// Claims a new id and its directory.
+    pub fn new_job(&self) -> Result<Job> {
+        let counter_path = self.root.join("next-id");
+        let fail = |what: &str, e: io::Error| {
+            Error::failure(format!(
+                "hupsafe: cannot {what} '{}': {}",
+                counter_path.display(),
+                os_words(&e)
+            ))
+        };
+        let mut counter = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&counter_path)
+            .map_err(|e| fail("open", e))?;
+        let m = counter.metadata().map_err(|e| fail("inspect", e))?;
+        if m.uid() != uid() || !m.is_file() {
+            return Err(refuse(&counter_path, "is not a file of yours"));
+        }
+        // SAFETY: flock on an fd we own; released when `counter` closes.
+        if unsafe { libc::flock(counter.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(fail("lock", io::Error::last_os_error()));
+        }
+        let mut text = String::new();
+        let _ = counter.read_to_string(&mut text);
+        let mut n: u64 = match text.trim().parse() {
+            Ok(n) if n > 0 => n,
+            // Missing or damaged: never hand out an id that is in use.
+            _ => self.highest_id() + 1,
+        };
+        let mut builder = fs::DirBuilder::new();
+        builder.mode(0o700);
+        let dir = loop {
+            let dir = self.jobs.join(n.to_string());
+            match builder.create(&dir) {
+                Ok(()) => break dir,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => n += 1,
+                Err(e) => {
+                    return Err(Error::failure(format!(
+                        "hupsafe: cannot create '{}': {}",
+                        dir.display(),
+                        os_words(&e)
+                    )))
+                }
+            }
+        };
+        // A umask can only take bits away; put back the owner's.
+        let _ = fs::set_permissions(&dir, fs::Permissions::from_mode(0o700));
+        let next = format!("{}\n", n + 1);
+        let written = counter
+            .set_len(0)
+            .and_then(|()| counter.seek(SeekFrom::Start(0)))
+            .and_then(|_| counter.write_all(next.as_bytes()));
+        written.map_err(|e| fail("update", e))?;
+        Ok(Job {
+            id: n.to_string(),
+            dir,
+        })
+    }
+
+    fn highest_id(&self) -> u64 {
+        fs::read_dir(&self.jobs)
+            .map(|d| {
+                d.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u64>().ok())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .unwrap_or(0)
+    }
+
+    /// Every job directory, in id order, and the entries that are not jobs.
+    /// The jobs, in id order; entries that are not jobs of this user
+    /// are reported on stderr (never fatal: one damaged or foreign entry
+    /// must not hide the others).
+    pub fn list_reporting(&self) -> Vec<Job> {
+        let (jobs, skipped) = self.list();
+        let mut stderr = std::io::stderr().lock();
+        for s in skipped {
+            let _ = writeln!(
+                stderr,
+                "hupsafe: skipping '{}': {}",
+                s.path.display(),
+                s.why
+            );
+        }
+        jobs
+    }
+
+    pub fn list(&self) -> (Vec<Job>, Vec<Skipped>) {
+        let mut jobs = Vec::new();
+        let mut skipped = Vec::new();
+        let entries = match fs::read_dir(&self.jobs) {
+            Ok(d) => d,
+            Err(e) => {
+                skipped.push(Skipped {
+                    path: self.jobs.clone(),
+                    why: os_words(&e),
+                });
+                return (jobs, skipped);
+            }
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            let Some(id) = e.file_name().to_str().map(str::to_string) else {
+                skipped.push(Skipped {
+                    path,
+                    why: "not a job id".into(),
+                });
+                continue;
+            };
+            if id.starts_with('.') {
+                continue;
+            }
+            if !valid_id(&id) {
+                skipped.push(Skipped {
+                    path,
+                    why: "not a job id".into(),
+                });
+                continue;
+            }
+            match fs::symlink_metadata(&path) {
+                Ok(m) if m.is_dir() && m.uid() == uid() => jobs.push(Job { id, dir: path }),
+                Ok(m) if !m.is_dir() => skipped.push(Skipped {
+                    path,
+                    why: "not a directory".into(),
+                }),
+                Ok(m) => skipped.push(Skipped {
+                    path,
+                    why: format!("owned by uid {}, not by you", m.uid()),
+                }),
+                Err(e) => skipped.push(Skipped {
+                    path,
+                    why: os_words(&e),
+                }),
+            }
+        }
+        jobs.sort_by_key(|j| j.id.parse::<u64>().unwrap_or(u64::MAX));
+        (jobs, skipped)
+    }
+
+    /// The job named by `query`: an exact id, else a unique prefix.
+    pub fn find(&self, query: &str) -> Result<Job> {
+        if !valid_id(query) {
+            return Err(Error::new(
+                EXIT_BAD_INPUT,
+                format!("hupsafe: '{query}' is not a job id (ids are numbers; see: hupsafe ps)"),
+            ));
+        }
+        let (jobs, _) = self.list();
+        if let Some(j) = jobs.iter().find(|j| j.id == query) {
+            return Ok(j.clone());
+        }
+        let matches: Vec<&Job> = jobs.iter().filter(|j| j.id.starts_with(query)).collect();
+        match matches.as_slice() {
+            [] => Err(no_such_job(query)),
+            [one] => Ok((*one).clone()),
+            many => Err(Error::new(
+                EXIT_BAD_INPUT,
+                format!(
+                    "hupsafe: job id '{query}' is ambiguous: it begins {} ({}); type more of it",
+                    many.len(),
+                    many.iter()
+                        .map(|j| j.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )),
+        }
+    }
+}
+
+/// Whether this process runs inside `job` (or inside a job started from
+/// it): its output would come back to it through the job's terminal, so
+/// attaching or following that job from here would feed on itself.
+pub fn inside(registry: &Registry, job: &Job) -> bool {
+    if let Ok(r) = job.read_record() {
+        if let Some(tty) = &r.tty {
+            for fd in 0..3 {
+                // SAFETY: ttyname returns NULL or a NUL-terminated string
+                // that stays valid until the next call.
+                let name = unsafe { libc::ttyname(fd) };
+                if !name.is_null()
+                    && unsafe { std::ffi::CStr::from_ptr(name) }.to_bytes() == tty.as_bytes()
+                {
+                    return true;
+                }
+            }
+        }
+    }
+    let mut current = std::env::var("HUPSAFE_JOB").ok();
+    for _ in 0..64 {
+        let Some(id) = current.filter(|i| valid_id(i)) else {
+            return false;
+        };
+        if id == job.id {
+            return true;
+        }
+        let outer = Job {
+            dir: registry.jobs.join(&id),
+            id,
+        };
+        current = outer.read_record().ok().and_then(|r| r.parent);
+    }
+    false
+}
+
+/// The error for an id that names no job.
+pub fn no_such_job(query: &str) -> Error {
+    Error::new(
+        EXIT_NO_JOB,
+        format!("hupsafe: no job '{query}' (see: hupsafe ps)"),
+    )
+}
+
+/// Finds a job given on the command line, or says there are no jobs at all.
+pub fn find_job(query: &str) -> Result<(Registry, Job)> {
+    match Registry::open()? {
+        Some(r) => {
+            let j = r.find(query)?;
+            Ok((r, j))
+        }
+        None => Err(no_such_job(query)),
+    }
+}
+
+pub(super) fn valid_id(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The job state directories: private, because job logs hold everything
+/// the programs print.
+const STATE: Private = Private {
+    what: "job state",
+    stakes: "job logs hold everything your programs print",
+    fix: "remove it, or set HUPSAFE_STATE_DIR to a private directory of your own",
+};
+
+/// Creates `dir` (and missing parents) as 0700, then checks it.
+fn ensure_private_dir(dir: &Path) -> Result<()> {
+    STATE.ensure(dir).map_err(with_program_name)
+}
+
+/// Checks an existing state directory.
+fn check_private_dir(dir: &Path) -> Result<()> {
+    STATE.check(dir).map_err(with_program_name)
+}
+
+fn with_program_name(e: Error) -> Error {
+    Error::new(e.status, format!("hupsafe: {}", e.message))
+}
+
+fn refuse(path: &Path, why: &str) -> Error {
+    Error::new(
+        EXIT_FAILURE,
+        format!(
+            "hupsafe: refusing to use '{}' for job state: it {why}. Fix: remove it, or set \
+             {STATE_DIR_VAR} to a private directory of your own",
+            path.display()
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_digits() {
+        assert!(valid_id("1"));
+        assert!(valid_id("123"));
+        assert!(!valid_id(""));
+        assert!(!valid_id("../1"));
+        assert!(!valid_id("1a"));
+    }
+}
