@@ -4,10 +4,11 @@
 //! /dev/null), then restore the registers exactly and detach, undoing
 //! what was done if a step fails.
 
-use std::fs;
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
+
+use crate::sys::proc;
 
 const PAGE: u64 = 4096;
 const ACT_OFF: u64 = 0x100;
@@ -263,28 +264,14 @@ fn find_syscall(
     {
         return Ok(regs.rip - 2);
     }
-    let maps = fs::read_to_string(format!("/proc/{pid}/maps"))
+    let mut regions = proc::code_mappings(pid)
         .map_err(|e| format!("/proc/{pid}/maps: {}", crate::error::os_words(&e)))?;
-    let mut regions: Vec<(u64, u64, bool)> = Vec::new();
-    for line in maps.lines() {
-        let mut f = line.split_whitespace();
-        let (Some(range), Some(perms)) = (f.next(), f.next()) else {
-            continue;
-        };
-        if !perms.contains('x') {
-            continue;
-        }
-        let Some((a, z)) = range.split_once('-') else {
-            continue;
-        };
-        let (Ok(a), Ok(z)) = (u64::from_str_radix(a, 16), u64::from_str_radix(z, 16)) else {
-            continue;
-        };
-        let vdso = line.ends_with("[vdso]");
-        regions.push((a, z, vdso));
-    }
-    regions.sort_by_key(|r| !r.2);
-    for (a, z, _) in regions {
+    // The vDSO first: it is small.
+    regions.sort_by_key(|r| !r.vdso);
+    for proc::CodeMapping {
+        start: a, end: z, ..
+    } in regions
+    {
         let len = (z - a).min(64 << 20) as usize;
         let mut buf = vec![0u8; len];
         if mem.read_exact_at(&mut buf, a).is_err() {

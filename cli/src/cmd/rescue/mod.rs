@@ -13,7 +13,6 @@
 //! This file is the verb: the pids, the job log, the report. Which
 //! processes it acts on is [`target`]; the injection is [`inject`].
 
-use std::ffi::OsString;
 use std::fs;
 use std::path::Path;
 
@@ -64,6 +63,7 @@ mod imp {
     use super::target::{comm, refusal, targets, terminal_of};
     use super::*;
     use crate::registry::{ProcId, Record, Registry, State};
+    use crate::sys::proc;
 
     pub fn run(pids: &[i32], tree: bool) -> Result<()> {
         let mut failed = 0;
@@ -124,16 +124,9 @@ mod imp {
     fn job_log(root: i32, tty: &str) -> std::result::Result<(String, String), String> {
         let registry = Registry::create().map_err(|e| e.message)?;
         let job = registry.new_job().map_err(|e| e.message)?;
-        let command: Vec<OsString> = fs::read(format!("/proc/{root}/cmdline"))
-            .unwrap_or_default()
-            .split(|b| *b == 0)
-            .filter(|a| !a.is_empty())
-            .map(|a| {
-                <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(a).to_os_string()
-            })
-            .collect();
+        let command = proc::cmdline(root).unwrap_or_default();
         let mut r = Record::new(&job.id, &command);
-        if let Ok(cwd) = fs::read_link(format!("/proc/{root}/cwd")) {
+        if let Ok(cwd) = proc::cwd(root) {
             r.cwd = cwd.to_string_lossy().into_owned();
         }
         // The rescued program writes its own log; nobody will write a

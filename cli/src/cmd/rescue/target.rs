@@ -1,36 +1,29 @@
 //! Which processes `hupsafe rescue` acts on, and which it must refuse: the
 //! pid itself, its descendants under `--tree` (or when it leads a group or
 //! session), and the refusals (gone, not yours, Yama, already traced,
-//! stopped), each with what to do instead.
+//! stopped), each with what to do instead. What `/proc` says comes from
+//! [`crate::sys::proc`].
 
-use std::fs;
+use crate::sys::proc::{self, Fd};
+
+/// The capability that lets a process trace anyone's (`CAP_SYS_PTRACE`).
+const CAP_SYS_PTRACE: u32 = 19;
 
 /// The processes `pid` stands for: itself, and its descendants when
 /// asked or when it leads a process group or session.
 pub(super) fn targets(pid: i32, tree: bool) -> Vec<i32> {
     let mut out = vec![pid];
-    let leader = stat_fields(pid).is_some_and(|f| f.pgrp == pid || f.session == pid);
+    let leader = proc::stat(pid).is_ok_and(|s| s.pgrp == pid || s.session == pid);
     if !(tree || leader) {
         return out;
     }
-    let mut all = Vec::new();
-    if let Ok(d) = fs::read_dir("/proc") {
-        for e in d.flatten() {
-            if let Some(p) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) {
-                if let Some(f) = stat_fields(p) {
-                    if f.state != 'Z' && f.state != 'X' {
-                        all.push((p, f.ppid));
-                    }
-                }
-            }
-        }
-    }
+    let table = proc::Table::read();
     let mut i = 0;
     while i < out.len() {
-        let parent = out[i];
-        for &(p, pp) in &all {
-            if pp == parent && !out.contains(&p) {
-                out.push(p);
+        for &child in table.children(out[i]) {
+            let live = table.get(child).is_some_and(|s| !s.is_zombie());
+            if live && !out.contains(&child) {
+                out.push(child);
             }
         }
         i += 1;
@@ -38,63 +31,25 @@ pub(super) fn targets(pid: i32, tree: bool) -> Vec<i32> {
     out
 }
 
-struct StatFields {
-    state: char,
-    ppid: i32,
-    pgrp: i32,
-    session: i32,
-}
-
-fn stat_fields(pid: i32) -> Option<StatFields> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &text[text.rfind(')')? + 1..];
-    let mut f = rest.split_whitespace();
-    let state = f.next()?.chars().next()?;
-    let ppid = f.next()?.parse().ok()?;
-    let pgrp = f.next()?.parse().ok()?;
-    let session = f.next()?.parse().ok()?;
-    Some(StatFields {
-        state,
-        ppid,
-        pgrp,
-        session,
-    })
-}
-
+/// The kernel's name for `pid`, "?" once it is gone.
 pub(super) fn comm(pid: i32) -> String {
-    fs::read_to_string(format!("/proc/{pid}/comm"))
-        .map(|s| s.trim_end().to_string())
-        .unwrap_or_else(|_| "?".into())
+    proc::stat(pid).map_or_else(|_| "?".into(), |s| s.comm)
 }
 
-/// A `/proc/PID/status` field's first word(s).
-fn status_field(pid: i32, name: &str) -> Option<String> {
-    let text = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-        .map(|v| v.trim().to_string())
+fn my_pid() -> i32 {
+    std::process::id() as i32
 }
 
 fn has_cap_sys_ptrace() -> bool {
-    status_field(std::process::id() as i32, "CapEff")
-        .and_then(|h| u64::from_str_radix(&h, 16).ok())
-        .is_some_and(|c| c & (1u64 << 19) != 0)
-}
-
-fn ptrace_scope() -> Option<u32> {
-    fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope")
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
+    proc::status(my_pid()).is_ok_and(|s| s.has_capability(CAP_SYS_PTRACE))
 }
 
 fn is_descendant_of_me(mut pid: i32) -> bool {
-    let me = std::process::id() as i32;
+    let me = my_pid();
     for _ in 0..4096 {
-        match stat_fields(pid) {
-            Some(f) if f.ppid == me => return true,
-            Some(f) if f.ppid > 1 => pid = f.ppid,
+        match proc::stat(pid) {
+            Ok(s) if s.ppid == me => return true,
+            Ok(s) if s.ppid > 1 => pid = s.ppid,
             _ => return false,
         }
     }
@@ -103,34 +58,31 @@ fn is_descendant_of_me(mut pid: i32) -> bool {
 
 /// Why this hupsafe may not trace `pid`, with what to do; None if it may.
 pub(super) fn refusal(pid: i32) -> Option<String> {
-    let Some(f) = stat_fields(pid) else {
+    let Ok(s) = proc::stat(pid) else {
         return Some(format!("no such process {pid}"));
     };
-    let name = comm(pid);
-    if f.state == 'Z' || f.state == 'X' {
+    let name = &s.comm;
+    if s.is_zombie() {
         return Some(format!("{pid} ({name}) has already exited (a zombie)"));
     }
-    if pid == std::process::id() as i32 {
+    if pid == my_pid() {
         return Some("refusing to rescue hupsafe itself".into());
     }
     let privileged = has_cap_sys_ptrace();
     // SAFETY: getuid cannot fail.
     let me = unsafe { libc::getuid() };
-    let uids: Vec<u32> = status_field(pid, "Uid")
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|u| u.parse().ok())
-        .collect();
-    if !privileged && uids.iter().any(|&u| u != me) {
-        let owner = uids.first().copied().unwrap_or(0);
-        return Some(format!(
-            "{pid} ({name}) belongs to uid {owner}, not to you (uid {me}): only its owner or root \
-             can change it; run `sudo hupsafe rescue {pid}`"
-        ));
+    // Unreadable (it is exiting): the seize will say what is wrong.
+    let status = proc::status(pid).ok();
+    if let Some(st) = &status {
+        if !privileged && st.uids().iter().any(|&u| u != me) {
+            let owner = st.uid.0;
+            return Some(format!(
+                "{pid} ({name}) belongs to uid {owner}, not to you (uid {me}): only its owner \
+                 or root can change it; run `sudo hupsafe rescue {pid}`"
+            ));
+        }
     }
-    let tracer: i32 = status_field(pid, "TracerPid")
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(0);
+    let tracer = status.map_or(0, |st| st.tracer_pid);
     if tracer != 0 {
         return Some(format!(
             "{pid} ({name}) is already being traced by pid {tracer} ({}), a debugger or \
@@ -139,13 +91,13 @@ pub(super) fn refusal(pid: i32) -> Option<String> {
             comm(tracer)
         ));
     }
-    if f.state == 'T' || f.state == 't' {
+    if matches!(s.state, 'T' | 't') {
         return Some(format!(
             "{pid} ({name}) is stopped (Ctrl-Z or SIGSTOP): continue it first (`bg` in its \
              shell, or `kill -CONT {pid}`), then run `hupsafe rescue {pid}` again"
         ));
     }
-    match ptrace_scope() {
+    match proc::ptrace_scope() {
         Some(s) if s >= 3 => {
             return Some(format!(
                 "Yama kernel.yama.ptrace_scope is {s}: ptrace is disabled for everyone until \
@@ -165,9 +117,11 @@ pub(super) fn refusal(pid: i32) -> Option<String> {
     None
 }
 
-/// Where fd `fd` of `pid` points, if it is a terminal.
+/// The terminal fd `fd` of `pid` is, by its device number (a pty slave,
+/// a console, a serial line), as the path it was opened by.
 pub(super) fn terminal_of(pid: i32, fd: i32) -> Option<String> {
-    let link = fs::read_link(format!("/proc/{pid}/fd/{fd}")).ok()?;
-    let s = link.to_string_lossy().into_owned();
-    (s.starts_with("/dev/pts/") || s.starts_with("/dev/tty") || s == "/dev/console").then_some(s)
+    match proc::fd(pid, fd) {
+        Ok(Fd::Terminal(_, path)) => Some(path.to_string_lossy().into_owned()),
+        _ => None,
+    }
 }
