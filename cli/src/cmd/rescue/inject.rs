@@ -8,6 +8,10 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 
+use nix::errno::Errno;
+use nix::sys::ptrace;
+use nix::unistd::Pid;
+
 use crate::sys::proc;
 
 const PAGE: u64 = 4096;
@@ -17,7 +21,7 @@ const DEVNULL_OFF: u64 = 0x180;
 const PATH_OFF: u64 = 0x200;
 
 struct Tracee {
-    pid: i32,
+    pid: Pid,
     mem: File,
     saved: libc::user_regs_struct,
     syscall_at: u64,
@@ -25,53 +29,32 @@ struct Tracee {
     pending: Vec<i32>,
 }
 
-fn errno() -> io::Error {
-    io::Error::last_os_error()
+/// `what` failed with `e`, in words.
+fn failed(what: &str, e: Errno) -> String {
+    format!(
+        "{what}: {}",
+        crate::error::os_words(&io::Error::from_raw_os_error(e as i32))
+    )
 }
 
-fn ptrace(req: libc::c_uint, pid: i32, addr: u64, data: u64) -> io::Result<i64> {
-    // SAFETY: raw ptrace requests; the pointers passed (regs) are
-    // valid for the request.
-    let r = unsafe {
-        libc::ptrace(
-            req,
-            pid,
-            addr as *mut libc::c_void,
-            data as *mut libc::c_void,
-        )
-    };
-    if r == -1 {
-        Err(errno())
-    } else {
-        Ok(r)
-    }
-}
-
-fn getregs(pid: i32) -> io::Result<libc::user_regs_struct> {
-    // SAFETY: an all-zero user_regs_struct is valid; GETREGS fills it.
-    let mut r: libc::user_regs_struct = unsafe { std::mem::zeroed() };
-    ptrace(libc::PTRACE_GETREGS, pid, 0, &mut r as *mut _ as u64)?;
-    Ok(r)
-}
-
-fn setregs(pid: i32, r: &libc::user_regs_struct) -> io::Result<()> {
-    ptrace(libc::PTRACE_SETREGS, pid, 0, r as *const _ as u64).map(|_| ())
-}
-
-/// Waits for the next stop of `pid`; Err if it died.
-fn wait_stop(pid: i32) -> std::result::Result<i32, String> {
+/// Waits for the next stop of `pid`, its raw wait status; Err if it died.
+///
+/// Not nix's `waitpid`: it decodes the stop signal into a `Signal`, which
+/// names the standard signals only, so a stop for a real-time signal (or
+/// glibc's 32 and 33) would come back as EINVAL with the status consumed
+/// and the signal lost.
+fn wait_stop(pid: Pid) -> std::result::Result<i32, String> {
     let mut status = 0;
     loop {
-        // SAFETY: waitpid on our tracee.
-        let r = unsafe { libc::waitpid(pid, &mut status, libc::__WALL) };
-        if r == -1 {
-            let e = errno();
-            if e.raw_os_error() == Some(libc::EINTR) {
-                continue;
-            }
-            return Err(format!("waitpid: {}", crate::error::os_words(&e)));
+        // SAFETY: `status` is a live c_int for waitpid to write.
+        let r = unsafe { libc::waitpid(pid.as_raw(), &mut status, libc::__WALL) };
+        if r != -1 {
+            break;
         }
-        break;
+        match Errno::last() {
+            Errno::EINTR => continue,
+            e => return Err(failed("waitpid", e)),
+        }
     }
     if libc::WIFSTOPPED(status) {
         Ok(status)
@@ -80,22 +63,36 @@ fn wait_stop(pid: i32) -> std::result::Result<i32, String> {
     }
 }
 
+/// Resumes `pid` from a signal-delivery-stop, delivering signal number
+/// `sig` as it would have been without us. By number, because nix's
+/// `ptrace::cont` takes a `Signal`, which cannot name a real-time one.
+fn deliver(pid: Pid, sig: i32) -> std::result::Result<(), String> {
+    // SAFETY: PTRACE_CONT dereferences nothing: `addr` is ignored and
+    // `data` is a signal number.
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_CONT,
+            pid.as_raw(),
+            std::ptr::null_mut::<libc::c_void>(),
+            sig as usize as *mut libc::c_void,
+        )
+    };
+    Errno::result(r)
+        .map(drop)
+        .map_err(|e| failed("PTRACE_CONT", e))
+}
+
 const SYSCALL_TRAP: i32 = libc::SIGTRAP | 0x80;
 
 impl Tracee {
     /// Seizes `pid` and stops its main thread.
     fn attach(pid: i32) -> std::result::Result<Tracee, String> {
-        ptrace(
-            libc::PTRACE_SEIZE,
-            pid,
-            0,
-            libc::PTRACE_O_TRACESYSGOOD as u64,
-        )
-        .map_err(|e| {
+        let pid = Pid::from_raw(pid);
+        ptrace::seize(pid, ptrace::Options::PTRACE_O_TRACESYSGOOD).map_err(|e| {
             format!(
-                "PTRACE_SEIZE failed: {}{}",
-                crate::error::os_words(&e),
-                if e.raw_os_error() == Some(libc::EPERM) {
+                "{}{}",
+                failed("PTRACE_SEIZE failed", e),
+                if e == Errno::EPERM {
                     " (not allowed: another user's or a setuid process, Yama, or a \
                      security module; try `sudo hupsafe rescue PID`)"
                 } else {
@@ -105,8 +102,7 @@ impl Tracee {
         })?;
         let mut pending = Vec::new();
         let result = (|| {
-            ptrace(libc::PTRACE_INTERRUPT, pid, 0, 0)
-                .map_err(|e| format!("PTRACE_INTERRUPT: {}", crate::error::os_words(&e)))?;
+            ptrace::interrupt(pid).map_err(|e| failed("PTRACE_INTERRUPT", e))?;
             loop {
                 let st = wait_stop(pid)?;
                 if st >> 16 == libc::PTRACE_EVENT_STOP {
@@ -121,18 +117,15 @@ impl Tracee {
                 }
                 // A signal-delivery-stop: let it be delivered now, as
                 // it would have been; the interrupt stays pending.
-                let sig = libc::WSTOPSIG(st);
-                ptrace(libc::PTRACE_CONT, pid, 0, sig as u64)
-                    .map_err(|e| format!("PTRACE_CONT: {}", crate::error::os_words(&e)))?;
+                deliver(pid, libc::WSTOPSIG(st))?;
             }
             let mem = File::options()
                 .read(true)
                 .write(true)
                 .open(format!("/proc/{pid}/mem"))
                 .map_err(|e| format!("/proc/{pid}/mem: {}", crate::error::os_words(&e)))?;
-            let saved = getregs(pid)
-                .map_err(|e| format!("PTRACE_GETREGS: {}", crate::error::os_words(&e)))?;
-            let syscall_at = find_syscall(pid, &mem, &saved)?;
+            let saved = ptrace::getregs(pid).map_err(|e| failed("PTRACE_GETREGS", e))?;
+            let syscall_at = find_syscall(pid.as_raw(), &mem, &saved)?;
             Ok((mem, saved, syscall_at))
         })();
         match result {
@@ -145,7 +138,7 @@ impl Tracee {
             }),
             Err(e) => {
                 // Never leave it traced (DETACH works once it is in a stop).
-                let _ = ptrace(libc::PTRACE_DETACH, pid, 0, 0);
+                let _ = ptrace::detach(pid, None);
                 Err(e)
             }
         }
@@ -163,15 +156,11 @@ impl Tracee {
         r.r8 = args[4];
         r.r9 = args[5];
         r.rip = self.syscall_at;
-        let fail = |what: &str, e: io::Error| format!("{what}: {}", crate::error::os_words(&e));
-        setregs(self.pid, &r).map_err(|e| fail("PTRACE_SETREGS", e))?;
+        ptrace::setregs(self.pid, r).map_err(|e| failed("PTRACE_SETREGS", e))?;
         // Entry stop, then exit stop.
         for _ in 0..2 {
-            let mut sig = 0;
             loop {
-                ptrace(libc::PTRACE_SYSCALL, self.pid, 0, sig as u64)
-                    .map_err(|e| fail("PTRACE_SYSCALL", e))?;
-                sig = 0;
+                ptrace::syscall(self.pid, None).map_err(|e| failed("PTRACE_SYSCALL", e))?;
                 let st = wait_stop(self.pid)?;
                 let s = libc::WSTOPSIG(st);
                 if s == SYSCALL_TRAP {
@@ -186,7 +175,7 @@ impl Tracee {
                 self.pending.push(s);
             }
         }
-        let after = getregs(self.pid).map_err(|e| fail("PTRACE_GETREGS", e))?;
+        let after = ptrace::getregs(self.pid).map_err(|e| failed("PTRACE_GETREGS", e))?;
         Ok(after.rax as i64)
     }
 
@@ -239,14 +228,15 @@ impl Tracee {
             }
         }
         r.orig_rax = u64::MAX;
-        let set = setregs(self.pid, &r);
-        let det = ptrace(libc::PTRACE_DETACH, self.pid, 0, 0);
-        for s in &self.pending {
-            // SAFETY: resending a signal that arrived while it was ours.
-            unsafe { libc::kill(self.pid, *s) };
+        let set = ptrace::setregs(self.pid, r);
+        let det = ptrace::detach(self.pid, None);
+        for &s in &self.pending {
+            // By number, as in `deliver`: it may be a real-time signal.
+            // SAFETY: kill dereferences nothing.
+            unsafe { libc::kill(self.pid.as_raw(), s) };
         }
-        set.map_err(|e| format!("restoring its registers: {}", crate::error::os_words(&e)))?;
-        det.map_err(|e| format!("PTRACE_DETACH: {}", crate::error::os_words(&e)))?;
+        set.map_err(|e| failed("restoring its registers", e))?;
+        det.map_err(|e| failed("PTRACE_DETACH", e))?;
         Ok(())
     }
 }

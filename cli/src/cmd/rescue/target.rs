@@ -69,8 +69,7 @@ pub(super) fn refusal(pid: i32) -> Option<String> {
         return Some("refusing to rescue hupsafe itself".into());
     }
     let privileged = has_cap_sys_ptrace();
-    // SAFETY: getuid cannot fail.
-    let me = unsafe { libc::getuid() };
+    let me = nix::unistd::getuid().as_raw();
     // Unreadable (it is exiting): the seize will say what is wrong.
     let status = proc::status(pid).ok();
     if let Some(st) = &status {
