@@ -12,6 +12,8 @@ use nix::errno::Errno;
 use nix::sys::ptrace;
 use nix::unistd::Pid;
 
+use super::{cannot, JobLog};
+use crate::error::{os_words, Error, Result};
 use crate::sys::proc;
 
 const PAGE: u64 = 4096;
@@ -30,11 +32,12 @@ struct Tracee {
 }
 
 /// `what` failed with `e`, in words.
-fn failed(what: &str, e: Errno) -> String {
-    format!(
-        "{what}: {}",
-        crate::error::os_words(&io::Error::from_raw_os_error(e as i32))
-    )
+fn failed(what: &str, e: Errno) -> Error {
+    os_failed(what, &io::Error::from_raw_os_error(e as i32))
+}
+
+fn os_failed(what: &str, e: &io::Error) -> Error {
+    cannot(format!("{what}: {}", os_words(e)))
 }
 
 /// Waits for the next stop of `pid`, its raw wait status; Err if it died.
@@ -43,7 +46,7 @@ fn failed(what: &str, e: Errno) -> String {
 /// names the standard signals only, so a stop for a real-time signal (or
 /// glibc's 32 and 33) would come back as EINVAL with the status consumed
 /// and the signal lost.
-fn wait_stop(pid: Pid) -> std::result::Result<i32, String> {
+fn wait_stop(pid: Pid) -> Result<i32> {
     let mut status = 0;
     loop {
         // SAFETY: `status` is a live c_int for waitpid to write.
@@ -59,14 +62,14 @@ fn wait_stop(pid: Pid) -> std::result::Result<i32, String> {
     if libc::WIFSTOPPED(status) {
         Ok(status)
     } else {
-        Err("the process ended while it was being rescued".into())
+        Err(cannot("the process ended while it was being rescued"))
     }
 }
 
 /// Resumes `pid` from a signal-delivery-stop, delivering signal number
 /// `sig` as it would have been without us. By number, because nix's
 /// `ptrace::cont` takes a `Signal`, which cannot name a real-time one.
-fn deliver(pid: Pid, sig: i32) -> std::result::Result<(), String> {
+fn deliver(pid: Pid, sig: i32) -> Result<()> {
     // SAFETY: PTRACE_CONT dereferences nothing: `addr` is ignored and
     // `data` is a signal number.
     let r = unsafe {
@@ -86,19 +89,17 @@ const SYSCALL_TRAP: i32 = libc::SIGTRAP | 0x80;
 
 impl Tracee {
     /// Seizes `pid` and stops its main thread.
-    fn attach(pid: i32) -> std::result::Result<Tracee, String> {
+    fn attach(pid: i32) -> Result<Tracee> {
         let pid = Pid::from_raw(pid);
         ptrace::seize(pid, ptrace::Options::PTRACE_O_TRACESYSGOOD).map_err(|e| {
-            format!(
-                "{}{}",
-                failed("PTRACE_SEIZE failed", e),
-                if e == Errno::EPERM {
+            let mut why = failed("PTRACE_SEIZE failed", e);
+            if e == Errno::EPERM {
+                why.message.push_str(
                     " (not allowed: another user's or a setuid process, Yama, or a \
-                     security module; try `sudo hupsafe rescue PID`)"
-                } else {
-                    ""
-                }
-            )
+                     security module; try `sudo hupsafe rescue PID`)",
+                );
+            }
+            why
         })?;
         let mut pending = Vec::new();
         let result = (|| {
@@ -109,9 +110,10 @@ impl Tracee {
                     let sig = libc::WSTOPSIG(st);
                     if sig != libc::SIGTRAP {
                         // A group-stop (SIGSTOP and friends) came first.
-                        return Err("the process stopped (job control) while being \
-                                    rescued; continue it and try again"
-                            .to_string());
+                        return Err(cannot(
+                            "the process stopped (job control) while being rescued; \
+                             continue it and try again",
+                        ));
                     }
                     break;
                 }
@@ -123,7 +125,7 @@ impl Tracee {
                 .read(true)
                 .write(true)
                 .open(format!("/proc/{pid}/mem"))
-                .map_err(|e| format!("/proc/{pid}/mem: {}", crate::error::os_words(&e)))?;
+                .map_err(|e| os_failed(&format!("/proc/{pid}/mem"), &e))?;
             let saved = ptrace::getregs(pid).map_err(|e| failed("PTRACE_GETREGS", e))?;
             let syscall_at = find_syscall(pid.as_raw(), &mem, &saved)?;
             Ok((mem, saved, syscall_at))
@@ -145,7 +147,7 @@ impl Tracee {
     }
 
     /// Runs one system call in the tracee; its raw return value.
-    fn syscall(&mut self, nr: i64, args: [u64; 6]) -> std::result::Result<i64, String> {
+    fn syscall(&mut self, nr: i64, args: [u64; 6]) -> Result<i64> {
         let mut r = self.saved;
         r.rax = nr as u64;
         r.orig_rax = u64::MAX; // not in a syscall: no restart logic
@@ -179,36 +181,36 @@ impl Tracee {
         Ok(after.rax as i64)
     }
 
-    fn sys(&mut self, nr: i64, args: [u64; 6], what: &str) -> std::result::Result<u64, String> {
+    fn sys(&mut self, nr: i64, args: [u64; 6], what: &str) -> Result<u64> {
         let r = self.syscall(nr, args)?;
         if (-4095..0).contains(&r) {
-            Err(format!(
-                "{what} failed in the process: {}",
-                crate::error::os_words(&io::Error::from_raw_os_error(-r as i32))
+            Err(os_failed(
+                &format!("{what} failed in the process"),
+                &io::Error::from_raw_os_error(-r as i32),
             ))
         } else {
             Ok(r as u64)
         }
     }
 
-    fn poke(&self, addr: u64, bytes: &[u8]) -> std::result::Result<(), String> {
+    fn poke(&self, addr: u64, bytes: &[u8]) -> Result<()> {
         self.mem
             .write_all_at(bytes, addr)
-            .map_err(|e| format!("writing its memory: {}", crate::error::os_words(&e)))
+            .map_err(|e| os_failed("writing its memory", &e))
     }
 
-    fn peek(&self, addr: u64, len: usize) -> std::result::Result<Vec<u8>, String> {
+    fn peek(&self, addr: u64, len: usize) -> Result<Vec<u8>> {
         let mut b = vec![0; len];
         self.mem
             .read_exact_at(&mut b, addr)
-            .map_err(|e| format!("reading its memory: {}", crate::error::os_words(&e)))?;
+            .map_err(|e| os_failed("reading its memory", &e))?;
         Ok(b)
     }
 
     /// Puts the registers back as the kernel would have left them after
     /// a stop and continue without a handler: an interrupted restartable
     /// system call is re-entered, and detaches.
-    fn restore_and_detach(self) -> std::result::Result<(), String> {
+    fn restore_and_detach(self) -> Result<()> {
         let mut r = self.saved;
         if (r.orig_rax as i64) >= 0 {
             const ERESTARTSYS: i64 = -512;
@@ -242,11 +244,7 @@ impl Tracee {
 }
 
 /// A `syscall` instruction in the tracee's executable memory.
-fn find_syscall(
-    pid: i32,
-    mem: &File,
-    regs: &libc::user_regs_struct,
-) -> std::result::Result<u64, String> {
+fn find_syscall(pid: i32, mem: &File, regs: &libc::user_regs_struct) -> Result<u64> {
     let mut b = [0u8; 2];
     if (regs.orig_rax as i64) >= 0
         && mem.read_exact_at(&mut b, regs.rip.wrapping_sub(2)).is_ok()
@@ -254,8 +252,8 @@ fn find_syscall(
     {
         return Ok(regs.rip - 2);
     }
-    let mut regions = proc::code_mappings(pid)
-        .map_err(|e| format!("/proc/{pid}/maps: {}", crate::error::os_words(&e)))?;
+    let mut regions =
+        proc::code_mappings(pid).map_err(|e| os_failed(&format!("/proc/{pid}/maps"), &e))?;
     // The vDSO first: it is small.
     regions.sort_by_key(|r| !r.vdso);
     for proc::CodeMapping {
@@ -271,7 +269,9 @@ fn find_syscall(
             return Ok(a + i as u64);
         }
     }
-    Err("found no `syscall` instruction in its executable memory".into())
+    Err(cannot(
+        "found no `syscall` instruction in its executable memory",
+    ))
 }
 
 /// What was changed so far, to undo on failure.
@@ -291,8 +291,8 @@ pub(super) fn protect(
     pid: i32,
     outs: &[(i32, String)],
     stdin_tty: Option<&str>,
-    log: Option<&(String, String)>,
-) -> std::result::Result<String, String> {
+    log: Option<&JobLog>,
+) -> Result<String> {
     let mut t = Tracee::attach(pid)?;
     let mut ch = Changes::default();
     let result = inject(&mut t, &mut ch, outs, stdin_tty, log);
@@ -312,20 +312,20 @@ pub(super) fn protect(
         Err(why) => {
             let undo = undo(&mut t, &ch);
             let det = t.restore_and_detach();
-            let mut msg = why;
+            let mut msg = why.message;
             match (undo, det) {
                 (Ok(()), Ok(())) => msg.push_str("; nothing was changed"),
                 (Err(u), _) => msg.push_str(&format!("; undoing failed too: {u}")),
                 (_, Err(d)) => msg.push_str(&format!("; {d}")),
             }
-            Err(msg)
+            Err(cannot(msg))
         }
     }
 }
 
-fn undo(t: &mut Tracee, ch: &Changes) -> std::result::Result<(), String> {
+fn undo(t: &mut Tracee, ch: &Changes) -> Result<()> {
     let mut first_err = None;
-    let mut note = |r: std::result::Result<u64, String>| {
+    let mut note = |r: Result<u64>| {
         if let Err(e) = r {
             first_err.get_or_insert(e);
         }
@@ -358,8 +358,8 @@ fn inject(
     ch: &mut Changes,
     outs: &[(i32, String)],
     stdin_tty: Option<&str>,
-    log: Option<&(String, String)>,
-) -> std::result::Result<String, String> {
+    log: Option<&JobLog>,
+) -> Result<String> {
     let a = t.sys(
         libc::SYS_mmap,
         [
@@ -392,26 +392,22 @@ fn inject(
         1 => "SIGHUP was already ignored".to_string(),
         _ => "SIGHUP had a handler, now ignored".to_string(),
     };
-    let open_at = |t: &mut Tracee,
-                   ch: &mut Changes,
-                   off: u64,
-                   flags: i32,
-                   what: &str|
-     -> std::result::Result<u64, String> {
-        let fd = t.sys(
-            libc::SYS_openat,
-            [libc::AT_FDCWD as u64, a + off, flags as u64, 0o600, 0, 0],
-            what,
-        )?;
-        ch.temp_fds.push(fd);
-        Ok(fd)
-    };
+    let open_at =
+        |t: &mut Tracee, ch: &mut Changes, off: u64, flags: i32, what: &str| -> Result<u64> {
+            let fd = t.sys(
+                libc::SYS_openat,
+                [libc::AT_FDCWD as u64, a + off, flags as u64, 0o600, 0, 0],
+                what,
+            )?;
+            ch.temp_fds.push(fd);
+            Ok(fd)
+        };
     let mut moves: Vec<(i32, u64)> = Vec::new();
-    if let (false, Some((id, path))) = (outs.is_empty(), log) {
+    if let (false, Some(JobLog { id, path })) = (outs.is_empty(), log) {
         let mut p = path.as_bytes().to_vec();
         p.push(0);
         if p.len() as u64 > PAGE - PATH_OFF {
-            return Err(format!("the log path '{path}' is too long"));
+            return Err(cannot(format!("the log path '{path}' is too long")));
         }
         t.poke(a + PATH_OFF, &p)?;
         let fd = open_at(

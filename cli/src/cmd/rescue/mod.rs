@@ -8,21 +8,31 @@
 //! exactly, a system call it was blocked in restarted as the kernel would
 //! after a stop/continue, and the process detached. Anything that fails
 //! half-way is undone before the report.
-
 //!
 //! This file is the verb: the pids, the job log, the report. Which
 //! processes it acts on is [`target`]; the injection is [`inject`].
 
-use std::fs;
-use std::path::Path;
-
 use crate::args::RescueArgs;
-use crate::error::{write_stdout, Error, Result, EXIT_BAD_INPUT, EXIT_SOME_FAILED};
+use crate::error::{Error, Result, EXIT_BAD_INPUT, EXIT_SOME_FAILED};
 
 #[cfg(target_arch = "x86_64")]
 mod inject;
 #[cfg(target_arch = "x86_64")]
 mod target;
+
+/// Why one process could not be rescued; the verb gathers these into one
+/// report and exits with [`EXIT_SOME_FAILED`].
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+fn cannot(why: impl Into<String>) -> Error {
+    Error::new(EXIT_SOME_FAILED, why)
+}
+
+/// The log of the job a rescued tree's terminal output goes to.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+struct JobLog {
+    id: String,
+    path: String,
+}
 
 pub fn run(args: &RescueArgs) -> Result<()> {
     let mut pids = Vec::new();
@@ -60,8 +70,12 @@ mod imp {
 
 #[cfg(target_arch = "x86_64")]
 mod imp {
+    use std::fs;
+    use std::path::Path;
+
     use super::target::{comm, refusal, targets, terminal_of};
     use super::*;
+    use crate::error::{os_words, write_stdout};
     use crate::registry::{ProcId, Record, Registry, State};
     use crate::sys::proc;
 
@@ -71,12 +85,12 @@ mod imp {
         let mut errors = String::new();
         let mut done: Vec<i32> = Vec::new();
         for &pid in pids {
-            if let Some(why) = refusal(pid) {
+            if let Err(why) = refusal(pid) {
                 errors.push_str(&format!("hupsafe: rescue: cannot rescue {pid}: {why}\n"));
                 failed += 1;
                 continue;
             }
-            let mut log: Option<(String, String)> = None;
+            let mut log: Option<JobLog> = None;
             let mut log_used = false;
             for p in targets(pid, tree) {
                 if done.contains(&p) {
@@ -84,7 +98,7 @@ mod imp {
                 }
                 done.push(p);
                 if p != pid {
-                    if let Some(why) = refusal(p) {
+                    if let Err(why) = refusal(p) {
                         errors.push_str(&format!("hupsafe: rescue: cannot rescue {p}: {why}\n"));
                         failed += 1;
                         continue;
@@ -105,7 +119,7 @@ mod imp {
                 }
             }
             // A job nobody writes to is not a job: leave no trace of it.
-            if let (Some((_, path)), false) = (&log, log_used) {
+            if let (Some(JobLog { path, .. }), false) = (&log, log_used) {
                 if let Some(dir) = Path::new(path).parent() {
                     let _ = fs::remove_dir_all(dir);
                 }
@@ -119,11 +133,10 @@ mod imp {
         }
     }
 
-    /// The job log for the tree of `root`, registered on first use:
-    /// (job id, log path).
-    fn job_log(root: i32, tty: &str) -> std::result::Result<(String, String), String> {
-        let registry = Registry::create().map_err(|e| e.message)?;
-        let job = registry.new_job().map_err(|e| e.message)?;
+    /// The job log for the tree of `root`, registered on first use.
+    fn job_log(root: i32, tty: &str) -> Result<JobLog> {
+        let registry = Registry::create()?;
+        let job = registry.new_job()?;
         let command = proc::cmdline(root).unwrap_or_default();
         let mut r = Record::new(&job.id, &command);
         if let Ok(cwd) = proc::cwd(root) {
@@ -135,24 +148,18 @@ mod imp {
         r.program = ProcId::of(root);
         r.state = State::Running;
         r.tty = Some(tty.to_string());
-        drop(job.create_log().map_err(|e| e.message)?);
-        job.write_record(&r).map_err(|e| {
-            format!(
-                "cannot write the job record: {}",
-                crate::error::os_words(&e)
-            )
-        })?;
-        Ok((
-            job.id.clone(),
-            job.log_path().to_string_lossy().into_owned(),
-        ))
+        drop(job.create_log()?);
+        job.write_record(&r)
+            .map_err(|e| cannot(format!("cannot write the job record: {}", os_words(&e))))?;
+        Ok(JobLog {
+            id: job.id.clone(),
+            path: job.log_path().to_string_lossy().into_owned(),
+        })
     }
 
-    fn rescue_one(
-        pid: i32,
-        root: i32,
-        log: &mut Option<(String, String)>,
-    ) -> std::result::Result<String, String> {
+    /// Rescues `pid` of the tree of `root`, whose terminal output goes to
+    /// `log` (registered here on first need); its line of the report.
+    fn rescue_one(pid: i32, root: i32, log: &mut Option<JobLog>) -> Result<String> {
         let outs: Vec<(i32, String)> = [1, 2]
             .iter()
             .filter_map(|&fd| terminal_of(pid, fd).map(|t| (fd, t)))

@@ -4,6 +4,8 @@
 //! stopped), each with what to do instead. What `/proc` says comes from
 //! [`crate::sys::proc`].
 
+use super::cannot;
+use crate::error::Result;
 use crate::sys::proc::{self, Fd};
 
 /// The capability that lets a process trace anyone's (`CAP_SYS_PTRACE`).
@@ -56,17 +58,19 @@ fn is_descendant_of_me(mut pid: i32) -> bool {
     false
 }
 
-/// Why this hupsafe may not trace `pid`, with what to do; None if it may.
-pub(super) fn refusal(pid: i32) -> Option<String> {
+/// Ok if this hupsafe may trace `pid`; else why not, with what to do.
+pub(super) fn refusal(pid: i32) -> Result<()> {
     let Ok(s) = proc::stat(pid) else {
-        return Some(format!("no such process {pid}"));
+        return Err(cannot(format!("no such process {pid}")));
     };
     let name = &s.comm;
     if s.is_zombie() {
-        return Some(format!("{pid} ({name}) has already exited (a zombie)"));
+        return Err(cannot(format!(
+            "{pid} ({name}) has already exited (a zombie)"
+        )));
     }
     if pid == my_pid() {
-        return Some("refusing to rescue hupsafe itself".into());
+        return Err(cannot("refusing to rescue hupsafe itself"));
     }
     let privileged = has_cap_sys_ptrace();
     let me = nix::unistd::getuid().as_raw();
@@ -75,45 +79,45 @@ pub(super) fn refusal(pid: i32) -> Option<String> {
     if let Some(st) = &status {
         if !privileged && st.uids().iter().any(|&u| u != me) {
             let owner = st.uid.0;
-            return Some(format!(
+            return Err(cannot(format!(
                 "{pid} ({name}) belongs to uid {owner}, not to you (uid {me}): only its owner \
                  or root can change it; run `sudo hupsafe rescue {pid}`"
-            ));
+            )));
         }
     }
     let tracer = status.map_or(0, |st| st.tracer_pid);
     if tracer != 0 {
-        return Some(format!(
+        return Err(cannot(format!(
             "{pid} ({name}) is already being traced by pid {tracer} ({}), a debugger or \
              strace: a process has one tracer at most; detach it (or quit it) and run \
              `hupsafe rescue {pid}` again",
             comm(tracer)
-        ));
+        )));
     }
     if matches!(s.state, 'T' | 't') {
-        return Some(format!(
+        return Err(cannot(format!(
             "{pid} ({name}) is stopped (Ctrl-Z or SIGSTOP): continue it first (`bg` in its \
              shell, or `kill -CONT {pid}`), then run `hupsafe rescue {pid}` again"
-        ));
+        )));
     }
     match proc::ptrace_scope() {
         Some(s) if s >= 3 => {
-            return Some(format!(
+            return Err(cannot(format!(
                 "Yama kernel.yama.ptrace_scope is {s}: ptrace is disabled for everyone until \
                  reboot; the shell-side `hupsafe rescue %1` can still disown a job"
-            ))
+            )))
         }
         Some(s) if s >= 1 && !privileged && !is_descendant_of_me(pid) => {
-            return Some(format!(
+            return Err(cannot(format!(
                 "Yama kernel.yama.ptrace_scope is {s}: only root may trace a process that is \
                  not its own child; run `sudo hupsafe rescue {pid}`, or allow it with \
                  `sudo sysctl kernel.yama.ptrace_scope=0`, or use the shell-side \
                  `hupsafe rescue %1` in the shell that started it (it disowns the job)"
-            ))
+            )))
         }
         _ => {}
     }
-    None
+    Ok(())
 }
 
 /// The terminal fd `fd` of `pid` is, by its device number (a pty slave,
