@@ -101,7 +101,6 @@ impl Tracee {
             }
             why
         })?;
-        let mut pending = Vec::new();
         let result = (|| {
             ptrace::interrupt(pid).map_err(|e| failed("PTRACE_INTERRUPT", e))?;
             loop {
@@ -136,7 +135,7 @@ impl Tracee {
                 mem,
                 saved,
                 syscall_at,
-                pending: std::mem::take(&mut pending),
+                pending: Vec::new(),
             }),
             Err(e) => {
                 // Never leave it traced (DETACH works once it is in a stop).

@@ -120,8 +120,8 @@ pub(super) fn refusal(pid: i32) -> Result<()> {
     Ok(())
 }
 
-/// The terminal fd `fd` of `pid` is, by its device number (a pty slave,
-/// a console, a serial line), as the path it was opened by.
+/// The path fd `fd` of `pid` was opened by, if it is a terminal: known by
+/// its device number (a pty slave, a console, a serial line), not its name.
 pub(super) fn terminal_of(pid: i32, fd: i32) -> Option<String> {
     match proc::fd(pid, fd) {
         Ok(Fd::Terminal(_, path)) => Some(path.to_string_lossy().into_owned()),
