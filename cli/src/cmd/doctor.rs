@@ -439,9 +439,7 @@ fn logind_finding() -> Finding {
 
 /// Yama's ptrace_scope decides whether `rescue` can reach a process.
 fn ptrace() -> Finding {
-    let scope = std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope")
-        .ok()
-        .and_then(|t| t.trim().parse::<u32>().ok());
+    let scope = crate::sys::proc::ptrace_scope();
     // SAFETY: geteuid cannot fail.
     let root = unsafe { libc::geteuid() } == 0;
     match scope {

@@ -4,7 +4,7 @@
 //! the shim is mapped, its environment and cgroup, and who holds the
 //! master side of a pseudo-terminal.
 //!
-//! The `/proc` half of the inspection that `check`, `doctor` and later
+//! The `/proc` half of the inspection that `check`, `doctor` and
 //! `rescue` share (the ELF half is [`crate::sys::elf`]). It only reads.
 //! Every reader returns the `io::Error` of the file it could not read, so
 //! a caller can tell "gone" (NotFound) from "not yours" (PermissionDenied).
@@ -104,6 +104,9 @@ pub struct Status {
     pub state: char,
     /// Real and effective user ids.
     pub uid: (u32, u32),
+    /// Saved and filesystem user ids.
+    pub suid: u32,
+    pub fsuid: u32,
     /// Real group id.
     pub gid: u32,
     /// Pending for this thread.
@@ -116,6 +119,10 @@ pub struct Status {
     pub sig_ign: u64,
     /// Caught by a handler (process-wide).
     pub sig_cgt: u64,
+    /// The process tracing it (a debugger, strace), 0 if none.
+    pub tracer_pid: i32,
+    /// Its effective capabilities, a bit per `CAP_*` number.
+    pub cap_eff: u64,
 }
 
 impl Status {
@@ -130,6 +137,16 @@ impl Status {
     }
     pub fn pending(&self, sig: i32) -> bool {
         (self.sig_pnd | self.shd_pnd) & sigbit(sig) != 0
+    }
+    /// Real, effective, saved and filesystem user ids: ptrace lets a
+    /// tracer without CAP_SYS_PTRACE in only if all four are its own.
+    pub fn uids(&self) -> [u32; 4] {
+        [self.uid.0, self.uid.1, self.suid, self.fsuid]
+    }
+    /// Whether capability number `cap` (`CAP_SYS_PTRACE` is 19) is in
+    /// its effective set.
+    pub fn has_capability(&self, cap: u32) -> bool {
+        cap < 64 && self.cap_eff & (1u64 << cap) != 0
     }
 }
 
@@ -152,6 +169,8 @@ fn parse_status(text: &str) -> Status {
                 let mut ids = value.split_whitespace().filter_map(|v| v.parse().ok());
                 let real = ids.next().unwrap_or(u32::MAX);
                 s.uid = (real, ids.next().unwrap_or(real));
+                s.suid = ids.next().unwrap_or(s.uid.1);
+                s.fsuid = ids.next().unwrap_or(s.suid);
             }
             "Gid" => {
                 s.gid = value
@@ -165,6 +184,8 @@ fn parse_status(text: &str) -> Status {
             "SigBlk" => s.sig_blk = mask(),
             "SigIgn" => s.sig_ign = mask(),
             "SigCgt" => s.sig_cgt = mask(),
+            "TracerPid" => s.tracer_pid = value.parse().unwrap_or(0),
+            "CapEff" => s.cap_eff = mask(),
             _ => {}
         }
     }
@@ -378,6 +399,65 @@ pub fn cmdline(pid: i32) -> io::Result<Vec<OsString>> {
         .collect())
 }
 
+/// The working directory of `pid` (PermissionDenied for another user's).
+pub fn cwd(pid: i32) -> io::Result<PathBuf> {
+    fs::read_link(format!("/proc/{pid}/cwd"))
+}
+
+/// An executable mapping of a process: its address range, and whether it
+/// is the vDSO (the kernel's own code page, in every process).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodeMapping {
+    pub start: u64,
+    pub end: u64,
+    pub vdso: bool,
+}
+
+/// The executable mappings of `pid`, in address order (PermissionDenied
+/// for another user's).
+pub fn code_mappings(pid: i32) -> io::Result<Vec<CodeMapping>> {
+    Ok(parse_code_mappings(&read_text(&format!(
+        "/proc/{pid}/maps"
+    ))?))
+}
+
+fn parse_code_mappings(maps: &str) -> Vec<CodeMapping> {
+    let mut out = Vec::new();
+    for line in maps.lines() {
+        // address perms offset dev inode [path]
+        let mut f = line.split_whitespace();
+        let (Some(range), Some(perms)) = (f.next(), f.next()) else {
+            continue;
+        };
+        if !perms.contains('x') {
+            continue;
+        }
+        let Some((a, z)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(start), Ok(end)) = (u64::from_str_radix(a, 16), u64::from_str_radix(z, 16)) else {
+            continue;
+        };
+        out.push(CodeMapping {
+            start,
+            end,
+            vdso: line.ends_with("[vdso]"),
+        });
+    }
+    out
+}
+
+/// Yama's `kernel.yama.ptrace_scope`: 0 (classic ptrace rules), 1 (only
+/// a process's ancestors, or CAP_SYS_PTRACE), 2 (CAP_SYS_PTRACE only), 3
+/// (nobody, until reboot); None without Yama.
+pub fn ptrace_scope() -> Option<u32> {
+    read_text("/proc/sys/kernel/yama/ptrace_scope")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// The program file `pid` runs (PermissionDenied for another user's).
 pub fn exe(pid: i32) -> io::Result<PathBuf> {
     fs::read_link(format!("/proc/{pid}/exe"))
@@ -553,9 +633,39 @@ mod tests {
              SigCgt:\t0000000000004000\n",
         );
         assert_eq!(s.uid, (1000, 1001));
+        assert_eq!(s.uids(), [1000, 1001, 1000, 1000]);
+        assert_eq!((s.tracer_pid, s.cap_eff), (0, 0));
         assert!(s.ignores(libc::SIGHUP) && s.blocks(libc::SIGHUP) && s.pending(libc::SIGHUP));
         assert!(s.ignores(libc::SIGPIPE));
         assert!(s.catches(libc::SIGTERM) && !s.catches(libc::SIGHUP));
+        let s = parse_status("Uid:\t0\t0\t0\t1000\nTracerPid:\t4321\nCapEff:\t000001ffffffffff\n");
+        assert_eq!(s.uids(), [0, 0, 0, 1000]);
+        assert_eq!(s.tracer_pid, 4321);
+        assert!(s.has_capability(19) && s.has_capability(40) && !s.has_capability(41));
+    }
+
+    #[test]
+    fn code_mappings_of_a_maps_file() {
+        let m = parse_code_mappings(
+            "55d0a000-55d0b000 r--p 00000000 08:01 131 /usr/bin/sl eep\n\
+             55d0b000-55d0f000 r-xp 00001000 08:01 131 /usr/bin/sl eep\n\
+             7ffd1000-7ffd3000 r-xp 00000000 00:00 0                          [vdso]\n",
+        );
+        assert_eq!(
+            m,
+            vec![
+                CodeMapping {
+                    start: 0x55d0b000,
+                    end: 0x55d0f000,
+                    vdso: false
+                },
+                CodeMapping {
+                    start: 0x7ffd1000,
+                    end: 0x7ffd3000,
+                    vdso: true
+                },
+            ]
+        );
     }
 
     #[test]
@@ -567,6 +677,8 @@ mod tests {
         assert!(matches!(fd(me, 999_999), Ok(Fd::Closed)));
         assert_eq!(mapped_shim(me).unwrap(), None);
         assert!(exe(me).is_ok());
+        assert_eq!(cwd(me).unwrap(), std::env::current_dir().unwrap());
+        assert!(!code_mappings(me).unwrap().is_empty());
         assert!(matches!(stat(i32::MAX), Err(e) if e.kind() == io::ErrorKind::NotFound));
     }
 }

@@ -8,13 +8,31 @@
 //! exactly, a system call it was blocked in restarted as the kernel would
 //! after a stop/continue, and the process detached. Anything that fails
 //! half-way is undone before the report.
-
-use std::ffi::OsString;
-use std::fs;
-use std::path::Path;
+//!
+//! This file is the verb: the pids, the job log, the report. Which
+//! processes it acts on is [`target`]; the injection is [`inject`].
 
 use crate::args::RescueArgs;
-use crate::error::{write_stdout, Error, Result, EXIT_BAD_INPUT, EXIT_SOME_FAILED};
+use crate::error::{Error, Result, EXIT_BAD_INPUT, EXIT_SOME_FAILED};
+
+#[cfg(target_arch = "x86_64")]
+mod inject;
+#[cfg(target_arch = "x86_64")]
+mod target;
+
+/// Why one process could not be rescued; the verb gathers these into one
+/// report and exits with [`EXIT_SOME_FAILED`].
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+fn cannot(why: impl Into<String>) -> Error {
+    Error::new(EXIT_SOME_FAILED, why)
+}
+
+/// The log of the job a rescued tree's terminal output goes to.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+struct JobLog {
+    id: String,
+    path: String,
+}
 
 pub fn run(args: &RescueArgs) -> Result<()> {
     let mut pids = Vec::new();
@@ -50,181 +68,16 @@ mod imp {
     }
 }
 
-/// The processes `pid` stands for: itself, and its descendants when
-/// asked or when it leads a process group or session.
-fn targets(pid: i32, tree: bool) -> Vec<i32> {
-    let mut out = vec![pid];
-    let leader = stat_fields(pid).is_some_and(|f| f.pgrp == pid || f.session == pid);
-    if !(tree || leader) {
-        return out;
-    }
-    let mut all = Vec::new();
-    if let Ok(d) = fs::read_dir("/proc") {
-        for e in d.flatten() {
-            if let Some(p) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) {
-                if let Some(f) = stat_fields(p) {
-                    if f.state != 'Z' && f.state != 'X' {
-                        all.push((p, f.ppid));
-                    }
-                }
-            }
-        }
-    }
-    let mut i = 0;
-    while i < out.len() {
-        let parent = out[i];
-        for &(p, pp) in &all {
-            if pp == parent && !out.contains(&p) {
-                out.push(p);
-            }
-        }
-        i += 1;
-    }
-    out
-}
-
-struct StatFields {
-    state: char,
-    ppid: i32,
-    pgrp: i32,
-    session: i32,
-}
-
-fn stat_fields(pid: i32) -> Option<StatFields> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &text[text.rfind(')')? + 1..];
-    let mut f = rest.split_whitespace();
-    let state = f.next()?.chars().next()?;
-    let ppid = f.next()?.parse().ok()?;
-    let pgrp = f.next()?.parse().ok()?;
-    let session = f.next()?.parse().ok()?;
-    Some(StatFields {
-        state,
-        ppid,
-        pgrp,
-        session,
-    })
-}
-
-fn comm(pid: i32) -> String {
-    fs::read_to_string(format!("/proc/{pid}/comm"))
-        .map(|s| s.trim_end().to_string())
-        .unwrap_or_else(|_| "?".into())
-}
-
-/// A `/proc/PID/status` field's first word(s).
-fn status_field(pid: i32, name: &str) -> Option<String> {
-    let text = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-        .map(|v| v.trim().to_string())
-}
-
-fn has_cap_sys_ptrace() -> bool {
-    status_field(std::process::id() as i32, "CapEff")
-        .and_then(|h| u64::from_str_radix(&h, 16).ok())
-        .is_some_and(|c| c & (1u64 << 19) != 0)
-}
-
-fn ptrace_scope() -> Option<u32> {
-    fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope")
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
-}
-
-fn is_descendant_of_me(mut pid: i32) -> bool {
-    let me = std::process::id() as i32;
-    for _ in 0..4096 {
-        match stat_fields(pid) {
-            Some(f) if f.ppid == me => return true,
-            Some(f) if f.ppid > 1 => pid = f.ppid,
-            _ => return false,
-        }
-    }
-    false
-}
-
-/// Why this hupsafe may not trace `pid`, with what to do; None if it may.
-fn refusal(pid: i32) -> Option<String> {
-    let Some(f) = stat_fields(pid) else {
-        return Some(format!("no such process {pid}"));
-    };
-    let name = comm(pid);
-    if f.state == 'Z' || f.state == 'X' {
-        return Some(format!("{pid} ({name}) has already exited (a zombie)"));
-    }
-    if pid == std::process::id() as i32 {
-        return Some("refusing to rescue hupsafe itself".into());
-    }
-    let privileged = has_cap_sys_ptrace();
-    // SAFETY: getuid cannot fail.
-    let me = unsafe { libc::getuid() };
-    let uids: Vec<u32> = status_field(pid, "Uid")
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|u| u.parse().ok())
-        .collect();
-    if !privileged && uids.iter().any(|&u| u != me) {
-        let owner = uids.first().copied().unwrap_or(0);
-        return Some(format!(
-            "{pid} ({name}) belongs to uid {owner}, not to you (uid {me}): only its owner or root \
-             can change it; run `sudo hupsafe rescue {pid}`"
-        ));
-    }
-    let tracer: i32 = status_field(pid, "TracerPid")
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(0);
-    if tracer != 0 {
-        return Some(format!(
-            "{pid} ({name}) is already being traced by pid {tracer} ({}), a debugger or \
-             strace: a process has one tracer at most; detach it (or quit it) and run \
-             `hupsafe rescue {pid}` again",
-            comm(tracer)
-        ));
-    }
-    if f.state == 'T' || f.state == 't' {
-        return Some(format!(
-            "{pid} ({name}) is stopped (Ctrl-Z or SIGSTOP): continue it first (`bg` in its \
-             shell, or `kill -CONT {pid}`), then run `hupsafe rescue {pid}` again"
-        ));
-    }
-    match ptrace_scope() {
-        Some(s) if s >= 3 => {
-            return Some(format!(
-                "Yama kernel.yama.ptrace_scope is {s}: ptrace is disabled for everyone until \
-                 reboot; the shell-side `hupsafe rescue %1` can still disown a job"
-            ))
-        }
-        Some(s) if s >= 1 && !privileged && !is_descendant_of_me(pid) => {
-            return Some(format!(
-                "Yama kernel.yama.ptrace_scope is {s}: only root may trace a process that is \
-                 not its own child; run `sudo hupsafe rescue {pid}`, or allow it with \
-                 `sudo sysctl kernel.yama.ptrace_scope=0`, or use the shell-side \
-                 `hupsafe rescue %1` in the shell that started it (it disowns the job)"
-            ))
-        }
-        _ => {}
-    }
-    None
-}
-
-/// Where fd `fd` of `pid` points, if it is a terminal.
-fn terminal_of(pid: i32, fd: i32) -> Option<String> {
-    let link = fs::read_link(format!("/proc/{pid}/fd/{fd}")).ok()?;
-    let s = link.to_string_lossy().into_owned();
-    (s.starts_with("/dev/pts/") || s.starts_with("/dev/tty") || s == "/dev/console").then_some(s)
-}
-
 #[cfg(target_arch = "x86_64")]
 mod imp {
-    use std::fs::File;
-    use std::io;
-    use std::os::unix::fs::FileExt;
+    use std::fs;
+    use std::path::Path;
 
+    use super::target::{comm, refusal, targets, terminal_of};
     use super::*;
+    use crate::error::{os_words, write_stdout};
     use crate::registry::{ProcId, Record, Registry, State};
+    use crate::sys::proc;
 
     pub fn run(pids: &[i32], tree: bool) -> Result<()> {
         let mut failed = 0;
@@ -232,12 +85,12 @@ mod imp {
         let mut errors = String::new();
         let mut done: Vec<i32> = Vec::new();
         for &pid in pids {
-            if let Some(why) = refusal(pid) {
+            if let Err(why) = refusal(pid) {
                 errors.push_str(&format!("hupsafe: rescue: cannot rescue {pid}: {why}\n"));
                 failed += 1;
                 continue;
             }
-            let mut log: Option<(String, String)> = None;
+            let mut log: Option<JobLog> = None;
             let mut log_used = false;
             for p in targets(pid, tree) {
                 if done.contains(&p) {
@@ -245,7 +98,7 @@ mod imp {
                 }
                 done.push(p);
                 if p != pid {
-                    if let Some(why) = refusal(p) {
+                    if let Err(why) = refusal(p) {
                         errors.push_str(&format!("hupsafe: rescue: cannot rescue {p}: {why}\n"));
                         failed += 1;
                         continue;
@@ -266,7 +119,7 @@ mod imp {
                 }
             }
             // A job nobody writes to is not a job: leave no trace of it.
-            if let (Some((_, path)), false) = (&log, log_used) {
+            if let (Some(JobLog { path, .. }), false) = (&log, log_used) {
                 if let Some(dir) = Path::new(path).parent() {
                     let _ = fs::remove_dir_all(dir);
                 }
@@ -280,21 +133,13 @@ mod imp {
         }
     }
 
-    /// The job log for the tree of `root`, registered on first use:
-    /// (job id, log path).
-    fn job_log(root: i32, tty: &str) -> std::result::Result<(String, String), String> {
-        let registry = Registry::create().map_err(|e| e.message)?;
-        let job = registry.new_job().map_err(|e| e.message)?;
-        let command: Vec<OsString> = fs::read(format!("/proc/{root}/cmdline"))
-            .unwrap_or_default()
-            .split(|b| *b == 0)
-            .filter(|a| !a.is_empty())
-            .map(|a| {
-                <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(a).to_os_string()
-            })
-            .collect();
+    /// The job log for the tree of `root`, registered on first use.
+    fn job_log(root: i32, tty: &str) -> Result<JobLog> {
+        let registry = Registry::create()?;
+        let job = registry.new_job()?;
+        let command = proc::cmdline(root).unwrap_or_default();
         let mut r = Record::new(&job.id, &command);
-        if let Ok(cwd) = fs::read_link(format!("/proc/{root}/cwd")) {
+        if let Ok(cwd) = proc::cwd(root) {
             r.cwd = cwd.to_string_lossy().into_owned();
         }
         // The rescued program writes its own log; nobody will write a
@@ -303,322 +148,18 @@ mod imp {
         r.program = ProcId::of(root);
         r.state = State::Running;
         r.tty = Some(tty.to_string());
-        drop(job.create_log().map_err(|e| e.message)?);
-        job.write_record(&r).map_err(|e| {
-            format!(
-                "cannot write the job record: {}",
-                crate::error::os_words(&e)
-            )
-        })?;
-        Ok((
-            job.id.clone(),
-            job.log_path().to_string_lossy().into_owned(),
-        ))
+        drop(job.create_log()?);
+        job.write_record(&r)
+            .map_err(|e| cannot(format!("cannot write the job record: {}", os_words(&e))))?;
+        Ok(JobLog {
+            id: job.id.clone(),
+            path: job.log_path().to_string_lossy().into_owned(),
+        })
     }
 
-    const PAGE: u64 = 4096;
-    const ACT_OFF: u64 = 0x100;
-    const OLDACT_OFF: u64 = 0x140;
-    const DEVNULL_OFF: u64 = 0x180;
-    const PATH_OFF: u64 = 0x200;
-
-    struct Tracee {
-        pid: i32,
-        mem: File,
-        saved: libc::user_regs_struct,
-        syscall_at: u64,
-        /// Signals that arrived while the process was ours, to resend.
-        pending: Vec<i32>,
-    }
-
-    fn errno() -> io::Error {
-        io::Error::last_os_error()
-    }
-
-    fn ptrace(req: libc::c_uint, pid: i32, addr: u64, data: u64) -> io::Result<i64> {
-        // SAFETY: raw ptrace requests; the pointers passed (regs) are
-        // valid for the request.
-        let r = unsafe {
-            libc::ptrace(
-                req,
-                pid,
-                addr as *mut libc::c_void,
-                data as *mut libc::c_void,
-            )
-        };
-        if r == -1 {
-            Err(errno())
-        } else {
-            Ok(r)
-        }
-    }
-
-    fn getregs(pid: i32) -> io::Result<libc::user_regs_struct> {
-        // SAFETY: an all-zero user_regs_struct is valid; GETREGS fills it.
-        let mut r: libc::user_regs_struct = unsafe { std::mem::zeroed() };
-        ptrace(libc::PTRACE_GETREGS, pid, 0, &mut r as *mut _ as u64)?;
-        Ok(r)
-    }
-
-    fn setregs(pid: i32, r: &libc::user_regs_struct) -> io::Result<()> {
-        ptrace(libc::PTRACE_SETREGS, pid, 0, r as *const _ as u64).map(|_| ())
-    }
-
-    /// Waits for the next stop of `pid`; Err if it died.
-    fn wait_stop(pid: i32) -> std::result::Result<i32, String> {
-        let mut status = 0;
-        loop {
-            // SAFETY: waitpid on our tracee.
-            let r = unsafe { libc::waitpid(pid, &mut status, libc::__WALL) };
-            if r == -1 {
-                let e = errno();
-                if e.raw_os_error() == Some(libc::EINTR) {
-                    continue;
-                }
-                return Err(format!("waitpid: {}", crate::error::os_words(&e)));
-            }
-            break;
-        }
-        if libc::WIFSTOPPED(status) {
-            Ok(status)
-        } else {
-            Err("the process ended while it was being rescued".into())
-        }
-    }
-
-    const SYSCALL_TRAP: i32 = libc::SIGTRAP | 0x80;
-
-    impl Tracee {
-        /// Seizes `pid` and stops its main thread.
-        fn attach(pid: i32) -> std::result::Result<Tracee, String> {
-            ptrace(
-                libc::PTRACE_SEIZE,
-                pid,
-                0,
-                libc::PTRACE_O_TRACESYSGOOD as u64,
-            )
-            .map_err(|e| {
-                format!(
-                    "PTRACE_SEIZE failed: {}{}",
-                    crate::error::os_words(&e),
-                    if e.raw_os_error() == Some(libc::EPERM) {
-                        " (not allowed: another user's or a setuid process, Yama, or a \
-                         security module; try `sudo hupsafe rescue PID`)"
-                    } else {
-                        ""
-                    }
-                )
-            })?;
-            let mut pending = Vec::new();
-            let result = (|| {
-                ptrace(libc::PTRACE_INTERRUPT, pid, 0, 0)
-                    .map_err(|e| format!("PTRACE_INTERRUPT: {}", crate::error::os_words(&e)))?;
-                loop {
-                    let st = wait_stop(pid)?;
-                    if st >> 16 == libc::PTRACE_EVENT_STOP {
-                        let sig = libc::WSTOPSIG(st);
-                        if sig != libc::SIGTRAP {
-                            // A group-stop (SIGSTOP and friends) came first.
-                            return Err("the process stopped (job control) while being \
-                                        rescued; continue it and try again"
-                                .to_string());
-                        }
-                        break;
-                    }
-                    // A signal-delivery-stop: let it be delivered now, as
-                    // it would have been; the interrupt stays pending.
-                    let sig = libc::WSTOPSIG(st);
-                    ptrace(libc::PTRACE_CONT, pid, 0, sig as u64)
-                        .map_err(|e| format!("PTRACE_CONT: {}", crate::error::os_words(&e)))?;
-                }
-                let mem = File::options()
-                    .read(true)
-                    .write(true)
-                    .open(format!("/proc/{pid}/mem"))
-                    .map_err(|e| format!("/proc/{pid}/mem: {}", crate::error::os_words(&e)))?;
-                let saved = getregs(pid)
-                    .map_err(|e| format!("PTRACE_GETREGS: {}", crate::error::os_words(&e)))?;
-                let syscall_at = find_syscall(pid, &mem, &saved)?;
-                Ok((mem, saved, syscall_at))
-            })();
-            match result {
-                Ok((mem, saved, syscall_at)) => Ok(Tracee {
-                    pid,
-                    mem,
-                    saved,
-                    syscall_at,
-                    pending: std::mem::take(&mut pending),
-                }),
-                Err(e) => {
-                    // Never leave it traced (DETACH works once it is in a stop).
-                    let _ = ptrace(libc::PTRACE_DETACH, pid, 0, 0);
-                    Err(e)
-                }
-            }
-        }
-
-        /// Runs one system call in the tracee; its raw return value.
-        fn syscall(&mut self, nr: i64, args: [u64; 6]) -> std::result::Result<i64, String> {
-            let mut r = self.saved;
-            r.rax = nr as u64;
-            r.orig_rax = u64::MAX; // not in a syscall: no restart logic
-            r.rdi = args[0];
-            r.rsi = args[1];
-            r.rdx = args[2];
-            r.r10 = args[3];
-            r.r8 = args[4];
-            r.r9 = args[5];
-            r.rip = self.syscall_at;
-            let fail = |what: &str, e: io::Error| format!("{what}: {}", crate::error::os_words(&e));
-            setregs(self.pid, &r).map_err(|e| fail("PTRACE_SETREGS", e))?;
-            // Entry stop, then exit stop.
-            for _ in 0..2 {
-                let mut sig = 0;
-                loop {
-                    ptrace(libc::PTRACE_SYSCALL, self.pid, 0, sig as u64)
-                        .map_err(|e| fail("PTRACE_SYSCALL", e))?;
-                    sig = 0;
-                    let st = wait_stop(self.pid)?;
-                    let s = libc::WSTOPSIG(st);
-                    if s == SYSCALL_TRAP {
-                        break;
-                    }
-                    if st >> 16 != 0 {
-                        // An event stop (a new interrupt or group stop):
-                        // resume without a signal.
-                        continue;
-                    }
-                    // A signal arrived: hold it, resend after detaching.
-                    self.pending.push(s);
-                }
-            }
-            let after = getregs(self.pid).map_err(|e| fail("PTRACE_GETREGS", e))?;
-            Ok(after.rax as i64)
-        }
-
-        fn sys(&mut self, nr: i64, args: [u64; 6], what: &str) -> std::result::Result<u64, String> {
-            let r = self.syscall(nr, args)?;
-            if (-4095..0).contains(&r) {
-                Err(format!(
-                    "{what} failed in the process: {}",
-                    crate::error::os_words(&io::Error::from_raw_os_error(-r as i32))
-                ))
-            } else {
-                Ok(r as u64)
-            }
-        }
-
-        fn poke(&self, addr: u64, bytes: &[u8]) -> std::result::Result<(), String> {
-            self.mem
-                .write_all_at(bytes, addr)
-                .map_err(|e| format!("writing its memory: {}", crate::error::os_words(&e)))
-        }
-
-        fn peek(&self, addr: u64, len: usize) -> std::result::Result<Vec<u8>, String> {
-            let mut b = vec![0; len];
-            self.mem
-                .read_exact_at(&mut b, addr)
-                .map_err(|e| format!("reading its memory: {}", crate::error::os_words(&e)))?;
-            Ok(b)
-        }
-
-        /// Puts the registers back as the kernel would have left them after
-        /// a stop and continue without a handler: an interrupted restartable
-        /// system call is re-entered, and detaches.
-        fn restore_and_detach(self) -> std::result::Result<(), String> {
-            let mut r = self.saved;
-            if (r.orig_rax as i64) >= 0 {
-                const ERESTARTSYS: i64 = -512;
-                const ERESTARTNOINTR: i64 = -513;
-                const ERESTARTNOHAND: i64 = -514;
-                const ERESTART_RESTARTBLOCK: i64 = -516;
-                match r.rax as i64 {
-                    ERESTARTSYS | ERESTARTNOINTR | ERESTARTNOHAND => {
-                        r.rax = r.orig_rax;
-                        r.rip -= 2;
-                    }
-                    ERESTART_RESTARTBLOCK => {
-                        r.rax = libc::SYS_restart_syscall as u64;
-                        r.rip -= 2;
-                    }
-                    _ => {}
-                }
-            }
-            r.orig_rax = u64::MAX;
-            let set = setregs(self.pid, &r);
-            let det = ptrace(libc::PTRACE_DETACH, self.pid, 0, 0);
-            for s in &self.pending {
-                // SAFETY: resending a signal that arrived while it was ours.
-                unsafe { libc::kill(self.pid, *s) };
-            }
-            set.map_err(|e| format!("restoring its registers: {}", crate::error::os_words(&e)))?;
-            det.map_err(|e| format!("PTRACE_DETACH: {}", crate::error::os_words(&e)))?;
-            Ok(())
-        }
-    }
-
-    /// A `syscall` instruction in the tracee's executable memory.
-    fn find_syscall(
-        pid: i32,
-        mem: &File,
-        regs: &libc::user_regs_struct,
-    ) -> std::result::Result<u64, String> {
-        let mut b = [0u8; 2];
-        if (regs.orig_rax as i64) >= 0
-            && mem.read_exact_at(&mut b, regs.rip.wrapping_sub(2)).is_ok()
-            && b == [0x0f, 0x05]
-        {
-            return Ok(regs.rip - 2);
-        }
-        let maps = fs::read_to_string(format!("/proc/{pid}/maps"))
-            .map_err(|e| format!("/proc/{pid}/maps: {}", crate::error::os_words(&e)))?;
-        let mut regions: Vec<(u64, u64, bool)> = Vec::new();
-        for line in maps.lines() {
-            let mut f = line.split_whitespace();
-            let (Some(range), Some(perms)) = (f.next(), f.next()) else {
-                continue;
-            };
-            if !perms.contains('x') {
-                continue;
-            }
-            let Some((a, z)) = range.split_once('-') else {
-                continue;
-            };
-            let (Ok(a), Ok(z)) = (u64::from_str_radix(a, 16), u64::from_str_radix(z, 16)) else {
-                continue;
-            };
-            let vdso = line.ends_with("[vdso]");
-            regions.push((a, z, vdso));
-        }
-        regions.sort_by_key(|r| !r.2);
-        for (a, z, _) in regions {
-            let len = (z - a).min(64 << 20) as usize;
-            let mut buf = vec![0u8; len];
-            if mem.read_exact_at(&mut buf, a).is_err() {
-                continue;
-            }
-            if let Some(i) = buf.windows(2).position(|w| w == [0x0f, 0x05]) {
-                return Ok(a + i as u64);
-            }
-        }
-        Err("found no `syscall` instruction in its executable memory".into())
-    }
-
-    /// What was changed so far, to undo on failure.
-    #[derive(Default)]
-    struct Changes {
-        scratch: Option<u64>,
-        sigaction: bool,
-        /// (fd, backup fd in the tracee)
-        moved: Vec<(i32, u64)>,
-        temp_fds: Vec<u64>,
-    }
-
-    fn rescue_one(
-        pid: i32,
-        root: i32,
-        log: &mut Option<(String, String)>,
-    ) -> std::result::Result<String, String> {
+    /// Rescues `pid` of the tree of `root`, whose terminal output goes to
+    /// `log` (registered here on first need); its line of the report.
+    fn rescue_one(pid: i32, root: i32, log: &mut Option<JobLog>) -> Result<String> {
         let outs: Vec<(i32, String)> = [1, 2]
             .iter()
             .filter_map(|&fd| terminal_of(pid, fd).map(|t| (fd, t)))
@@ -627,175 +168,9 @@ mod imp {
         if !outs.is_empty() && log.is_none() {
             *log = Some(job_log(root, &outs[0].1)?);
         }
-        let mut t = Tracee::attach(pid)?;
-        let mut ch = Changes::default();
-        let result = inject(&mut t, &mut ch, &outs, stdin_tty.as_deref(), log.as_ref());
-        match result {
-            Ok(mut line) => {
-                // Drop the backups and the scratch page; failures here
-                // change nothing the program sees beyond a spare fd.
-                for (_, b) in &ch.moved {
-                    let _ = t.syscall(libc::SYS_close, [*b, 0, 0, 0, 0, 0]);
-                }
-                if let Some(a) = ch.scratch {
-                    let _ = t.syscall(libc::SYS_munmap, [a, PAGE, 0, 0, 0, 0]);
-                }
-                t.restore_and_detach()?;
-                line.insert_str(0, &format!("hupsafe: rescued {pid} ({}): ", comm(pid)));
-                line.push('\n');
-                Ok(line)
-            }
-            Err(why) => {
-                let undo = undo(&mut t, &ch);
-                let det = t.restore_and_detach();
-                let mut msg = why;
-                match (undo, det) {
-                    (Ok(()), Ok(())) => msg.push_str("; nothing was changed"),
-                    (Err(u), _) => msg.push_str(&format!("; undoing failed too: {u}")),
-                    (_, Err(d)) => msg.push_str(&format!("; {d}")),
-                }
-                Err(msg)
-            }
-        }
-    }
-
-    fn undo(t: &mut Tracee, ch: &Changes) -> std::result::Result<(), String> {
-        let mut first_err = None;
-        let mut note = |r: std::result::Result<u64, String>| {
-            if let Err(e) = r {
-                first_err.get_or_insert(e);
-            }
-        };
-        for &(fd, b) in ch.moved.iter().rev() {
-            note(t.sys(libc::SYS_dup2, [b, fd as u64, 0, 0, 0, 0], "dup2"));
-            note(t.sys(libc::SYS_close, [b, 0, 0, 0, 0, 0], "close"));
-        }
-        for &fd in &ch.temp_fds {
-            note(t.sys(libc::SYS_close, [fd, 0, 0, 0, 0, 0], "close"));
-        }
-        if let Some(a) = ch.scratch {
-            if ch.sigaction {
-                note(t.sys(
-                    libc::SYS_rt_sigaction,
-                    [libc::SIGHUP as u64, a + OLDACT_OFF, 0, 8, 0, 0],
-                    "rt_sigaction",
-                ));
-            }
-            note(t.sys(libc::SYS_munmap, [a, PAGE, 0, 0, 0, 0], "munmap"));
-        }
-        match first_err {
-            None => Ok(()),
-            Some(e) => Err(e),
-        }
-    }
-
-    fn inject(
-        t: &mut Tracee,
-        ch: &mut Changes,
-        outs: &[(i32, String)],
-        stdin_tty: Option<&str>,
-        log: Option<&(String, String)>,
-    ) -> std::result::Result<String, String> {
-        let a = t.sys(
-            libc::SYS_mmap,
-            [
-                0,
-                PAGE,
-                (libc::PROT_READ | libc::PROT_WRITE) as u64,
-                (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as u64,
-                u64::MAX,
-                0,
-            ],
-            "mmap of a scratch page",
-        )?;
-        ch.scratch = Some(a);
-        // struct kernel_sigaction { handler, flags, restorer, mask }
-        let mut act = Vec::with_capacity(32);
-        act.extend_from_slice(&(libc::SIG_IGN as u64).to_ne_bytes());
-        act.extend_from_slice(&[0u8; 24]);
-        t.poke(a + ACT_OFF, &act)?;
-        t.poke(a + DEVNULL_OFF, b"/dev/null\0")?;
-        t.sys(
-            libc::SYS_rt_sigaction,
-            [libc::SIGHUP as u64, a + ACT_OFF, a + OLDACT_OFF, 8, 0, 0],
-            "rt_sigaction(SIGHUP, SIG_IGN)",
-        )?;
-        ch.sigaction = true;
-        let old = t.peek(a + OLDACT_OFF, 8)?;
-        let old_handler = u64::from_ne_bytes(old[..8].try_into().unwrap());
-        let mut said = match old_handler {
-            0 => "SIGHUP was default (terminate), now ignored".to_string(),
-            1 => "SIGHUP was already ignored".to_string(),
-            _ => "SIGHUP had a handler, now ignored".to_string(),
-        };
-        let open_at = |t: &mut Tracee,
-                       ch: &mut Changes,
-                       off: u64,
-                       flags: i32,
-                       what: &str|
-         -> std::result::Result<u64, String> {
-            let fd = t.sys(
-                libc::SYS_openat,
-                [libc::AT_FDCWD as u64, a + off, flags as u64, 0o600, 0, 0],
-                what,
-            )?;
-            ch.temp_fds.push(fd);
-            Ok(fd)
-        };
-        let mut moves: Vec<(i32, u64)> = Vec::new();
-        if let (false, Some((id, path))) = (outs.is_empty(), log) {
-            let mut p = path.as_bytes().to_vec();
-            p.push(0);
-            if p.len() as u64 > PAGE - PATH_OFF {
-                return Err(format!("the log path '{path}' is too long"));
-            }
-            t.poke(a + PATH_OFF, &p)?;
-            let fd = open_at(
-                t,
-                ch,
-                PATH_OFF,
-                libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT,
-                "opening the log",
-            )?;
-            for (n, _) in outs {
-                moves.push((*n, fd));
-            }
-            let names: Vec<&str> = outs
-                .iter()
-                .map(|(n, _)| if *n == 1 { "stdout" } else { "stderr" })
-                .collect();
-            said.push_str(&format!(
-                "; {} ({}) now go to job {id}'s log {path} (`hupsafe logs -f {id}`)",
-                names.join(" and "),
-                outs[0].1
-            ));
-        }
-        if let Some(tty) = stdin_tty {
-            let fd = open_at(t, ch, DEVNULL_OFF, libc::O_RDONLY, "opening /dev/null")?;
-            moves.push((0, fd));
-            said.push_str(&format!(
-                "; note: stdin ({tty}) is now /dev/null, its reads see end of file"
-            ));
-        }
-        for (target, fd) in moves {
-            let backup = t.sys(
-                libc::SYS_fcntl,
-                [target as u64, libc::F_DUPFD_CLOEXEC as u64, 10, 0, 0, 0],
-                "saving a descriptor",
-            )?;
-            ch.moved.push((target, backup));
-            t.sys(
-                libc::SYS_dup2,
-                [fd, target as u64, 0, 0, 0, 0],
-                "dup2 onto a standard descriptor",
-            )?;
-        }
-        for fd in std::mem::take(&mut ch.temp_fds) {
-            if let Err(e) = t.sys(libc::SYS_close, [fd, 0, 0, 0, 0, 0], "close") {
-                ch.temp_fds.push(fd);
-                return Err(e);
-            }
-        }
-        Ok(said)
+        let mut line = super::inject::protect(pid, &outs, stdin_tty.as_deref(), log.as_ref())?;
+        line.insert_str(0, &format!("hupsafe: rescued {pid} ({}): ", comm(pid)));
+        line.push('\n');
+        Ok(line)
     }
 }
