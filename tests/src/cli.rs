@@ -80,9 +80,11 @@ pub fn child_bin() -> &'static Path {
 }
 
 /// The reporting child built with musl-gcc (musl's dynamic loader), or
-/// None when musl-gcc is not installed.
+/// None (after the skip line, see [`crate::tools`]) when musl-gcc is not
+/// installed.
 pub fn musl_child_bin() -> Option<&'static Path> {
     static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
+    let musl_gcc = crate::tools::require_tool("musl-gcc", "musl-tools")?;
     BIN.get_or_init(|| {
         let out = target_dir().join("hupsafe-fixtures").join("cli_child-musl");
         if out.is_file() {
@@ -90,22 +92,26 @@ pub fn musl_child_bin() -> Option<&'static Path> {
         }
         fs::create_dir_all(out.parent()?).ok()?;
         let tmp = out.with_extension(format!("tmp{}", std::process::id()));
-        let ok = Command::new("musl-gcc")
+        let ok = Command::new(&musl_gcc)
             .args(["-O1", "-o"])
             .arg(&tmp)
             .arg(crate::fixtures::source_dir().join("cli_child.c"))
             .status()
-            .ok()?
-            .success();
-        (ok && fs::rename(&tmp, &out).is_ok()).then_some(out)
+            .is_ok_and(|s| s.success());
+        assert!(ok, "{} could not build cli_child.c", musl_gcc.display());
+        if fs::rename(&tmp, &out).is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        out.is_file().then_some(out)
     })
     .as_deref()
 }
 
 /// A directory for `LOCPATH` holding `locale` (e.g. `de_DE.UTF-8`),
-/// compiled once with localedef from the system's locale sources; None
+/// compiled once with `localedef` (found by the caller with
+/// [`crate::tools::require_tool`]) from the system's locale sources; None
 /// when those are not installed (Debian: locales).
-pub fn test_locale(locale: &str) -> Option<PathBuf> {
+pub fn test_locale(localedef: &Path, locale: &str) -> Option<PathBuf> {
     static LOCALES: std::sync::Mutex<Vec<(String, Option<PathBuf>)>> =
         std::sync::Mutex::new(Vec::new());
     let mut built = LOCALES.lock().unwrap_or_else(|e| e.into_inner());
@@ -120,7 +126,7 @@ pub fn test_locale(locale: &str) -> Option<PathBuf> {
         let (name, charset) = locale.split_once('.')?;
         fs::create_dir_all(&dir).ok()?;
         let tmp = dir.join(format!(".{locale}.{}", std::process::id()));
-        let ok = Command::new("localedef")
+        let ok = Command::new(localedef)
             .args(["-i", name, "-f", charset])
             .arg(&tmp)
             .stdout(Stdio::null())

@@ -35,6 +35,20 @@ impl Shell {
         }
     }
 
+    /// The shell's program, found on PATH (see [`crate::tools`]); None,
+    /// after the skip line, when it is missing. Its Debian package has
+    /// its name.
+    #[track_caller]
+    pub fn require(self) -> Option<PathBuf> {
+        crate::tools::require_tool(self.name(), self.name())
+    }
+
+    /// The shell's program as found on PATH (its bare name when it is
+    /// missing: running it then fails).
+    pub fn program(self) -> PathBuf {
+        which(self.name()).unwrap_or_else(|| PathBuf::from(self.name()))
+    }
+
     /// The arguments of an interactive shell that reads no rc file.
     pub fn interactive_args(self) -> &'static [&'static str] {
         match self {
@@ -52,24 +66,7 @@ impl Shell {
     }
 }
 
-/// Whether `program` is on PATH (or in /usr/sbin).
-pub fn installed(program: &str) -> bool {
-    which(program).is_some()
-}
-
-/// The path of `program` on PATH (or in /usr/sbin, where sshd lives).
-pub fn which(program: &str) -> Option<PathBuf> {
-    let path = std::env::var("PATH").unwrap_or_default();
-    let found = path
-        .split(':')
-        .chain(["/usr/sbin", "/sbin"])
-        .filter(|d| !d.is_empty())
-        .map(|d| Path::new(d).join(program))
-        .find(|p| {
-            fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        });
-    found
-}
+pub use crate::tools::which;
 
 /// Python 3 for the test programs: the system one.
 pub fn python3() -> &'static str {
@@ -226,7 +223,7 @@ impl World {
 
     /// An interactive `shell` on a new pty without the integration.
     pub fn open_plain(&self, shell: Shell) -> Session {
-        let mut cmd = Command::new(shell.name());
+        let mut cmd = Command::new(shell.program());
         cmd.args(shell.interactive_args())
             .env_clear()
             .envs(self.env())
@@ -413,25 +410,29 @@ pub fn cont(pid: i32) {
     unsafe { libc::kill(pid, libc::SIGCONT) };
 }
 
+/// The OpenSSH programs, as the test found them with
+/// [`crate::tools::require_tool`].
+pub struct SshTools {
+    pub sshd: PathBuf,
+    pub ssh: PathBuf,
+    pub keygen: PathBuf,
+}
+
 /// A throwaway sshd on 127.0.0.1: its own host key, an authorized key for
 /// the current user, a free port; started and stopped by the test, by pid.
 pub struct Sshd {
     dir: PathBuf,
     port: u16,
     child: Child,
+    ssh: PathBuf,
 }
 
 impl Sshd {
-    /// Whether sshd, ssh and ssh-keygen are installed.
-    pub fn available() -> bool {
-        installed("sshd") && installed("ssh") && installed("ssh-keygen")
-    }
-
     /// Starts sshd in `dir` (which must exist) and waits until it accepts
     /// connections.
-    pub fn start(dir: &Path) -> Sshd {
+    pub fn start(tools: &SshTools, dir: &Path) -> Sshd {
         let keygen = |name: &str| {
-            let out = Command::new(which("ssh-keygen").unwrap())
+            let out = Command::new(&tools.keygen)
                 .args(["-q", "-t", "ed25519", "-N", "", "-C", "hupsafe-test", "-f"])
                 .arg(dir.join(name))
                 .stdin(Stdio::null())
@@ -468,7 +469,7 @@ impl Sshd {
         if is_root() {
             let _ = fs::create_dir_all("/run/sshd");
         }
-        let child = Command::new(which("sshd").expect("sshd is installed"))
+        let child = Command::new(&tools.sshd)
             .arg("-D")
             .arg("-f")
             .arg(dir.join("sshd_config"))
@@ -483,6 +484,7 @@ impl Sshd {
             dir: dir.to_path_buf(),
             port,
             child,
+            ssh: tools.ssh.clone(),
         };
         let ready = poll(PATIENCE, || {
             if let Ok(Some(s)) = sshd.child.try_wait() {
@@ -507,7 +509,7 @@ impl Sshd {
     /// `ssh -tt` to this sshd as the current user, running `remote` (a
     /// shell command line), with the test's throwaway key.
     pub fn ssh(&self, remote: &str) -> Command {
-        let mut c = Command::new(which("ssh").expect("ssh is installed"));
+        let mut c = Command::new(&self.ssh);
         c.arg("-tt")
             .args(["-F", "/dev/null"])
             .arg("-i")

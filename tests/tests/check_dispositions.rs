@@ -9,8 +9,8 @@
 
 use hupsafe_tests::check::{check, dies, stays_alive, write_programs, Subject};
 use hupsafe_tests::cli::hupsafe_bin;
-use hupsafe_tests::shell::{installed, quote, Shell, World};
-use hupsafe_tests::{procfs, until};
+use hupsafe_tests::shell::{quote, Shell, World};
+use hupsafe_tests::{procfs, require_tool, until};
 
 #[test]
 fn bash_background_jobs_each_disposition() {
@@ -126,10 +126,7 @@ fn bash_background_jobs_each_disposition() {
 
 #[test]
 fn zsh_background_jobs() {
-    if !installed("zsh") {
-        eprintln!("zsh is not installed: skipped (CI installs it)");
-        return;
-    }
+    require_tool!("zsh", "zsh");
     let world = World::new("check-zsh");
     write_programs(&world);
     let mut s = world.open_plain(Shell::Zsh);

@@ -10,8 +10,8 @@ use std::process::Command;
 use hupsafe_tests::check::{check, dies, stays_alive, write_programs, Subject};
 use hupsafe_tests::cli::hupsafe_bin;
 use hupsafe_tests::relay::{proc_state, Terminal};
-use hupsafe_tests::shell::{installed, is_stopped, last_tick, quote, Shell, World};
-use hupsafe_tests::{procfs, until};
+use hupsafe_tests::shell::{is_stopped, last_tick, quote, Shell, World};
+use hupsafe_tests::{procfs, require_tool, until};
 
 #[track_caller]
 fn wait_stopped(pid: i32) {
@@ -102,10 +102,7 @@ fn stopped_jobs_under_bash_get_sigterm() {
 
 #[test]
 fn stopped_jobs_under_zsh_get_the_kernels_sighup() {
-    if !installed("zsh") {
-        eprintln!("zsh is not installed: skipped (CI installs it)");
-        return;
-    }
+    require_tool!("zsh", "zsh");
     let world = World::new("check-stopped-zsh");
     write_programs(&world);
     let mut s = world.open_plain(Shell::Zsh);
@@ -279,16 +276,13 @@ fn procfs_session(pid: i32) -> i32 {
 
 #[test]
 fn a_tmux_window_outlives_a_dropped_client() {
-    if !installed("tmux") {
-        eprintln!("tmux is not installed: skipped");
-        return;
-    }
+    let tmux_bin = require_tool!("tmux", "tmux");
     let world = World::new("check-tmux");
     write_programs(&world);
     let sock = world.root().join("tmux.sock");
     let program = Subject::new(&world, "check-tmux");
     let tmux = |args: &[&str]| {
-        let mut c = Command::new("tmux");
+        let mut c = Command::new(&tmux_bin);
         c.arg("-S")
             .arg(&sock)
             .args(args)

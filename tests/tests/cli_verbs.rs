@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use hupsafe_tests::cli::{hupsafe, hupsafe_bin, TempDir};
+use hupsafe_tests::require_tool;
 
 fn text(o: &Output) -> (String, String) {
     (
@@ -82,10 +83,9 @@ fn completions_for_bash_zsh_and_fish() {
             "{shell} completion lacks the verbs:\n{script}"
         );
         let Some((prog, flag)) = check else { continue };
-        if Command::new(prog).arg("--version").output().is_err() {
-            eprintln!("{prog} not installed: syntax not checked");
+        let Some(prog) = require_tool(prog, prog) else {
             continue;
-        }
+        };
         let f = tmp.path().join(format!("completion.{shell}"));
         fs::write(&f, &script).unwrap();
         let c = Command::new(prog).arg(flag).arg(&f).output().unwrap();
@@ -116,20 +116,19 @@ fn man_prints_a_roff_page() {
         page.contains("HUPSAFE_LIB_DIR"),
         "the environment is documented"
     );
-    if let Ok(m) = Command::new("man").arg("--version").output() {
-        if m.status.success() {
-            let f = tmp.path().join("hupsafe.1");
-            fs::write(&f, &page).unwrap();
-            let r = Command::new("man")
-                .args(["-l", "-P", "cat"])
-                .arg(&f)
-                .env("MANWIDTH", "80")
-                .output()
-                .unwrap();
-            assert!(r.status.success(), "man -l: {:?}", text(&r).1);
-            assert!(text(&r).0.contains("hupsafe"));
-        }
-    }
+    let Some(man) = require_tool("man", "man-db") else {
+        return;
+    };
+    let f = tmp.path().join("hupsafe.1");
+    fs::write(&f, &page).unwrap();
+    let r = Command::new(man)
+        .args(["-l", "-P", "cat"])
+        .arg(&f)
+        .env("MANWIDTH", "80")
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "man -l: {:?}", text(&r).1);
+    assert!(text(&r).0.contains("hupsafe"));
 }
 
 fn install(tmp: &TempDir, dir: &Path, path: &str) -> Output {

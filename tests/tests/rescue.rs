@@ -266,10 +266,7 @@ fn refusals_say_why() {
 /// changed is put back, its stdout stays the terminal, and rescue says so.
 #[test]
 fn a_failure_half_way_is_undone() {
-    if hupsafe_tests::shell::which("prlimit").is_none() {
-        eprintln!("skipped: no prlimit");
-        return;
-    }
+    let prlimit = hupsafe_tests::require_tool!("prlimit", "util-linux");
     let world = World::new("rescue-undo");
     world.write("loop.py", PY_LOOP);
     let t = Tagged::new("rescue-undo");
@@ -277,7 +274,7 @@ fn a_failure_half_way_is_undone() {
     s.start(&format!("python3 loop.py {}", t.tag));
     let pid = t.wait_program();
     s.expect("line 3");
-    let ok = Command::new("prlimit")
+    let ok = Command::new(&prlimit)
         .args(["--nofile=3:3", "--pid", &pid.to_string()])
         .status()
         .unwrap();

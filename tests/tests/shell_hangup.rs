@@ -15,10 +15,10 @@
 
 use std::path::PathBuf;
 
-use hupsafe_tests::procfs;
 use hupsafe_tests::shell::{
-    cont, installed, is_stopped, last_tick, wait_tick_beyond, Session, Shell, Tagged, World,
+    cont, is_stopped, last_tick, wait_tick_beyond, Session, Shell, Tagged, World,
 };
+use hupsafe_tests::{procfs, require_tool};
 
 /// How the job is typed and what is done to it before the hangup.
 #[derive(Clone, Copy, Debug)]
@@ -176,13 +176,11 @@ fn control(shell: Shell, story: Story) {
 }
 
 fn story(shell: Shell, story: Story) {
-    if shell == Shell::Zsh && !installed("zsh") {
-        eprintln!("zsh is not installed: skipped (CI installs it)");
+    if shell.require().is_none() {
         return;
     }
-    if matches!(story, Story::Node) && !installed("node") {
-        eprintln!("node is not installed: skipped");
-        return;
+    if matches!(story, Story::Node) {
+        require_tool!("node", "nodejs");
     }
     std::thread::scope(|scope| {
         let a = scope.spawn(|| protected(shell, story));

@@ -10,20 +10,20 @@ use std::process::{Command, Stdio};
 
 use hupsafe_tests::cli::hupsafe_bin;
 use hupsafe_tests::relay::Terminal;
-use hupsafe_tests::shell::{installed, quote, Shell, World};
+use hupsafe_tests::shell::{quote, Shell, World};
+use hupsafe_tests::tools::require_tool;
 
 /// The variants a user can render: the default prefix, none, another one,
 /// and HUPSAFE_PREFIX.
 const VARIANTS: &[&[&str]] = &[&[], &["--prefix", ""], &["--prefix", "protect"]];
 
+/// Bash, and zsh unless it is missing (then its cases are skipped, with
+/// the skip line).
 fn shells() -> Vec<Shell> {
-    let mut v = vec![Shell::Bash];
-    if installed("zsh") {
-        v.push(Shell::Zsh);
-    } else {
-        eprintln!("zsh is not installed: its cases are skipped (CI installs it)");
-    }
-    v
+    [Shell::Bash, Shell::Zsh]
+        .into_iter()
+        .filter(|s| s.require().is_some())
+        .collect()
 }
 
 /// A marks file with marks, a comment, and lines the hooks must refuse
@@ -34,19 +34,12 @@ const MESSY_MARKS: &str =
 #[test]
 fn every_variant_parses_and_bash_passes_shellcheck() {
     let world = World::new("init-parse");
-    let shellcheck = installed("shellcheck");
-    if !shellcheck {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have shellcheck (.ci/run installs it)"
-        );
-        eprintln!("shellcheck is not installed: that part is skipped");
-    }
+    let shellcheck = require_tool("shellcheck", "shellcheck");
     for shell in shells() {
         for extra in VARIANTS {
             let script = world.init_script(shell, extra);
             let file = world.write(&format!("init-{}.sh", shell.name()), &script);
-            let out = Command::new(shell.name())
+            let out = Command::new(shell.program())
                 .arg("-n")
                 .arg(&file)
                 .output()
@@ -57,8 +50,8 @@ fn every_variant_parses_and_bash_passes_shellcheck() {
                 shell.name(),
                 String::from_utf8_lossy(&out.stderr)
             );
-            if shell == Shell::Bash && shellcheck {
-                let out = Command::new("shellcheck")
+            if let (Shell::Bash, Some(shellcheck)) = (shell, &shellcheck) {
+                let out = Command::new(shellcheck)
                     .args(["--shell=bash", "--severity=style"])
                     .arg(&file)
                     .output()
@@ -76,11 +69,12 @@ fn every_variant_parses_and_bash_passes_shellcheck() {
 #[test]
 fn sourcing_in_a_strict_shell_prints_nothing_and_fails_nothing() {
     let world = World::new("init-strict");
+    let shells = shells();
     for with_marks in [false, true] {
         if with_marks {
             fs::write(world.marks_file(), MESSY_MARKS).unwrap();
         }
-        for shell in shells() {
+        for &shell in &shells {
             for extra in VARIANTS {
                 let init = format!(
                     "{} init {} {}",
@@ -90,7 +84,7 @@ fn sourcing_in_a_strict_shell_prints_nothing_and_fails_nothing() {
                 );
                 // Twice: an rc file sourced again must not break either.
                 let script = format!("eval \"$({init})\"\neval \"$({init})\"\n");
-                let out = Command::new(shell.name())
+                let out = Command::new(shell.program())
                     .args(shell.strict_args())
                     .arg(&script)
                     .env_clear()
@@ -137,7 +131,7 @@ fn sourcing_interactively_prints_nothing_and_refuses_bad_marks() {
             Shell::Zsh => vec!["-f", "-i", "-e", "-u"],
         };
         args.push("-c");
-        let mut cmd = Command::new(shell.name());
+        let mut cmd = Command::new(shell.program());
         cmd.args(&args)
             .arg(&script)
             .env_clear()

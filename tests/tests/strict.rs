@@ -307,10 +307,11 @@ fn a_static_target_note_suggests_strict() {
 fn a_setuid_program_does_not_elevate_and_is_named() {
     use std::os::unix::fs::{chown, PermissionsExt};
     // SAFETY: geteuid cannot fail.
-    if unsafe { libc::geteuid() } != 0 || !std::path::Path::new("/usr/bin/setpriv").exists() {
-        eprintln!("skipped: needs root and /usr/bin/setpriv");
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root");
         return;
     }
+    let setpriv = hupsafe_tests::require_tool!("setpriv", "util-linux");
     let nobody = 65534;
     let base = std::env::temp_dir().join(format!("hupsafe-strict-setuid-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&base);
@@ -324,7 +325,7 @@ fn a_setuid_program_does_not_elevate_and_is_named() {
     std::fs::copy(CProgram::new("strict_euid").flag("-static").build(), &prog).unwrap();
     std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o4755)).unwrap();
     let run = |strict: bool| {
-        let mut c = std::process::Command::new("/usr/bin/setpriv");
+        let mut c = std::process::Command::new(&setpriv);
         c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
             .arg(hupsafe_tests::cli::hupsafe_bin())
             .args(["run", "--no-relay"]);
@@ -362,15 +363,16 @@ fn a_setuid_program_does_not_elevate_and_is_named() {
 }
 
 /// `tests/go/notify` built static (CGO_ENABLED=0) into the target
-/// directory; None when no Go toolchain is installed.
+/// directory; None (after the skip line) when no Go toolchain is installed.
 fn go_fixture() -> Option<&'static PathBuf> {
     static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
+    let go = hupsafe_tests::require_tool("go", "golang-go")?;
     BIN.get_or_init(|| {
         let root = hupsafe_tests::shim::workspace_root();
         let dir = hupsafe_tests::shim::target_dir().join("go-fixtures");
         std::fs::create_dir_all(&dir).ok()?;
         let out = dir.join("notify");
-        let status = std::process::Command::new("go")
+        let status = std::process::Command::new(&go)
             .args(["build", "-o"])
             .arg(&out)
             .arg(".")
@@ -392,10 +394,7 @@ fn go_fixture() -> Option<&'static PathBuf> {
 /// SIGHUP never reaches it; without, it does (the control).
 #[test]
 fn static_go_signal_notify_keeps_sighup_ignored_under_strict() {
-    let Some(bin) = go_fixture() else {
-        eprintln!("skipped: no Go toolchain (apt-get install golang-go)");
-        return;
-    };
+    let Some(bin) = go_fixture() else { return };
     for strict in [false, true] {
         let tmp = TempDir::new("strict-go");
         let mut cmd = hupsafe(&tmp);

@@ -246,6 +246,7 @@ fn a_wrapper_runs_the_program_unprotected_when_hupsafe_is_gone() {
 
 #[test]
 fn an_embedded_copy_is_protected_without_ld_preload() {
+    hupsafe_tests::require_tool!("patchelf", "patchelf");
     let e = Env::new("wrap-embed");
     let prog = e.real.join("prog");
     install(&fixture(1), &prog);
@@ -290,6 +291,7 @@ fn an_embedded_copy_is_protected_without_ld_preload() {
 
 #[test]
 fn embed_in_place_keeps_a_backup() {
+    hupsafe_tests::require_tool!("patchelf", "patchelf");
     let e = Env::new("wrap-inplace");
     let prog = e.real.join("prog");
     install(&fixture(1), &prog);
@@ -454,10 +456,11 @@ fn a_user_writable_shim_is_not_embedded_into_a_root_owned_program() {
     use std::os::unix::fs::chown;
     // SAFETY: geteuid cannot fail.
     let root = unsafe { libc::geteuid() } == 0;
-    if root && !Path::new("/usr/bin/setpriv").exists() {
-        eprintln!("skipped: needs /usr/bin/setpriv when run as root");
-        return;
-    }
+    let setpriv = if root {
+        Some(hupsafe_tests::require_tool!("setpriv", "util-linux"))
+    } else {
+        None
+    };
     let base = std::env::temp_dir().join(format!("hupsafe-wrap-root-{}", std::process::id()));
     let _ = fs::remove_dir_all(&base);
     fs::create_dir_all(&base).unwrap();
@@ -471,8 +474,8 @@ fn a_user_writable_shim_is_not_embedded_into_a_root_owned_program() {
             chown(d, Some(65534), Some(65534)).unwrap();
         }
     }
-    let mut c = if root {
-        let mut c = Command::new("/usr/bin/setpriv");
+    let mut c = if let Some(setpriv) = &setpriv {
+        let mut c = Command::new(setpriv);
         c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
             .arg(hupsafe_bin());
         c
@@ -511,10 +514,8 @@ fn a_user_writable_shim_is_not_embedded_into_a_root_owned_program() {
 fn install_system_needs_root() {
     // SAFETY: geteuid cannot fail.
     if unsafe { libc::geteuid() } == 0 {
-        if !Path::new("/usr/bin/setpriv").exists() {
-            return;
-        }
-        let out = Command::new("/usr/bin/setpriv")
+        let setpriv = hupsafe_tests::require_tool!("setpriv", "util-linux");
+        let out = Command::new(&setpriv)
             .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
             .arg(hupsafe_bin())
             .args(["install", "--system"])
@@ -544,12 +545,7 @@ fn install_system_needs_root() {
 fn init_puts_the_wrap_directory_first_on_path() {
     let e = Env::new("wrap-init");
     for shell in ["bash", "zsh"] {
-        let Some(sh) = ["/usr/bin", "/bin"]
-            .iter()
-            .map(|d| Path::new(d).join(shell))
-            .find(|p| p.exists())
-        else {
-            eprintln!("skipped {shell}: not installed");
+        let Some(sh) = hupsafe_tests::require_tool(shell, shell) else {
             continue;
         };
         for (dir, exists) in [(e.wrap.clone(), true), (e.tmp.path().join("none"), false)] {
