@@ -17,7 +17,8 @@ use std::time::Duration;
 
 use crate::cli::{hupsafe_bin, is_root};
 use crate::procfs;
-use crate::relay::{exit_code, proc_state, Jobs, Terminal, PROMPT};
+use crate::relay::{proc_state, Terminal, PROMPT};
+use crate::sandbox::Sandbox;
 use crate::wait::{poll, until, PATIENCE};
 
 /// The shells the integration supports.
@@ -104,20 +105,18 @@ for line in sys.stdin:
     print('got ' + line, end='', flush=True)
 ";
 
-/// One story's world: a private HOME, config (marks), state (jobs) and
-/// shim directory, and the test programs written into it.
-pub struct World {
-    pub jobs: Jobs,
-}
-
-impl World {
-    pub fn new(label: &str) -> World {
-        let jobs = Jobs::new(label);
-        fs::create_dir_all(jobs.root().join("config")).unwrap();
-        fs::create_dir_all(jobs.root().join("bin")).unwrap();
-        let w = World { jobs };
-        // The interpreters by the names the stories type, whatever PATH
-        // the test runner had them on.
+/// The shell stories' side of a [`Sandbox`]: its test programs, marks,
+/// and interactive shells on ptys.
+impl Sandbox {
+    /// A sandbox for shell stories: `home/`, `lib/`, `config/` (marks),
+    /// and `bin/` (first on PATH) with the interpreters by the names the
+    /// stories type, whatever PATH the test runner had them on; the test
+    /// programs `ticker.py`, `ticker.js` and `sink.py` in the root.
+    pub fn with_programs(label: &str) -> Sandbox {
+        let mut w = Sandbox::for_jobs(label);
+        fs::create_dir_all(w.config_dir()).unwrap();
+        fs::create_dir_all(w.bin_dir()).unwrap();
+        w.set_programs();
         let python = which(python3()).unwrap_or_else(|| PathBuf::from(python3()));
         for (name, target) in [("python3", Some(python)), ("node", which("node"))] {
             if let Some(t) = target {
@@ -130,67 +129,12 @@ impl World {
         w
     }
 
-    pub fn root(&self) -> &Path {
-        self.jobs.root()
-    }
-
-    pub fn config_dir(&self) -> PathBuf {
-        self.root().join("config")
-    }
-
-    /// A directory at the front of the shells' PATH, for test programs.
-    pub fn bin_dir(&self) -> PathBuf {
-        self.root().join("bin")
-    }
-
-    pub fn marks_file(&self) -> PathBuf {
-        self.config_dir().join("marks")
-    }
-
-    /// Writes a file under the world's root; its path.
-    pub fn write(&self, name: &str, text: &str) -> PathBuf {
-        let p = self.root().join(name);
-        fs::write(&p, text).unwrap();
-        p
-    }
-
-    /// The environment of the shells and of every hupsafe in this world.
-    pub fn env(&self) -> Vec<(String, String)> {
-        let mut env = self.jobs.env();
-        for (k, v) in env.iter_mut() {
-            if k == "PATH" {
-                *v = format!("{}:{v}", self.bin_dir().display());
-            }
-        }
-        env.push((
-            "HUPSAFE_CONFIG_DIR".into(),
-            self.config_dir().to_string_lossy().into_owned(),
-        ));
-        env
-    }
-
-    /// `hupsafe ARGS...` in this world: (status, stdout, stderr).
-    pub fn hupsafe(&self, args: &[&str]) -> (i32, String, String) {
-        let out = Command::new(hupsafe_bin())
-            .env_clear()
-            .envs(self.env())
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("cannot run hupsafe");
-        (
-            exit_code(out.status),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-
     /// `hupsafe mark NAMES...`, which must succeed.
     #[track_caller]
     pub fn mark(&self, names: &[&str]) {
         let mut args = vec!["mark"];
         args.extend_from_slice(names);
-        let (code, _, err) = self.hupsafe(&args);
+        let (code, _, err) = self.run(&args);
         assert_eq!(code, 0, "hupsafe mark {names:?} failed: {err}");
     }
 
@@ -198,7 +142,7 @@ impl World {
     pub fn init_script(&self, shell: Shell, extra: &[&str]) -> String {
         let mut args = vec!["init", shell.name()];
         args.extend_from_slice(extra);
-        let (code, out, err) = self.hupsafe(&args);
+        let (code, out, err) = self.run(&args);
         assert_eq!(code, 0, "hupsafe init {} failed: {err}", shell.name());
         out
     }
@@ -236,8 +180,8 @@ impl World {
 
     /// The relay job of the program tagged `tag` (its log keeps the output).
     pub fn job_log(&self, tag: &str) -> PathBuf {
-        let id = self.jobs.job_tagged(tag).id();
-        self.jobs.job_dir(&id).join("log")
+        let id = self.job_tagged(tag).id();
+        self.job_dir(&id).join("log")
     }
 }
 

@@ -23,8 +23,9 @@ use std::path::{Path, PathBuf};
 
 use hupsafe_tests::cli::{
     child_bin, describe_dir, hupsafe_bin, is_hupsafe_shim, is_root, musl_child_bin, nohup_link,
-    normalize, os, test_locale, Io, Outcome, Run, TempDir,
+    normalize, os, test_locale, Io, Outcome, Run,
 };
+use hupsafe_tests::Sandbox;
 
 const GNU_NOHUP: &str = "/usr/bin/nohup";
 
@@ -38,13 +39,13 @@ enum Impl {
 /// `cwd/`, `home/`, `io/` (files for fds 0-2), `lib/` (the shim) and the
 /// child's report at `T/report`.
 struct Side {
-    tmp: TempDir,
+    tmp: Sandbox,
     nohup: PathBuf,
 }
 
 impl Side {
     fn new(which: Impl) -> Side {
-        let tmp = TempDir::new(match which {
+        let tmp = Sandbox::new(match which {
             Impl::Gnu => "gnu",
             Impl::Hupsafe => "hs",
         });
@@ -60,7 +61,7 @@ impl Side {
     }
 
     fn root(&self) -> &Path {
-        self.tmp.path()
+        self.tmp.root()
     }
 
     fn path(&self, rel: &str) -> PathBuf {

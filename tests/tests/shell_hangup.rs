@@ -15,9 +15,8 @@
 
 use std::path::PathBuf;
 
-use hupsafe_tests::shell::{
-    cont, is_stopped, last_tick, wait_tick_beyond, Session, Shell, Tagged, World,
-};
+use hupsafe_tests::shell::{cont, is_stopped, last_tick, wait_tick_beyond, Session, Shell, Tagged};
+use hupsafe_tests::Sandbox;
 use hupsafe_tests::{procfs, require_tool};
 
 /// How the job is typed and what is done to it before the hangup.
@@ -62,7 +61,7 @@ struct Watch {
     seen: u32,
 }
 
-fn begin(world: &World, s: &mut Session, story: Story, protect: bool) -> Watch {
+fn begin(world: &Sandbox, s: &mut Session, story: Story, protect: bool) -> Watch {
     let tagged = Tagged::new("shell-story");
     let tag = tagged.tag.clone();
     let hs = if protect { "hs " } else { "" };
@@ -125,7 +124,7 @@ fn begin(world: &World, s: &mut Session, story: Story, protect: bool) -> Watch {
 
 /// Marked (or prefixed): alive after the hangup, output kept.
 fn protected(shell: Shell, story: Story) {
-    let world = World::new(&format!("shell-{}-{story:?}", shell.name()));
+    let world = Sandbox::with_programs(&format!("shell-{}-{story:?}", shell.name()));
     if !story.marks().is_empty() {
         world.mark(story.marks());
     }
@@ -161,7 +160,7 @@ fn protected(shell: Shell, story: Story) {
 
 /// Unmarked: the same program dies of the hangup.
 fn control(shell: Shell, story: Story) {
-    let world = World::new(&format!("shell-{}-{story:?}-control", shell.name()));
+    let world = Sandbox::with_programs(&format!("shell-{}-{story:?}-control", shell.name()));
     // The integration is there, only the mark is missing.
     let mut s = world.open(shell);
     let w = begin(&world, &mut s, story, false);

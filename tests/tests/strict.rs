@@ -15,8 +15,9 @@ use std::sync::mpsc::{channel, Receiver};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use hupsafe_tests::cli::{hupsafe, TempDir};
+use hupsafe_tests::cli::hupsafe;
 use hupsafe_tests::fixtures::CProgram;
+use hupsafe_tests::Sandbox;
 
 fn fixture() -> &'static PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
@@ -60,12 +61,12 @@ struct Run {
     lines: Receiver<String>,
     seen: Vec<String>,
     stderr: PathBuf,
-    _tmp: TempDir,
+    _tmp: Sandbox,
 }
 
 impl Run {
     fn start(mode: &str, strict: bool, relay: bool) -> Run {
-        let tmp = TempDir::new("strict");
+        let tmp = Sandbox::new("strict");
         let stderr = tmp.dir("out").join("stderr");
         let mut cmd = hupsafe(&tmp);
         cmd.args(["run", if relay { "--relay" } else { "--no-relay" }]);
@@ -253,7 +254,7 @@ fn libc_signal_reset_kills_without_strict() {
 
 #[test]
 fn the_global_flag_form_works_and_quiet_silences_the_warning() {
-    let tmp = TempDir::new("strict-global");
+    let tmp = Sandbox::new("strict-global");
     let out = hupsafe(&tmp)
         .args(["--quiet", "--no-relay", "--strict", "/bin/sh", "-c"])
         .arg("grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status")
@@ -286,7 +287,7 @@ fn relayed_raw_syscall_reset_kills_without_strict() {
 
 #[test]
 fn a_static_target_note_suggests_strict() {
-    let tmp = TempDir::new("strict-note");
+    let tmp = Sandbox::new("strict-note");
     let prog = CProgram::new("cli_child").flag("-static").build();
     let out = hupsafe(&tmp)
         .args(["run", "--no-relay", "--"])
@@ -313,10 +314,10 @@ fn a_setuid_program_does_not_elevate_and_is_named() {
     }
     let setpriv = hupsafe_tests::require_tool!("setpriv", "util-linux");
     let nobody = 65534;
-    let base = std::env::temp_dir().join(format!("hupsafe-strict-setuid-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&base);
-    std::fs::create_dir_all(&base).unwrap();
-    std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // Open to uid 65534, which runs hupsafe and the program from it.
+    let sandbox = Sandbox::new("strict-setuid");
+    let base = sandbox.root();
+    std::fs::set_permissions(base, std::fs::Permissions::from_mode(0o755)).unwrap();
     let lib = base.join("lib");
     std::fs::create_dir(&lib).unwrap();
     std::fs::set_permissions(&lib, std::fs::Permissions::from_mode(0o700)).unwrap();
@@ -349,7 +350,6 @@ fn a_setuid_program_does_not_elevate_and_is_named() {
     };
     let (control, err) = run(false);
     let (strict, strict_err) = run(true);
-    let _ = std::fs::remove_dir_all(&base);
     if control.is_empty() && err.contains("Permission denied") {
         eprintln!("skipped: the hupsafe binary is not reachable by uid 65534: {err}");
         return;
@@ -396,7 +396,7 @@ fn go_fixture() -> Option<&'static PathBuf> {
 fn static_go_signal_notify_keeps_sighup_ignored_under_strict() {
     let Some(bin) = go_fixture() else { return };
     for strict in [false, true] {
-        let tmp = TempDir::new("strict-go");
+        let tmp = Sandbox::new("strict-go");
         let mut cmd = hupsafe(&tmp);
         cmd.args(["run", "--quiet", "--no-relay"]);
         if strict {
