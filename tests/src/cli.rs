@@ -125,23 +125,26 @@ pub fn test_locale(localedef: &Path, locale: &str) -> Option<PathBuf> {
         }
         let (name, charset) = locale.split_once('.')?;
         fs::create_dir_all(&dir).ok()?;
-        let tmp = dir.join(format!(".{locale}.{}", std::process::id()));
-        let ok = Command::new(localedef)
+        // Built beside the cache, then renamed into it whole; the staging
+        // directory goes when dropped.
+        let staging = tempfile::Builder::new()
+            .prefix(".staging-")
+            .tempdir_in(&dir)
+            .ok()?;
+        let tmp = staging.path().join(locale);
+        // localedef exits 1 for warnings while still writing the locale.
+        let _ = Command::new(localedef)
             .args(["-i", name, "-f", charset])
             .arg(&tmp)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
             .ok()?;
-        // localedef exits 1 for warnings while still writing the locale.
         if !tmp.join("LC_CTYPE").is_file() {
-            let _ = fs::remove_dir_all(&tmp);
-            let _ = ok;
             return None;
         }
-        if fs::rename(&tmp, dir.join(locale)).is_err() {
-            let _ = fs::remove_dir_all(&tmp);
-        }
+        // Another test process may have put it there first: either is fine.
+        let _ = fs::rename(&tmp, dir.join(locale));
         dir.join(locale)
             .join("LC_CTYPE")
             .is_file()
