@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use crate::cli::hupsafe_bin;
 use crate::procfs;
 use crate::relay::exit_code;
-use crate::shell::{quote, Tagged, World};
+use crate::sandbox::Sandbox;
+use crate::shell::{quote, Tagged};
 use crate::wait::{poll, until, PATIENCE};
 
 /// SIGHUP back at its default action (what many programs do), then sleeps.
@@ -99,7 +100,7 @@ while True:
 /// Writes the programs above into the world's root, as `default.py`,
 /// `ignore.py`, `catch.py`, `block.py`, `hold.py`, `printer.py` and
 /// `leader.py`.
-pub fn write_programs(world: &World) {
+pub fn write_programs(world: &Sandbox) {
     for (name, code) in [
         ("default.py", PY_DEFAULT),
         ("ignore.py", PY_IGNORE),
@@ -121,7 +122,7 @@ pub struct Subject {
 }
 
 impl Subject {
-    pub fn new(world: &World, label: &str) -> Subject {
+    pub fn new(world: &Sandbox, label: &str) -> Subject {
         let tagged = Tagged::new(label);
         let ready = world.root().join(format!("{}.ready", tagged.tag));
         Subject { tagged, ready }

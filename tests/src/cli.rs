@@ -1,8 +1,8 @@
-//! The CLI tests' harness: the built `hupsafe` binary, temporary
-//! directories, terminals (ptys), and running a program with each of fds
-//! 0-2 set up as a terminal, /dev/null, /dev/full, a file, or closed,
-//! then collecting everything it left behind: exit status, what reached
-//! the terminal and the files, and what its command reported.
+//! The CLI tests' harness: the built `hupsafe` binary, the bare hupsafe
+//! command in a [`Sandbox`], terminals (ptys), and running a program with
+//! each of fds 0-2 set up as a terminal, /dev/null, /dev/full, a file, or
+//! closed, then collecting everything it left behind: exit status, what
+//! reached the terminal and the files, and what its command reported.
 //!
 //! The command under test is usually `tests/c/cli_child.c`, which writes
 //! a report of what it was handed (argv, fds 0-2, SIGHUP disposition,
@@ -13,15 +13,15 @@ use std::fs;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::fixtures::CProgram;
+use crate::sandbox::Sandbox;
 use crate::shim::{target_dir, workspace_root};
 
 /// Runs the CLI tests against another build of hupsafe (a release or a
@@ -80,9 +80,11 @@ pub fn child_bin() -> &'static Path {
 }
 
 /// The reporting child built with musl-gcc (musl's dynamic loader), or
-/// None when musl-gcc is not installed.
+/// None (after the skip line, see [`crate::tools`]) when musl-gcc is not
+/// installed.
 pub fn musl_child_bin() -> Option<&'static Path> {
     static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
+    let musl_gcc = crate::tools::require_tool("musl-gcc", "musl-tools")?;
     BIN.get_or_init(|| {
         let out = target_dir().join("hupsafe-fixtures").join("cli_child-musl");
         if out.is_file() {
@@ -90,22 +92,26 @@ pub fn musl_child_bin() -> Option<&'static Path> {
         }
         fs::create_dir_all(out.parent()?).ok()?;
         let tmp = out.with_extension(format!("tmp{}", std::process::id()));
-        let ok = Command::new("musl-gcc")
+        let ok = Command::new(&musl_gcc)
             .args(["-O1", "-o"])
             .arg(&tmp)
             .arg(crate::fixtures::source_dir().join("cli_child.c"))
             .status()
-            .ok()?
-            .success();
-        (ok && fs::rename(&tmp, &out).is_ok()).then_some(out)
+            .is_ok_and(|s| s.success());
+        assert!(ok, "{} could not build cli_child.c", musl_gcc.display());
+        if fs::rename(&tmp, &out).is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        out.is_file().then_some(out)
     })
     .as_deref()
 }
 
 /// A directory for `LOCPATH` holding `locale` (e.g. `de_DE.UTF-8`),
-/// compiled once with localedef from the system's locale sources; None
+/// compiled once with `localedef` (found by the caller with
+/// [`crate::tools::require_tool`]) from the system's locale sources; None
 /// when those are not installed (Debian: locales).
-pub fn test_locale(locale: &str) -> Option<PathBuf> {
+pub fn test_locale(localedef: &Path, locale: &str) -> Option<PathBuf> {
     static LOCALES: std::sync::Mutex<Vec<(String, Option<PathBuf>)>> =
         std::sync::Mutex::new(Vec::new());
     let mut built = LOCALES.lock().unwrap_or_else(|e| e.into_inner());
@@ -119,23 +125,26 @@ pub fn test_locale(locale: &str) -> Option<PathBuf> {
         }
         let (name, charset) = locale.split_once('.')?;
         fs::create_dir_all(&dir).ok()?;
-        let tmp = dir.join(format!(".{locale}.{}", std::process::id()));
-        let ok = Command::new("localedef")
+        // Built beside the cache, then renamed into it whole; the staging
+        // directory goes when dropped.
+        let staging = tempfile::Builder::new()
+            .prefix(".staging-")
+            .tempdir_in(&dir)
+            .ok()?;
+        let tmp = staging.path().join(locale);
+        // localedef exits 1 for warnings while still writing the locale.
+        let _ = Command::new(localedef)
             .args(["-i", name, "-f", charset])
             .arg(&tmp)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
             .ok()?;
-        // localedef exits 1 for warnings while still writing the locale.
         if !tmp.join("LC_CTYPE").is_file() {
-            let _ = fs::remove_dir_all(&tmp);
-            let _ = ok;
             return None;
         }
-        if fs::rename(&tmp, dir.join(locale)).is_err() {
-            let _ = fs::remove_dir_all(&tmp);
-        }
+        // Another test process may have put it there first: either is fine.
+        let _ = fs::rename(&tmp, dir.join(locale));
         dir.join(locale)
             .join("LC_CTYPE")
             .is_file()
@@ -149,66 +158,6 @@ pub fn test_locale(locale: &str) -> Option<PathBuf> {
 pub fn is_root() -> bool {
     // SAFETY: geteuid cannot fail.
     unsafe { libc::geteuid() == 0 }
-}
-
-/// A private temporary directory, removed (permissions restored first)
-/// when dropped.
-#[derive(Debug)]
-pub struct TempDir {
-    path: PathBuf,
-}
-
-impl TempDir {
-    pub fn new(label: &str) -> TempDir {
-        static SERIAL: AtomicU64 = AtomicU64::new(0);
-        let base = std::env::temp_dir();
-        loop {
-            let path = base.join(format!(
-                "hupsafe-{label}-{}-{}",
-                std::process::id(),
-                SERIAL.fetch_add(1, Ordering::Relaxed)
-            ));
-            match fs::create_dir(&path) {
-                Ok(()) => {
-                    fs::set_permissions(&path, fs::Permissions::from_mode(0o700)).unwrap();
-                    return TempDir { path };
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => panic!("cannot create a temporary directory: {e}"),
-            }
-        }
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// A subdirectory (created, mode 0700).
-    pub fn dir(&self, name: &str) -> PathBuf {
-        let p = self.path.join(name);
-        fs::create_dir_all(&p).unwrap();
-        fs::set_permissions(&p, fs::Permissions::from_mode(0o700)).unwrap();
-        p
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        fn open_up(p: &Path) {
-            if let Ok(m) = fs::symlink_metadata(p) {
-                if m.is_dir() {
-                    let _ = fs::set_permissions(p, fs::Permissions::from_mode(0o700));
-                    if let Ok(rd) = fs::read_dir(p) {
-                        for e in rd.flatten() {
-                            open_up(&e.path());
-                        }
-                    }
-                }
-            }
-        }
-        open_up(&self.path);
-        let _ = fs::remove_dir_all(&self.path);
-    }
 }
 
 /// A pseudo-terminal: the master end for the test, the slave end handed
@@ -569,8 +518,10 @@ pub fn is_hupsafe_shim(entry: &str) -> bool {
 }
 
 /// A command for the hupsafe binary with a private HOME and shim
-/// directory under `tmp` and a minimal environment.
-pub fn hupsafe(tmp: &TempDir) -> Command {
+/// directory under `tmp` and a minimal environment (no state directory, no
+/// TERM, no relay setting: the CLI tests' bare hupsafe; jobs use
+/// [`Sandbox::hupsafe`]).
+pub fn hupsafe(tmp: &Sandbox) -> Command {
     let mut c = Command::new(hupsafe_bin());
     let home = tmp.dir("home");
     let lib = tmp.dir("lib");
@@ -633,8 +584,8 @@ impl Ran {
 }
 
 /// Runs `cmd` (built by [`hupsafe`]) with `REPORT` pointing into `tmp`.
-pub fn run_reporting(tmp: &TempDir, cmd: &mut Command) -> Ran {
-    run_reporting_at(&tmp.path().join("report"), cmd)
+pub fn run_reporting(tmp: &Sandbox, cmd: &mut Command) -> Ran {
+    run_reporting_at(&tmp.root().join("report"), cmd)
 }
 
 /// Runs `cmd` with the child's report written to `report`.

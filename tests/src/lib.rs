@@ -11,9 +11,13 @@
 //! - [`procfs`]: what the kernel says about a process (signal masks,
 //!   liveness, the system call it is blocked in, processes found by tag);
 //! - [`wait`]: polling with a deadline, never a fixed sleep;
+//! - [`sandbox`]: the one private directory (HOME, shim, state and config
+//!   directories) every test runs hupsafe in, removed when dropped;
 //! - [`relay`]: an interactive shell on a real pty to type into and hang
-//!   up on, and `hupsafe` jobs in a private state directory;
-//! - [`differential`]: comparing SIGHUP under the shim with a real signal.
+//!   up on, and `hupsafe` jobs in a sandbox's state directory;
+//! - [`differential`]: comparing SIGHUP under the shim with a real signal;
+//! - [`tools`]: outside programs a test needs (zsh, sshd, patchelf...),
+//!   found on PATH, or the test is skipped with one line naming the package.
 //!
 //! Set `HUPSAFE_TEST_NO_PRELOAD=1` to run every test without the shim: a
 //! test that still passes then proves nothing about the shim.
@@ -25,12 +29,16 @@ pub mod fixtures;
 pub mod process;
 pub mod procfs;
 pub mod relay;
+pub mod sandbox;
 pub mod shell;
 pub mod shim;
+pub mod tools;
 pub mod wait;
 
 pub use fixtures::{shared_library, CProgram};
 pub use process::{hangup, Exit, HangupOutcome, KillTaggedOnDrop, Launch, Running};
 pub use procfs::{find_by_tag, sigbit, unique_tag, ProcStatus};
+pub use sandbox::Sandbox;
 pub use shim::{preload_disabled, shim_path};
+pub use tools::{require_tool, skip};
 pub use wait::{until, PATIENCE};

@@ -5,7 +5,6 @@
 //! job records; cleanup of every job's processes by pid (and start time),
 //! never by name.
 
-use std::ffi::OsStr;
 use std::fs;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -14,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::cli::{hupsafe_bin, TempDir};
+use crate::sandbox::Sandbox;
 use crate::wait::{poll, PATIENCE};
 
 /// The prompt of the test shells: distinctive, and free of escapes.
@@ -68,12 +67,6 @@ pub fn relay_setting() -> Option<String> {
     std::env::var("HUPSAFE_TEST_RELAY").ok()
 }
 
-/// A private state directory (and HOME, and shim directory) for the jobs
-/// of one test. Dropping it kills what its jobs left running.
-pub struct Jobs {
-    tmp: TempDir,
-}
-
 /// One job as `hupsafe ps --json` shows it.
 #[derive(Clone, Debug)]
 pub struct JobView {
@@ -111,76 +104,11 @@ impl JobView {
     }
 }
 
-impl Default for Jobs {
-    fn default() -> Self {
-        Self::new("relay")
-    }
-}
-
-impl Jobs {
-    pub fn new(label: &str) -> Jobs {
-        let tmp = TempDir::new(label);
-        tmp.dir("home");
-        tmp.dir("lib");
-        Jobs { tmp }
-    }
-
-    pub fn root(&self) -> &Path {
-        self.tmp.path()
-    }
-
-    pub fn state_dir(&self) -> PathBuf {
-        self.tmp.path().join("state")
-    }
-
+/// The jobs of a [`Sandbox`]: started with `hupsafe --relay`, read back
+/// through `hupsafe ps --json` and their records.
+impl Sandbox {
     pub fn job_dir(&self, id: &str) -> PathBuf {
         self.state_dir().join("jobs").join(id)
-    }
-
-    /// The environment every hupsafe of this test runs with.
-    pub fn env(&self) -> Vec<(String, String)> {
-        let p = |s: &str| self.tmp.path().join(s).to_string_lossy().into_owned();
-        let mut env: Vec<(String, String)> = vec![
-            ("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()),
-            ("HOME".into(), p("home")),
-            ("HUPSAFE_LIB_DIR".into(), p("lib")),
-            ("HUPSAFE_STATE_DIR".into(), p("state")),
-            ("LANG".into(), "C.UTF-8".into()),
-            ("TERM".into(), "dumb".into()),
-        ];
-        env.extend(relay_setting().map(|v| ("HUPSAFE_RELAY".to_string(), v)));
-        env
-    }
-
-    /// `hupsafe ARGS...` with this test's environment, stdin /dev/null,
-    /// in a process group of its own (whatever it does to its group never
-    /// reaches the test runner).
-    pub fn hupsafe<I, S>(&self, args: I) -> Command
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<OsStr>,
-    {
-        let mut c = Command::new(hupsafe_bin());
-        c.env_clear()
-            .envs(self.env())
-            .args(args)
-            .stdin(Stdio::null())
-            .process_group(0);
-        c
-    }
-
-    /// Runs `hupsafe ARGS...` to the end: (status, stdout, stderr).
-    pub fn run<I, S>(&self, args: I) -> (i32, String, String)
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<OsStr>,
-    {
-        let out = self.hupsafe(args).output().expect("cannot run hupsafe");
-        (
-            exit_code(out.status),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
     }
 
     /// Starts `hupsafe --relay PROGRAM...` without a terminal (the program
@@ -293,12 +221,6 @@ impl Jobs {
     }
 }
 
-impl Drop for Jobs {
-    fn drop(&mut self) {
-        self.kill_all();
-    }
-}
-
 /// The start time (clock ticks since boot) of `pid`, if it exists.
 pub fn start_time(pid: i32) -> Option<u64> {
     let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -381,7 +303,7 @@ impl Terminal {
 
     /// An interactive bash (no rc files, a fixed prompt, TERM=dumb) with
     /// the jobs' environment, waiting at its prompt.
-    pub fn bash(jobs: &Jobs) -> Terminal {
+    pub fn bash(jobs: &Sandbox) -> Terminal {
         let mut cmd = Command::new("bash");
         cmd.args(["--norc", "--noprofile", "-i"])
             .env_clear()

@@ -17,7 +17,8 @@ use std::time::Duration;
 
 use crate::cli::{hupsafe_bin, is_root};
 use crate::procfs;
-use crate::relay::{exit_code, proc_state, Jobs, Terminal, PROMPT};
+use crate::relay::{proc_state, Terminal, PROMPT};
+use crate::sandbox::Sandbox;
 use crate::wait::{poll, until, PATIENCE};
 
 /// The shells the integration supports.
@@ -33,6 +34,20 @@ impl Shell {
             Shell::Bash => "bash",
             Shell::Zsh => "zsh",
         }
+    }
+
+    /// The shell's program, found on PATH (see [`crate::tools`]); None,
+    /// after the skip line, when it is missing. Its Debian package has
+    /// its name.
+    #[track_caller]
+    pub fn require(self) -> Option<PathBuf> {
+        crate::tools::require_tool(self.name(), self.name())
+    }
+
+    /// The shell's program as found on PATH (its bare name when it is
+    /// missing: running it then fails).
+    pub fn program(self) -> PathBuf {
+        which(self.name()).unwrap_or_else(|| PathBuf::from(self.name()))
     }
 
     /// The arguments of an interactive shell that reads no rc file.
@@ -52,24 +67,7 @@ impl Shell {
     }
 }
 
-/// Whether `program` is on PATH (or in /usr/sbin).
-pub fn installed(program: &str) -> bool {
-    which(program).is_some()
-}
-
-/// The path of `program` on PATH (or in /usr/sbin, where sshd lives).
-pub fn which(program: &str) -> Option<PathBuf> {
-    let path = std::env::var("PATH").unwrap_or_default();
-    let found = path
-        .split(':')
-        .chain(["/usr/sbin", "/sbin"])
-        .filter(|d| !d.is_empty())
-        .map(|d| Path::new(d).join(program))
-        .find(|p| {
-            fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        });
-    found
-}
+pub use crate::tools::which;
 
 /// Python 3 for the test programs: the system one.
 pub fn python3() -> &'static str {
@@ -107,20 +105,18 @@ for line in sys.stdin:
     print('got ' + line, end='', flush=True)
 ";
 
-/// One story's world: a private HOME, config (marks), state (jobs) and
-/// shim directory, and the test programs written into it.
-pub struct World {
-    pub jobs: Jobs,
-}
-
-impl World {
-    pub fn new(label: &str) -> World {
-        let jobs = Jobs::new(label);
-        fs::create_dir_all(jobs.root().join("config")).unwrap();
-        fs::create_dir_all(jobs.root().join("bin")).unwrap();
-        let w = World { jobs };
-        // The interpreters by the names the stories type, whatever PATH
-        // the test runner had them on.
+/// The shell stories' side of a [`Sandbox`]: its test programs, marks,
+/// and interactive shells on ptys.
+impl Sandbox {
+    /// A sandbox for shell stories: `home/`, `lib/`, `config/` (marks),
+    /// and `bin/` (first on PATH) with the interpreters by the names the
+    /// stories type, whatever PATH the test runner had them on; the test
+    /// programs `ticker.py`, `ticker.js` and `sink.py` in the root.
+    pub fn with_programs(label: &str) -> Sandbox {
+        let mut w = Sandbox::for_jobs(label);
+        fs::create_dir_all(w.config_dir()).unwrap();
+        fs::create_dir_all(w.bin_dir()).unwrap();
+        w.set_programs();
         let python = which(python3()).unwrap_or_else(|| PathBuf::from(python3()));
         for (name, target) in [("python3", Some(python)), ("node", which("node"))] {
             if let Some(t) = target {
@@ -133,67 +129,12 @@ impl World {
         w
     }
 
-    pub fn root(&self) -> &Path {
-        self.jobs.root()
-    }
-
-    pub fn config_dir(&self) -> PathBuf {
-        self.root().join("config")
-    }
-
-    /// A directory at the front of the shells' PATH, for test programs.
-    pub fn bin_dir(&self) -> PathBuf {
-        self.root().join("bin")
-    }
-
-    pub fn marks_file(&self) -> PathBuf {
-        self.config_dir().join("marks")
-    }
-
-    /// Writes a file under the world's root; its path.
-    pub fn write(&self, name: &str, text: &str) -> PathBuf {
-        let p = self.root().join(name);
-        fs::write(&p, text).unwrap();
-        p
-    }
-
-    /// The environment of the shells and of every hupsafe in this world.
-    pub fn env(&self) -> Vec<(String, String)> {
-        let mut env = self.jobs.env();
-        for (k, v) in env.iter_mut() {
-            if k == "PATH" {
-                *v = format!("{}:{v}", self.bin_dir().display());
-            }
-        }
-        env.push((
-            "HUPSAFE_CONFIG_DIR".into(),
-            self.config_dir().to_string_lossy().into_owned(),
-        ));
-        env
-    }
-
-    /// `hupsafe ARGS...` in this world: (status, stdout, stderr).
-    pub fn hupsafe(&self, args: &[&str]) -> (i32, String, String) {
-        let out = Command::new(hupsafe_bin())
-            .env_clear()
-            .envs(self.env())
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("cannot run hupsafe");
-        (
-            exit_code(out.status),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-
     /// `hupsafe mark NAMES...`, which must succeed.
     #[track_caller]
     pub fn mark(&self, names: &[&str]) {
         let mut args = vec!["mark"];
         args.extend_from_slice(names);
-        let (code, _, err) = self.hupsafe(&args);
+        let (code, _, err) = self.run(&args);
         assert_eq!(code, 0, "hupsafe mark {names:?} failed: {err}");
     }
 
@@ -201,7 +142,7 @@ impl World {
     pub fn init_script(&self, shell: Shell, extra: &[&str]) -> String {
         let mut args = vec!["init", shell.name()];
         args.extend_from_slice(extra);
-        let (code, out, err) = self.hupsafe(&args);
+        let (code, out, err) = self.run(&args);
         assert_eq!(code, 0, "hupsafe init {} failed: {err}", shell.name());
         out
     }
@@ -226,7 +167,7 @@ impl World {
 
     /// An interactive `shell` on a new pty without the integration.
     pub fn open_plain(&self, shell: Shell) -> Session {
-        let mut cmd = Command::new(shell.name());
+        let mut cmd = Command::new(shell.program());
         cmd.args(shell.interactive_args())
             .env_clear()
             .envs(self.env())
@@ -239,8 +180,8 @@ impl World {
 
     /// The relay job of the program tagged `tag` (its log keeps the output).
     pub fn job_log(&self, tag: &str) -> PathBuf {
-        let id = self.jobs.job_tagged(tag).id();
-        self.jobs.job_dir(&id).join("log")
+        let id = self.job_tagged(tag).id();
+        self.job_dir(&id).join("log")
     }
 }
 
@@ -413,25 +354,29 @@ pub fn cont(pid: i32) {
     unsafe { libc::kill(pid, libc::SIGCONT) };
 }
 
+/// The OpenSSH programs, as the test found them with
+/// [`crate::tools::require_tool`].
+pub struct SshTools {
+    pub sshd: PathBuf,
+    pub ssh: PathBuf,
+    pub keygen: PathBuf,
+}
+
 /// A throwaway sshd on 127.0.0.1: its own host key, an authorized key for
 /// the current user, a free port; started and stopped by the test, by pid.
 pub struct Sshd {
     dir: PathBuf,
     port: u16,
     child: Child,
+    ssh: PathBuf,
 }
 
 impl Sshd {
-    /// Whether sshd, ssh and ssh-keygen are installed.
-    pub fn available() -> bool {
-        installed("sshd") && installed("ssh") && installed("ssh-keygen")
-    }
-
     /// Starts sshd in `dir` (which must exist) and waits until it accepts
     /// connections.
-    pub fn start(dir: &Path) -> Sshd {
+    pub fn start(tools: &SshTools, dir: &Path) -> Sshd {
         let keygen = |name: &str| {
-            let out = Command::new(which("ssh-keygen").unwrap())
+            let out = Command::new(&tools.keygen)
                 .args(["-q", "-t", "ed25519", "-N", "", "-C", "hupsafe-test", "-f"])
                 .arg(dir.join(name))
                 .stdin(Stdio::null())
@@ -468,7 +413,7 @@ impl Sshd {
         if is_root() {
             let _ = fs::create_dir_all("/run/sshd");
         }
-        let child = Command::new(which("sshd").expect("sshd is installed"))
+        let child = Command::new(&tools.sshd)
             .arg("-D")
             .arg("-f")
             .arg(dir.join("sshd_config"))
@@ -483,6 +428,7 @@ impl Sshd {
             dir: dir.to_path_buf(),
             port,
             child,
+            ssh: tools.ssh.clone(),
         };
         let ready = poll(PATIENCE, || {
             if let Ok(Some(s)) = sshd.child.try_wait() {
@@ -507,7 +453,7 @@ impl Sshd {
     /// `ssh -tt` to this sshd as the current user, running `remote` (a
     /// shell command line), with the test's throwaway key.
     pub fn ssh(&self, remote: &str) -> Command {
-        let mut c = Command::new(which("ssh").expect("ssh is installed"));
+        let mut c = Command::new(&self.ssh);
         c.arg("-tt")
             .args(["-F", "/dev/null"])
             .arg("-i")

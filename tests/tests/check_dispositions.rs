@@ -9,12 +9,13 @@
 
 use hupsafe_tests::check::{check, dies, stays_alive, write_programs, Subject};
 use hupsafe_tests::cli::hupsafe_bin;
-use hupsafe_tests::shell::{installed, quote, Shell, World};
-use hupsafe_tests::{procfs, until};
+use hupsafe_tests::shell::{quote, Shell};
+use hupsafe_tests::Sandbox;
+use hupsafe_tests::{procfs, require_tool, until};
 
 #[test]
 fn bash_background_jobs_each_disposition() {
-    let world = World::new("check-dispositions");
+    let world = Sandbox::with_programs("check-dispositions");
     write_programs(&world);
     let bin = quote(&hupsafe_bin().to_string_lossy());
     let mut s = world.open_plain(Shell::Bash);
@@ -126,11 +127,8 @@ fn bash_background_jobs_each_disposition() {
 
 #[test]
 fn zsh_background_jobs() {
-    if !installed("zsh") {
-        eprintln!("zsh is not installed: skipped (CI installs it)");
-        return;
-    }
-    let world = World::new("check-zsh");
+    require_tool!("zsh", "zsh");
+    let world = Sandbox::with_programs("check-zsh");
     write_programs(&world);
     let mut s = world.open_plain(Shell::Zsh);
     let ignored = Subject::new(&world, "check-zsh-ignored");

@@ -11,11 +11,12 @@ use std::process::{Command, Stdio};
 
 use hupsafe_tests::check::hupsafe;
 use hupsafe_tests::cli::{hupsafe_bin, is_root};
-use hupsafe_tests::shell::{quote, write_script, World};
+use hupsafe_tests::shell::{quote, write_script};
 use hupsafe_tests::CProgram;
+use hupsafe_tests::Sandbox;
 
 /// `doctor --json ARGS...` in `world`: (status, findings by topic).
-fn doctor(world: &World, args: &[&str]) -> (i32, serde_json::Value, String) {
+fn doctor(world: &Sandbox, args: &[&str]) -> (i32, serde_json::Value, String) {
     let mut a = vec!["doctor".to_string(), "--json".to_string()];
     a.extend(args.iter().map(|s| s.to_string()));
     let (status, out, err) = hupsafe(&world.env(), &a);
@@ -42,7 +43,7 @@ fn expected_status(json: &serde_json::Value, extra: bool) -> i32 {
 
 #[test]
 fn a_fresh_environment() {
-    let world = World::new("doctor-fresh");
+    let world = Sandbox::with_programs("doctor-fresh");
     let (status, json, out) = doctor(&world, &[]);
     let shim = topic(&json, "shim");
     assert_eq!(shim["level"], "ok", "{out}");
@@ -82,7 +83,7 @@ fn a_fresh_environment() {
 
 #[test]
 fn a_shim_directory_others_can_write_is_refused() {
-    let world = World::new("doctor-open-lib");
+    let world = Sandbox::with_programs("doctor-open-lib");
     let lib = world.root().join("lib");
     fs::set_permissions(&lib, fs::Permissions::from_mode(0o755)).unwrap();
     let (status, json, out) = doctor(&world, &[]);
@@ -97,10 +98,10 @@ fn a_shim_directory_others_can_write_is_refused() {
 
 #[test]
 fn shell_integration_and_marks() {
-    let world = World::new("doctor-shell");
+    let world = Sandbox::with_programs("doctor-shell");
     let home = world.root().join("home");
     world.mark(&["python3", "torchrun"]);
-    let run_from_bash = |world: &World| {
+    let run_from_bash = |world: &Sandbox| {
         let line = format!(
             "{} doctor --json; :",
             quote(&hupsafe_bin().to_string_lossy())
@@ -155,7 +156,7 @@ fn shell_integration_and_marks() {
 
 #[test]
 fn a_dynamic_program_gets_the_shim() {
-    let world = World::new("doctor-dynamic");
+    let world = Sandbox::with_programs("doctor-dynamic");
     let (status, json, out) = doctor(&world, &["sleep", "600"]);
     let cmd = topic(&json, "command");
     assert_eq!(cmd["level"], "ok", "{out}");
@@ -184,7 +185,7 @@ fn a_dynamic_program_gets_the_shim() {
 
 #[test]
 fn a_static_program_is_at_risk() {
-    let world = World::new("doctor-static");
+    let world = Sandbox::with_programs("doctor-static");
     let program = CProgram::new("cli_child").flag("-static").build();
     let (status, json, out) = doctor(&world, &[&program.to_string_lossy()]);
     let cmd = topic(&json, "command");
@@ -214,7 +215,7 @@ fn a_setuid_program_is_at_risk() {
         eprintln!("not root: cannot make a setuid program of another user: skipped");
         return;
     }
-    let world = World::new("doctor-setuid");
+    let world = Sandbox::with_programs("doctor-setuid");
     let dir = world.root().join("suid");
     fs::create_dir(&dir).unwrap();
     let program = dir.join("true");
@@ -233,7 +234,7 @@ fn a_setuid_program_is_at_risk() {
 
 #[test]
 fn a_missing_command_is_bad_input() {
-    let world = World::new("doctor-missing");
+    let world = Sandbox::with_programs("doctor-missing");
     let (status, out, err) = hupsafe(
         &world.env(),
         &["doctor".into(), "hupsafe-no-such-command-here".into()],
@@ -245,7 +246,7 @@ fn a_missing_command_is_bad_input() {
 
 /// `doctor` typed at the prompt of `session`: its JSON findings.
 fn doctor_at_prompt(
-    world: &World,
+    world: &Sandbox,
     session: &mut hupsafe_tests::shell::Session,
 ) -> serde_json::Value {
     let out = world.root().join("doctor.json");
@@ -261,13 +262,12 @@ fn doctor_at_prompt(
 
 #[test]
 fn the_calling_shell_is_known_to_have_loaded_the_integration() {
-    use hupsafe_tests::shell::{installed, Shell};
+    use hupsafe_tests::shell::Shell;
     for shell in [Shell::Bash, Shell::Zsh] {
-        if !installed(shell.name()) {
-            eprintln!("skipped {}: not installed", shell.name());
+        if shell.require().is_none() {
             continue;
         }
-        let world = World::new("doctor-loaded");
+        let world = Sandbox::with_programs("doctor-loaded");
         // With `eval "$(hupsafe init SHELL)"` run in this very shell.
         let mut with = world.open(shell);
         let json = doctor_at_prompt(&world, &mut with);

@@ -9,9 +9,10 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 
 use hupsafe_tests::check::{check, hupsafe};
-use hupsafe_tests::cli::{hupsafe_bin, is_root, TempDir};
+use hupsafe_tests::cli::{hupsafe_bin, is_root};
 use hupsafe_tests::relay::{exit_code, proc_state};
 use hupsafe_tests::until;
+use hupsafe_tests::Sandbox;
 
 /// No pid is this high (pid_max is at most 2^22).
 const NO_SUCH_PID: i32 = i32::MAX;
@@ -146,9 +147,9 @@ fn another_users_process_is_judged_on_what_can_be_read() {
     }
     // As root: the check runs as nobody, on a process of root's. The
     // binary is copied where nobody may run it.
-    let dir = TempDir::new("check-other-user");
-    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
-    let bin = dir.path().join("hupsafe");
+    let dir = Sandbox::new("check-other-user");
+    fs::set_permissions(dir.root(), fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = dir.root().join("hupsafe");
     fs::copy(hupsafe_bin(), &bin).unwrap();
     fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
     let target = Detached::start("sleep", &["600"]);

@@ -9,12 +9,13 @@ use std::process::{Command, Stdio};
 use hupsafe_tests::check::{dies, read_json, stays_alive, write_programs, Subject};
 use hupsafe_tests::cli::hupsafe_bin;
 use hupsafe_tests::relay::exit_code;
-use hupsafe_tests::shell::{quote, Shell, World};
+use hupsafe_tests::shell::{quote, Shell};
 use hupsafe_tests::until;
+use hupsafe_tests::Sandbox;
 
 #[test]
 fn the_jobs_of_this_terminal() {
-    let world = World::new("check-session");
+    let world = Sandbox::with_programs("check-session");
     write_programs(&world);
     let bin = quote(&hupsafe_bin().to_string_lossy());
     let mut s = world.open_plain(Shell::Bash);
@@ -105,7 +106,7 @@ fn the_jobs_of_this_terminal() {
 
 #[test]
 fn no_jobs_is_fine() {
-    let world = World::new("check-session-empty");
+    let world = Sandbox::with_programs("check-session-empty");
     let bin = quote(&hupsafe_bin().to_string_lossy());
     let mut s = world.open_plain(Shell::Bash);
     let text = world.root().join("check.txt");

@@ -10,8 +10,9 @@ use std::process::Command;
 use hupsafe_tests::check::{check, dies, stays_alive, write_programs, Subject};
 use hupsafe_tests::cli::hupsafe_bin;
 use hupsafe_tests::relay::{proc_state, Terminal};
-use hupsafe_tests::shell::{installed, is_stopped, last_tick, quote, Shell, World};
-use hupsafe_tests::{procfs, until};
+use hupsafe_tests::shell::{is_stopped, last_tick, quote, Shell};
+use hupsafe_tests::Sandbox;
+use hupsafe_tests::{procfs, require_tool, until};
 
 #[track_caller]
 fn wait_stopped(pid: i32) {
@@ -22,7 +23,7 @@ fn wait_stopped(pid: i32) {
 
 #[test]
 fn output_on_the_terminal_is_at_risk_and_the_shell_itself_dies() {
-    let world = World::new("check-eio");
+    let world = Sandbox::with_programs("check-eio");
     write_programs(&world);
     let mut s = world.open_plain(Shell::Bash);
     let printer = Subject::new(&world, "check-printer");
@@ -53,7 +54,7 @@ fn output_on_the_terminal_is_at_risk_and_the_shell_itself_dies() {
 
 #[test]
 fn stopped_jobs_under_bash_get_sigterm() {
-    let world = World::new("check-stopped-bash");
+    let world = Sandbox::with_programs("check-stopped-bash");
     write_programs(&world);
     let mut s = world.open_plain(Shell::Bash);
     // Ctrl-Z on a job that ignores SIGHUP: bash's SIGTERM ends it anyway.
@@ -102,11 +103,8 @@ fn stopped_jobs_under_bash_get_sigterm() {
 
 #[test]
 fn stopped_jobs_under_zsh_get_the_kernels_sighup() {
-    if !installed("zsh") {
-        eprintln!("zsh is not installed: skipped (CI installs it)");
-        return;
-    }
-    let world = World::new("check-stopped-zsh");
+    require_tool!("zsh", "zsh");
+    let world = Sandbox::with_programs("check-stopped-zsh");
     write_programs(&world);
     let mut s = world.open_plain(Shell::Zsh);
     let ignored = Subject::new(&world, "check-zsh-stopped-ignored");
@@ -138,7 +136,7 @@ fn stopped_jobs_under_zsh_get_the_kernels_sighup() {
 
 #[test]
 fn foreground_jobs_get_the_kernels_sighup() {
-    let world = World::new("check-foreground");
+    let world = Sandbox::with_programs("check-foreground");
     write_programs(&world);
     let mut a = world.open_plain(Shell::Bash);
     let mut b = world.open_plain(Shell::Bash);
@@ -167,7 +165,7 @@ fn foreground_jobs_get_the_kernels_sighup() {
 
 #[test]
 fn a_session_leader_gets_the_kernels_sighup() {
-    let world = World::new("check-leader");
+    let world = Sandbox::with_programs("check-leader");
     write_programs(&world);
     let leader = Subject::new(&world, "check-leader");
     let mut cmd = Command::new("python3");
@@ -193,7 +191,7 @@ fn a_session_leader_gets_the_kernels_sighup() {
 
 #[test]
 fn setsid_leaves_the_terminals_reach_but_not_its_output() {
-    let world = World::new("check-setsid");
+    let world = Sandbox::with_programs("check-setsid");
     write_programs(&world);
     let mut s = world.open_plain(Shell::Bash);
     // SIGHUP at its default, in a session of its own, output redirected.
@@ -233,7 +231,7 @@ fn setsid_leaves_the_terminals_reach_but_not_its_output() {
 
 #[test]
 fn a_relayed_job_survives() {
-    let world = World::new("check-relay");
+    let world = Sandbox::with_programs("check-relay");
     write_programs(&world);
     let bin = quote(&hupsafe_bin().to_string_lossy());
     let mut s = world.open_plain(Shell::Bash);
@@ -279,16 +277,13 @@ fn procfs_session(pid: i32) -> i32 {
 
 #[test]
 fn a_tmux_window_outlives_a_dropped_client() {
-    if !installed("tmux") {
-        eprintln!("tmux is not installed: skipped");
-        return;
-    }
-    let world = World::new("check-tmux");
+    let tmux_bin = require_tool!("tmux", "tmux");
+    let world = Sandbox::with_programs("check-tmux");
     write_programs(&world);
     let sock = world.root().join("tmux.sock");
     let program = Subject::new(&world, "check-tmux");
     let tmux = |args: &[&str]| {
-        let mut c = Command::new("tmux");
+        let mut c = Command::new(&tmux_bin);
         c.arg("-S")
             .arg(&sock)
             .args(args)

@@ -2,20 +2,21 @@
 //! terminal, and not when `NO_COLOR` is set. `hupsafe --help > file` and
 //! `| less` must be plain text.
 
-use hupsafe_tests::cli::{hupsafe_bin, Io, Outcome, Run, TempDir};
+use hupsafe_tests::cli::{hupsafe_bin, Io, Outcome, Run};
+use hupsafe_tests::sandbox::Sandbox;
 
 fn run(args: &[&str], io: [Io; 3], no_color: bool) -> Outcome {
-    let tmp = TempDir::new("colour");
-    let mut r = Run::new(hupsafe_bin(), tmp.path())
+    let tmp = Sandbox::new("colour");
+    let mut r = Run::new(hupsafe_bin(), tmp.root())
         .args(args)
         .env("PATH", "/usr/bin:/bin")
-        .env("HOME", tmp.path())
+        .env("HOME", tmp.root())
         .env("TERM", "xterm-256color")
         .io(io);
     if no_color {
         r = r.env("NO_COLOR", "1");
     }
-    r.run(tmp.path())
+    r.run(tmp.root())
 }
 
 fn escapes(bytes: &[u8]) -> usize {
@@ -77,14 +78,14 @@ fn usage_errors_follow_the_terminal_too() {
 
 #[test]
 fn a_dumb_terminal_gets_no_colour() {
-    let tmp = TempDir::new("colour");
-    let out = Run::new(hupsafe_bin(), tmp.path())
+    let tmp = Sandbox::new("colour");
+    let out = Run::new(hupsafe_bin(), tmp.root())
         .arg("--help")
         .env("PATH", "/usr/bin:/bin")
-        .env("HOME", tmp.path())
+        .env("HOME", tmp.root())
         .env("TERM", "dumb")
         .io(tty())
-        .run(tmp.path());
+        .run(tmp.root());
     assert!(String::from_utf8_lossy(&out.tty).contains("Usage:"));
     assert_eq!(escapes(&out.tty), 0, "colour on TERM=dumb");
 }

@@ -6,9 +6,8 @@ use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 
-use hupsafe_tests::cli::{
-    child_bin, hupsafe, hupsafe_bin, is_root, os, run_reporting, Status, TempDir,
-};
+use hupsafe_tests::cli::{child_bin, hupsafe, hupsafe_bin, is_root, os, run_reporting, Status};
+use hupsafe_tests::Sandbox;
 
 fn code(n: i32) -> Status {
     Status::Code(n)
@@ -16,7 +15,7 @@ fn code(n: i32) -> Status {
 
 #[test]
 fn the_command_runs_protected_with_its_own_exit_status() {
-    let tmp = TempDir::new("run-ok");
+    let tmp = Sandbox::new("run-ok");
     let r = run_reporting(&tmp, hupsafe(&tmp).arg(child_bin()));
     assert_eq!(r.status, code(3), "the child's own status: {r:?}");
     assert_eq!(r.stdout, b"child-stdout\n");
@@ -30,7 +29,7 @@ fn the_command_runs_protected_with_its_own_exit_status() {
 
 #[test]
 fn a_command_that_is_not_found_is_127() {
-    let tmp = TempDir::new("run-127");
+    let tmp = Sandbox::new("run-127");
     let r = run_reporting(&tmp, hupsafe(&tmp).arg("no-such-command-for-hupsafe"));
     assert_eq!(r.status, code(127), "{r:?}");
     assert!(
@@ -45,13 +44,13 @@ fn a_command_that_is_not_found_is_127() {
 
 #[test]
 fn a_directory_or_a_file_without_x_is_126() {
-    let tmp = TempDir::new("run-126");
+    let tmp = Sandbox::new("run-126");
     let dir = tmp.dir("adir");
     let r = run_reporting(&tmp, hupsafe(&tmp).arg(&dir));
     assert_eq!(r.status, code(126), "{r:?}");
     assert!(r.stderr.contains("is a directory"), "{}", r.stderr);
 
-    let file = tmp.path().join("plain");
+    let file = tmp.root().join("plain");
     fs::write(&file, "#!/bin/sh\necho hi\n").unwrap();
     fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
     let r = run_reporting(&tmp, hupsafe(&tmp).arg(&file));
@@ -61,7 +60,7 @@ fn a_directory_or_a_file_without_x_is_126() {
 
 #[test]
 fn no_command_is_125_with_usage() {
-    let tmp = TempDir::new("run-125");
+    let tmp = Sandbox::new("run-125");
     let r = run_reporting(&tmp, &mut hupsafe(&tmp));
     assert_eq!(r.status, code(125), "{r:?}");
     assert!(r.stderr.contains("no command given"), "{}", r.stderr);
@@ -73,7 +72,7 @@ fn no_command_is_125_with_usage() {
 
 #[test]
 fn a_shell_builtin_is_explained_and_127() {
-    let tmp = TempDir::new("run-cd");
+    let tmp = Sandbox::new("run-cd");
     for word in ["cd", "export", "source"] {
         let r = run_reporting(&tmp, hupsafe(&tmp).args([word, "/tmp"]));
         assert_eq!(r.status, code(127), "{word}: {r:?}");
@@ -87,7 +86,7 @@ fn a_shell_builtin_is_explained_and_127() {
 
 #[test]
 fn arguments_with_spaces_newlines_and_non_utf8_bytes_pass_unchanged() {
-    let tmp = TempDir::new("run-args");
+    let tmp = Sandbox::new("run-args");
     let args = [
         os(b"two words"),
         os(b"line\nbreak"),
@@ -116,7 +115,7 @@ fn arguments_with_spaces_newlines_and_non_utf8_bytes_pass_unchanged() {
 
 #[test]
 fn without_home_the_shim_goes_to_var_tmp_or_tmp() {
-    let tmp = TempDir::new("run-nohome");
+    let tmp = Sandbox::new("run-nohome");
     // SAFETY: geteuid cannot fail.
     let uid = unsafe { libc::geteuid() };
     let fallbacks = [
@@ -144,7 +143,7 @@ fn without_home_the_shim_goes_to_var_tmp_or_tmp() {
 
 #[test]
 fn a_shim_dir_others_can_write_is_refused_with_the_fix() {
-    let tmp = TempDir::new("run-lib0770");
+    let tmp = Sandbox::new("run-lib0770");
     for mode in [0o770, 0o707, 0o755] {
         let lib = tmp.dir(&format!("lib{mode:o}"));
         fs::set_permissions(&lib, fs::Permissions::from_mode(mode)).unwrap();
@@ -170,7 +169,7 @@ fn a_shim_dir_owned_by_someone_else_is_refused() {
         eprintln!("skipped: only root can hand a directory to another user");
         return;
     }
-    let tmp = TempDir::new("run-libnobody");
+    let tmp = Sandbox::new("run-libnobody");
     let lib = tmp.dir("lib-nobody");
     std::os::unix::fs::chown(&lib, Some(65534), Some(65534)).unwrap();
     let r = run_reporting(
@@ -190,7 +189,7 @@ fn a_shim_dir_owned_by_someone_else_is_refused() {
 
 #[test]
 fn relative_or_missing_ld_preload_entries_are_kept_with_a_note() {
-    let tmp = TempDir::new("run-ldp");
+    let tmp = Sandbox::new("run-ldp");
     let existing = "rel/lib.so:/no/such/lib.so";
     let r = run_reporting(
         &tmp,
@@ -228,7 +227,7 @@ fn relative_or_missing_ld_preload_entries_are_kept_with_a_note() {
 
 #[test]
 fn the_shim_is_never_preloaded_twice() {
-    let tmp = TempDir::new("run-twice");
+    let tmp = Sandbox::new("run-twice");
     // hupsafe inside hupsafe.
     let r = run_reporting(
         &tmp,
@@ -262,7 +261,7 @@ fn the_shim_is_never_preloaded_twice() {
 
 #[test]
 fn notes_are_one_line_and_quiet_silences_them_errors_never() {
-    let tmp = TempDir::new("run-quiet");
+    let tmp = Sandbox::new("run-quiet");
     let r = run_reporting(&tmp, hupsafe(&tmp).args(["--quiet", "no-such-cmd-hs"]));
     assert_eq!(r.status, code(127));
     assert!(

@@ -11,15 +11,16 @@ use std::process::Command;
 
 use hupsafe_tests::cli::{
     child_bin, hupsafe, is_hupsafe_shim, is_root, musl_child_bin, run_reporting, run_reporting_at,
-    Ran, Status, TempDir,
+    Ran, Status,
 };
 use hupsafe_tests::fixtures::CProgram;
+use hupsafe_tests::Sandbox;
 
 fn static_child() -> PathBuf {
     CProgram::new("cli_child").flag("-static").build()
 }
 
-fn run(tmp: &TempDir, program: &Path, quiet: bool) -> Ran {
+fn run(tmp: &Sandbox, program: &Path, quiet: bool) -> Ran {
     let mut cmd = hupsafe(tmp);
     cmd.arg("run");
     if quiet {
@@ -36,11 +37,11 @@ fn one_note(r: &Ran) -> String {
 
 #[test]
 fn a_dynamic_glibc_program_gets_no_note() {
-    let tmp = TempDir::new("note-none");
+    let tmp = Sandbox::new("note-none");
     let r = run(&tmp, child_bin(), false);
     assert_eq!(r.status, Status::Code(3));
     assert!(r.notes().is_empty(), "{}", r.stderr);
-    let sh = tmp.path().join("script.sh");
+    let sh = tmp.root().join("script.sh");
     fs::write(&sh, "#!/bin/sh\nexit 4\n").unwrap();
     fs::set_permissions(&sh, fs::Permissions::from_mode(0o755)).unwrap();
     let r = run(&tmp, &sh, false);
@@ -50,7 +51,7 @@ fn a_dynamic_glibc_program_gets_no_note() {
 
 #[test]
 fn a_static_program_is_noted_and_still_ignores_sighup() {
-    let tmp = TempDir::new("note-static");
+    let tmp = Sandbox::new("note-static");
     let prog = static_child();
     let r = run(&tmp, &prog, false);
     assert_eq!(r.status, Status::Code(3), "{r:?}");
@@ -70,11 +71,11 @@ fn a_static_program_is_noted_and_still_ignores_sighup() {
 
 #[test]
 fn a_script_is_judged_by_its_interpreter() {
-    let tmp = TempDir::new("note-script");
+    let tmp = Sandbox::new("note-script");
     let interp = static_child();
-    let direct = tmp.path().join("direct");
+    let direct = tmp.root().join("direct");
     fs::write(&direct, format!("#!{} -flag\n", interp.display())).unwrap();
-    let via_env = tmp.path().join("via-env");
+    let via_env = tmp.root().join("via-env");
     let bin = tmp.dir("bin");
     std::os::unix::fs::symlink(&interp, bin.join("static-child")).unwrap();
     fs::write(&via_env, "#!/usr/bin/env static-child\n").unwrap();
@@ -144,8 +145,8 @@ fn i386_program(dynamic: bool) -> Vec<u8> {
 
 #[test]
 fn a_32_bit_program_is_noted() {
-    let tmp = TempDir::new("note-i386");
-    let prog = tmp.path().join("i386-dynamic");
+    let tmp = Sandbox::new("note-i386");
+    let prog = tmp.root().join("i386-dynamic");
     fs::write(&prog, i386_program(true)).unwrap();
     fs::set_permissions(&prog, fs::Permissions::from_mode(0o755)).unwrap();
     let r = run(&tmp, &prog, false);
@@ -162,7 +163,7 @@ fn a_32_bit_program_is_noted() {
 
     // A static 32-bit program needs no loader: it runs, and the note says
     // what matters (no loader at all).
-    let st = tmp.path().join("i386-static");
+    let st = tmp.root().join("i386-static");
     fs::write(&st, i386_program(false)).unwrap();
     fs::set_permissions(&st, fs::Permissions::from_mode(0o755)).unwrap();
     let r = run(&tmp, &st, false);
@@ -181,11 +182,8 @@ fn a_32_bit_program_is_noted() {
 
 #[test]
 fn a_musl_program_gets_the_shim_without_a_note_and_is_protected() {
-    let Some(musl) = musl_child_bin() else {
-        eprintln!("skipped: musl-gcc is not installed (Debian: musl-tools)");
-        return;
-    };
-    let tmp = TempDir::new("note-musl");
+    let Some(musl) = musl_child_bin() else { return };
+    let tmp = Sandbox::new("note-musl");
     let r = run(&tmp, musl, false);
     assert_eq!(r.status, Status::Code(3), "the program must start: {r:?}");
     assert!(
@@ -217,8 +215,8 @@ fn a_musl_program_gets_the_shim_without_a_note_and_is_protected() {
 }
 
 /// A copy of the reporting child owned by `uid`:`gid` with `mode`.
-fn set_id_copy(tmp: &TempDir, name: &str, uid: u32, gid: u32, mode: u32) -> PathBuf {
-    let p = tmp.path().join(name);
+fn set_id_copy(tmp: &Sandbox, name: &str, uid: u32, gid: u32, mode: u32) -> PathBuf {
+    let p = tmp.root().join(name);
     fs::copy(child_bin(), &p).unwrap();
     std::os::unix::fs::chown(&p, Some(uid), Some(gid)).unwrap();
     fs::set_permissions(&p, fs::Permissions::from_mode(mode)).unwrap();
@@ -231,9 +229,9 @@ fn setuid_and_setgid_programs_drop_ld_preload_and_say_so() {
         eprintln!("skipped: only root can make a program setuid to another user");
         return;
     }
-    let tmp = TempDir::new("note-setid");
+    let tmp = Sandbox::new("note-setid");
     // The report is written by the program running as nobody.
-    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(tmp.root(), fs::Permissions::from_mode(0o755)).unwrap();
     let out = tmp.dir("out");
     fs::set_permissions(&out, fs::Permissions::from_mode(0o777)).unwrap();
     let run = |p: &Path| {
@@ -288,8 +286,8 @@ fn file_capabilities_are_noted_when_they_make_the_loader_secure() {
         eprintln!("skipped: only root can set file capabilities");
         return;
     }
-    let tmp = TempDir::new("note-caps");
-    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let tmp = Sandbox::new("note-caps");
+    fs::set_permissions(tmp.root(), fs::Permissions::from_mode(0o755)).unwrap();
     let p = set_id_copy(&tmp, "capped", 0, 0, 0o755);
     if !set_capability(&p) {
         eprintln!("skipped: this file system refuses security.capability");
@@ -301,11 +299,11 @@ fn file_capabilities_are_noted_when_they_make_the_loader_secure() {
     assert_eq!(r.field("shim-mapped"), Some("yes"));
 
     // For another user they do: the loader is secure, hupsafe says so.
-    let lib = tmp.path().join("lib-nobody");
+    let lib = tmp.root().join("lib-nobody");
     fs::create_dir(&lib).unwrap();
     std::os::unix::fs::chown(&lib, Some(65534), Some(65534)).unwrap();
     fs::set_permissions(&lib, fs::Permissions::from_mode(0o700)).unwrap();
-    let out = tmp.path().join("out");
+    let out = tmp.root().join("out");
     fs::create_dir(&out).unwrap();
     fs::set_permissions(&out, fs::Permissions::from_mode(0o777)).unwrap();
     let report = out.join("report");

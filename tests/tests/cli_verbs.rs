@@ -6,7 +6,9 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use hupsafe_tests::cli::{hupsafe, hupsafe_bin, TempDir};
+use hupsafe_tests::cli::{hupsafe, hupsafe_bin};
+use hupsafe_tests::require_tool;
+use hupsafe_tests::Sandbox;
 
 fn text(o: &Output) -> (String, String) {
     (
@@ -17,7 +19,7 @@ fn text(o: &Output) -> (String, String) {
 
 #[test]
 fn help_shows_examples_and_every_environment_knob() {
-    let tmp = TempDir::new("help");
+    let tmp = Sandbox::new("help");
     let o = hupsafe(&tmp).arg("--help").output().unwrap();
     assert!(o.status.success());
     let (out, _) = text(&o);
@@ -41,7 +43,7 @@ fn help_shows_examples_and_every_environment_knob() {
 
 #[test]
 fn help_into_a_full_or_closed_stdout_fails_like_any_write() {
-    let tmp = TempDir::new("help-full");
+    let tmp = Sandbox::new("help-full");
     for args in [
         &["--help"][..],
         &["man"],
@@ -68,7 +70,7 @@ fn help_into_a_full_or_closed_stdout_fails_like_any_write() {
 
 #[test]
 fn completions_for_bash_zsh_and_fish() {
-    let tmp = TempDir::new("completions");
+    let tmp = Sandbox::new("completions");
     for (shell, check) in [
         ("bash", Some(("bash", "-n"))),
         ("zsh", Some(("zsh", "-n"))),
@@ -82,11 +84,10 @@ fn completions_for_bash_zsh_and_fish() {
             "{shell} completion lacks the verbs:\n{script}"
         );
         let Some((prog, flag)) = check else { continue };
-        if Command::new(prog).arg("--version").output().is_err() {
-            eprintln!("{prog} not installed: syntax not checked");
+        let Some(prog) = require_tool(prog, prog) else {
             continue;
-        }
-        let f = tmp.path().join(format!("completion.{shell}"));
+        };
+        let f = tmp.root().join(format!("completion.{shell}"));
         fs::write(&f, &script).unwrap();
         let c = Command::new(prog).arg(flag).arg(&f).output().unwrap();
         assert!(
@@ -104,7 +105,7 @@ fn completions_for_bash_zsh_and_fish() {
 
 #[test]
 fn man_prints_a_roff_page() {
-    let tmp = TempDir::new("man");
+    let tmp = Sandbox::new("man");
     let o = hupsafe(&tmp).arg("man").output().unwrap();
     assert!(o.status.success());
     let (page, _) = text(&o);
@@ -116,23 +117,22 @@ fn man_prints_a_roff_page() {
         page.contains("HUPSAFE_LIB_DIR"),
         "the environment is documented"
     );
-    if let Ok(m) = Command::new("man").arg("--version").output() {
-        if m.status.success() {
-            let f = tmp.path().join("hupsafe.1");
-            fs::write(&f, &page).unwrap();
-            let r = Command::new("man")
-                .args(["-l", "-P", "cat"])
-                .arg(&f)
-                .env("MANWIDTH", "80")
-                .output()
-                .unwrap();
-            assert!(r.status.success(), "man -l: {:?}", text(&r).1);
-            assert!(text(&r).0.contains("hupsafe"));
-        }
-    }
+    let Some(man) = require_tool("man", "man-db") else {
+        return;
+    };
+    let f = tmp.root().join("hupsafe.1");
+    fs::write(&f, &page).unwrap();
+    let r = Command::new(man)
+        .args(["-l", "-P", "cat"])
+        .arg(&f)
+        .env("MANWIDTH", "80")
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "man -l: {:?}", text(&r).1);
+    assert!(text(&r).0.contains("hupsafe"));
 }
 
-fn install(tmp: &TempDir, dir: &Path, path: &str) -> Output {
+fn install(tmp: &Sandbox, dir: &Path, path: &str) -> Output {
     hupsafe(tmp)
         .env("PATH", path)
         .arg("install-nohup")
@@ -143,8 +143,8 @@ fn install(tmp: &TempDir, dir: &Path, path: &str) -> Output {
 
 #[test]
 fn install_nohup_links_to_this_binary_and_explains_path() {
-    let tmp = TempDir::new("install");
-    let dir = tmp.path().join("new/bin");
+    let tmp = Sandbox::new("install");
+    let dir = tmp.root().join("new/bin");
     let o = install(&tmp, &dir, "/usr/bin:/bin");
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}");
@@ -182,7 +182,7 @@ fn install_nohup_links_to_this_binary_and_explains_path() {
 
 #[test]
 fn install_nohup_never_replaces_someone_elses_nohup() {
-    let tmp = TempDir::new("install-refuse");
+    let tmp = Sandbox::new("install-refuse");
     let dir = tmp.dir("bin");
     let theirs = dir.join("nohup");
     fs::write(&theirs, "#!/bin/sh\necho theirs\n").unwrap();

@@ -59,6 +59,7 @@ fn python_with_a_sighup_handler_that_exits_survives() {
 
 #[test]
 fn perl_resetting_sighup_to_default_survives() {
+    let perl = hupsafe_tests::require_tool!("perl", "perl");
     let script = r#"
 $SIG{HUP} = 'DEFAULT';
 $| = 1;
@@ -69,5 +70,5 @@ while (my $line = <STDIN>) {
 }
 exit 0;
 "#;
-    interpreter_story("perl", &["-e", script]);
+    interpreter_story(perl.to_str().unwrap(), &["-e", script]);
 }

@@ -12,40 +12,30 @@ use hupsafe_tests::fixtures::source_dir;
 use hupsafe_tests::shim::target_dir;
 use hupsafe_tests::{hangup, Launch};
 
-/// `tests/c/musl_serve.c` built with musl-gcc, or None when musl-gcc is
-/// missing (CI installs it: there, a missing musl-gcc fails the test).
+/// `tests/c/musl_serve.c` built with musl-gcc, or None (after the skip
+/// line) when musl-gcc is missing.
 fn musl_serve() -> Option<PathBuf> {
     static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
+    let musl_gcc = hupsafe_tests::require_tool("musl-gcc", "musl-tools")?;
     BIN.get_or_init(|| {
         let out = target_dir().join("hupsafe-fixtures").join("musl_serve");
         std::fs::create_dir_all(out.parent().unwrap()).unwrap();
-        let ok = Command::new("musl-gcc")
+        let ok = Command::new(&musl_gcc)
             .arg("-O1")
             .arg("-o")
             .arg(&out)
             .arg(source_dir().join("musl_serve.c"))
             .status()
             .is_ok_and(|s| s.success());
-        ok.then_some(out)
+        assert!(ok, "{} could not build musl_serve.c", musl_gcc.display());
+        Some(out)
     })
     .clone()
 }
 
-fn musl_or_skip() -> Option<PathBuf> {
-    let bin = musl_serve();
-    if bin.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "musl-gcc is missing in CI (Debian: musl-tools)"
-        );
-        eprintln!("skipped: musl-gcc is not installed (Debian: musl-tools)");
-    }
-    bin
-}
-
 #[test]
 fn a_musl_program_loads_the_shim_and_survives_a_hangup() {
-    let Some(bin) = musl_or_skip() else { return };
+    let Some(bin) = musl_serve() else { return };
     // The control: with nohup's inherited SIG_IGN alone, the program takes
     // SIGHUP back and dies of the hangup.
     hangup(Launch::new(&bin).like_nohup()).assert_defeated();

@@ -2,14 +2,15 @@
 //! running, keeps writing (no EIO), and every byte lands in its log; a
 //! prompt it was waiting at is still waiting when the user attaches again.
 
-use hupsafe_tests::relay::{python, shell_line, ticker, Jobs, Terminal};
+use hupsafe_tests::relay::{python, shell_line, ticker, Terminal};
+use hupsafe_tests::Sandbox;
 use hupsafe_tests::{procfs, unique_tag, until};
 
 /// Python's print raises on EIO and the program dies (docs/HANGUPS.md,
 /// "EIO after a hangup"): under the relay it must live to its last line.
 #[test]
 fn a_ticker_outlives_its_terminal_and_logs_every_line() {
-    let jobs = Jobs::new("relay-hangup");
+    let jobs = Sandbox::for_jobs("relay-hangup");
     let tag = unique_tag("ticker");
     let mut term = Terminal::bash(&jobs);
     let hupsafe = hupsafe_tests::cli::hupsafe_bin()
@@ -72,7 +73,7 @@ fn a_ticker_outlives_its_terminal_and_logs_every_line() {
 /// answer, and ends with the program's status.
 #[test]
 fn a_prompt_is_answered_after_reattaching() {
-    let jobs = Jobs::new("relay-prompt");
+    let jobs = Sandbox::for_jobs("relay-prompt");
     let tag = unique_tag("prompt");
     let mut term = Terminal::bash(&jobs);
     let hupsafe = hupsafe_tests::cli::hupsafe_bin()
@@ -116,7 +117,7 @@ fn a_prompt_is_answered_after_reattaching() {
 /// reading its terminal is not handed end-of-file or EIO by a hangup.
 #[test]
 fn reads_block_while_detached() {
-    let jobs = Jobs::new("relay-read");
+    let jobs = Sandbox::for_jobs("relay-read");
     let tag = unique_tag("reader");
     let mut term = Terminal::bash(&jobs);
     let hupsafe = hupsafe_tests::cli::hupsafe_bin()

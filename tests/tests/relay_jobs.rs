@@ -8,12 +8,13 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
 
 use hupsafe_tests::cli::is_root;
-use hupsafe_tests::relay::{proc_state, python, ticker, wait_child, Jobs};
+use hupsafe_tests::relay::{proc_state, python, ticker, wait_child};
+use hupsafe_tests::Sandbox;
 use hupsafe_tests::{procfs, unique_tag, until};
 
 #[test]
 fn ps_shows_running_stopped_exited_killed_and_lost() {
-    let jobs = Jobs::new("relay-ps");
+    let jobs = Sandbox::for_jobs("relay-ps");
     let (tag_a, tag_b, tag_c) = (unique_tag("a"), unique_tag("b"), unique_tag("c"));
     let (mut a, job_a) = jobs.start(&ticker(400, 50, &tag_a), &tag_a);
     let (mut b, job_b) = jobs.start(&ticker(400, 50, &tag_b), &tag_b);
@@ -73,7 +74,7 @@ fn ps_shows_running_stopped_exited_killed_and_lost() {
 
 #[test]
 fn logs_print_tail_and_follow_to_the_end() {
-    let jobs = Jobs::new("relay-logs");
+    let jobs = Sandbox::for_jobs("relay-logs");
     let tag = unique_tag("logs");
     let (mut client, job) = jobs.start(&ticker(40, 25, &tag), &tag);
     let id = job.id();
@@ -94,7 +95,7 @@ fn logs_print_tail_and_follow_to_the_end() {
 
 #[test]
 fn stop_terms_then_kills_after_the_grace_period() {
-    let jobs = Jobs::new("relay-stop");
+    let jobs = Sandbox::for_jobs("relay-stop");
     let tag = unique_tag("stop");
     let (_a, polite) = jobs.start(&ticker(400, 50, &tag), &tag);
     let (code, out, err) = jobs.run(["stop", &polite.id()]);
@@ -127,7 +128,7 @@ fn stop_terms_then_kills_after_the_grace_period() {
 
 #[test]
 fn signals_reach_the_program_and_bad_names_are_refused() {
-    let jobs = Jobs::new("relay-signal");
+    let jobs = Sandbox::for_jobs("relay-signal");
     let tag = unique_tag("usr1");
     let (_c, job) = jobs.start(
         &python(
@@ -156,7 +157,7 @@ fn signals_reach_the_program_and_bad_names_are_refused() {
 
 #[test]
 fn ids_prefixes_and_clear_errors() {
-    let jobs = Jobs::new("relay-ids");
+    let jobs = Sandbox::for_jobs("relay-ids");
     for _ in 0..12 {
         let (code, _, err) = jobs.run(["--relay", "true"]);
         assert_eq!(code, 0, "{err}");
@@ -191,7 +192,7 @@ fn ids_prefixes_and_clear_errors() {
 
 #[test]
 fn forget_and_gc_keep_live_jobs() {
-    let jobs = Jobs::new("relay-gc");
+    let jobs = Sandbox::for_jobs("relay-gc");
     let tag = unique_tag("live");
     let (_c, live) = jobs.start(&ticker(1200, 50, &tag), &tag);
     for _ in 0..3 {
@@ -211,7 +212,7 @@ fn forget_and_gc_keep_live_jobs() {
 /// 200 `hupsafe` starts at once: 200 distinct ids, 200 intact records.
 #[test]
 fn two_hundred_concurrent_starts_all_register() {
-    let jobs = Jobs::new("relay-200");
+    let jobs = Sandbox::for_jobs("relay-200");
     // Install the shim once first: the race under test is the registry's.
     assert_eq!(jobs.run(["--relay", "true"]).0, 0);
     let children: Vec<_> = (0..200)
@@ -251,7 +252,7 @@ fn two_hundred_concurrent_starts_all_register() {
 
 #[test]
 fn damaged_and_foreign_entries_are_reported_and_skipped() {
-    let jobs = Jobs::new("relay-damaged");
+    let jobs = Sandbox::for_jobs("relay-damaged");
     assert_eq!(jobs.run(["--relay", "true"]).0, 0);
     let dir = jobs.state_dir().join("jobs");
     fs::create_dir(dir.join("7")).unwrap();
@@ -299,7 +300,7 @@ fn damaged_and_foreign_entries_are_reported_and_skipped() {
 #[test]
 fn a_signal_death_passes_through_as_a_signal_death() {
     use std::os::unix::process::ExitStatusExt;
-    let jobs = Jobs::new("relay-death");
+    let jobs = Sandbox::for_jobs("relay-death");
     for (sig, name) in [(libc::SIGTERM, "TERM"), (libc::SIGINT, "INT")] {
         let out = jobs
             .hupsafe(["--relay", "sh", "-c", &format!("kill -{name} $$")])

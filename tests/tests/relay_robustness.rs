@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use hupsafe_tests::cli::{hupsafe_bin, is_root};
 use hupsafe_tests::relay::{
-    proc_state, python, python3, shell_line, ticker, vm_kib, wait_child, Jobs, Terminal, PROMPT,
+    proc_state, python, python3, shell_line, ticker, vm_kib, wait_child, Terminal, PROMPT,
 };
+use hupsafe_tests::Sandbox;
 use hupsafe_tests::{procfs, unique_tag, until, ProcStatus};
 
 /// RLIMIT_FSIZE makes every log write past 4 KiB fail (EFBIG): the program
@@ -19,7 +20,7 @@ use hupsafe_tests::{procfs, unique_tag, until, ProcStatus};
 /// say how many the log lost.
 #[test]
 fn a_log_that_cannot_be_written_costs_the_log_not_the_program() {
-    let jobs = Jobs::new("relay-efbig");
+    let jobs = Sandbox::for_jobs("relay-efbig");
     // The shim is installed beforehand: under the limit it could not be.
     assert_eq!(jobs.run(["shim"]).0, 0);
     let tag = unique_tag("efbig");
@@ -75,7 +76,7 @@ fn a_log_that_cannot_be_written_costs_the_log_not_the_program() {
 /// supervisor's memory does not grow with the output.
 #[test]
 fn a_stuck_client_is_dropped_and_memory_stays_bounded() {
-    let jobs = Jobs::new("relay-stuck");
+    let jobs = Sandbox::for_jobs("relay-stuck");
     let tag = unique_tag("flood");
     let n: u64 = 10_000_000;
     let script = format!("head -c {n} /dev/zero | base64; echo done {tag}");
@@ -131,7 +132,7 @@ fn a_stuck_client_is_dropped_and_memory_stays_bounded() {
 
 #[test]
 fn hangups_aimed_at_the_supervisor_are_ignored() {
-    let jobs = Jobs::new("relay-sighup");
+    let jobs = Sandbox::for_jobs("relay-sighup");
     let tag = unique_tag("hup");
     let (_c, job) = jobs.start(&ticker(1200, 50, &tag), &tag);
     let supervisor = jobs.supervisor_pid(&job.id());
@@ -157,7 +158,7 @@ fn hangups_aimed_at_the_supervisor_are_ignored() {
 /// bash's job: it stays stopped, and attaching continues it.
 #[test]
 fn a_stopped_job_survives_the_hangup_and_attach_continues_it() {
-    let jobs = Jobs::new("relay-stopped-hup");
+    let jobs = Sandbox::for_jobs("relay-stopped-hup");
     let tag = unique_tag("stopped");
     let mut term = Terminal::bash(&jobs);
     let mut cmd = vec![hupsafe_bin().to_string_lossy().into_owned()];
@@ -196,7 +197,7 @@ fn another_user_cannot_attach() {
         eprintln!("skipped: acting as another user needs root (CI runs as root)");
         return;
     }
-    let jobs = Jobs::new("relay-uid");
+    let jobs = Sandbox::for_jobs("relay-uid");
     let tag = unique_tag("uid");
     let (_c, job) = jobs.start(&ticker(1200, 50, &tag), &tag);
     let id = job.id();

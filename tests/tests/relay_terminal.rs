@@ -4,7 +4,8 @@
 //! resume it), and its exit status is the shell's `$?`.
 
 use hupsafe_tests::cli::hupsafe_bin;
-use hupsafe_tests::relay::{proc_state, python, shell_line, ticker, Jobs, Terminal, PROMPT};
+use hupsafe_tests::relay::{proc_state, python, shell_line, ticker, Terminal, PROMPT};
+use hupsafe_tests::Sandbox;
 use hupsafe_tests::{unique_tag, until};
 
 fn hupsafe_line(words: Vec<String>) -> String {
@@ -19,7 +20,7 @@ fn sh(script: &str) -> Vec<String> {
 
 #[test]
 fn exit_statuses_pass_through() {
-    let jobs = Jobs::new("relay-status");
+    let jobs = Sandbox::for_jobs("relay-status");
     let mut term = Terminal::bash(&jobs);
     assert_eq!(term.status_of(&hupsafe_line(sh("exit 7"))), 7);
     assert_eq!(term.status_of(&hupsafe_line(sh("exit 0"))), 0);
@@ -46,7 +47,7 @@ fn exit_statuses_pass_through() {
 
 #[test]
 fn the_program_has_a_terminal_and_redirections_are_kept() {
-    let jobs = Jobs::new("relay-tty");
+    let jobs = Sandbox::for_jobs("relay-tty");
     let mut term = Terminal::bash(&jobs);
     let out = jobs.root().join("out.txt");
     let script = "test -t 0 && test -t 1 && test -t 2 && echo tty-ok; echo job=$HUPSAFE_JOB";
@@ -74,7 +75,7 @@ fn the_program_has_a_terminal_and_redirections_are_kept() {
 
 #[test]
 fn resize_then_ctrl_c() {
-    let jobs = Jobs::new("relay-winch");
+    let jobs = Sandbox::for_jobs("relay-winch");
     let tag = unique_tag("winch");
     let mut term = Terminal::bash(&jobs);
     let program = python(
@@ -128,7 +129,7 @@ fn resize_then_ctrl_c() {
 
 #[test]
 fn ctrl_z_stops_then_fg_resumes() {
-    let jobs = Jobs::new("relay-tstp");
+    let jobs = Sandbox::for_jobs("relay-tstp");
     let tag = unique_tag("tstp");
     let mut term = Terminal::bash(&jobs);
     term.type_line(&format!(
@@ -164,7 +165,7 @@ fn ctrl_z_stops_then_fg_resumes() {
 
 #[test]
 fn ctrl_z_then_bg_keeps_relaying_output_and_leaves_the_keys_to_the_shell() {
-    let jobs = Jobs::new("relay-bg");
+    let jobs = Sandbox::for_jobs("relay-bg");
     let tag = unique_tag("bg");
     let mut term = Terminal::bash(&jobs);
     term.type_line(&hupsafe_line(ticker(60, 50, &tag)));
@@ -188,7 +189,7 @@ fn ctrl_z_then_bg_keeps_relaying_output_and_leaves_the_keys_to_the_shell() {
 
 #[test]
 fn detach_key_leaves_the_job_running_and_attach_resumes() {
-    let jobs = Jobs::new("relay-detach");
+    let jobs = Sandbox::for_jobs("relay-detach");
     let tag = unique_tag("detach");
     let mut term = Terminal::bash(&jobs);
     term.type_line(&format!(
@@ -218,7 +219,7 @@ fn detach_key_leaves_the_job_running_and_attach_resumes() {
 /// be used costs the relay (with a note), never the run.
 #[test]
 fn the_relay_is_the_default_for_terminals_only() {
-    let jobs = Jobs::new("relay-default");
+    let jobs = Sandbox::for_jobs("relay-default");
     let mut term = Terminal::bash(&jobs);
     let report = "echo job=[$HUPSAFE_JOB]";
     assert_eq!(term.status_of(&hupsafe_line(sh(report))), 0);
@@ -254,7 +255,7 @@ fn the_relay_is_the_default_for_terminals_only() {
 /// output back to itself forever: refused; printing its log so far ends.
 #[test]
 fn a_job_cannot_feed_on_its_own_output() {
-    let jobs = Jobs::new("relay-self");
+    let jobs = Sandbox::for_jobs("relay-self");
     let mut term = Terminal::bash(&jobs);
     let h = hupsafe_bin().display().to_string();
     let script = format!(

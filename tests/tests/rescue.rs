@@ -8,14 +8,16 @@
 //! process, a process already traced) say why.
 
 use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use hupsafe_tests::cli::{hupsafe_bin, is_root};
 use hupsafe_tests::procfs;
-use hupsafe_tests::shell::{Shell, Tagged, World};
+use hupsafe_tests::shell::{Shell, Tagged};
 use hupsafe_tests::wait::poll;
-use hupsafe_tests::{until, CProgram};
+use hupsafe_tests::Sandbox;
+use hupsafe_tests::{require_tool, until, CProgram};
 
 fn tracer_of(pid: i32) -> i32 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -56,14 +58,14 @@ fn numbers(log: &str) -> Vec<u32> {
 
 #[test]
 fn a_rescued_loop_outlives_its_terminal_and_logs_everything() {
-    let world = World::new("rescue");
+    let world = Sandbox::with_programs("rescue");
     world.write("loop.py", PY_LOOP);
     let t = Tagged::new("rescue-loop");
     let mut s = world.open_plain(Shell::Bash);
     s.start(&format!("python3 loop.py {}", t.tag));
     let pid = t.wait_program();
     s.expect("line 3");
-    let (code, out, err) = world.hupsafe(&["rescue", &pid.to_string()]);
+    let (code, out, err) = world.run(["rescue", &pid.to_string()]);
     assert_eq!(code, 0, "rescue failed: {out}{err}");
     assert!(out.contains("SIGHUP was default"), "{out}");
     assert!(out.contains("stdout and stderr"), "{out}");
@@ -85,7 +87,7 @@ fn a_rescued_loop_outlives_its_terminal_and_logs_everything() {
 #[test]
 fn the_control_without_rescue_dies_with_its_terminal() {
     // How long the loop would have run by itself: 80 * 50 ms.
-    let world = World::new("rescue-ctl");
+    let world = Sandbox::with_programs("rescue-ctl");
     world.write("loop.py", PY_LOOP);
     let t = Tagged::new("rescue-ctl");
     let mut s = world.open_plain(Shell::Bash);
@@ -107,7 +109,7 @@ fn the_control_without_rescue_dies_with_its_terminal() {
 
 #[test]
 fn a_tree_rescued_with_tree_survives() {
-    let world = World::new("rescue-tree");
+    let world = Sandbox::with_programs("rescue-tree");
     world.write("loop.py", PY_LOOP);
     world.write("tree.py", PY_TREE);
     let t = Tagged::new("rescue-tree");
@@ -122,7 +124,7 @@ fn a_tree_rescued_with_tree_survives() {
         .iter()
         .find(|p| procfs::cmdline(**p).is_some_and(|a| a[0] == "sh"))
         .expect("the sh");
-    let (code, out, err) = world.hupsafe(&["rescue", "--tree", &sh.to_string()]);
+    let (code, out, err) = world.run(["rescue", "--tree", &sh.to_string()]);
     assert_eq!(code, 0, "rescue --tree failed: {out}{err}");
     assert_eq!(out.matches("rescued").count(), 3, "{out}");
     s.hang_up();
@@ -140,7 +142,7 @@ fn a_tree_rescued_with_tree_survives() {
 #[test]
 fn blocked_nanosleep_and_read_are_unchanged_in_a_threaded_program() {
     let prog = CProgram::new("rescue_threads").flag("-pthread").build();
-    let world = World::new("rescue-threads");
+    let world = Sandbox::with_programs("rescue-threads");
     let mut child = Command::new(&prog)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -155,7 +157,7 @@ fn blocked_nanosleep_and_read_are_unchanged_in_a_threaded_program() {
         matches!(procfs::blocked_syscall(pid), Some(35 | 230)).then_some(())
     });
     std::thread::sleep(Duration::from_millis(200));
-    let (code, o, e) = world.hupsafe(&["rescue", &pid.to_string()]);
+    let (code, o, e) = world.run(["rescue", &pid.to_string()]);
     assert_eq!(tracer_of(pid), 0, "left traced");
     assert_eq!(code, 0, "rescue in nanosleep failed: {o}{e}");
     line.clear();
@@ -177,7 +179,7 @@ fn blocked_nanosleep_and_read_are_unchanged_in_a_threaded_program() {
         (procfs::blocked_syscall(pid) == Some(0)).then_some(())
     });
     std::thread::sleep(Duration::from_millis(100));
-    let (code, o, e) = world.hupsafe(&["rescue", &pid.to_string()]);
+    let (code, o, e) = world.run(["rescue", &pid.to_string()]);
     assert_eq!(tracer_of(pid), 0, "left traced");
     assert_eq!(code, 0, "rescue in read failed: {o}{e}");
     assert!(o.contains("already ignored"), "{o}");
@@ -199,9 +201,10 @@ fn blocked_nanosleep_and_read_are_unchanged_in_a_threaded_program() {
     // Nothing is left traced (checked while it ran, in the rescues' wake).
 }
 
-fn refused(args: &[&str], as_nobody: bool) -> (i32, String) {
-    let mut c = if as_nobody {
-        let mut c = Command::new("setpriv");
+/// `hupsafe rescue ARGS`, as uid 65534 through `setpriv` when given.
+fn refused(args: &[&str], as_nobody: Option<&Path>) -> (i32, String) {
+    let mut c = if let Some(setpriv) = as_nobody {
+        let mut c = Command::new(setpriv);
         c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
             .arg(hupsafe_bin());
         c
@@ -222,26 +225,29 @@ fn refused(args: &[&str], as_nobody: bool) -> (i32, String) {
 
 #[test]
 fn refusals_say_why() {
-    let (code, err) = refused(&["2147483000"], false);
+    let (code, err) = refused(&["2147483000"], None);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("no such process 2147483000"), "{err}");
-    let (code, err) = refused(&["nope"], false);
+    let (code, err) = refused(&["nope"], None);
     assert_eq!(code, 2, "{err}");
 
     let mut sleeper = Command::new("sleep").arg("30").spawn().unwrap();
     let pid = sleeper.id() as i32;
     // Another user's process: as nobody against ours (root in CI), or as
     // ourselves against init's.
-    let (code, err) = if is_root() {
-        refused(&[&pid.to_string()], true)
+    let another_user = if is_root() {
+        require_tool("setpriv", "util-linux")
+            .map(|setpriv| refused(&[&pid.to_string()], Some(&setpriv)))
     } else {
-        refused(&["1"], false)
+        Some(refused(&["1"], None))
     };
-    assert_eq!(code, 1, "{err}");
-    assert!(
-        err.contains("not to you") && err.contains("sudo hupsafe rescue"),
-        "{err}"
-    );
+    if let Some((code, err)) = another_user {
+        assert_eq!(code, 1, "{err}");
+        assert!(
+            err.contains("not to you") && err.contains("sudo hupsafe rescue"),
+            "{err}"
+        );
+    }
 
     // Already traced: this test process seizes it.
     // SAFETY: PTRACE_SEIZE of our own child, no stop requested.
@@ -254,7 +260,7 @@ fn refusals_say_why() {
         )
     };
     assert_eq!(r, 0, "cannot seize: {}", std::io::Error::last_os_error());
-    let (code, err) = refused(&[&pid.to_string()], false);
+    let (code, err) = refused(&[&pid.to_string()], None);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("already being traced by pid"), "{err}");
     let _ = sleeper.kill();
@@ -266,24 +272,21 @@ fn refusals_say_why() {
 /// changed is put back, its stdout stays the terminal, and rescue says so.
 #[test]
 fn a_failure_half_way_is_undone() {
-    if hupsafe_tests::shell::which("prlimit").is_none() {
-        eprintln!("skipped: no prlimit");
-        return;
-    }
-    let world = World::new("rescue-undo");
+    let prlimit = hupsafe_tests::require_tool!("prlimit", "util-linux");
+    let world = Sandbox::with_programs("rescue-undo");
     world.write("loop.py", PY_LOOP);
     let t = Tagged::new("rescue-undo");
     let mut s = world.open_plain(Shell::Bash);
     s.start(&format!("python3 loop.py {}", t.tag));
     let pid = t.wait_program();
     s.expect("line 3");
-    let ok = Command::new("prlimit")
+    let ok = Command::new(&prlimit)
         .args(["--nofile=3:3", "--pid", &pid.to_string()])
         .status()
         .unwrap();
     assert!(ok.success());
     let tty = std::fs::read_link(format!("/proc/{pid}/fd/1")).unwrap();
-    let (code, out, err) = world.hupsafe(&["rescue", &pid.to_string()]);
+    let (code, out, err) = world.run(["rescue", &pid.to_string()]);
     assert_eq!(code, 1, "{out}{err}");
     assert!(
         err.contains("opening the log failed") && err.contains("nothing was changed"),
@@ -300,7 +303,7 @@ fn a_failure_half_way_is_undone() {
         "a spare fd was left"
     );
     assert_eq!(tracer_of(pid), 0, "left traced");
-    let jobs = world.jobs.ps();
+    let jobs = world.ps();
     assert!(jobs.is_empty(), "the unused job was left: {jobs:?}");
     // It still runs, unprotected: the hangup kills it.
     s.expect("line 10");

@@ -15,10 +15,9 @@
 
 use std::path::PathBuf;
 
-use hupsafe_tests::procfs;
-use hupsafe_tests::shell::{
-    cont, installed, is_stopped, last_tick, wait_tick_beyond, Session, Shell, Tagged, World,
-};
+use hupsafe_tests::shell::{cont, is_stopped, last_tick, wait_tick_beyond, Session, Shell, Tagged};
+use hupsafe_tests::Sandbox;
+use hupsafe_tests::{procfs, require_tool};
 
 /// How the job is typed and what is done to it before the hangup.
 #[derive(Clone, Copy, Debug)]
@@ -62,7 +61,7 @@ struct Watch {
     seen: u32,
 }
 
-fn begin(world: &World, s: &mut Session, story: Story, protect: bool) -> Watch {
+fn begin(world: &Sandbox, s: &mut Session, story: Story, protect: bool) -> Watch {
     let tagged = Tagged::new("shell-story");
     let tag = tagged.tag.clone();
     let hs = if protect { "hs " } else { "" };
@@ -125,7 +124,7 @@ fn begin(world: &World, s: &mut Session, story: Story, protect: bool) -> Watch {
 
 /// Marked (or prefixed): alive after the hangup, output kept.
 fn protected(shell: Shell, story: Story) {
-    let world = World::new(&format!("shell-{}-{story:?}", shell.name()));
+    let world = Sandbox::with_programs(&format!("shell-{}-{story:?}", shell.name()));
     if !story.marks().is_empty() {
         world.mark(story.marks());
     }
@@ -161,7 +160,7 @@ fn protected(shell: Shell, story: Story) {
 
 /// Unmarked: the same program dies of the hangup.
 fn control(shell: Shell, story: Story) {
-    let world = World::new(&format!("shell-{}-{story:?}-control", shell.name()));
+    let world = Sandbox::with_programs(&format!("shell-{}-{story:?}-control", shell.name()));
     // The integration is there, only the mark is missing.
     let mut s = world.open(shell);
     let w = begin(&world, &mut s, story, false);
@@ -176,13 +175,11 @@ fn control(shell: Shell, story: Story) {
 }
 
 fn story(shell: Shell, story: Story) {
-    if shell == Shell::Zsh && !installed("zsh") {
-        eprintln!("zsh is not installed: skipped (CI installs it)");
+    if shell.require().is_none() {
         return;
     }
-    if matches!(story, Story::Node) && !installed("node") {
-        eprintln!("node is not installed: skipped");
-        return;
+    if matches!(story, Story::Node) {
+        require_tool!("node", "nodejs");
     }
     std::thread::scope(|scope| {
         let a = scope.spawn(|| protected(shell, story));

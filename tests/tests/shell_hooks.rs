@@ -18,10 +18,10 @@ use std::path::{Path, PathBuf};
 use hupsafe_tests::cli::hupsafe_bin;
 use hupsafe_tests::procfs;
 use hupsafe_tests::shell::{
-    installed, last_tick, python3, quote, wait_tick_beyond, write_script, Session, Shell, Tagged,
-    World,
+    last_tick, python3, quote, wait_tick_beyond, write_script, Session, Shell, Tagged,
 };
 use hupsafe_tests::wait::{poll, PATIENCE};
+use hupsafe_tests::Sandbox;
 
 const REPORT: &str = r#"
 import json, os, signal, sys
@@ -43,8 +43,8 @@ print(json.dumps({
 sys.exit(code)
 "#;
 
-fn with_report(label: &str) -> World {
-    let world = World::new(label);
+fn with_report(label: &str) -> Sandbox {
+    let world = Sandbox::with_programs(label);
     write_script(
         &world.bin_dir().join("report"),
         &format!("#!{}\n{REPORT}", python3()),
@@ -54,19 +54,18 @@ fn with_report(label: &str) -> World {
     world
 }
 
+/// Bash, and zsh unless it is missing (then its cases are skipped, with
+/// the skip line).
 fn shells() -> Vec<Shell> {
-    let mut v = vec![Shell::Bash];
-    if installed("zsh") {
-        v.push(Shell::Zsh);
-    } else {
-        eprintln!("zsh is not installed: its cases are skipped (CI installs it)");
-    }
-    v
+    [Shell::Bash, Shell::Zsh]
+        .into_iter()
+        .filter(|s| s.require().is_some())
+        .collect()
 }
 
 /// The report written to `file` (relative to the world's root).
 #[track_caller]
-fn report(world: &World, file: &str) -> serde_json::Value {
+fn report(world: &Sandbox, file: &str) -> serde_json::Value {
     let path = world.root().join(file);
     let text = fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("no report in {}: {e}", path.display()));
@@ -75,7 +74,7 @@ fn report(world: &World, file: &str) -> serde_json::Value {
 }
 
 #[track_caller]
-fn assert_protected(world: &World, file: &str, protected: bool, s: &Session) {
+fn assert_protected(world: &Sandbox, file: &str, protected: bool, s: &Session) {
     let r = report(world, file);
     let got = (r["hup"] == "ignored", r["preload"] == true);
     assert_eq!(
@@ -295,7 +294,7 @@ fn another_preexec_user_keeps_working() {
 fn rescue_keeps_the_shell_from_hanging_a_job_up() {
     for shell in shells() {
         for rescue in [true, false] {
-            let world = World::new(&format!("hooks-rescue-{}", shell.name()));
+            let world = Sandbox::with_programs(&format!("hooks-rescue-{}", shell.name()));
             let tagged = Tagged::new("rescue");
             let out: PathBuf = world.root().join("out.txt");
             let mut s = world.open(shell);

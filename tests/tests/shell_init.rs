@@ -10,20 +10,21 @@ use std::process::{Command, Stdio};
 
 use hupsafe_tests::cli::hupsafe_bin;
 use hupsafe_tests::relay::Terminal;
-use hupsafe_tests::shell::{installed, quote, Shell, World};
+use hupsafe_tests::shell::{quote, Shell};
+use hupsafe_tests::tools::require_tool;
+use hupsafe_tests::Sandbox;
 
 /// The variants a user can render: the default prefix, none, another one,
 /// and HUPSAFE_PREFIX.
 const VARIANTS: &[&[&str]] = &[&[], &["--prefix", ""], &["--prefix", "protect"]];
 
+/// Bash, and zsh unless it is missing (then its cases are skipped, with
+/// the skip line).
 fn shells() -> Vec<Shell> {
-    let mut v = vec![Shell::Bash];
-    if installed("zsh") {
-        v.push(Shell::Zsh);
-    } else {
-        eprintln!("zsh is not installed: its cases are skipped (CI installs it)");
-    }
-    v
+    [Shell::Bash, Shell::Zsh]
+        .into_iter()
+        .filter(|s| s.require().is_some())
+        .collect()
 }
 
 /// A marks file with marks, a comment, and lines the hooks must refuse
@@ -33,20 +34,13 @@ const MESSY_MARKS: &str =
 
 #[test]
 fn every_variant_parses_and_bash_passes_shellcheck() {
-    let world = World::new("init-parse");
-    let shellcheck = installed("shellcheck");
-    if !shellcheck {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have shellcheck (.ci/run installs it)"
-        );
-        eprintln!("shellcheck is not installed: that part is skipped");
-    }
+    let world = Sandbox::with_programs("init-parse");
+    let shellcheck = require_tool("shellcheck", "shellcheck");
     for shell in shells() {
         for extra in VARIANTS {
             let script = world.init_script(shell, extra);
             let file = world.write(&format!("init-{}.sh", shell.name()), &script);
-            let out = Command::new(shell.name())
+            let out = Command::new(shell.program())
                 .arg("-n")
                 .arg(&file)
                 .output()
@@ -57,8 +51,8 @@ fn every_variant_parses_and_bash_passes_shellcheck() {
                 shell.name(),
                 String::from_utf8_lossy(&out.stderr)
             );
-            if shell == Shell::Bash && shellcheck {
-                let out = Command::new("shellcheck")
+            if let (Shell::Bash, Some(shellcheck)) = (shell, &shellcheck) {
+                let out = Command::new(shellcheck)
                     .args(["--shell=bash", "--severity=style"])
                     .arg(&file)
                     .output()
@@ -75,12 +69,13 @@ fn every_variant_parses_and_bash_passes_shellcheck() {
 
 #[test]
 fn sourcing_in_a_strict_shell_prints_nothing_and_fails_nothing() {
-    let world = World::new("init-strict");
+    let world = Sandbox::with_programs("init-strict");
+    let shells = shells();
     for with_marks in [false, true] {
         if with_marks {
             fs::write(world.marks_file(), MESSY_MARKS).unwrap();
         }
-        for shell in shells() {
+        for &shell in &shells {
             for extra in VARIANTS {
                 let init = format!(
                     "{} init {} {}",
@@ -90,7 +85,7 @@ fn sourcing_in_a_strict_shell_prints_nothing_and_fails_nothing() {
                 );
                 // Twice: an rc file sourced again must not break either.
                 let script = format!("eval \"$({init})\"\neval \"$({init})\"\n");
-                let out = Command::new(shell.name())
+                let out = Command::new(shell.program())
                     .args(shell.strict_args())
                     .arg(&script)
                     .env_clear()
@@ -117,7 +112,7 @@ fn sourcing_in_a_strict_shell_prints_nothing_and_fails_nothing() {
 /// refused lines of a messy marks file define nothing.
 #[test]
 fn sourcing_interactively_prints_nothing_and_refuses_bad_marks() {
-    let world = World::new("init-interactive");
+    let world = Sandbox::with_programs("init-interactive");
     fs::write(world.marks_file(), MESSY_MARKS).unwrap();
     for shell in shells() {
         let init = format!(
@@ -137,7 +132,7 @@ fn sourcing_interactively_prints_nothing_and_refuses_bad_marks() {
             Shell::Zsh => vec!["-f", "-i", "-e", "-u"],
         };
         args.push("-c");
-        let mut cmd = Command::new(shell.name());
+        let mut cmd = Command::new(shell.program());
         cmd.args(&args)
             .arg(&script)
             .env_clear()
@@ -166,7 +161,7 @@ fn sourcing_interactively_prints_nothing_and_refuses_bad_marks() {
 
 #[test]
 fn init_renders_this_binary_and_refuses_a_bad_prefix() {
-    let world = World::new("init-render");
+    let world = Sandbox::with_programs("init-render");
     let bin = hupsafe_bin().to_string_lossy().into_owned();
     for shell in shells() {
         let script = world.init_script(shell, &[]);
@@ -199,21 +194,21 @@ fn init_renders_this_binary_and_refuses_a_bad_prefix() {
         "HUPSAFE_PREFIX= means none"
     );
     for bad in ["a b", "x;y", "cd", "hupsafe"] {
-        let (code, _, err) = world.hupsafe(&["init", "bash", "--prefix", bad]);
+        let (code, _, err) = world.run(["init", "bash", "--prefix", bad]);
         assert_eq!(code, 2, "prefix {bad:?}: {err}");
         assert!(err.contains("prefix"), "{err}");
     }
-    let (code, _, err) = world.hupsafe(&["init", "fish"]);
+    let (code, _, err) = world.run(["init", "fish"]);
     assert_eq!(code, 125, "{err}");
 }
 
 #[test]
 fn mark_unmark_and_marks_keep_a_plain_file() {
-    let world = World::new("marks");
+    let world = Sandbox::with_programs("marks");
     let file = world.marks_file();
-    let (code, out, _) = world.hupsafe(&["marks"]);
+    let (code, out, _) = world.run(["marks"]);
     assert_eq!((code, out.as_str()), (0, ""), "no file yet: no marks");
-    let (code, out, _) = world.hupsafe(&["marks", "--path"]);
+    let (code, out, _) = world.run(["marks", "--path"]);
     assert_eq!(code, 0);
     assert_eq!(out.trim_end(), file.to_string_lossy());
 
@@ -225,15 +220,15 @@ fn mark_unmark_and_marks_keep_a_plain_file() {
         "a new file explains itself:\n{text}"
     );
     assert!(text.ends_with("python3\ntorchrun\nmake\n"), "{text}");
-    assert_eq!(world.hupsafe(&["marks"]).1, "python3\ntorchrun\nmake\n");
+    assert_eq!(world.run(["marks"]).1, "python3\ntorchrun\nmake\n");
 
     // By hand: a comment, blanks, and garbage, which `marks` reports.
     fs::write(&file, "# my own\n  cargo \nnot a name\n").unwrap();
-    let (code, out, err) = world.hupsafe(&["marks"]);
+    let (code, out, err) = world.run(["marks"]);
     assert_eq!((code, out.as_str()), (0, "cargo\n"));
     assert!(err.contains(":3: 'not a name' is ignored"), "{err}");
     world.mark(&["make"]);
-    let (code, _, err) = world.hupsafe(&["unmark", "cargo", "nope"]);
+    let (code, _, err) = world.run(["unmark", "cargo", "nope"]);
     assert_eq!(code, 1, "unmarking what is not marked says so");
     assert!(err.contains("not marked: 'nope'"), "{err}");
     assert_eq!(
@@ -243,11 +238,11 @@ fn mark_unmark_and_marks_keep_a_plain_file() {
     );
 
     for bad in ["a b", "./train.sh", "cd", "time", "$(x)", "x=1", ""] {
-        let (code, _, err) = world.hupsafe(&["mark", bad]);
+        let (code, _, err) = world.run(["mark", bad]);
         assert_eq!(code, 2, "mark {bad:?}: {err}");
         assert!(err.contains("cannot mark"), "{err}");
     }
-    let (code, _, err) = world.hupsafe(&["mark", "no-such-program-here"]);
+    let (code, _, err) = world.run(["mark", "no-such-program-here"]);
     assert_eq!(code, 0);
     assert!(err.contains("not a program on PATH"), "{err}");
 }

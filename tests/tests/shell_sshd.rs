@@ -5,28 +5,25 @@
 //! hangs up the remote terminal, and only the marked job lives on, its
 //! output kept.
 
-use hupsafe_tests::cli::TempDir;
 use hupsafe_tests::procfs;
 use hupsafe_tests::relay::{Terminal, PROMPT};
 use hupsafe_tests::shell::{
-    last_tick, quote, wait_tick_beyond, Session, Shell, Sshd, Tagged, World,
+    last_tick, quote, wait_tick_beyond, Session, Shell, SshTools, Sshd, Tagged,
 };
-use hupsafe_tests::until;
+use hupsafe_tests::Sandbox;
+use hupsafe_tests::{require_tool, until};
 
 #[test]
 fn a_dropped_ssh_connection_spares_the_marked_job_only() {
-    if !Sshd::available() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have sshd, ssh and ssh-keygen (.ci/run installs openssh-server and -client)"
-        );
-        eprintln!("sshd, ssh or ssh-keygen is not installed: skipped");
-        return;
-    }
-    let world = World::new("shell-sshd");
+    let tools = SshTools {
+        sshd: require_tool!("sshd", "openssh-server"),
+        ssh: require_tool!("ssh", "openssh-client"),
+        keygen: require_tool!("ssh-keygen", "openssh-client"),
+    };
+    let world = Sandbox::with_programs("shell-sshd");
     world.mark(&["python3"]);
-    let sshd_dir = TempDir::new("sshd");
-    let sshd = Sshd::start(sshd_dir.path());
+    let sshd_dir = Sandbox::new("sshd");
+    let sshd = Sshd::start(&tools, sshd_dir.root());
 
     // sshd clears the environment: the remote shell gets the world's by env.
     let mut remote = vec![

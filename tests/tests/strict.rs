@@ -15,8 +15,9 @@ use std::sync::mpsc::{channel, Receiver};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use hupsafe_tests::cli::{hupsafe, TempDir};
+use hupsafe_tests::cli::hupsafe;
 use hupsafe_tests::fixtures::CProgram;
+use hupsafe_tests::Sandbox;
 
 fn fixture() -> &'static PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
@@ -60,12 +61,12 @@ struct Run {
     lines: Receiver<String>,
     seen: Vec<String>,
     stderr: PathBuf,
-    _tmp: TempDir,
+    _tmp: Sandbox,
 }
 
 impl Run {
     fn start(mode: &str, strict: bool, relay: bool) -> Run {
-        let tmp = TempDir::new("strict");
+        let tmp = Sandbox::new("strict");
         let stderr = tmp.dir("out").join("stderr");
         let mut cmd = hupsafe(&tmp);
         cmd.args(["run", if relay { "--relay" } else { "--no-relay" }]);
@@ -253,7 +254,7 @@ fn libc_signal_reset_kills_without_strict() {
 
 #[test]
 fn the_global_flag_form_works_and_quiet_silences_the_warning() {
-    let tmp = TempDir::new("strict-global");
+    let tmp = Sandbox::new("strict-global");
     let out = hupsafe(&tmp)
         .args(["--quiet", "--no-relay", "--strict", "/bin/sh", "-c"])
         .arg("grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status")
@@ -286,7 +287,7 @@ fn relayed_raw_syscall_reset_kills_without_strict() {
 
 #[test]
 fn a_static_target_note_suggests_strict() {
-    let tmp = TempDir::new("strict-note");
+    let tmp = Sandbox::new("strict-note");
     let prog = CProgram::new("cli_child").flag("-static").build();
     let out = hupsafe(&tmp)
         .args(["run", "--no-relay", "--"])
@@ -307,15 +308,16 @@ fn a_static_target_note_suggests_strict() {
 fn a_setuid_program_does_not_elevate_and_is_named() {
     use std::os::unix::fs::{chown, PermissionsExt};
     // SAFETY: geteuid cannot fail.
-    if unsafe { libc::geteuid() } != 0 || !std::path::Path::new("/usr/bin/setpriv").exists() {
-        eprintln!("skipped: needs root and /usr/bin/setpriv");
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root");
         return;
     }
+    let setpriv = hupsafe_tests::require_tool!("setpriv", "util-linux");
     let nobody = 65534;
-    let base = std::env::temp_dir().join(format!("hupsafe-strict-setuid-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&base);
-    std::fs::create_dir_all(&base).unwrap();
-    std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // Open to uid 65534, which runs hupsafe and the program from it.
+    let sandbox = Sandbox::new("strict-setuid");
+    let base = sandbox.root();
+    std::fs::set_permissions(base, std::fs::Permissions::from_mode(0o755)).unwrap();
     let lib = base.join("lib");
     std::fs::create_dir(&lib).unwrap();
     std::fs::set_permissions(&lib, std::fs::Permissions::from_mode(0o700)).unwrap();
@@ -324,7 +326,7 @@ fn a_setuid_program_does_not_elevate_and_is_named() {
     std::fs::copy(CProgram::new("strict_euid").flag("-static").build(), &prog).unwrap();
     std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o4755)).unwrap();
     let run = |strict: bool| {
-        let mut c = std::process::Command::new("/usr/bin/setpriv");
+        let mut c = std::process::Command::new(&setpriv);
         c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
             .arg(hupsafe_tests::cli::hupsafe_bin())
             .args(["run", "--no-relay"]);
@@ -348,7 +350,6 @@ fn a_setuid_program_does_not_elevate_and_is_named() {
     };
     let (control, err) = run(false);
     let (strict, strict_err) = run(true);
-    let _ = std::fs::remove_dir_all(&base);
     if control.is_empty() && err.contains("Permission denied") {
         eprintln!("skipped: the hupsafe binary is not reachable by uid 65534: {err}");
         return;
@@ -362,15 +363,16 @@ fn a_setuid_program_does_not_elevate_and_is_named() {
 }
 
 /// `tests/go/notify` built static (CGO_ENABLED=0) into the target
-/// directory; None when no Go toolchain is installed.
+/// directory; None (after the skip line) when no Go toolchain is installed.
 fn go_fixture() -> Option<&'static PathBuf> {
     static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
+    let go = hupsafe_tests::require_tool("go", "golang-go")?;
     BIN.get_or_init(|| {
         let root = hupsafe_tests::shim::workspace_root();
         let dir = hupsafe_tests::shim::target_dir().join("go-fixtures");
         std::fs::create_dir_all(&dir).ok()?;
         let out = dir.join("notify");
-        let status = std::process::Command::new("go")
+        let status = std::process::Command::new(&go)
             .args(["build", "-o"])
             .arg(&out)
             .arg(".")
@@ -392,12 +394,9 @@ fn go_fixture() -> Option<&'static PathBuf> {
 /// SIGHUP never reaches it; without, it does (the control).
 #[test]
 fn static_go_signal_notify_keeps_sighup_ignored_under_strict() {
-    let Some(bin) = go_fixture() else {
-        eprintln!("skipped: no Go toolchain (apt-get install golang-go)");
-        return;
-    };
+    let Some(bin) = go_fixture() else { return };
     for strict in [false, true] {
-        let tmp = TempDir::new("strict-go");
+        let tmp = Sandbox::new("strict-go");
         let mut cmd = hupsafe(&tmp);
         cmd.args(["run", "--quiet", "--no-relay"]);
         if strict {

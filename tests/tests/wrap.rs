@@ -8,71 +8,52 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use hupsafe_tests::cli::{hupsafe_bin, TempDir};
+use hupsafe_tests::cli::hupsafe_bin;
+use hupsafe_tests::sandbox::{finish, Sandbox};
 use hupsafe_tests::{CProgram, Launch, Running};
 
-/// Environment for hupsafe and the wrapped programs: a private HOME and
-/// shim directory, no relay (output is a pipe anyway).
-struct Env {
-    tmp: TempDir,
-    wrap: PathBuf,
-    real: PathBuf,
+/// A sandbox for the wrap stories: `wrapdir/` (the wrap directory) and
+/// `real/` (where the real programs live) made.
+fn sandbox(label: &str) -> Sandbox {
+    let e = Sandbox::for_jobs(label);
+    e.dir("wrapdir");
+    e.dir("real");
+    e
 }
 
-impl Env {
-    fn new(label: &str) -> Env {
-        let tmp = TempDir::new(label);
-        let wrap = tmp.dir("wrapdir");
-        let real = tmp.dir("real");
-        tmp.dir("home");
-        tmp.dir("lib");
-        Env { tmp, wrap, real }
-    }
+fn wrap_dir(e: &Sandbox) -> PathBuf {
+    e.root().join("wrapdir")
+}
 
-    fn vars(&self, path: &str) -> Vec<(String, String)> {
-        let p = self.tmp.path();
-        vec![
-            ("PATH".into(), path.into()),
-            ("HOME".into(), p.join("home").display().to_string()),
-            (
-                "HUPSAFE_LIB_DIR".into(),
-                p.join("lib").display().to_string(),
-            ),
-            ("HUPSAFE_RELAY".into(), "0".into()),
-            ("LANG".into(), "C.UTF-8".into()),
-        ]
-    }
+fn real_dir(e: &Sandbox) -> PathBuf {
+    e.root().join("real")
+}
 
-    fn default_path(&self) -> String {
-        format!(
-            "{}:{}:/usr/local/bin:/usr/bin:/bin",
-            self.wrap.display(),
-            self.real.display()
-        )
-    }
+/// Environment for hupsafe and the wrapped programs: the sandbox's, with
+/// PATH `path` and no relay (output is a pipe anyway).
+fn vars(e: &Sandbox, path: &str) -> Vec<(String, String)> {
+    e.env_with(&[("PATH", path), ("HUPSAFE_RELAY", "0")])
+}
 
-    /// `hupsafe ARGS` with PATH `path`: (status, stdout, stderr).
-    fn hupsafe(&self, path: &str, args: &[&str]) -> (i32, String, String) {
-        let mut c = Command::new(hupsafe_bin());
-        c.env_clear().args(args).stdin(Stdio::null());
-        for (k, v) in self.vars(path) {
-            c.env(k, v);
-        }
-        let out = c.output().unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
+fn default_path(e: &Sandbox) -> String {
+    format!(
+        "{}:{}:/usr/local/bin:/usr/bin:/bin",
+        wrap_dir(e).display(),
+        real_dir(e).display()
+    )
+}
 
-    fn launch(&self, program: impl AsRef<std::ffi::OsStr>, path: &str) -> Launch {
-        let mut l = Launch::new(program);
-        for (k, v) in self.vars(path) {
-            l = l.env(k, v);
-        }
-        l
+/// `hupsafe ARGS` with PATH `path`: (status, stdout, stderr).
+fn hupsafe(e: &Sandbox, path: &str, args: &[&str]) -> (i32, String, String) {
+    finish(e.hupsafe(args).env_clear().envs(vars(e, path)))
+}
+
+fn launch(e: &Sandbox, program: impl AsRef<std::ffi::OsStr>, path: &str) -> Launch {
+    let mut l = Launch::new(program);
+    for (k, v) in vars(e, path) {
+        l = l.env(k, v);
     }
+    l
 }
 
 fn fixture(version: u32) -> PathBuf {
@@ -130,12 +111,12 @@ fn listing(dir: &Path) -> Vec<String> {
 
 #[test]
 fn a_path_wrapper_protects_a_program_that_resets_sighup() {
-    let e = Env::new("wrap-path");
-    install(&fixture(1), &e.real.join("prog"));
-    let wrap = e.wrap.display().to_string();
-    let (st, out, err) = e.hupsafe(&e.default_path(), &["wrap", "prog", "--dir", &wrap]);
+    let e = sandbox("wrap-path");
+    install(&fixture(1), &real_dir(&e).join("prog"));
+    let wrap = wrap_dir(&e).display().to_string();
+    let (st, out, err) = hupsafe(&e, &default_path(&e), &["wrap", "prog", "--dir", &wrap]);
     assert_eq!(st, 0, "{out}{err}");
-    let wrapper = e.wrap.join("prog");
+    let wrapper = wrap_dir(&e).join("prog");
     let head = fs::read_to_string(&wrapper).unwrap();
     assert!(head
         .lines()
@@ -144,7 +125,7 @@ fn a_path_wrapper_protects_a_program_that_resets_sighup() {
         .starts_with("# hupsafe-wrapper: prog"));
 
     // The control: run plainly, the same program dies of the hangup.
-    let mut plain = e.launch(e.real.join("prog"), &e.default_path()).spawn();
+    let mut plain = launch(&e, real_dir(&e).join("prog"), &default_path(&e)).spawn();
     plain.expect_line("ready");
     plain.hang_up();
     assert!(
@@ -154,57 +135,63 @@ fn a_path_wrapper_protects_a_program_that_resets_sighup() {
     );
 
     // Found through PATH, as a launcher would find it.
-    let through_path = e
-        .launch("/bin/sh", &e.default_path())
-        .args(["-c", "exec prog"]);
+    let through_path = launch(&e, "/bin/sh", &default_path(&e)).args(["-c", "exec prog"]);
     survives_hangup(through_path.spawn(), 1);
 
     // Listed, and removed by unwrap.
-    let (st, out, _) = e.hupsafe(&e.default_path(), &["wrap", "--list", "--dir", &wrap]);
+    let (st, out, _) = hupsafe(&e, &default_path(&e), &["wrap", "--list", "--dir", &wrap]);
     assert_eq!((st, out.as_str()), (0, "prog\n"));
-    let (st, _, err) = e.hupsafe(&e.default_path(), &["unwrap", "prog", "--dir", &wrap]);
+    let (st, _, err) = hupsafe(&e, &default_path(&e), &["unwrap", "prog", "--dir", &wrap]);
     assert_eq!(st, 0, "{err}");
     assert!(!wrapper.exists());
-    let (st, _, err) = e.hupsafe(&e.default_path(), &["unwrap", "prog", "--dir", &wrap]);
+    let (st, _, err) = hupsafe(&e, &default_path(&e), &["unwrap", "prog", "--dir", &wrap]);
     assert_eq!(st, 1, "{err}");
     assert!(err.contains("'prog' is not wrapped"), "{err}");
 }
 
 #[test]
 fn a_path_wrapper_survives_an_upgrade_of_the_real_program() {
-    let e = Env::new("wrap-upgrade");
-    install(&fixture(1), &e.real.join("prog"));
-    let wrap = e.wrap.display().to_string();
-    let (st, _, err) = e.hupsafe(&e.default_path(), &["wrap", "prog", "--dir", &wrap]);
+    let e = sandbox("wrap-upgrade");
+    install(&fixture(1), &real_dir(&e).join("prog"));
+    let wrap = wrap_dir(&e).display().to_string();
+    let (st, _, err) = hupsafe(&e, &default_path(&e), &["wrap", "prog", "--dir", &wrap]);
     assert_eq!(st, 0, "{err}");
-    survives_hangup(e.launch(e.wrap.join("prog"), &e.default_path()).spawn(), 1);
-    install(&fixture(2), &e.real.join("prog"));
-    survives_hangup(e.launch(e.wrap.join("prog"), &e.default_path()).spawn(), 2);
+    survives_hangup(
+        launch(&e, wrap_dir(&e).join("prog"), &default_path(&e)).spawn(),
+        1,
+    );
+    install(&fixture(2), &real_dir(&e).join("prog"));
+    survives_hangup(
+        launch(&e, wrap_dir(&e).join("prog"), &default_path(&e)).spawn(),
+        2,
+    );
 }
 
 #[test]
 fn a_path_wrapper_never_calls_itself() {
-    let e = Env::new("wrap-recursion");
-    install(&fixture(1), &e.real.join("prog"));
-    let wrap = e.wrap.display().to_string();
-    let (st, _, err) = e.hupsafe(&e.default_path(), &["wrap", "prog", "--dir", &wrap]);
+    let e = sandbox("wrap-recursion");
+    install(&fixture(1), &real_dir(&e).join("prog"));
+    let wrap = wrap_dir(&e).display().to_string();
+    let (st, _, err) = hupsafe(&e, &default_path(&e), &["wrap", "prog", "--dir", &wrap]);
     assert_eq!(st, 0, "{err}");
     // The wrap directory twice, and once more through a symlink.
-    let link = e.tmp.path().join("wraplink");
-    std::os::unix::fs::symlink(&e.wrap, &link).unwrap();
+    let link = e.root().join("wraplink");
+    std::os::unix::fs::symlink(wrap_dir(&e), &link).unwrap();
     let path = format!(
         "{w}:{l}:{w}:{r}:/usr/bin:/bin",
-        w = e.wrap.display(),
+        w = wrap_dir(&e).display(),
         l = link.display(),
-        r = e.real.display()
+        r = real_dir(&e).display()
     );
     survives_hangup(
-        e.launch("/bin/sh", &path).args(["-c", "exec prog"]).spawn(),
+        launch(&e, "/bin/sh", &path)
+            .args(["-c", "exec prog"])
+            .spawn(),
         1,
     );
     // With the real program gone, the wrapper says so and ends.
-    fs::remove_file(e.real.join("prog")).unwrap();
-    let out = Command::new(e.wrap.join("prog"))
+    fs::remove_file(real_dir(&e).join("prog")).unwrap();
+    let out = Command::new(wrap_dir(&e).join("prog"))
         .env_clear()
         .env("PATH", &path)
         .stdin(Stdio::null())
@@ -216,21 +203,21 @@ fn a_path_wrapper_never_calls_itself() {
 
 #[test]
 fn a_wrapper_runs_the_program_unprotected_when_hupsafe_is_gone() {
-    let e = Env::new("wrap-gone");
-    install(&fixture(1), &e.real.join("prog"));
-    let copy = e.tmp.path().join("hupsafe-copy");
+    let e = sandbox("wrap-gone");
+    install(&fixture(1), &real_dir(&e).join("prog"));
+    let copy = e.root().join("hupsafe-copy");
     fs::copy(hupsafe_bin(), &copy).unwrap();
-    let wrap = e.wrap.display().to_string();
+    let wrap = wrap_dir(&e).display().to_string();
     let out = Command::new(&copy)
         .args(["wrap", "prog", "--dir", &wrap])
-        .env("PATH", e.default_path())
+        .env("PATH", default_path(&e))
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
     fs::remove_file(&copy).unwrap();
-    let out = Command::new(e.wrap.join("prog"))
+    let out = Command::new(wrap_dir(&e).join("prog"))
         .env_clear()
-        .env("PATH", e.default_path())
+        .env("PATH", default_path(&e))
         .stdin(Stdio::null())
         .output()
         .unwrap();
@@ -246,14 +233,16 @@ fn a_wrapper_runs_the_program_unprotected_when_hupsafe_is_gone() {
 
 #[test]
 fn an_embedded_copy_is_protected_without_ld_preload() {
-    let e = Env::new("wrap-embed");
-    let prog = e.real.join("prog");
+    hupsafe_tests::require_tool!("patchelf", "patchelf");
+    let e = sandbox("wrap-embed");
+    let prog = real_dir(&e).join("prog");
     install(&fixture(1), &prog);
     let before = hash(&prog);
-    let out = e.tmp.path().join("out").join("prog.hupsafe");
+    let out = e.root().join("out").join("prog.hupsafe");
     fs::create_dir(out.parent().unwrap()).unwrap();
-    let (st, _, err) = e.hupsafe(
-        &e.default_path(),
+    let (st, _, err) = hupsafe(
+        &e,
+        &default_path(&e),
         &[
             "wrap",
             "--embed",
@@ -290,19 +279,21 @@ fn an_embedded_copy_is_protected_without_ld_preload() {
 
 #[test]
 fn embed_in_place_keeps_a_backup() {
-    let e = Env::new("wrap-inplace");
-    let prog = e.real.join("prog");
+    hupsafe_tests::require_tool!("patchelf", "patchelf");
+    let e = sandbox("wrap-inplace");
+    let prog = real_dir(&e).join("prog");
     install(&fixture(1), &prog);
     let before = hash(&prog);
-    let (st, _, err) = e.hupsafe(
-        &e.default_path(),
+    let (st, _, err) = hupsafe(
+        &e,
+        &default_path(&e),
         &["wrap", "--embed", "--in-place", prog.to_str().unwrap()],
     );
     assert_eq!(st, 0, "{err}");
-    let backup = e.real.join("prog.hupsafe-orig");
+    let backup = real_dir(&e).join("prog.hupsafe-orig");
     assert_eq!(hash(&backup), before);
     assert_ne!(hash(&prog), before);
-    assert_eq!(listing(&e.real), vec!["prog", "prog.hupsafe-orig"]);
+    assert_eq!(listing(&real_dir(&e)), vec!["prog", "prog.hupsafe-orig"]);
     survives_hangup(Launch::new("/usr/bin/env").arg("-i").arg(&prog).spawn(), 1);
 }
 
@@ -328,8 +319,8 @@ fn elf32() -> Vec<u8> {
 
 #[test]
 fn every_refusal_says_why_and_leaves_no_file() {
-    let e = Env::new("wrap-refuse");
-    let src = e.tmp.dir("src");
+    let e = sandbox("wrap-refuse");
+    let src = e.dir("src");
     let put = |name: &str, bytes: &[u8]| {
         let p = src.join(name);
         fs::write(&p, bytes).unwrap();
@@ -351,12 +342,13 @@ fn every_refusal_says_why_and_leaves_no_file() {
         ),
         (put("text", b"echo hi\n"), "is not an ELF program"),
     ];
-    let out_dir = e.tmp.dir("out");
+    let out_dir = e.dir("out");
     let out = out_dir.join("copy");
     for (prog, why) in &cases {
         let before = hash(prog);
-        let (st, _, err) = e.hupsafe(
-            &e.default_path(),
+        let (st, _, err) = hupsafe(
+            &e,
+            &default_path(&e),
             &[
                 "wrap",
                 "--embed",
@@ -371,8 +363,9 @@ fn every_refusal_says_why_and_leaves_no_file() {
         assert!(listing(&out_dir).is_empty(), "{:?}", listing(&out_dir));
         assert_eq!(hash(prog), before);
     }
-    let (_, _, err) = e.hupsafe(
-        &e.default_path(),
+    let (_, _, err) = hupsafe(
+        &e,
+        &default_path(&e),
         &[
             "wrap",
             "--embed",
@@ -382,8 +375,9 @@ fn every_refusal_says_why_and_leaves_no_file() {
         ],
     );
     assert!(err.contains("hupsafe --strict"), "{err}");
-    let (_, _, err) = e.hupsafe(
-        &e.default_path(),
+    let (_, _, err) = hupsafe(
+        &e,
+        &default_path(&e),
         &[
             "wrap",
             "--embed",
@@ -395,13 +389,18 @@ fn every_refusal_says_why_and_leaves_no_file() {
     assert!(err.contains("PATH wrapper: hupsafe wrap script"), "{err}");
 
     // A name not on PATH, for both ways.
-    let wrap = e.wrap.display().to_string();
-    let (st, _, err) = e.hupsafe(&e.default_path(), &["wrap", "no-such-prog", "--dir", &wrap]);
+    let wrap = wrap_dir(&e).display().to_string();
+    let (st, _, err) = hupsafe(
+        &e,
+        &default_path(&e),
+        &["wrap", "no-such-prog", "--dir", &wrap],
+    );
     assert_eq!(st, 127, "{err}");
     assert!(err.contains("'no-such-prog' is not found on PATH"), "{err}");
-    assert!(listing(&e.wrap).is_empty());
-    let (st, _, err) = e.hupsafe(
-        &e.default_path(),
+    assert!(listing(&wrap_dir(&e)).is_empty());
+    let (st, _, err) = hupsafe(
+        &e,
+        &default_path(&e),
         &[
             "wrap",
             "--embed",
@@ -415,9 +414,10 @@ fn every_refusal_says_why_and_leaves_no_file() {
     assert!(listing(&out_dir).is_empty());
 
     // Without patchelf on PATH.
-    let prog = e.real.join("prog");
+    let prog = real_dir(&e).join("prog");
     install(&fixture(1), &prog);
-    let (st, _, err) = e.hupsafe(
+    let (st, _, err) = hupsafe(
+        &e,
         "/nonexistent",
         &[
             "wrap",
@@ -432,12 +432,12 @@ fn every_refusal_says_why_and_leaves_no_file() {
     assert!(listing(&out_dir).is_empty());
 
     // A file in the wrap directory that hupsafe did not write is kept.
-    let foreign = e.wrap.join("prog");
+    let foreign = wrap_dir(&e).join("prog");
     fs::write(&foreign, "#!/bin/sh\n# mine\n").unwrap();
-    let (st, _, err) = e.hupsafe(&e.default_path(), &["wrap", "prog", "--dir", &wrap]);
+    let (st, _, err) = hupsafe(&e, &default_path(&e), &["wrap", "prog", "--dir", &wrap]);
     assert_eq!(st, 125, "{err}");
     assert!(err.contains("was not written by hupsafe"), "{err}");
-    let (st, _, err) = e.hupsafe(&e.default_path(), &["unwrap", "prog", "--dir", &wrap]);
+    let (st, _, err) = hupsafe(&e, &default_path(&e), &["unwrap", "prog", "--dir", &wrap]);
     assert_eq!(st, 125, "{err}");
     assert!(
         err.contains("was not written by hupsafe; not removing it"),
@@ -454,14 +454,15 @@ fn a_user_writable_shim_is_not_embedded_into_a_root_owned_program() {
     use std::os::unix::fs::chown;
     // SAFETY: geteuid cannot fail.
     let root = unsafe { libc::geteuid() } == 0;
-    if root && !Path::new("/usr/bin/setpriv").exists() {
-        eprintln!("skipped: needs /usr/bin/setpriv when run as root");
-        return;
-    }
-    let base = std::env::temp_dir().join(format!("hupsafe-wrap-root-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&base);
-    fs::create_dir_all(&base).unwrap();
-    fs::set_permissions(&base, fs::Permissions::from_mode(0o755)).unwrap();
+    let setpriv = if root {
+        Some(hupsafe_tests::require_tool!("setpriv", "util-linux"))
+    } else {
+        None
+    };
+    // Open to uid 65534, which runs hupsafe from it.
+    let sandbox = Sandbox::new("wrap-root");
+    let base = sandbox.root();
+    fs::set_permissions(base, fs::Permissions::from_mode(0o755)).unwrap();
     let lib = base.join("lib");
     let out_dir = base.join("out");
     for d in [&lib, &out_dir] {
@@ -471,8 +472,8 @@ fn a_user_writable_shim_is_not_embedded_into_a_root_owned_program() {
             chown(d, Some(65534), Some(65534)).unwrap();
         }
     }
-    let mut c = if root {
-        let mut c = Command::new("/usr/bin/setpriv");
+    let mut c = if let Some(setpriv) = &setpriv {
+        let mut c = Command::new(setpriv);
         c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
             .arg(hupsafe_bin());
         c
@@ -491,7 +492,6 @@ fn a_user_writable_shim_is_not_embedded_into_a_root_owned_program() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     let left = listing(&out_dir);
-    let _ = fs::remove_dir_all(&base);
     if err.contains("Permission denied") && !err.contains("refusing") {
         eprintln!("skipped: the hupsafe binary is not reachable by uid 65534: {err}");
         return;
@@ -511,10 +511,8 @@ fn a_user_writable_shim_is_not_embedded_into_a_root_owned_program() {
 fn install_system_needs_root() {
     // SAFETY: geteuid cannot fail.
     if unsafe { libc::geteuid() } == 0 {
-        if !Path::new("/usr/bin/setpriv").exists() {
-            return;
-        }
-        let out = Command::new("/usr/bin/setpriv")
+        let setpriv = hupsafe_tests::require_tool!("setpriv", "util-linux");
+        let out = Command::new(&setpriv)
             .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
             .arg(hupsafe_bin())
             .args(["install", "--system"])
@@ -542,25 +540,20 @@ fn install_system_needs_root() {
 /// and leaves PATH alone when there is none.
 #[test]
 fn init_puts_the_wrap_directory_first_on_path() {
-    let e = Env::new("wrap-init");
+    let e = sandbox("wrap-init");
     for shell in ["bash", "zsh"] {
-        let Some(sh) = ["/usr/bin", "/bin"]
-            .iter()
-            .map(|d| Path::new(d).join(shell))
-            .find(|p| p.exists())
-        else {
-            eprintln!("skipped {shell}: not installed");
+        let Some(sh) = hupsafe_tests::require_tool(shell, shell) else {
             continue;
         };
-        for (dir, exists) in [(e.wrap.clone(), true), (e.tmp.path().join("none"), false)] {
+        for (dir, exists) in [(wrap_dir(&e), true), (e.root().join("none"), false)] {
             let mut c = Command::new(hupsafe_bin());
             c.env_clear().args(["init", shell]);
-            for (k, v) in e.vars("/usr/bin:/bin") {
+            for (k, v) in vars(&e, "/usr/bin:/bin") {
                 c.env(k, v);
             }
             let script = c.env("HUPSAFE_WRAP_DIR", &dir).output().unwrap();
             assert!(script.status.success());
-            let file = e.tmp.path().join(format!("init.{shell}"));
+            let file = e.root().join(format!("init.{shell}"));
             fs::write(&file, &script.stdout).unwrap();
             let out = Command::new(&sh)
                 .arg("-c")
@@ -571,7 +564,7 @@ fn init_puts_the_wrap_directory_first_on_path() {
                 ))
                 .env_clear()
                 .env("PATH", "/usr/bin:/bin")
-                .env("HOME", e.tmp.path().join("home"))
+                .env("HOME", e.root().join("home"))
                 .output()
                 .unwrap();
             let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
