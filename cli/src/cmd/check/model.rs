@@ -2,9 +2,11 @@
 //! the reasons, fixes and verdicts) and the rules that judge a hangup from
 //! them. Pure: nothing here reads the system.
 
+use std::io;
+
 use serde::Serialize;
 
-use crate::error::{EXIT_BAD_INPUT, EXIT_NOT_SAFE};
+use crate::error::{os_words, EXIT_BAD_INPUT, EXIT_NOT_SAFE};
 use crate::sys::logind::{Scope, Settings};
 use crate::sys::proc::{Fd, Stat, Status, Tty};
 
@@ -177,6 +179,65 @@ pub struct Surroundings {
     pub lingers: bool,
     /// The command name, if it can be marked and is not.
     pub markable: Option<String>,
+}
+
+/// The relay job a hupsafe client shows: the one it attached to, or the
+/// one it started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    pub job: String,
+    pub supervisor: i32,
+    pub program: Option<i32>,
+}
+
+/// A process by pid and name.
+#[derive(Serialize, Debug, Clone)]
+pub struct Named {
+    pub pid: i32,
+    pub comm: String,
+}
+
+/// The session `check` looks at without PIDs.
+#[derive(Serialize, Debug)]
+pub struct Session {
+    pub session: i32,
+    pub tty: String,
+    pub leader: Option<Named>,
+    pub held_by: Option<Named>,
+}
+
+/// What `check` could see of one process.
+#[derive(Debug)]
+pub enum Seen {
+    /// No such process (or it ended before its stat was read).
+    Gone,
+    /// Its stat cannot be read.
+    Hidden(io::Error),
+    /// A zombie: it already exited; `parent` has not collected it.
+    Exited {
+        stat: Stat,
+        command: Vec<String>,
+        parent: Option<Named>,
+    },
+    /// Its status cannot be read (it ended meanwhile, or it is not ours).
+    Unreadable {
+        stat: Stat,
+        command: Vec<String>,
+        error: io::Error,
+    },
+    /// A live process, with all its verdict rests on.
+    Live(Box<Live>),
+}
+
+/// A live process as `check` found it.
+#[derive(Debug)]
+pub struct Live {
+    /// Its argument vector (empty when it cannot be read).
+    pub command: Vec<String>,
+    pub facts: Facts,
+    pub around: Surroundings,
+    /// The relay job it is a client of, if it is a hupsafe client.
+    pub client: Option<Client>,
 }
 
 /// A signal someone would send on hangup, and who.
@@ -577,6 +638,101 @@ pub fn assess(f: &Facts, s: &Surroundings) -> Vec<Reason> {
         }
     }
     v
+}
+
+/// The verdict on what was seen of `pid`, with all its reasons (the
+/// report picks the ones worth showing).
+pub fn judge(pid: i32, seen: &Seen) -> (Verdict, Vec<Reason>) {
+    match seen {
+        Seen::Gone => (Verdict::NoSuchProcess, Vec::new()),
+        Seen::Hidden(e) => (
+            Verdict::CannotInspect,
+            vec![reason(
+                Severity::Risk,
+                format!("/proc/{pid}/stat: {}", os_words(e)),
+                None,
+            )],
+        ),
+        Seen::Exited { stat, parent, .. } => {
+            let parent = parent
+                .as_ref()
+                .map(|p| format!("{} (pid {})", p.comm, p.pid))
+                .unwrap_or_else(|| format!("pid {}", stat.ppid));
+            (
+                Verdict::Exited,
+                vec![reason(
+                    Severity::Fatal,
+                    format!(
+                        "a zombie: it has already exited, and its parent {parent} has not \
+                         collected its status yet; nothing is left to hang up"
+                    ),
+                    None,
+                )],
+            )
+        }
+        Seen::Unreadable { error, .. } => (
+            if error.kind() == io::ErrorKind::NotFound {
+                Verdict::NoSuchProcess
+            } else {
+                Verdict::CannotInspect
+            },
+            vec![reason(
+                Severity::Risk,
+                format!("/proc/{pid}/status: {}", os_words(error)),
+                None,
+            )],
+        ),
+        Seen::Live(l) => {
+            let reasons = live_reasons(l);
+            (Verdict::of(&reasons), reasons)
+        }
+    }
+}
+
+/// The reasons for a live process: [`assess`], except for the relay's
+/// own processes, whose fate is the job's.
+fn live_reasons(l: &Live) -> Vec<Reason> {
+    let (facts, st) = (&l.facts, &l.facts.stat);
+    if let Some(job) = &l.client {
+        // The client only shows the job; the job's fate is what counts.
+        return vec![reason(
+            Severity::Ok,
+            format!(
+                "hupsafe relay client of job {}: the program{} runs on the job's own \
+                     terminal, held by the supervisor (pid {}), and outlives this one; this \
+                     client just detaches (hupsafe attach {})",
+                job.job,
+                job.program
+                    .map(|p| format!(" (pid {p})"))
+                    .unwrap_or_default(),
+                job.supervisor,
+                job.job
+            ),
+            None,
+        )];
+    }
+    if let Owner::Relay { supervisor, job } = &l.around.tty_owner {
+        if *supervisor == st.pid && st.leads_session() {
+            return vec![reason(
+                if facts.hup.ignored {
+                    Severity::Ok
+                } else {
+                    Severity::Risk
+                },
+                format!(
+                    "the hupsafe supervisor{}: it leads a session of its own on the job's \
+                     terminal {}, with SIGHUP {}",
+                    job.as_ref()
+                        .map(|j| format!(" of job {j}"))
+                        .unwrap_or_default(),
+                    st.tty().map(|t| t.name()).unwrap_or_default(),
+                    hup_words(&facts.hup, facts.shim)
+                ),
+                None,
+            )];
+        }
+    }
+    assess(facts, &l.around)
 }
 
 #[cfg(test)]
