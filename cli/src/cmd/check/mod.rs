@@ -13,14 +13,16 @@
 //! whether logind would kill its session scope anyway.
 //!
 //! [`gather`] reads the system into a [`gather::Snapshot`] and what each
-//! process shows; [`model`] holds the facts, the verdicts and the rules
-//! that judge them; [`report`] writes the lines, as text or JSON.
+//! process shows ([`model::Seen`]); [`assess`] judges it by the rules into
+//! the reasons and verdict of [`model`]; [`report`] writes the lines, as
+//! text or JSON.
 
 use std::collections::HashSet;
 
 use crate::args::CheckArgs;
 use crate::error::{write_stdout, Error, Result, EXIT_BAD_INPUT};
 
+mod assess;
 mod gather;
 mod model;
 mod report;
@@ -67,7 +69,7 @@ fn walk(snap: &Snapshot, pid: i32, depth: usize, rows: &mut Vec<Row>, done: &mut
         return;
     }
     let seen = snap.look(pid);
-    let (verdict, reasons) = model::judge(pid, &seen);
+    let (verdict, reasons) = assess::judge(pid, &seen);
     if verdict == model::Verdict::NoSuchProcess && depth > 0 {
         // A descendant that ended while we looked: nothing to report.
         return;
