@@ -37,6 +37,7 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// Reads it all, once.
     pub fn take() -> Snapshot {
         let table = Table::read();
         let jobs = live_jobs();
@@ -132,6 +133,8 @@ impl Snapshot {
             .cloned()
     }
 
+    /// The name to mark `f` by, if it was typed at a bash or zsh prompt
+    /// and is not marked yet.
     fn markable(&self, f: &Stat, leader: Option<&Stat>) -> Option<String> {
         let leader = leader?;
         if !matches!(Shell::of(&leader.comm), Shell::Bash | Shell::Zsh) {
@@ -277,19 +280,16 @@ fn shim_missing_why(
     Some("its loader did not load it".into())
 }
 
+/// The terminal multiplexer a process of this name is, if it is one (its
+/// windows outlive a dropped connection).
 fn multiplexer_name(comm: &str) -> Option<&'static str> {
-    if comm.starts_with("tmux") {
-        Some("tmux")
-    } else if comm.eq_ignore_ascii_case("screen") {
-        Some("screen")
-    } else if comm == "dtach" || comm == "abduco" || comm == "zellij" {
-        Some(match comm {
-            "dtach" => "dtach",
-            "abduco" => "abduco",
-            _ => "zellij",
-        })
-    } else {
-        None
+    match comm {
+        c if c.starts_with("tmux") => Some("tmux"),
+        c if c.eq_ignore_ascii_case("screen") => Some("screen"),
+        "dtach" => Some("dtach"),
+        "abduco" => Some("abduco"),
+        "zellij" => Some("zellij"),
+        _ => None,
     }
 }
 
@@ -373,4 +373,26 @@ pub fn session_roots(snap: &Snapshot) -> Result<(Session, Vec<i32>)> {
         },
         roots,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multiplexers_by_name() {
+        for (comm, name) in [
+            ("tmux: server", Some("tmux")),
+            ("SCREEN", Some("screen")),
+            ("screen", Some("screen")),
+            ("dtach", Some("dtach")),
+            ("zellij", Some("zellij")),
+            ("abduco", Some("abduco")),
+            ("sshd", None),
+            ("xterm", None),
+            ("screenfetch", None),
+        ] {
+            assert_eq!(multiplexer_name(comm), name, "{comm}");
+        }
+    }
 }

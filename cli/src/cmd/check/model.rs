@@ -43,6 +43,7 @@ pub enum Fix {
     Linger(String),
 }
 
+/// One reason for a verdict: how bad, in words, and what would fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reason {
     pub severity: Severity,
@@ -50,6 +51,7 @@ pub struct Reason {
     pub fixes: Vec<Fix>,
 }
 
+/// A reason with at most one fix.
 pub fn reason(severity: Severity, text: impl Into<String>, fix: Option<Fix>) -> Reason {
     Reason {
         severity,

@@ -24,12 +24,15 @@ pub struct Row {
     facts: Option<FactsOut>,
 }
 
+/// A reason as shown: how bad, in words (its fixes are gathered into the
+/// line's).
 #[derive(Serialize, Debug)]
 struct ReasonOut {
     severity: Severity,
     text: String,
 }
 
+/// The facts a verdict rests on, for `--json`.
 #[derive(Serialize, Debug)]
 struct FactsOut {
     state: String,
@@ -50,6 +53,8 @@ struct FactsOut {
     cgroup: Option<String>,
 }
 
+/// The relay job a process belongs to (its terminal's, or the one it is
+/// a client of).
 #[derive(Serialize, Debug, Clone)]
 struct RelayOut {
     job: Option<String>,
@@ -57,6 +62,7 @@ struct RelayOut {
     program: Option<i32>,
 }
 
+/// The whole `--json` document.
 #[derive(Serialize)]
 struct Report<'a> {
     session: Option<&'a Session>,
@@ -263,4 +269,131 @@ pub fn text(session: Option<&Session>, rows: &[Row]) -> String {
         s.push_str(&line);
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(pid: i32, depth: usize, verdict: Verdict, reasons: &[(Severity, &str)]) -> Row {
+        Row {
+            pid,
+            depth,
+            comm: "prog".into(),
+            command: Vec::new(),
+            verdict,
+            reasons: reasons
+                .iter()
+                .map(|(severity, text)| ReasonOut {
+                    severity: *severity,
+                    text: text.to_string(),
+                })
+                .collect(),
+            fixes: Vec::new(),
+            facts: None,
+        }
+    }
+
+    #[test]
+    fn lesser_risks_after_a_fatal_reason_are_labelled_and_fixes_joined() {
+        use Severity::*;
+        let mut dies = line(
+            200,
+            0,
+            Verdict::Dies,
+            &[(Fatal, "a"), (Risk, "b"), (Risk, "c")],
+        );
+        dies.fixes = vec!["x".into(), "y".into()];
+        let child = line(201, 1, Verdict::AtRisk, &[(Risk, "d")]);
+        assert_eq!(
+            text(None, &[dies, child]),
+            "200 prog: dies: a; at risk: b; c. Fix: x; or y\n  201 prog: at risk: d\n"
+        );
+    }
+
+    #[test]
+    fn a_session_header_indents_its_jobs_and_says_when_there_are_none() {
+        let session = Session {
+            session: 100,
+            tty: "/dev/pts/3".into(),
+            leader: Some(Named {
+                pid: 100,
+                comm: "bash".into(),
+            }),
+            held_by: None,
+        };
+        let head = "jobs of the session on /dev/pts/3, led by bash (pid 100):\n";
+        assert_eq!(
+            text(Some(&session), &[]),
+            format!("{head}  none (nothing runs in this session but the shell)\n")
+        );
+        let job = line(200, 0, Verdict::Survives, &[(Severity::Ok, "ok")]);
+        assert_eq!(
+            text(Some(&session), &[job]),
+            format!("{head}  200 prog: survives: ok\n")
+        );
+    }
+
+    #[test]
+    fn the_deciding_reasons_come_first() {
+        use Severity::*;
+        let reasons = [
+            Reason {
+                severity: Ok,
+                text: "why not".into(),
+                fixes: Vec::new(),
+            },
+            Reason {
+                severity: Risk,
+                text: "risk".into(),
+                fixes: Vec::new(),
+            },
+            Reason {
+                severity: Fatal,
+                text: "fatal".into(),
+                fixes: Vec::new(),
+            },
+        ];
+        let shown = |v| -> Vec<String> { show(v, &reasons).into_iter().map(|r| r.text).collect() };
+        assert_eq!(shown(Verdict::Dies), ["fatal", "risk"]);
+        assert_eq!(shown(Verdict::Survives), ["why not"]);
+    }
+
+    #[test]
+    fn fixes_are_said_once_with_a_short_command() {
+        let st = Stat {
+            pid: 42,
+            comm: "st".into(),
+            state: 'S',
+            ppid: 1,
+            pgrp: 42,
+            session: 1,
+            tty_nr: 0,
+            tpgid: -1,
+            start: 1,
+        };
+        let reason = |fixes: Vec<Fix>| Reason {
+            severity: Severity::Fatal,
+            text: String::new(),
+            fixes,
+        };
+        let reasons = [
+            reason(vec![Fix::Protect, Fix::Mark("st".into())]),
+            reason(vec![Fix::Protect]),
+        ];
+        assert_eq!(
+            fixes(&reasons, &st, &[]),
+            [
+                "hupsafe rescue 42",
+                "`hupsafe mark st`, so that typed at the prompt it runs protected"
+            ]
+        );
+        let long: Vec<String> = vec!["./st".into(), "x".repeat(60)];
+        let strict = fixes(&[reason(vec![Fix::Strict])], &st, &long);
+        let cmd = format!("./st {}...", "x".repeat(32));
+        assert!(
+            strict[0].contains(&format!("`hupsafe run --strict -- {cmd}`")),
+            "{strict:?}"
+        );
+    }
 }
