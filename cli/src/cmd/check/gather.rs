@@ -258,9 +258,7 @@ fn shim_missing_why(
     status: &Status,
 ) -> Option<String> {
     let preload = proc::environ_var(pid, "LD_PRELOAD").ok()??;
-    let entry = preload
-        .as_encoded_bytes()
-        .split(|&b| b == b':' || b == b' ')
+    let entry = crate::sys::preload::entries(&preload)
         .find(|e| {
             let name = e.rsplit(|&b| b == b'/').next().unwrap_or(e);
             proc::is_shim_file(name)
