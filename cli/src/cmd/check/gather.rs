@@ -43,8 +43,8 @@ impl Snapshot {
         let jobs = live_jobs();
         let hupsafe_exe = proc::exe_identity(std::process::id() as i32).ok();
         let marks = crate::marks::marks_path()
+            .and_then(|p| crate::marks::read(&p))
             .ok()
-            .and_then(|p| std::fs::read_to_string(p).ok())
             .map(|t| crate::marks::names(&crate::marks::parse(&t)));
         Snapshot {
             table,
