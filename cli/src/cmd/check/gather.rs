@@ -13,9 +13,11 @@ use super::model::{
     Client, Disposition, Facts, Live, Named, Owner, Seen, Session, Shell, Surroundings,
 };
 use crate::error::{os_words, Error, Result, EXIT_BAD_INPUT};
+use crate::marks;
 use crate::registry::{ProcId, Registry};
 use crate::sys::logind::{self, Settings};
 use crate::sys::proc::{self, Fd, Stat, Status, Table, Tty};
+use crate::sys::{elf, preload};
 
 /// A job of this user's registry whose supervisor is alive.
 #[derive(Debug, Clone)]
@@ -42,16 +44,16 @@ impl Snapshot {
         let table = Table::read();
         let jobs = live_jobs();
         let hupsafe_exe = proc::exe_identity(std::process::id() as i32).ok();
-        let marks = crate::marks::marks_path()
-            .and_then(|p| crate::marks::read(&p))
+        let marked = marks::marks_path()
+            .and_then(|p| marks::read(&p))
             .ok()
-            .map(|t| crate::marks::names(&crate::marks::parse(&t)));
+            .map(|t| marks::names(&marks::parse(&t)));
         Snapshot {
             table,
             jobs,
             logind: Settings::read(),
             hupsafe_exe,
-            marks,
+            marks: marked,
             owners: RefCell::new(HashMap::new()),
         }
     }
@@ -149,7 +151,7 @@ impl Snapshot {
         let name = argv0.to_string_lossy();
         let name = name.rsplit('/').next()?.to_string();
         let marked = self.marks.as_ref().is_some_and(|m| m.contains(&name));
-        (!marked && crate::marks::invalid_reason(&name).is_none()).then_some(name)
+        (!marked && marks::invalid_reason(&name).is_none()).then_some(name)
     }
 
     /// What `pid` shows: all a verdict rests on, or why there is nothing
@@ -192,11 +194,9 @@ impl Snapshot {
         let term_blocked = status.blocks(libc::SIGTERM);
         let shim = proc::mapped_shim(pid).ok().map(|p| p.is_some());
         let out = [proc::fd(pid, 1).ok(), proc::fd(pid, 2).ok()];
-        let program = proc::exe(pid)
-            .ok()
-            .and_then(|p| crate::sys::elf::inspect(&p).ok());
+        let program = proc::exe(pid).ok().and_then(|p| elf::inspect(&p).ok());
         let is_static = program.as_ref().and_then(|t| match &t.format {
-            crate::sys::elf::Format::Elf(e) => Some(e.is_static()),
+            elf::Format::Elf(e) => Some(e.is_static()),
             _ => None,
         });
         let shim_missing = if shim == Some(false) {
@@ -252,13 +252,9 @@ impl Snapshot {
 
 /// Why a process whose LD_PRELOAD names the shim does not have it
 /// mapped (None when its LD_PRELOAD has no shim, or cannot be read).
-fn shim_missing_why(
-    pid: i32,
-    program: Option<&crate::sys::elf::Target>,
-    status: &Status,
-) -> Option<String> {
-    let preload = proc::environ_var(pid, "LD_PRELOAD").ok()??;
-    let entry = crate::sys::preload::entries(&preload)
+fn shim_missing_why(pid: i32, program: Option<&elf::Target>, status: &Status) -> Option<String> {
+    let value = proc::environ_var(pid, "LD_PRELOAD").ok()??;
+    let entry = preload::entries(&value)
         .find(|e| {
             let name = e.rsplit(|&b| b == b'/').next().unwrap_or(e);
             proc::is_shim_file(name)
