@@ -1,8 +1,9 @@
-//! The judging rules: from what `check` saw of a process to the reasons
-//! for its verdict. Who would signal it on hangup (the kernel, bash, zsh,
-//! an orphaned group's HUP+CONT), what its dispositions do with that,
-//! where its output goes, and whether logind kills its scope anyway.
-//! Pure: everything comes in as [`Seen`], nothing reads the system.
+//! The judging rules of `check`: from what was seen of a process to its verdict.
+//!
+//! Who would signal it on hangup (the kernel, bash, zsh, an orphaned
+//! group's HUP+CONT), what its dispositions do with that, where its output
+//! goes, and whether logind kills its scope anyway. Pure: everything comes
+//! in as [`Seen`], nothing reads the system.
 
 use std::io;
 

@@ -1,9 +1,11 @@
-//! Reading the system for `check`: every process's stat, this user's live
-//! relay jobs, logind's settings and the marks, taken once (a
-//! [`Snapshot`]); then what one process shows ([`Seen`]): its signal
-//! dispositions, where its output goes, who holds its terminals, its
-//! session leader and scope. All through [`crate::sys::proc`],
-//! [`crate::sys::elf`], [`crate::sys::logind`] and the registry.
+//! Reading the system for `check`: /proc, ELF, logind and the registry, into a snapshot.
+//!
+//! Every process's stat, this user's live relay jobs, logind's settings
+//! and the marks are taken once (a [`Snapshot`]); then what one process
+//! shows ([`Seen`]): its signal dispositions, where its output goes, who
+//! holds its terminals, its session leader and scope. All through
+//! [`crate::sys::proc`], [`crate::sys::elf`], [`crate::sys::logind`],
+//! [`crate::sys::preload`], the registry and the marks file.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};

@@ -1,7 +1,9 @@
-//! What a verdict is made of: what `check` could see of a process (its
-//! facts and surroundings), the reasons, fixes and verdicts, and what a
-//! signal disposition means for SIGHUP. Data and small pure rules; the
-//! hangup rules themselves are in [`super::assess`].
+//! What a verdict of `check` is made of: facts, surroundings, reasons, fixes, verdicts.
+//!
+//! What `check` could see of a process ([`Seen`]: its [`Facts`] and
+//! [`Surroundings`]), the reasons, fixes and verdicts, and what a signal
+//! disposition means for SIGHUP. Data and small pure rules; the hangup
+//! rules themselves are in [`super::assess`].
 
 use std::io;
 

@@ -1,6 +1,7 @@
-//! The report of `check`: one line per process (the verdict, the reasons
-//! that decide it, the fixes in words), as text or as JSON (`--json`,
-//! with the facts each verdict rests on).
+//! The report of `check`: one line per process, as text or as JSON.
+//!
+//! A line has the verdict, the reasons that decide it and the fixes in
+//! words; `--json` adds the facts each verdict rests on.
 
 use serde::Serialize;
 
