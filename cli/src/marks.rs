@@ -114,10 +114,11 @@ pub fn config_dir() -> Result<PathBuf> {
     crate::sys::dirs::CONFIG.resolve()
 }
 
-/// The names marked now, or `None` when the marks file cannot be found or
-/// read (no HOME, no file yet).
+/// The names marked now (none when there is no marks file yet), or `None`
+/// when the marks file cannot be found or read (no HOME, no permission).
+/// Bytes that are not UTF-8 (a Latin-1 comment) do not hide the names.
 pub fn load_names() -> Option<Vec<String>> {
-    let text = fs::read_to_string(marks_path().ok()?).ok()?;
+    let text = read(&marks_path().ok()?).ok()?;
     Some(names(&parse(&text)))
 }
 

@@ -37,6 +37,15 @@ pub fn shim_file_name() -> String {
     format!("libnohup-{SHIM_HASH}.so")
 }
 
+/// The entries of an LD_PRELOAD value as the loader splits it: on colons
+/// and spaces, with no escaping; empty ones are skipped.
+pub fn entries(value: &OsStr) -> impl Iterator<Item = &[u8]> {
+    value
+        .as_bytes()
+        .split(|&b| b == b':' || b == b' ')
+        .filter(|e| !e.is_empty())
+}
+
 /// Whether an LD_PRELOAD entry is a hupsafe shim (of any version).
 pub fn is_hupsafe_shim(entry: &[u8]) -> bool {
     let name = entry.rsplit(|&b| b == b'/').next().unwrap_or(entry);
@@ -258,11 +267,7 @@ pub fn compose(existing: Option<&OsStr>, shim: &Path) -> (OsString, Vec<Remark>)
     let mut remarks = Vec::new();
     let shim_b = shim.as_os_str().as_bytes();
     if let Some(e) = existing {
-        for entry in e
-            .as_bytes()
-            .split(|&b| b == b':' || b == b' ')
-            .filter(|s| !s.is_empty())
-        {
+        for entry in entries(e) {
             if entry == shim_b || is_hupsafe_shim(entry) {
                 continue;
             }
@@ -288,11 +293,7 @@ pub fn compose(existing: Option<&OsStr>, shim: &Path) -> (OsString, Vec<Remark>)
 /// LD_PRELOAD without any hupsafe shim, for a program the shim would
 /// harm; None when nothing else is left (unset it).
 pub fn without_shim(existing: Option<&OsStr>) -> Option<OsString> {
-    let kept: Vec<&[u8]> = existing?
-        .as_bytes()
-        .split(|&b| b == b':' || b == b' ')
-        .filter(|s| !s.is_empty() && !is_hupsafe_shim(s))
-        .collect();
+    let kept: Vec<&[u8]> = entries(existing?).filter(|s| !is_hupsafe_shim(s)).collect();
     (!kept.is_empty()).then(|| OsString::from_vec(kept.join(&b':')))
 }
 
@@ -363,6 +364,12 @@ mod tests {
                 Remark::Missing("/nonexistent/lib.so".into())
             ]
         );
+    }
+
+    #[test]
+    fn entries_split_on_colons_and_spaces() {
+        let v: Vec<&[u8]> = entries(OsStr::new(" /a.so:b.so  /c d::")).collect();
+        assert_eq!(v, [&b"/a.so"[..], b"b.so", b"/c", b"d"]);
     }
 
     #[test]
