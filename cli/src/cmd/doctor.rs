@@ -128,8 +128,8 @@ fn shim() -> Finding {
         }
     };
     let shown = path.display();
-    // A loader that cannot load or link the shim says so on stderr, or
-    // the program dies (FIELD-NOTES section 6): run a trivial one with it.
+    // A loader that cannot load or link the shim says so on stderr, or the program dies
+    // (docs/HANGUPS.md, "Interposer rules"): run a trivial one with it.
     match run_preloaded(&path, Path::new("/bin/true"), &[]) {
         Ok((0, _, err)) if err.is_empty() => {}
         Ok((code, _, err)) => {

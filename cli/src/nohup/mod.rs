@@ -1,7 +1,7 @@
 //! hupsafe invoked as `nohup`: GNU nohup's contract, exactly, plus the shim.
 //!
-//! This follows coreutils 9.1's `nohup.c` step by step (FIELD-NOTES
-//! section 9): the same option parsing, terminal tests, file opening order,
+//! This follows coreutils 9.1's `nohup.c` step by step (docs/HANGUPS.md, "The GNU nohup
+//! contract"): the same option parsing, terminal tests, file opening order,
 //! messages, exit statuses and failure modes, so that scripts and people
 //! that rely on GNU nohup see no difference. The only additions are the
 //! ones that make the command safer: the shim in LD_PRELOAD and SIGHUP

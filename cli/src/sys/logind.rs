@@ -1,9 +1,8 @@
-//! systemd-logind's say in a hangup: with `KillUserProcesses=yes` (the
-//! upstream default since v230; Debian ships it off) logind kills a login
-//! session's whole scope when the session ends, SIGTERM then SIGKILL, and
-//! no signal disposition survives that (FIELD-NOTES section 1). Only
-//! leaving the session scope does (`systemd-run --user --scope CMD`), and
-//! a user manager without linger stops at the last logout.
+//! systemd-logind's say in a hangup: with `KillUserProcesses=yes` (the upstream default since v230;
+//! Debian ships it off) logind kills a login session's whole scope when the session ends, SIGTERM
+//! then SIGKILL, and no signal disposition survives that (docs/HANGUPS.md, "Who sends SIGHUP").
+//! Only leaving the session scope does (`systemd-run --user --scope CMD`), and a user manager
+//! without linger stops at the last logout.
 //!
 //! Read from the configuration files logind reads, in its order, and from
 //! `/var/lib/systemd/linger/USER`. Shared by `check` and `doctor`.

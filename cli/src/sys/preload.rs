@@ -8,9 +8,8 @@
 //! and every directory above them safe (owned by the user or root, and not
 //! group/world-writable unless sticky, like /tmp).
 //!
-//! LD_PRELOAD is split on colons and spaces with no escaping, so the path
-//! may contain neither (FIELD-NOTES section 6); a location that would is
-//! skipped for the next candidate.
+//! LD_PRELOAD is split on colons and spaces with no escaping, so the path may contain neither
+//! (docs/HANGUPS.md, "Interposer rules"); a location that would is skipped for the next candidate.
 
 use std::ffi::{OsStr, OsString};
 use std::fs;

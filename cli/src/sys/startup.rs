@@ -1,10 +1,9 @@
 //! What the process inherited, captured before Rust's runtime changes it.
 //!
-//! Rust's start-up code sets SIGPIPE to SIG_IGN and reopens closed fds 0-2
-//! on /dev/null before `main` (FIELD-NOTES section 9). A runner must hand
-//! its command what it was given, and the nohup drop-in must see closed
-//! descriptors as closed, so an `.init_array` constructor (which runs before
-//! the runtime's set-up) records both.
+//! Rust's start-up code sets SIGPIPE to SIG_IGN and reopens closed fds 0-2 on /dev/null before
+//! `main` (docs/HANGUPS.md, "The GNU nohup contract"). A runner must hand its command what it was
+//! given, and the nohup drop-in must see closed descriptors as closed, so an `.init_array`
+//! constructor (which runs before the runtime's set-up) records both.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 

@@ -1,11 +1,9 @@
-//! `--strict`: a seccomp filter, built with `seccompiler` from rules (no
-//! hand-assembled BPF), that turns `rt_sigaction(SIGHUP, act != NULL, ...)`
-//! into a successful no-op (SECCOMP_RET_ERRNO with errno 0: the call
-//! returns 0 and changes nothing) and allows every other call. It reaches
-//! what LD_PRELOAD cannot: static binaries and inline `syscall`
-//! instructions, in the program and every descendant (FIELD-NOTES section
-//! 3). x86_64 and aarch64 have no other system call that changes a
-//! disposition (no `signal`/`sigaction`: those are 32-bit ABI calls).
+//! `--strict`: a seccomp filter, built with `seccompiler` from rules (no hand-assembled BPF), that
+//! turns `rt_sigaction(SIGHUP, act != NULL, ...)` into a successful no-op (SECCOMP_RET_ERRNO with
+//! errno 0: the call returns 0 and changes nothing) and allows every other call. It reaches what
+//! LD_PRELOAD cannot: static binaries and inline `syscall` instructions, in the program and every
+//! descendant (docs/HANGUPS.md, "libc paths that change SIGHUP"). x86_64 and aarch64 have no other
+//! system call that changes a disposition (no `signal`/`sigaction`: those are 32-bit ABI calls).
 //!
 //! The filter is built before anything else is changed and applied in the
 //! process that execs the program: last before exec in place, or in the

@@ -1,16 +1,14 @@
 //! `hupsafe check [PID...]`: would these processes survive a hangup, and if not, why.
 //!
-//! Each process and its descendants get one line: `survives`, `at risk:
-//! ...` or `dies: ...`, with the reasons and the fix. The reasoning is
-//! FIELD-NOTES sections 1-4 and 7 applied to what `/proc` shows
-//! ([`crate::sys::proc`]): who would send SIGHUP (the kernel to a session
-//! leader and to the foreground group, bash or zsh to their jobs, bash's
-//! SIGTERM to stopped ones, the kernel's HUP+CONT to an orphaned stopped
-//! group), what the process would do with it (ignored, caught, default,
-//! blocked and so queued, held ignored by the shim), whether its output
-//! goes to a terminal that would answer EIO, whether its terminal is one a
-//! hupsafe supervisor holds (the relay), and whether logind would kill its
-//! session scope anyway.
+//! Each process and its descendants get one line: `survives`, `at risk: ...` or `dies: ...`, with
+//! the reasons and the fix. The reasoning is docs/HANGUPS.md ("Who sends SIGHUP" to "Blocked SIGHUP
+//! is queued", and "EIO after a hangup") applied to what `/proc` shows ([`crate::sys::proc`]): who
+//! would send SIGHUP (the kernel to a session leader and to the foreground group, bash or zsh to
+//! their jobs, bash's SIGTERM to stopped ones, the kernel's HUP+CONT to an orphaned stopped group),
+//! what the process would do with it (ignored, caught, default, blocked and so queued, held ignored
+//! by the shim), whether its output goes to a terminal that would answer EIO, whether its terminal
+//! is one a hupsafe supervisor holds (the relay), and whether logind would kill its session scope
+//! anyway.
 //!
 //! [`gather`] reads the system into a [`gather::Snapshot`] and what each
 //! process shows ([`model::Seen`]); [`assess`] judges it by the rules into

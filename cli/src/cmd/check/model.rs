@@ -245,7 +245,7 @@ pub struct Live {
     pub client: Option<Client>,
 }
 
-/// The shells whose hangup behaviour FIELD-NOTES section 1 records.
+/// The shells whose hangup behaviour docs/HANGUPS.md, "Who sends SIGHUP", records.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Shell {
     Bash,
