@@ -406,8 +406,7 @@ fn jobs() -> Finding {
 
 fn logind_finding() -> Finding {
     let settings = Settings::read();
-    // SAFETY: getuid cannot fail.
-    let uid = unsafe { libc::getuid() };
+    let uid = rustix::process::getuid().as_raw();
     let user = proc::user_name(uid).unwrap_or_else(|| uid.to_string());
     let lingers = logind::lingers(&user);
     let linger = if lingers {
@@ -440,8 +439,7 @@ fn logind_finding() -> Finding {
 /// Yama's ptrace_scope decides whether `rescue` can reach a process.
 fn ptrace() -> Finding {
     let scope = crate::sys::proc::ptrace_scope();
-    // SAFETY: geteuid cannot fail.
-    let root = unsafe { libc::geteuid() } == 0;
+    let root = rustix::process::geteuid().is_root();
     match scope {
         None => finding(
             "ptrace",
@@ -508,8 +506,7 @@ fn command(cmd: &OsString) -> Result<Finding> {
             ),
         )
     })?;
-    // SAFETY: getuid/getgid cannot fail.
-    let (ruid, rgid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let (ruid, rgid) = crate::sys::elf::real_ids();
     let concerns = target.concerns(ruid, rgid);
     let what = describe(&target);
     let base = Path::new(&name)

@@ -20,7 +20,6 @@
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -103,10 +102,9 @@ impl Registry {
         if m.uid() != uid() || !m.is_file() {
             return Err(refuse(&counter_path, "is not a file of yours"));
         }
-        // SAFETY: flock on an fd we own; released when `counter` closes.
-        if unsafe { libc::flock(counter.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            return Err(fail("lock", io::Error::last_os_error()));
-        }
+        // Released when `counter` closes.
+        rustix::fs::flock(&counter, rustix::fs::FlockOperation::LockExclusive)
+            .map_err(|e| fail("lock", e.into()))?;
         let mut text = String::new();
         let _ = counter.read_to_string(&mut text);
         let mut n: u64 = match text.trim().parse() {
@@ -262,12 +260,11 @@ pub fn inside(registry: &Registry, job: &Job) -> bool {
     if let Ok(r) = job.read_record() {
         if let Some(tty) = &r.tty {
             for fd in 0..3 {
-                // SAFETY: ttyname returns NULL or a NUL-terminated string
-                // that stays valid until the next call.
-                let name = unsafe { libc::ttyname(fd) };
-                if !name.is_null()
-                    && unsafe { std::ffi::CStr::from_ptr(name) }.to_bytes() == tty.as_bytes()
-                {
+                // What ttyname(3) reads, without its static buffer.
+                let name = fs::read_link(format!("/proc/self/fd/{fd}"));
+                if name.is_ok_and(|n| {
+                    std::os::unix::ffi::OsStrExt::as_bytes(n.as_os_str()) == tty.as_bytes()
+                }) {
                     return true;
                 }
             }

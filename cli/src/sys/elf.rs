@@ -8,7 +8,7 @@
 //! only reads: the ELF header and program headers, the mode bits, and the
 //! `security.capability` extended attribute.
 
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -371,19 +371,7 @@ fn env_target(argument: Option<&OsStr>) -> Option<PathBuf> {
 
 /// Whether `path` carries file capabilities (`security.capability`).
 fn has_file_capabilities(path: &Path) -> bool {
-    let Ok(c) = CString::new(path.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: a size query (NULL buffer, size 0) on a NUL-terminated path.
-    let n = unsafe {
-        libc::getxattr(
-            c.as_ptr(),
-            c"security.capability".as_ptr(),
-            std::ptr::null_mut(),
-            0,
-        )
-    };
-    n > 0
+    rustix::fs::getxattr_query(path, "security.capability").is_ok_and(|n| n > 0)
 }
 
 /// Whether the program's loader would complain about the shim on stderr
@@ -400,9 +388,17 @@ pub fn shim_is_welcome(t: &Target) -> bool {
     !shim_is_noisy(t)
 }
 
+/// The real user and group ids: what the loader compares a set-id
+/// program's owner with.
+pub fn real_ids() -> (u32, u32) {
+    (
+        rustix::process::getuid().as_raw(),
+        rustix::process::getgid().as_raw(),
+    )
+}
+
 pub fn real_ids_concerns(t: &Target) -> Vec<Concern> {
-    // SAFETY: getuid/getgid cannot fail.
-    let (ruid, rgid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let (ruid, rgid) = real_ids();
     t.concerns(ruid, rgid)
 }
 

@@ -2,7 +2,7 @@
 //! process in the state every protected program inherits (SIGHUP ignored,
 //! not blocked), and exec with argv[0] as the user typed it.
 
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{CStr, CString, OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -73,9 +73,11 @@ fn check_candidate(p: &Path) -> Option<Lookup> {
     if m.is_dir() {
         return Some(Lookup::NotRunnable(p.into(), "is a directory".into()));
     }
-    let c = CString::new(p.as_os_str().as_bytes()).ok()?;
-    // SAFETY: access() on a NUL-terminated path.
-    if unsafe { libc::access(c.as_ptr(), libc::X_OK) } != 0 || m.permissions().mode() & 0o111 == 0 {
+    if p.as_os_str().as_bytes().contains(&0) {
+        return None;
+    }
+    let runnable = rustix::fs::access(p, rustix::fs::Access::EXEC_OK).is_ok();
+    if !runnable || m.permissions().mode() & 0o111 == 0 {
         return Some(Lookup::NotRunnable(p.into(), "Permission denied".into()));
     }
     Some(Lookup::Program(p.into()))
@@ -114,18 +116,13 @@ pub fn exec_program(program: &Path, argv0: &OsStr, args: &[OsString]) -> Error {
         Ok(p) => p,
         Err(_) => return Error::failure("hupsafe: the program path contains a NUL byte"),
     };
-    let mut ptrs: Vec<*const libc::c_char> = argv.iter().map(|c| c.as_ptr()).collect();
-    ptrs.push(std::ptr::null());
-    // SAFETY: NUL-terminated strings and a NULL-terminated argv.
-    unsafe { libc::execv(path.as_ptr(), ptrs.as_ptr()) };
-    let err = std::io::Error::last_os_error();
-    if err.raw_os_error() == Some(libc::ENOEXEC) {
-        let sh = CString::new("/bin/sh").unwrap();
-        let mut sh_argv: Vec<*const libc::c_char> = vec![sh.as_ptr(), path.as_ptr()];
-        sh_argv.extend(argv.iter().skip(1).map(|c| c.as_ptr()));
-        sh_argv.push(std::ptr::null());
-        // SAFETY: as above.
-        unsafe { libc::execv(sh.as_ptr(), sh_argv.as_ptr()) };
+    let Err(errno) = nix::unistd::execv(&path, &argv);
+    let err = std::io::Error::from(errno);
+    if errno == nix::errno::Errno::ENOEXEC {
+        let sh = c"/bin/sh";
+        let mut sh_argv: Vec<&CStr> = vec![sh, &path];
+        sh_argv.extend(argv.iter().skip(1).map(|c| c.as_c_str()));
+        let _ = nix::unistd::execv(sh, &sh_argv);
     }
     let status = if err.raw_os_error() == Some(libc::ENOENT) {
         EXIT_NOT_FOUND

@@ -22,8 +22,7 @@ pub struct Private {
 }
 
 pub fn uid() -> u32 {
-    // SAFETY: geteuid cannot fail.
-    unsafe { libc::geteuid() }
+    rustix::process::geteuid().as_raw()
 }
 
 impl Private {
