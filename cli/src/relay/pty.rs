@@ -124,3 +124,38 @@ impl Drop for RawMode {
         self.leave();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_pair_carries_size_and_modes_and_is_nobodys_terminal() {
+        let pair = open_pair().unwrap();
+        let name = name(&pair.master).unwrap();
+        assert!(name.starts_with("/dev/pts/"), "{name}");
+        // A fresh pty has no size until someone sets one.
+        assert!(winsize(&pair.slave).is_none());
+        let ws = Winsize {
+            ws_row: 33,
+            ws_col: 101,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        set_winsize(&pair.master, &ws).unwrap();
+        let got = winsize(&pair.slave).unwrap();
+        assert_eq!((got.ws_row, got.ws_col), (33, 101));
+
+        let mut t = termios(&pair.slave).unwrap();
+        assert!(t.local_modes.contains(rustix::termios::LocalModes::ECHO));
+        t.local_modes.remove(rustix::termios::LocalModes::ECHO);
+        set_termios(&pair.slave, &t).unwrap();
+        let back = termios(&pair.slave).unwrap();
+        assert!(!back.local_modes.contains(rustix::termios::LocalModes::ECHO));
+
+        // Opened with O_NOCTTY: not our controlling terminal, so no job
+        // control applies to us there.
+        assert!(in_foreground(&pair.slave));
+        assert_eq!(super::super::os::tcgetpgrp(&pair.slave), -1);
+    }
+}

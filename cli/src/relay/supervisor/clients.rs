@@ -362,3 +362,186 @@ impl Supervisor {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs::{File, OpenOptions};
+    use std::os::unix::net::UnixStream;
+
+    fn pair(mode: Mode) -> (Client, UnixStream) {
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        (Client::new(ours.into(), mode), theirs)
+    }
+
+    /// Every frame the peer can read now.
+    fn frames(peer: &UnixStream, d: &mut Decoder) -> Vec<(u8, Vec<u8>)> {
+        peer.set_nonblocking(true).unwrap();
+        let mut got = Vec::new();
+        loop {
+            while let Ok(Some((k, p))) = d.peek() {
+                got.push((k, p.to_vec()));
+                d.consume();
+            }
+            match d.fill_from(peer) {
+                Ok(n) if n > 0 => {}
+                _ => return got,
+            }
+        }
+    }
+
+    #[test]
+    fn a_full_queue_holds_back_output_and_past_the_slack_the_client_is_dropped() {
+        let (mut c, _peer) = pair(Mode::Live);
+        assert!(c.attached() && !c.is_full());
+        let chunk = vec![b'x'; CHUNK];
+        let mut before_full = 0;
+        while !c.is_full() {
+            c.push(proto::OUTPUT, &chunk);
+            before_full += 1;
+        }
+        // No more output is read for it: less than a chunk of room left.
+        assert_eq!(before_full, CLIENT_QUEUE / (CHUNK + proto::HEADER));
+        assert!(c.room() < CHUNK + proto::HEADER && !c.dead);
+        // Control frames still fit.
+        c.push(proto::STOPPED, &20u32.to_be_bytes());
+        assert!(!c.dead);
+        // Output forced in beyond the slack: stuck, dropped, and memory
+        // never grows past the bound.
+        while !c.dead {
+            c.push(proto::OUTPUT, &chunk);
+            assert!(c.out.len() <= CLIENT_QUEUE + CONTROL_SLACK);
+        }
+        assert!(
+            !c.is_full() && !c.attached(),
+            "a dropped client holds nothing back"
+        );
+        let len = c.out.len();
+        c.push(proto::OUTPUT, b"more");
+        assert_eq!(c.out.len(), len, "nothing is queued for a dropped client");
+    }
+
+    #[test]
+    fn queued_frames_reach_the_peer_in_order() {
+        let (mut c, peer) = pair(Mode::Live);
+        c.push(proto::WELCOME, b"{}");
+        c.push(proto::OUTPUT, b"hello");
+        c.flush();
+        assert!(c.out.is_empty() && !c.dead);
+        let got = frames(&peer, &mut Decoder::default());
+        assert_eq!(
+            got,
+            vec![
+                (proto::WELCOME, b"{}".to_vec()),
+                (proto::OUTPUT, b"hello".to_vec())
+            ]
+        );
+        drop(peer);
+        c.push(proto::OUTPUT, b"to nobody");
+        c.flush();
+        assert!(c.dead, "a gone peer is noticed on the next send");
+    }
+
+    #[test]
+    fn a_refused_client_reads_why_then_end_of_file() {
+        let (ours, peer) = UnixStream::pair().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        let mut c = Client::refused(ours.into(), "no room");
+        assert!(!c.attached() && c.closing.is_some() && !c.is_full());
+        c.linger();
+        c.flush();
+        c.linger();
+        assert!(!c.dead, "it lingers until the peer leaves or time is up");
+        let mut d = Decoder::default();
+        assert_eq!(
+            frames(&peer, &mut d),
+            vec![(proto::ERROR, b"no room".to_vec())]
+        );
+        peer.set_nonblocking(false).unwrap();
+        assert_eq!(d.fill_from(&peer).unwrap(), 0, "then end of file");
+    }
+
+    #[test]
+    fn strangers_and_crowds_are_refused_with_reasons() {
+        assert_eq!(refusal("7", 1000, Ok(1000), 0), None);
+        assert_eq!(refusal("7", 1000, Ok(1000), MAX_CLIENTS - 1), None);
+        assert_eq!(
+            refusal("7", 1000, Ok(1001), 0).as_deref(),
+            Some("job 7 belongs to uid 1000; uid 1001 may not attach to it")
+        );
+        assert_eq!(
+            refusal("7", 1000, Ok(1000), MAX_CLIENTS).as_deref(),
+            Some("job 7 already has 8 clients attached")
+        );
+        let unknown = refusal("7", 1000, Err(io::Error::from_raw_os_error(libc::EBADF)), 0);
+        assert!(unknown
+            .unwrap()
+            .starts_with("cannot tell who is connecting: "));
+    }
+
+    fn log_with(dir: &tempfile::TempDir, data: &[u8]) -> (Log, std::path::PathBuf) {
+        let path = dir.path().join("log");
+        let file = OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .open(&path)
+            .unwrap();
+        let mut log = Log::new(file, File::open(&path).ok());
+        assert_eq!(log.append(data).written, data.len());
+        (log, path)
+    }
+
+    #[test]
+    fn a_replay_sends_the_whole_log_at_the_pace_of_the_peer_then_goes_live() {
+        let dir = tempfile::tempdir().unwrap();
+        let data: Vec<u8> = (0..100_000)
+            .flat_map(|i| format!("line {i}\n").into_bytes())
+            .collect();
+        let (log, _) = log_with(&dir, &data);
+        let (mut c, peer) = pair(Mode::Replay(0));
+        let mut buf = vec![0u8; CHUNK];
+        let mut d = Decoder::default();
+        let mut replayed = Vec::new();
+        let mut rounds = 0;
+        while c.mode != Mode::Live {
+            refill(&mut c, &log, &mut buf);
+            assert!(!c.dead);
+            assert!(
+                c.out.len() <= CLIENT_QUEUE,
+                "bounded whatever the log's size"
+            );
+            for (k, p) in frames(&peer, &mut d) {
+                assert_eq!(k, proto::OUTPUT);
+                assert!(p.len() <= CHUNK);
+                replayed.extend(p);
+            }
+            rounds += 1;
+            assert!(rounds < 10_000, "the replay makes no progress");
+        }
+        assert!(rounds > 1, "{} bytes should not fit at once", data.len());
+        c.flush();
+        for (_, p) in frames(&peer, &mut d) {
+            replayed.extend(p);
+        }
+        assert_eq!(replayed.len(), data.len());
+        assert!(replayed == data, "the log, byte for byte, in order");
+    }
+
+    #[test]
+    fn a_log_cut_short_ends_the_replay() {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, path) = log_with(&dir, &[b'x'; 100]);
+        OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(10)
+            .unwrap();
+        let (mut c, peer) = pair(Mode::Replay(0));
+        refill(&mut c, &log, &mut vec![0u8; CHUNK]);
+        assert_eq!(c.mode, Mode::Live);
+        let got = frames(&peer, &mut Decoder::default());
+        assert_eq!(got, vec![(proto::OUTPUT, vec![b'x'; 10])]);
+    }
+}
