@@ -3,10 +3,12 @@
 //! `io::Error`, and signals turned into wake-ups on a pipe that `poll` can
 //! watch (the self-pipe trick, done by `signal-hook`).
 //!
-//! The calls themselves are `rustix`'s. What stays `unsafe` here is what no
-//! crate offers safely: reading and setting a signal's disposition to
-//! SIG_DFL or SIG_IGN (rustix leaves sigaction to libc; signal-hook only
-//! adds handlers), unblocking a signal, and naming a realtime signal.
+//! The calls themselves are `rustix`'s. What stays `unsafe` here is what
+//! neither rustix nor signal-hook offers safely: reading a signal's
+//! disposition and setting it to SIG_DFL or SIG_IGN (rustix leaves
+//! sigaction to libc; signal-hook only adds handlers), the signal mask
+//! (blocked around the program's fork, a signal unblocked to die of it),
+//! and naming a realtime signal.
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -205,10 +207,11 @@ pub fn signal(sig: i32) -> Option<Signal> {
         return Some(s);
     }
     if (libc::SIGRTMIN()..=libc::SIGRTMAX()).contains(&sig) {
-        // SAFETY: a valid, non-zero number in the realtime range that
-        // libc hands out; it is only ever sent with kill(2), never
-        // blocked or handled here. rustix names realtime signals only
-        // through this unchecked constructor.
+        // SAFETY: a real signal number, within libc's SIGRTMIN..=SIGRTMAX
+        // (so not one of those glibc keeps for itself below SIGRTMIN), and
+        // the Signal is only ever passed to kill(2), never blocked or
+        // handled here. rustix names realtime signals only through this
+        // unchecked constructor.
         return Some(unsafe { Signal::from_raw_unchecked(sig) });
     }
     None
@@ -244,7 +247,8 @@ pub enum Disposition {
 }
 
 /// Sets a signal's disposition to SIG_DFL or SIG_IGN, restarting
-/// interrupted system calls.
+/// interrupted system calls. (Handlers of ours come from signal-hook:
+/// [`SignalPipe`].)
 pub fn set_disposition(sig: i32, d: Disposition) -> io::Result<()> {
     let handler = match d {
         Disposition::Default => libc::SIG_DFL,
@@ -274,10 +278,9 @@ pub fn is_ignored(sig: i32) -> bool {
 
 /// Unblocks `sig` in this thread.
 pub fn unblock(sig: i32) {
-    // SAFETY: no crate changes the signal mask safely (rustix's
-    // sigprocmask is for runtimes only, nix's takes its own set type for
-    // the same call); the set is built by libc's own functions from a
-    // zeroed one.
+    // SAFETY: the set is built by libc's own functions from a zeroed one.
+    // rustix's sigprocmask is for runtimes only (unsafe); nix has a safe
+    // one, but is not worth a second system-call crate for three calls.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);

@@ -27,7 +27,7 @@ mod program;
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::fs::File;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -455,18 +455,17 @@ fn detach_from_starter(s: &Supervisor) {
             if fd <= 2 || keep.contains(&fd) {
                 continue;
             }
-            // SAFETY: `fd` was open a moment ago (the listing's own
-            // descriptor is closed by now, and nothing else opens or closes
-            // any meanwhile); inherited, not close-on-exec, it belongs to no
-            // object of this process, so taking ownership to close it
-            // leaves nothing dangling. No crate closes descriptors it did
-            // not open: that is the unsafe part.
-            let inherited = unsafe { BorrowedFd::borrow_raw(fd) };
-            if rustix::io::fcntl_getfd(inherited)
-                .is_ok_and(|f| !f.contains(rustix::io::FdFlags::CLOEXEC))
-            {
-                // SAFETY: as above.
-                drop(unsafe { OwnedFd::from_raw_fd(fd) });
+            // SAFETY: F_GETFD only inspects a number (the listing's own
+            // descriptor, closed by now, just fails); the one closed is
+            // inherited and not close-on-exec, so no object of this process
+            // owns it (ours all are close-on-exec). Safe wrappers (rustix,
+            // OwnedFd) need a descriptor known to be open and owned, which
+            // a number from /proc is not.
+            unsafe {
+                let flags = libc::fcntl(fd, libc::F_GETFD);
+                if flags >= 0 && flags & libc::FD_CLOEXEC == 0 {
+                    libc::close(fd);
+                }
             }
         }
     }
