@@ -19,6 +19,10 @@
 //! frozen SSH link) is dropped; it can attach again. A log that cannot be
 //! written costs the log those bytes, counted in the record, never the
 //! program its output.
+//!
+//! Here: the set-up and the event loop. `program` starts the program and
+//! reads its state changes, `clients` holds the connections and what
+//! they ask for, `log` the program's output and keys.
 
 mod clients;
 mod log;
@@ -339,19 +343,12 @@ impl Supervisor {
     }
 
     fn timeout(&self, held: bool) -> Option<Duration> {
-        let mut t: Option<Duration> = None;
-        let mut at_most = |d: Duration| t = Some(t.map_or(d, |t| t.min(d)));
-        if self.ended_at.is_some() {
-            at_most(DRAIN_QUIET / 2);
-        }
-        if self.record_dirty {
-            at_most(RECORD_EVERY.saturating_sub(self.record_written.elapsed()));
-        }
-        if held || self.clients.iter().any(|c| c.closing.is_some()) {
-            at_most(Duration::from_millis(500));
-        }
-        // Whole milliseconds, at least one, as poll(2) counts them.
-        t.map(|d| Duration::from_millis(d.as_millis().clamp(1, i32::MAX as u128) as u64))
+        poll_timeout(
+            self.ended_at.is_some(),
+            self.record_dirty
+                .then(|| RECORD_EVERY.saturating_sub(self.record_written.elapsed())),
+            held || self.clients.iter().any(|c| c.closing.is_some()),
+        )
     }
 
     /// Collects the program's state changes.
@@ -386,12 +383,12 @@ impl Supervisor {
 
     /// Whether the program has ended and its terminal has nothing more.
     fn drained(&self) -> bool {
-        let Some(at) = self.ended_at else {
-            return false;
-        };
-        self.master.is_none()
-            || at.elapsed() >= DRAIN_MAX
-            || (!self.backpressure() && self.last_output.elapsed() >= DRAIN_QUIET)
+        drained(
+            self.ended_at.map(|at| at.elapsed()),
+            self.master.is_some(),
+            self.backpressure(),
+            self.last_output.elapsed(),
+        )
     }
 
     fn signal_program(&self, sig: i32) {
@@ -432,6 +429,38 @@ impl Supervisor {
             let _ = os::poll(&mut fds, Some(Duration::from_millis(100)));
         }
     }
+}
+
+/// How long the loop may wait for the descriptors: for ever, unless the
+/// program has ended (`draining`: silence on the pty is watched for), a
+/// record is due in `record_due`, or something is `waiting` on time (a
+/// client held back or closing).
+fn poll_timeout(draining: bool, record_due: Option<Duration>, waiting: bool) -> Option<Duration> {
+    let mut t: Option<Duration> = None;
+    let mut at_most = |d: Duration| t = Some(t.map_or(d, |t| t.min(d)));
+    if draining {
+        at_most(DRAIN_QUIET / 2);
+    }
+    if let Some(due) = record_due {
+        at_most(due);
+    }
+    if waiting {
+        at_most(Duration::from_millis(500));
+    }
+    // Whole milliseconds, at least one, as poll(2) counts them.
+    t.map(|d| Duration::from_millis(d.as_millis().clamp(1, i32::MAX as u128) as u64))
+}
+
+/// Whether the relay is over: the program ended `since_end` ago and its
+/// terminal is closed on every side (`master_open` false), or the pty has
+/// been quiet for [`DRAIN_QUIET`] with no client holding the reading back
+/// (`held`), or descendants that kept it have been relayed for
+/// [`DRAIN_MAX`].
+fn drained(since_end: Option<Duration>, master_open: bool, held: bool, quiet: Duration) -> bool {
+    let Some(since_end) = since_end else {
+        return false;
+    };
+    !master_open || since_end >= DRAIN_MAX || (!held && quiet >= DRAIN_QUIET)
 }
 
 /// The supervisor keeps nothing of the terminal session it came from: its
@@ -483,4 +512,45 @@ fn detach_from_starter(s: &Supervisor) {
         }
     }
     let _ = rustix::process::chdir("/");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn the_loop_sleeps_for_ever_unless_something_is_due() {
+        assert_eq!(poll_timeout(false, None, false), None);
+        assert_eq!(poll_timeout(true, None, false), Some(50 * MS));
+        assert_eq!(poll_timeout(false, None, true), Some(500 * MS));
+        assert_eq!(poll_timeout(false, Some(300 * MS), true), Some(300 * MS));
+        assert_eq!(poll_timeout(true, Some(300 * MS), true), Some(50 * MS));
+        // Due now, or in less than a millisecond: poll still waits one, so
+        // the loop does not spin.
+        assert_eq!(poll_timeout(false, Some(Duration::ZERO), false), Some(MS));
+        assert_eq!(
+            poll_timeout(false, Some(Duration::from_micros(300)), false),
+            Some(MS)
+        );
+    }
+
+    #[test]
+    fn the_relay_ends_once_the_pty_is_closed_quiet_or_drained_too_long() {
+        let quiet = DRAIN_QUIET;
+        let busy = Duration::ZERO;
+        // Running: never.
+        assert!(!drained(None, false, false, quiet));
+        // Ended, every holder of the terminal gone.
+        assert!(drained(Some(busy), false, true, busy));
+        // Ended, a descendant still writes: until DRAIN_MAX.
+        assert!(!drained(Some(DRAIN_MAX - MS), true, false, busy));
+        assert!(drained(Some(DRAIN_MAX), true, false, busy));
+        // Ended and quiet.
+        assert!(drained(Some(busy), true, false, quiet));
+        // Quiet only because a client holds the reading back: not yet.
+        assert!(!drained(Some(busy), true, true, quiet));
+        assert!(!drained(Some(busy), true, false, quiet - MS));
+    }
 }
