@@ -310,7 +310,8 @@ pub fn block_all() -> Mask {
 
 impl Mask {
     pub fn restore(&self) {
-        // SAFETY: putting back a mask sigprocmask gave us.
+        // SAFETY: putting back a mask sigprocmask gave us (libc, for the
+        // reason given at `unblock`).
         unsafe {
             libc::sigprocmask(libc::SIG_SETMASK, &self.0, std::ptr::null_mut());
         }
@@ -338,7 +339,8 @@ impl Saved {
 
     pub fn restore(&self) {
         // SAFETY: putting back a disposition sigaction gave us (a handler
-        // it names is still installed code of this process).
+        // it names is still installed code of this process); libc, for
+        // the reason given at `set_disposition`.
         unsafe {
             libc::sigaction(self.sig, &self.action, std::ptr::null_mut());
         }
