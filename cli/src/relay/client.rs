@@ -12,9 +12,9 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{BorrowedFd, OwnedFd};
 
-use super::os::{self, SignalPipe};
+use super::os::{self, Disposition, PollFd, PollFlags, Signal, SignalPipe};
 use super::proto::{self, Decoder};
 use super::pty::{self, RawMode};
 use crate::error::EXIT_FAILURE;
@@ -69,21 +69,14 @@ pub fn run(conn: Connection, mode: Mode) -> i32 {
 /// Ctrl-C, make) sees what it would have seen without hupsafe. No core
 /// file: the program's own death already made one if it was to.
 fn die_of(sig: i32) {
-    // SAFETY: setting a limit, the default disposition, unblocking, and
-    // raising a signal on ourselves.
-    unsafe {
-        let none = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        libc::setrlimit(libc::RLIMIT_CORE, &none);
-        libc::signal(sig, libc::SIG_DFL);
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, sig);
-        libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
-        libc::raise(sig);
-    }
+    let none = rustix::process::Rlimit {
+        current: Some(0),
+        maximum: Some(0),
+    };
+    let _ = rustix::process::setrlimit(rustix::process::Resource::Core, none);
+    let _ = os::set_disposition(sig, Disposition::Default);
+    os::unblock(sig);
+    let _ = signal_hook::low_level::raise(sig);
     // Signals that do not end a process (SIGCHLD, SIGWINCH, stops) fall
     // through to the shell's number.
 }
@@ -93,12 +86,12 @@ struct Client {
     job: Job,
     started: bool,
     /// Where keys come from: stdin, when it is a terminal.
-    keys: Option<RawFd>,
+    keys: Option<BorrowedFd<'static>>,
     /// Where output goes: the first of stdout and stderr that is a
     /// terminal, else stdout.
-    screen: RawFd,
+    screen: BorrowedFd<'static>,
     /// The terminal whose size the program's follows.
-    size_from: Option<RawFd>,
+    size_from: Option<BorrowedFd<'static>>,
     raw: RawMode,
     reading: bool,
     incoming: Decoder,
@@ -118,32 +111,26 @@ type Outcome = i32;
 
 impl Client {
     fn new(conn: Connection, mode: Mode) -> io::Result<Client> {
-        let keys = os::isatty(0).then_some(0);
-        let screen = if os::isatty(1) || !os::isatty(2) {
-            1
+        let keys = Some(os::stdio(0)).filter(|&fd| os::isatty(fd));
+        let screen = if os::isatty(os::stdio(1)) || !os::isatty(os::stdio(2)) {
+            os::stdio(1)
         } else {
-            2
+            os::stdio(2)
         };
         let mut watched = vec![libc::SIGWINCH, libc::SIGCONT, libc::SIGTSTP];
         // A signal ignored on entry stays ignored, as shells do for
         // background commands.
         for sig in [libc::SIGINT, libc::SIGQUIT, libc::SIGTERM] {
-            // SAFETY: reading a disposition into a zeroed struct.
-            let ignored = unsafe {
-                let mut old: libc::sigaction = std::mem::zeroed();
-                libc::sigaction(sig, std::ptr::null(), &mut old);
-                old.sa_sigaction == libc::SIG_IGN
-            };
-            if !ignored {
+            if !os::is_ignored(sig) {
                 watched.push(sig);
             }
         }
         let signals = SignalPipe::install(&watched)?;
         // This process is the user's terminal session now: a hangup ends
         // it (never the job), and a closed pipe is an error, not a death.
-        os::set_handler(libc::SIGHUP, libc::SIG_DFL)?;
-        os::set_handler(libc::SIGPIPE, libc::SIG_IGN)?;
-        os::set_nonblocking(conn.fd.as_raw_fd())?;
+        os::set_disposition(libc::SIGHUP, Disposition::Default)?;
+        os::set_disposition(libc::SIGPIPE, Disposition::Ignore)?;
+        os::set_nonblocking(&conn.fd)?;
         let mut c = Client {
             fd: conn.fd,
             job: conn.job,
@@ -151,7 +138,7 @@ impl Client {
             keys,
             screen,
             size_from: super::user_terminal(),
-            raw: RawMode::new(keys.unwrap_or(0)),
+            raw: RawMode::new(keys.unwrap_or(os::stdio(0))),
             reading: false,
             incoming: Decoder::default(),
             outgoing: VecDeque::with_capacity(SEND_QUEUE),
@@ -198,35 +185,42 @@ impl Client {
     fn relay(&mut self) -> Outcome {
         self.take_terminal();
         loop {
-            let mut fds = vec![os::pollfd(self.signals.fd(), libc::POLLIN)];
-            let mut ev = libc::POLLIN;
+            let mut ev = PollFlags::IN;
             if !self.outgoing.is_empty() {
-                ev |= libc::POLLOUT;
+                ev |= PollFlags::OUT;
             }
-            fds.push(os::pollfd(self.fd.as_raw_fd(), ev));
-            let keys_at = match self.keys {
+            let keys = match self.keys {
                 Some(k) if self.reading && self.outgoing.len() + KEYS_AT_ONCE * 2 < SEND_QUEUE => {
-                    fds.push(os::pollfd(k, libc::POLLIN));
-                    Some(fds.len() - 1)
+                    Some(k)
                 }
                 _ => None,
             };
-            if os::poll(&mut fds, -1).is_err() {
-                return EXIT_FAILURE;
-            }
+            let ready = |p: &PollFd| {
+                p.revents()
+                    .intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR)
+            };
+            let (socket_ready, keys_ready) = {
+                let mut fds = vec![
+                    PollFd::from_borrowed_fd(self.signals.fd(), PollFlags::IN),
+                    PollFd::new(&self.fd, ev),
+                ];
+                fds.extend(keys.map(|k| PollFd::from_borrowed_fd(k, PollFlags::IN)));
+                if os::poll(&mut fds, None).is_err() {
+                    return EXIT_FAILURE;
+                }
+                (ready(&fds[1]), fds.get(2).is_some_and(ready))
+            };
             if let Some(status) = self.on_signals() {
                 return status;
             }
-            if fds[1].revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
+            if socket_ready {
                 if let Some(status) = self.on_socket() {
                     return status;
                 }
             }
-            if let Some(i) = keys_at {
-                if fds[i].revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
-                    if let Some(status) = self.on_keys() {
-                        return status;
-                    }
+            if keys_ready {
+                if let Some(status) = self.on_keys() {
+                    return status;
                 }
             }
             self.flush();
@@ -236,7 +230,7 @@ impl Client {
     fn flush(&mut self) {
         while !self.outgoing.is_empty() {
             let (a, _) = self.outgoing.as_slices();
-            match os::send(self.fd.as_raw_fd(), a) {
+            match os::send(&self.fd, a) {
                 Ok(n) => {
                     self.outgoing.drain(..n);
                 }
@@ -274,8 +268,7 @@ impl Client {
             } else {
                 // A viewer asked to stop stops alone.
                 self.raw.leave();
-                // SAFETY: stopping ourselves.
-                unsafe { libc::kill(libc::getpid(), libc::SIGSTOP) };
+                let _ = rustix::process::kill_process(rustix::process::getpid(), Signal::STOP);
                 self.resumed();
             }
         }
@@ -297,7 +290,7 @@ impl Client {
     }
 
     fn on_socket(&mut self) -> Option<Outcome> {
-        match self.incoming.fill_from(self.fd.as_raw_fd()) {
+        match self.incoming.fill_from(&self.fd) {
             Ok(0) => return Some(self.connection_lost()),
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -375,14 +368,12 @@ impl Client {
             return;
         }
         self.raw.leave();
-        // SAFETY: the default action, then the stop signal to our own
-        // process group (as the terminal would send it), then our handler
-        // back.
-        unsafe {
-            libc::signal(libc::SIGTSTP, libc::SIG_DFL);
-            libc::kill(0, libc::SIGTSTP);
-        }
-        let _ = os::set_handler(libc::SIGTSTP, on_signal_handler());
+        // The default action, then the stop signal to our own process
+        // group (as the terminal would send it), then our handler back.
+        let handler = os::Saved::of(libc::SIGTSTP);
+        let _ = os::set_disposition(libc::SIGTSTP, Disposition::Default);
+        let _ = rustix::process::kill_current_process_group(Signal::TSTP);
+        handler.restore();
         self.resumed();
     }
 
@@ -490,21 +481,10 @@ impl Client {
 /// Whether this process is the foreground job of its controlling terminal
 /// (one of fds 0-2), i.e. a shell's job control applies to it.
 fn in_job_control() -> bool {
-    // SAFETY: plain queries.
-    unsafe {
-        let me = libc::getpgrp();
-        (0..3).any(|fd| os::isatty(fd) && libc::tcgetpgrp(fd) == me)
-    }
-}
-
-fn on_signal_handler() -> libc::sighandler_t {
-    // The same handler SignalPipe installed: read it back from SIGWINCH.
-    // SAFETY: reading a disposition.
-    unsafe {
-        let mut old: libc::sigaction = std::mem::zeroed();
-        libc::sigaction(libc::SIGWINCH, std::ptr::null(), &mut old);
-        old.sa_sigaction
-    }
+    let me = os::getpgrp();
+    (0..3)
+        .map(os::stdio)
+        .any(|fd| os::isatty(fd) && os::tcgetpgrp(fd) == me)
 }
 
 /// The user's terminal (or pipe) is gone: nothing to say, nobody to say it

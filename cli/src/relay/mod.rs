@@ -21,8 +21,10 @@ pub mod pty;
 pub mod supervisor;
 
 use std::ffi::{OsStr, OsString};
-use std::os::fd::AsRawFd;
+use std::os::fd::BorrowedFd;
 use std::path::Path;
+
+use rustix::process::{Pid, WaitOptions};
 
 use crate::error::{os_words, Error, Result};
 use crate::registry::{Job, Record, Registry, SocketPath};
@@ -73,7 +75,7 @@ pub fn choose(force: bool, forbid: bool) -> Result<Choice> {
 /// relayed at all: the ones that are terminals (and, when forced, stdout
 /// and stderr whatever they are).
 pub fn relayed_fds(choice: Choice) -> Option<[bool; 3]> {
-    let tty = [os::isatty(0), os::isatty(1), os::isatty(2)];
+    let tty = [0, 1, 2].map(|fd| os::isatty(os::stdio(fd)));
     match choice {
         Choice::Never => None,
         Choice::Auto => (tty[1] || tty[2]).then_some(tty),
@@ -116,8 +118,8 @@ pub fn run(
 
 /// The first terminal among fds 0-2: where the user's settings and window
 /// size come from.
-pub fn user_terminal() -> Option<i32> {
-    (0..3).find(|&fd| os::isatty(fd))
+pub fn user_terminal() -> Option<BorrowedFd<'static>> {
+    (0..3).map(os::stdio).find(|&fd| os::isatty(fd))
 }
 
 fn start(
@@ -156,15 +158,15 @@ fn prepare(
         .map_err(|e| fail(&format!("write '{}'", job.record_path().display()), e))?;
     let log = job.create_log()?;
     let pair = pty::open_pair().map_err(|e| fail("open a pseudo-terminal", e))?;
-    record.tty = pty::name(pair.master.as_raw_fd());
+    record.tty = pty::name(&pair.master);
     // The program's terminal starts as a copy of the user's: same modes
     // (echo, erase key, ...), same size.
     if let Some(tty) = user_terminal() {
         if let Some(t) = pty::termios(tty) {
-            let _ = pty::set_termios(pair.slave.as_raw_fd(), &t);
+            let _ = pty::set_termios(&pair.slave, &t);
         }
         if let Some(ws) = pty::winsize(tty) {
-            let _ = pty::set_winsize(pair.master.as_raw_fd(), &ws);
+            let _ = pty::set_winsize(&pair.master, &ws);
         }
     }
     let sock = SocketPath::new(&job.sock_path()).map_err(|e| fail("reach the job directory", e))?;
@@ -179,8 +181,10 @@ fn prepare(
     let mut stdio = [None, None, None];
     for fd in 0..3 {
         if !on_pty[fd] {
-            stdio[fd] =
-                Some(os::dup_high(fd as i32).map_err(|e| fail("keep the standard streams", e))?);
+            stdio[fd] = Some(
+                os::dup_high(os::stdio(fd as i32))
+                    .map_err(|e| fail("keep the standard streams", e))?,
+            );
         }
     }
     let start = supervisor::Start {
@@ -198,10 +202,11 @@ fn prepare(
     };
 
     // SAFETY: hupsafe is single-threaded here, so the child may run
-    // ordinary code. The child forks again and exits: the supervisor is
-    // not our child (we never wait for it), and, not being a process group
-    // leader, it can start a session of its own, which the job's pty
-    // becomes the controlling terminal of.
+    // ordinary code (rustix has no fork: it leaves process creation to
+    // libc). The child forks again and exits: the supervisor is not our
+    // child (we never wait for it), and, not being a process group leader,
+    // it can start a session of its own, which the job's pty becomes the
+    // controlling terminal of.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         return Err(fail(
@@ -211,26 +216,26 @@ fn prepare(
     }
     if pid == 0 {
         drop(ours);
-        // SAFETY: in the single-threaded child.
-        unsafe {
-            match libc::fork() {
-                0 => {
-                    libc::setsid();
-                    supervisor::run(start)
-                }
-                -1 => libc::_exit(1),
-                _ => libc::_exit(0),
+        // SAFETY: in the single-threaded child, as above.
+        match unsafe { libc::fork() } {
+            0 => {
+                let _ = rustix::process::setsid();
+                supervisor::run(start)
             }
+            -1 => signal_hook::low_level::exit(1),
+            _ => signal_hook::low_level::exit(0),
         }
     }
     drop(start);
-    let mut status = 0;
-    // SAFETY: reaping the intermediate child we just forked.
-    unsafe { libc::waitpid(pid, &mut status, 0) };
-    if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
-        return Err(Error::failure(
-            "hupsafe: cannot start the supervisor: fork failed",
-        ));
+    // Reaping the intermediate child we just forked (a failed wait
+    // leaves nothing to judge by: the connection will tell).
+    let reaped = rustix::process::waitpid(Pid::from_raw(pid), WaitOptions::empty());
+    if let Ok(Some((_, status))) = reaped {
+        if status.exit_status() != Some(0) {
+            return Err(Error::failure(
+                "hupsafe: cannot start the supervisor: fork failed",
+            ));
+        }
     }
     Ok(client::Connection {
         fd: ours,

@@ -1,63 +1,58 @@
 //! The few system calls the relay makes, wrapped so that the rest of it
 //! reads as a description of the relay: EINTR retried, errors as
-//! `io::Error`, and signals turned into bytes on a pipe that `poll` can
-//! watch (the self-pipe trick: a handler may only write(2)).
+//! `io::Error`, and signals turned into wake-ups on a pipe that `poll` can
+//! watch (the self-pipe trick, done by `signal-hook`).
+//!
+//! The calls themselves are `rustix`'s. What stays `unsafe` here is what
+//! neither rustix nor signal-hook offers safely: reading a signal's
+//! disposition and setting it to SIG_DFL or SIG_IGN (rustix leaves
+//! sigaction to libc; signal-hook only adds handlers), the signal mask
+//! (blocked around the program's fork, a signal unblocked to die of it),
+//! and naming a realtime signal.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
 
-/// `r` as a result: -1 becomes the OS error.
-pub fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
-    if r == -1 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(r)
-    }
-}
+pub use rustix::event::{PollFd, PollFlags};
+use rustix::io::retry_on_intr;
+use rustix::net::{AddressFamily, SendFlags, SocketAddrUnix, SocketFlags, SocketType};
+pub use rustix::process::{Pid, Signal};
+use signal_hook::iterator::backend::SignalDelivery;
+use signal_hook::iterator::exfiltrator::SignalOnly;
 
-fn cvt_size(r: libc::ssize_t) -> io::Result<usize> {
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(r as usize)
+/// Descriptor 0, 1 or 2.
+pub fn stdio(fd: i32) -> BorrowedFd<'static> {
+    match fd {
+        0 => rustix::stdio::stdin(),
+        1 => rustix::stdio::stdout(),
+        _ => rustix::stdio::stderr(),
     }
 }
 
 /// One read(2), retried on EINTR.
-pub fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
-    loop {
-        // SAFETY: the buffer is valid for its length.
-        let r = cvt_size(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) });
-        match r {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            r => return r,
-        }
-    }
+pub fn read(fd: impl AsFd, buf: &mut [u8]) -> io::Result<usize> {
+    Ok(retry_on_intr(|| rustix::io::read(fd.as_fd(), &mut *buf))?)
 }
 
 /// One write(2), retried on EINTR.
-pub fn write(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
-    loop {
-        // SAFETY: the buffer is valid for its length.
-        let r = cvt_size(unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) });
-        match r {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            r => return r,
-        }
-    }
+pub fn write(fd: impl AsFd, buf: &[u8]) -> io::Result<usize> {
+    Ok(retry_on_intr(|| rustix::io::write(fd.as_fd(), buf))?)
 }
 
 /// Writes everything, waiting for room when the descriptor is
 /// non-blocking (a terminal shared with a program that set O_NONBLOCK).
-pub fn write_all(fd: RawFd, mut buf: &[u8]) -> io::Result<()> {
+pub fn write_all(fd: impl AsFd, mut buf: &[u8]) -> io::Result<()> {
+    let fd = fd.as_fd();
     while !buf.is_empty() {
         match write(fd, buf) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => buf = &buf[n..],
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                let mut p = [pollfd(fd, libc::POLLOUT)];
-                poll(&mut p, -1)?;
+                let mut p = [PollFd::new(&fd, PollFlags::OUT)];
+                poll(&mut p, None)?;
             }
             Err(e) => return Err(e),
         }
@@ -66,262 +61,137 @@ pub fn write_all(fd: RawFd, mut buf: &[u8]) -> io::Result<()> {
 }
 
 /// One send(2) that neither blocks nor raises SIGPIPE.
-pub fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
-    loop {
-        // SAFETY: the buffer is valid for its length.
-        let r = cvt_size(unsafe {
-            libc::send(
-                fd,
-                buf.as_ptr().cast(),
-                buf.len(),
-                libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
-            )
-        });
-        match r {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            r => return r,
-        }
-    }
+pub fn send(fd: impl AsFd, buf: &[u8]) -> io::Result<usize> {
+    let flags = SendFlags::NOSIGNAL | SendFlags::DONTWAIT;
+    Ok(retry_on_intr(|| rustix::net::send(fd.as_fd(), buf, flags))?)
 }
 
-pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
-    // SAFETY: fcntl on a descriptor the caller owns.
-    unsafe {
-        let flags = cvt(libc::fcntl(fd, libc::F_GETFL))?;
-        cvt(libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK))?;
-    }
+pub fn set_nonblocking(fd: impl AsFd) -> io::Result<()> {
+    let flags = rustix::fs::fcntl_getfl(fd.as_fd())?;
+    rustix::fs::fcntl_setfl(fd, flags | rustix::fs::OFlags::NONBLOCK)?;
     Ok(())
 }
 
-pub fn isatty(fd: RawFd) -> bool {
-    // SAFETY: isatty only inspects the descriptor.
-    unsafe { libc::isatty(fd) == 1 }
+pub fn isatty(fd: impl AsFd) -> bool {
+    rustix::termios::isatty(fd)
 }
 
 /// A copy of `fd` at 10 or above, closed on exec.
-pub fn dup_high(fd: RawFd) -> io::Result<OwnedFd> {
-    // SAFETY: F_DUPFD_CLOEXEC returns a new descriptor that we then own.
-    let n = cvt(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 10) })?;
-    // SAFETY: `n` is a fresh descriptor.
-    Ok(unsafe { OwnedFd::from_raw_fd(n) })
+pub fn dup_high(fd: impl AsFd) -> io::Result<OwnedFd> {
+    Ok(rustix::io::fcntl_dupfd_cloexec(fd, 10)?)
 }
 
-pub fn pollfd(fd: RawFd, events: libc::c_short) -> libc::pollfd {
-    libc::pollfd {
-        fd,
-        events,
-        revents: 0,
-    }
-}
-
-/// poll(2); an interruption counts as a timeout with nothing ready.
-pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> io::Result<usize> {
-    // SAFETY: the slice is a valid array of pollfd.
-    let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
-    if r < 0 {
-        let e = io::Error::last_os_error();
-        if e.kind() == io::ErrorKind::Interrupted {
+/// poll(2), `None` waiting for ever; an interruption counts as a timeout
+/// with nothing ready.
+pub fn poll(fds: &mut [PollFd<'_>], timeout: Option<Duration>) -> io::Result<usize> {
+    let timeout = timeout.map(|d| rustix::event::Timespec {
+        tv_sec: d.as_secs() as _,
+        tv_nsec: d.subsec_nanos() as _,
+    });
+    match rustix::event::poll(fds, timeout.as_ref()) {
+        Ok(n) => Ok(n),
+        Err(rustix::io::Errno::INTR) => {
             for p in fds.iter_mut() {
-                p.revents = 0;
+                p.clear_revents();
             }
-            return Ok(0);
+            Ok(0)
         }
-        return Err(e);
+        Err(e) => Err(e.into()),
     }
-    Ok(r as usize)
 }
 
 /// A connected pair of stream sockets, both closed on exec.
 pub fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0; 2];
-    // SAFETY: socketpair fills the array on success.
-    cvt(unsafe {
-        libc::socketpair(
-            libc::AF_UNIX,
-            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
-            0,
-            fds.as_mut_ptr(),
-        )
-    })?;
-    // SAFETY: two fresh descriptors.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    Ok(rustix::net::socketpair(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )?)
 }
 
 /// The uid of the process at the other end of a unix socket.
-pub fn peer_uid(fd: RawFd) -> io::Result<u32> {
-    let mut cred: libc::ucred = libc::ucred {
-        pid: 0,
-        uid: u32::MAX,
-        gid: u32::MAX,
-    };
-    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
-    // SAFETY: getsockopt writes at most `len` bytes into `cred`.
-    cvt(unsafe {
-        libc::getsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_PEERCRED,
-            (&mut cred as *mut libc::ucred).cast(),
-            &mut len,
-        )
-    })?;
-    Ok(cred.uid)
+pub fn peer_uid(fd: impl AsFd) -> io::Result<u32> {
+    Ok(rustix::net::sockopt::socket_peercred(fd)?.uid.as_raw())
 }
 
-fn sockaddr(path: &std::path::Path) -> io::Result<(libc::sockaddr_un, libc::socklen_t)> {
+fn sockaddr(path: &Path) -> io::Result<SocketAddrUnix> {
     use std::os::unix::ffi::OsStrExt;
-    // SAFETY: sockaddr_un is plain data; all zeroes is valid.
-    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
-    let bytes = path.as_os_str().as_bytes();
-    if bytes.len() >= addr.sun_path.len() {
+    // sun_path holds 108 bytes, the terminating NUL included.
+    if path.as_os_str().as_bytes().len() >= 108 {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "socket path too long",
         ));
     }
-    for (d, s) in addr.sun_path.iter_mut().zip(bytes) {
-        *d = *s as libc::c_char;
-    }
-    let len = std::mem::size_of::<libc::sa_family_t>() + bytes.len() + 1;
-    Ok((addr, len as libc::socklen_t))
+    Ok(SocketAddrUnix::new(path)?)
 }
 
 fn stream_socket() -> io::Result<OwnedFd> {
-    // SAFETY: socket returns a fresh descriptor that we then own.
-    let fd =
-        cvt(unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) })?;
-    // SAFETY: fresh descriptor.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    Ok(rustix::net::socket_with(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )?)
 }
 
 /// A listening unix socket at `path`, created 0600 (the umask is narrowed
 /// around bind, the only way to choose a socket file's mode).
-pub fn listen(path: &std::path::Path) -> io::Result<OwnedFd> {
+pub fn listen(path: &Path) -> io::Result<OwnedFd> {
+    use rustix::fs::Mode;
     let fd = stream_socket()?;
-    let (addr, len) = sockaddr(path)?;
-    // SAFETY: umask cannot fail; bind gets a valid address of `len` bytes.
-    let r = unsafe {
-        let old = libc::umask(0o177);
-        let r = libc::bind(
-            fd.as_raw_fd(),
-            (&addr as *const libc::sockaddr_un).cast(),
-            len,
-        );
-        libc::umask(old);
-        r
-    };
-    cvt(r)?;
-    // SAFETY: listen on our socket.
-    cvt(unsafe { libc::listen(fd.as_raw_fd(), 16) })?;
+    let addr = sockaddr(path)?;
+    let old = rustix::process::umask(Mode::from_raw_mode(0o177));
+    let r = rustix::net::bind(&fd, &addr);
+    rustix::process::umask(old);
+    r?;
+    rustix::net::listen(&fd, 16)?;
     Ok(fd)
 }
 
 /// A connection to the unix socket at `path`.
-pub fn connect(path: &std::path::Path) -> io::Result<OwnedFd> {
+pub fn connect(path: &Path) -> io::Result<OwnedFd> {
     let fd = stream_socket()?;
-    let (addr, len) = sockaddr(path)?;
-    loop {
-        // SAFETY: connect with a valid address of `len` bytes.
-        let r = unsafe {
-            libc::connect(
-                fd.as_raw_fd(),
-                (&addr as *const libc::sockaddr_un).cast(),
-                len,
-            )
-        };
-        match cvt(r) {
-            Ok(_) => return Ok(fd),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-    }
+    let addr = sockaddr(path)?;
+    retry_on_intr(|| rustix::net::connect(&fd, &addr))?;
+    Ok(fd)
 }
 
 /// Accepts one pending connection, non-blocking and closed on exec.
-pub fn accept(listener: RawFd) -> io::Result<OwnedFd> {
-    loop {
-        // SAFETY: accept4 without an address; returns a fresh descriptor.
-        let r = unsafe {
-            libc::accept4(
-                listener,
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-                libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            )
-        };
-        match cvt(r) {
-            // SAFETY: fresh descriptor.
-            Ok(fd) => return Ok(unsafe { OwnedFd::from_raw_fd(fd) }),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-    }
+pub fn accept(listener: impl AsFd) -> io::Result<OwnedFd> {
+    let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
+    Ok(retry_on_intr(|| {
+        rustix::net::accept_with(listener.as_fd(), flags)
+    })?)
 }
 
-/// The write end of the signal pipe, for the handler.
-static SIGNAL_PIPE: AtomicI32 = AtomicI32::new(-1);
-
-extern "C" fn on_signal(sig: libc::c_int) {
-    // SAFETY: only async-signal-safe calls: errno saved and restored around
-    // a write(2) to a non-blocking pipe (a full pipe just drops the byte:
-    // the reader already has one for this signal waiting).
-    unsafe {
-        let errno = *libc::__errno_location();
-        let b = sig as u8;
-        libc::write(
-            SIGNAL_PIPE.load(Ordering::Relaxed),
-            (&b as *const u8).cast(),
-            1,
-        );
-        *libc::__errno_location() = errno;
-    }
-}
-
-/// Signals delivered as bytes on a pipe.
+/// Signals delivered as wake-ups on a socket that `poll` can watch.
 pub struct SignalPipe {
-    read: OwnedFd,
-    _write: OwnedFd,
+    delivery: SignalDelivery<UnixStream, SignalOnly>,
 }
 
 impl SignalPipe {
-    /// Routes `signals` to a new pipe (one per process).
+    /// Routes `signals` to a new pipe.
     pub fn install(signals: &[i32]) -> io::Result<SignalPipe> {
-        let mut fds = [0; 2];
-        // SAFETY: pipe2 fills the array on success.
-        cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) })?;
-        // SAFETY: two fresh descriptors.
-        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-        SIGNAL_PIPE.store(write.as_raw_fd(), Ordering::Relaxed);
-        for &sig in signals {
-            set_handler(sig, on_signal as *const () as libc::sighandler_t)?;
-        }
-        Ok(SignalPipe {
-            read,
-            _write: write,
-        })
+        let (read, write) = UnixStream::pair()?;
+        read.set_nonblocking(true)?;
+        write.set_nonblocking(true)?;
+        let delivery = SignalDelivery::with_pipe(read, write, SignalOnly, signals)?;
+        Ok(SignalPipe { delivery })
     }
 
-    pub fn fd(&self) -> RawFd {
-        self.read.as_raw_fd()
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.delivery.get_read().as_fd()
     }
 
     /// The signals that arrived since the last call, as a bit set
     /// (bit N-1 for signal N).
-    pub fn take(&self) -> u64 {
-        let mut set = 0u64;
-        let mut buf = [0u8; 64];
-        while let Ok(n) = read(self.read.as_raw_fd(), &mut buf) {
-            if n == 0 {
-                break;
-            }
-            for &b in &buf[..n] {
-                if (1..=64).contains(&b) {
-                    set |= 1 << (b - 1);
-                }
-            }
-        }
-        set
+    pub fn take(&mut self) -> u64 {
+        self.delivery
+            .pending()
+            .filter(|s| (1..=64).contains(s))
+            .fold(0, |set, s| set | 1 << (s - 1))
     }
 }
 
@@ -330,21 +200,126 @@ pub fn has(set: u64, sig: i32) -> bool {
     set & (1 << (sig - 1)) != 0
 }
 
-/// Sets a disposition (SIG_DFL, SIG_IGN or a handler), restarting
-/// interrupted system calls.
-pub fn set_handler(sig: i32, handler: libc::sighandler_t) -> io::Result<()> {
-    // SAFETY: a zeroed sigaction with an empty mask is valid.
-    unsafe {
+/// A signal by number: a named one, or a realtime one (from a client's
+/// frame, or the signal that killed the program).
+pub fn signal(sig: i32) -> Option<Signal> {
+    if let Some(s) = Signal::from_named_raw(sig) {
+        return Some(s);
+    }
+    if (libc::SIGRTMIN()..=libc::SIGRTMAX()).contains(&sig) {
+        // SAFETY: a real signal number, within libc's SIGRTMIN..=SIGRTMAX
+        // (so not one of those glibc keeps for itself below SIGRTMIN), and
+        // the Signal is only ever passed to kill(2), never blocked or
+        // handled here. rustix names realtime signals only through this
+        // unchecked constructor.
+        return Some(unsafe { Signal::from_raw_unchecked(sig) });
+    }
+    None
+}
+
+/// Sends `sig` to process group `pgid`.
+pub fn kill_group(pgid: i32, sig: Signal) -> io::Result<()> {
+    let pgid = Pid::from_raw(pgid).ok_or(io::ErrorKind::InvalidInput)?;
+    Ok(rustix::process::kill_process_group(pgid, sig)?)
+}
+
+/// The foreground process group of terminal `fd` as tcgetpgrp(3) gives
+/// it: -1 on error, 0 when the terminal has none (rustix reports that as
+/// EOPNOTSUPP).
+pub fn tcgetpgrp(fd: impl AsFd) -> i32 {
+    match rustix::termios::tcgetpgrp(fd) {
+        Ok(p) => p.as_raw_nonzero().get(),
+        Err(rustix::io::Errno::OPNOTSUPP) => 0,
+        Err(_) => -1,
+    }
+}
+
+/// This process's group.
+pub fn getpgrp() -> i32 {
+    rustix::process::getpgrp().as_raw_nonzero().get()
+}
+
+/// A disposition without a handler of ours.
+#[derive(Clone, Copy)]
+pub enum Disposition {
+    Default,
+    Ignore,
+}
+
+/// Sets a signal's disposition to SIG_DFL or SIG_IGN, restarting
+/// interrupted system calls. (Handlers of ours come from signal-hook:
+/// [`SignalPipe`].)
+pub fn set_disposition(sig: i32, d: Disposition) -> io::Result<()> {
+    let handler = match d {
+        Disposition::Default => libc::SIG_DFL,
+        Disposition::Ignore => libc::SIG_IGN,
+    };
+    // SAFETY: no crate sets SIG_DFL or SIG_IGN safely (rustix leaves
+    // sigaction to libc, signal-hook only installs handlers, nix's is an
+    // unsafe fn); a zeroed sigaction with an empty mask is valid, and
+    // neither disposition runs any code of ours.
+    let r = unsafe {
         let mut sa: libc::sigaction = std::mem::zeroed();
         sa.sa_sigaction = handler;
         sa.sa_flags = libc::SA_RESTART;
         libc::sigemptyset(&mut sa.sa_mask);
-        cvt(libc::sigaction(sig, &sa, std::ptr::null_mut()))?;
+        libc::sigaction(sig, &sa, std::ptr::null_mut())
+    };
+    if r == -1 {
+        return Err(io::Error::last_os_error());
     }
     Ok(())
 }
 
-/// A signal's disposition as inherited, to hand back to the program.
+/// Whether signal `sig` is ignored (SIG_IGN).
+pub fn is_ignored(sig: i32) -> bool {
+    Saved::of(sig).action.sa_sigaction == libc::SIG_IGN
+}
+
+/// Unblocks `sig` in this thread.
+pub fn unblock(sig: i32) {
+    // SAFETY: the set is built by libc's own functions from a zeroed one.
+    // rustix's sigprocmask is for runtimes only (unsafe); nix has a safe
+    // one, but is not worth a second system-call crate for three calls.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, sig);
+        libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+    }
+}
+
+/// The signal mask as it was before [`block_all`], to put back.
+pub struct Mask(libc::sigset_t);
+
+/// Blocks every signal (those that cannot be blocked aside) until the
+/// returned mask is restored: around a fork, so that a signal meant for the
+/// program that reaches its process before the exec waits for the
+/// program's own dispositions instead of running a handler of ours.
+pub fn block_all() -> Mask {
+    // SAFETY: as for unblock; sigprocmask writes the old mask into a
+    // zeroed set.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::sigprocmask(libc::SIG_BLOCK, &all, &mut old);
+        Mask(old)
+    }
+}
+
+impl Mask {
+    pub fn restore(&self) {
+        // SAFETY: putting back a mask sigprocmask gave us (libc, for the
+        // reason given at `unblock`).
+        unsafe {
+            libc::sigprocmask(libc::SIG_SETMASK, &self.0, std::ptr::null_mut());
+        }
+    }
+}
+
+/// A signal's disposition as it was, to put back later (the program's
+/// inherited ones; our handler around a stop of our own).
 pub struct Saved {
     sig: i32,
     action: libc::sigaction,
@@ -352,7 +327,9 @@ pub struct Saved {
 
 impl Saved {
     pub fn of(sig: i32) -> Saved {
-        // SAFETY: sigaction only reads the disposition into `action`.
+        // SAFETY: sigaction only reads the disposition into `action`, a
+        // plain struct for which all zeroes is valid (no crate reads a
+        // disposition: see set_disposition).
         unsafe {
             let mut action: libc::sigaction = std::mem::zeroed();
             libc::sigaction(sig, std::ptr::null(), &mut action);
@@ -361,7 +338,9 @@ impl Saved {
     }
 
     pub fn restore(&self) {
-        // SAFETY: putting back a disposition sigaction gave us.
+        // SAFETY: putting back a disposition sigaction gave us (a handler
+        // it names is still installed code of this process); libc, for
+        // the reason given at `set_disposition`.
         unsafe {
             libc::sigaction(self.sig, &self.action, std::ptr::null_mut());
         }

@@ -4,9 +4,10 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::AsFd;
 
 use super::os;
+use super::pty::Winsize;
 
 /// Bumped when a frame changes meaning; a client and a supervisor of
 /// different versions refuse each other with a clear message.
@@ -62,7 +63,7 @@ pub fn frame(kind: u8, payload: &[u8]) -> Vec<u8> {
     v
 }
 
-pub fn resize_payload(ws: &libc::winsize) -> [u8; 8] {
+pub fn resize_payload(ws: &Winsize) -> [u8; 8] {
     let mut p = [0; 8];
     p[0..2].copy_from_slice(&ws.ws_row.to_be_bytes());
     p[2..4].copy_from_slice(&ws.ws_col.to_be_bytes());
@@ -71,12 +72,12 @@ pub fn resize_payload(ws: &libc::winsize) -> [u8; 8] {
     p
 }
 
-pub fn parse_resize(p: &[u8]) -> Option<libc::winsize> {
+pub fn parse_resize(p: &[u8]) -> Option<Winsize> {
     if p.len() < 8 {
         return None;
     }
     let n = |i: usize| u16::from_be_bytes([p[i], p[i + 1]]);
-    Some(libc::winsize {
+    Some(Winsize {
         ws_row: n(0),
         ws_col: n(2),
         ws_xpixel: n(4),
@@ -118,7 +119,7 @@ impl Decoder {
     }
 
     /// Reads once from `fd` into the free space. `Ok(0)` is end of file.
-    pub fn fill_from(&mut self, fd: RawFd) -> io::Result<usize> {
+    pub fn fill_from(&mut self, fd: impl AsFd) -> io::Result<usize> {
         if self.start > 0 && self.end == self.buf.len() || self.start == self.end {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
@@ -161,14 +162,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn frames_round_trip_through_a_pipe() {
-        let mut fds = [0; 2];
-        // SAFETY: pipe fills the array.
-        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    fn frames_round_trip_through_a_socket() {
+        let (r, w) = std::os::unix::net::UnixStream::pair().unwrap();
         let mut bytes = frame(INPUT, b"hello");
         bytes.extend(frame(
             RESIZE,
-            &resize_payload(&libc::winsize {
+            &resize_payload(&Winsize {
                 ws_row: 40,
                 ws_col: 100,
                 ws_xpixel: 0,
@@ -176,12 +175,12 @@ mod tests {
             }),
         ));
         // Half a frame first: nothing to peek yet.
-        os::write_all(fds[1], &bytes[..3]).unwrap();
+        os::write_all(&w, &bytes[..3]).unwrap();
         let mut d = Decoder::default();
-        d.fill_from(fds[0]).unwrap();
+        d.fill_from(&r).unwrap();
         assert!(d.peek().unwrap().is_none());
-        os::write_all(fds[1], &bytes[3..]).unwrap();
-        d.fill_from(fds[0]).unwrap();
+        os::write_all(&w, &bytes[3..]).unwrap();
+        d.fill_from(&r).unwrap();
         let (k, p) = d.peek().unwrap().unwrap();
         assert_eq!((k, p), (INPUT, &b"hello"[..]));
         d.consume();
@@ -191,26 +190,14 @@ mod tests {
         assert_eq!((ws.ws_row, ws.ws_col), (40, 100));
         d.consume();
         assert!(d.peek().unwrap().is_none());
-        // SAFETY: closing our pipe.
-        unsafe {
-            libc::close(fds[0]);
-            libc::close(fds[1]);
-        }
     }
 
     #[test]
     fn oversized_frames_are_refused() {
         let mut d = Decoder::default();
-        let mut fds = [0; 2];
-        // SAFETY: pipe fills the array.
-        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
-        os::write_all(fds[1], &[INPUT, 0xff, 0xff, 0xff, 0xff]).unwrap();
-        d.fill_from(fds[0]).unwrap();
+        let (r, w) = std::os::unix::net::UnixStream::pair().unwrap();
+        os::write_all(&w, &[INPUT, 0xff, 0xff, 0xff, 0xff]).unwrap();
+        d.fill_from(&r).unwrap();
         assert!(d.peek().is_err());
-        // SAFETY: closing our pipe.
-        unsafe {
-            libc::close(fds[0]);
-            libc::close(fds[1]);
-        }
     }
 }

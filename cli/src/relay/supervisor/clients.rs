@@ -1,0 +1,547 @@
+//! The job's clients: connections accepted on its socket, each with a
+//! bounded queue of frames (a client that cannot keep up holds back the
+//! reading of the pty, one that makes no progress at all is dropped), and
+//! what they ask for (keys, resizes, continue, signals, detach).
+
+use std::collections::VecDeque;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::time::Instant;
+
+use super::super::os::{self, PollFlags, Signal};
+use super::super::proto::{self, Decoder};
+use super::super::pty;
+use super::log::Log;
+use super::{Supervisor, CHUNK, INPUT_QUEUE, MAX_CLIENTS, STUCK_AFTER};
+use crate::error::os_words;
+
+/// Each client's queue of frames not yet sent.
+const CLIENT_QUEUE: usize = 64 * 1024;
+/// Control frames may exceed the queue by this much before the client is
+/// considered stuck.
+const CONTROL_SLACK: usize = 4 * 1024;
+/// How long a refused client may take to read why.
+const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
+
+#[derive(PartialEq, Eq, Clone, Copy, Debug)]
+pub enum Mode {
+    /// Connected, has not said hello yet.
+    Hello,
+    /// Catching up from the log, from this offset.
+    Replay(u64),
+    /// Gets output as it comes.
+    Live,
+}
+
+/// One connection to the job's socket.
+pub struct Client {
+    pub fd: OwnedFd,
+    pub input: Decoder,
+    pub out: VecDeque<u8>,
+    pub mode: Mode,
+    /// When the queue last moved (or became non-empty).
+    pub progress: Instant,
+    /// Refused or sent away, since then: what is queued is still sent,
+    /// what comes in is discarded, then the socket is closed. Closing at
+    /// once with unread input would reset the connection, and the peer
+    /// would never read why.
+    pub closing: Option<Instant>,
+    /// Just attached: its first window size comes with a SIGWINCH even if
+    /// the size did not change, so full-screen programs redraw for it.
+    pub fresh: bool,
+    pub dead: bool,
+}
+
+impl Client {
+    pub fn new(fd: OwnedFd, mode: Mode) -> Client {
+        Client {
+            fd,
+            input: Decoder::default(),
+            out: VecDeque::with_capacity(CLIENT_QUEUE),
+            mode,
+            progress: Instant::now(),
+            closing: None,
+            fresh: false,
+            dead: false,
+        }
+    }
+
+    /// A client told `why` it cannot stay, then closed.
+    pub fn refused(fd: OwnedFd, why: &str) -> Client {
+        let mut c = Client::new(fd, Mode::Hello);
+        c.push(proto::ERROR, why.as_bytes());
+        c.close_soon();
+        c
+    }
+
+    pub fn close_soon(&mut self) {
+        self.closing.get_or_insert_with(Instant::now);
+        self.mode = Mode::Hello;
+    }
+
+    /// Closing clients: done once everything queued is sent (then our
+    /// side is shut, and the peer's end of file or a deadline ends it).
+    pub fn linger(&mut self) {
+        let Some(since) = self.closing else {
+            return;
+        };
+        if self.out.is_empty() {
+            // Repeating it is harmless.
+            let _ = rustix::net::shutdown(&self.fd, rustix::net::Shutdown::Write);
+        }
+        if since.elapsed() >= LINGER {
+            self.dead = true;
+        }
+    }
+
+    pub fn attached(&self) -> bool {
+        !self.dead && self.mode != Mode::Hello
+    }
+
+    pub fn room(&self) -> usize {
+        CLIENT_QUEUE.saturating_sub(self.out.len())
+    }
+
+    /// Whether this client holds back reading the master.
+    pub fn is_full(&self) -> bool {
+        !self.dead && self.mode == Mode::Live && self.room() < CHUNK + proto::HEADER
+    }
+
+    pub fn push(&mut self, kind: u8, payload: &[u8]) {
+        if self.dead {
+            return;
+        }
+        if self.out.len() + proto::HEADER + payload.len() > CLIENT_QUEUE + CONTROL_SLACK {
+            self.dead = true;
+            return;
+        }
+        if self.out.is_empty() {
+            self.progress = Instant::now();
+        }
+        proto::put(&mut self.out, kind, payload);
+    }
+
+    /// Sends what the socket takes now.
+    pub fn flush(&mut self) {
+        while !self.dead && !self.out.is_empty() {
+            let (a, _) = self.out.as_slices();
+            match os::send(&self.fd, a) {
+                Ok(n) => {
+                    self.out.drain(..n);
+                    self.progress = Instant::now();
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(_) => self.dead = true,
+            }
+        }
+    }
+}
+
+/// Why a new connection may not stay, if it may not: it is another
+/// user's (`peer` is its uid, `me` ours), or `staying` clients are
+/// already attached.
+pub fn refusal(job: &str, me: u32, peer: io::Result<u32>, staying: usize) -> Option<String> {
+    let refusal = match peer {
+        Ok(uid) if uid == me => None,
+        Ok(uid) => Some(format!(
+            "job {job} belongs to uid {me}; uid {uid} may not attach to it"
+        )),
+        Err(e) => Some(format!("cannot tell who is connecting: {}", os_words(&e))),
+    };
+    refusal.or_else(|| {
+        (staying >= MAX_CLIENTS)
+            .then(|| format!("job {job} already has {MAX_CLIENTS} clients attached"))
+    })
+}
+
+/// Feeds a replaying client from the log while its queue has room; once it
+/// has everything logged so far, it goes live.
+pub fn refill(c: &mut Client, log: &Log, buf: &mut [u8]) {
+    while let Mode::Replay(at) = c.mode {
+        if c.dead {
+            return;
+        }
+        if at >= log.end() {
+            c.mode = Mode::Live;
+            break;
+        }
+        if c.room() < CHUNK + proto::HEADER {
+            c.flush();
+            if c.room() < CHUNK + proto::HEADER {
+                return;
+            }
+        }
+        let len = buf.len().min(CHUNK);
+        let n = match log.read_at(&mut buf[..len], at) {
+            Some(n) => n,
+            // The log is shorter than we wrote (truncated by hand) or
+            // unreadable: nothing more to replay.
+            None => {
+                c.mode = Mode::Live;
+                break;
+            }
+        };
+        c.push(proto::OUTPUT, &buf[..n]);
+        c.mode = Mode::Replay(at + n as u64);
+    }
+    c.flush();
+}
+
+impl Supervisor {
+    pub(super) fn accept(&mut self) {
+        let Some(l) = self.listener.as_ref() else {
+            return;
+        };
+        while let Ok(fd) = os::accept(l) {
+            let me = rustix::process::geteuid().as_raw();
+            let staying = self.clients.iter().filter(|c| c.closing.is_none()).count();
+            if self.clients.len() >= 2 * MAX_CLIENTS {
+                // Too many at once even to tell them why.
+                continue;
+            }
+            let refusal = refusal(&self.job.id, me, os::peer_uid(&fd), staying);
+            let c = match refusal {
+                Some(why) => Client::refused(fd, &why),
+                None => Client::new(fd, Mode::Hello),
+            };
+            self.clients.push(c);
+        }
+    }
+
+    /// Reads and handles what client `i` sent.
+    pub(super) fn read_client(&mut self, i: usize, revents: PollFlags) {
+        let c = &mut self.clients[i];
+        if c.closing.is_some() {
+            let mut scratch = [0u8; 1024];
+            match os::read(&c.fd, &mut scratch) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Ok(n) if n > 0 => {}
+                _ => c.dead = true,
+            }
+            return;
+        }
+        if !c.input.has_room() && revents.intersects(PollFlags::HUP | PollFlags::ERR) {
+            // Gone, with keys the program is not reading: drop them.
+            c.dead = true;
+        } else if c.input.has_room() {
+            match c.input.fill_from(&c.fd) {
+                Ok(0) => c.dead = true,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => c.dead = true,
+            }
+        }
+        self.handle_frames(i);
+    }
+
+    fn handle_frames(&mut self, i: usize) {
+        loop {
+            let c = &self.clients[i];
+            let (kind, payload) = match c.input.peek() {
+                Ok(Some((k, p))) => (k, p.to_vec()),
+                Ok(None) => return,
+                Err(proto::Garbled) => {
+                    self.clients[i].dead = true;
+                    return;
+                }
+            };
+            match kind {
+                proto::HELLO if c.mode == Mode::Hello => self.hello(i, &payload),
+                _ if c.mode == Mode::Hello => {}
+                proto::INPUT if self.master.is_some() => {
+                    if self.input.len() + payload.len() > INPUT_QUEUE {
+                        // The program is not reading: leave the frame (and
+                        // the client) waiting.
+                        return;
+                    }
+                    self.input.extend(&payload);
+                    self.write_input();
+                }
+                proto::RESIZE => {
+                    if let (Some(ws), Some(m)) = (proto::parse_resize(&payload), &self.master) {
+                        let _ = pty::set_winsize(m, &ws);
+                        if std::mem::take(&mut self.clients[i].fresh) {
+                            // To the terminal's foreground group (our
+                            // program's, or one it made), as a resize would
+                            // send it.
+                            let fg = os::tcgetpgrp(m);
+                            if fg > 0 {
+                                let _ = os::kill_group(fg, Signal::WINCH);
+                            }
+                        }
+                    }
+                }
+                proto::CONTINUE if self.end.is_none() => {
+                    // Our own child's group, and the terminal's foreground
+                    // group if it moved one there.
+                    let _ = os::kill_group(self.program, Signal::CONT);
+                    if let Some(m) = &self.master {
+                        let fg = os::tcgetpgrp(m);
+                        if fg > 0 && fg != self.program {
+                            let _ = os::kill_group(fg, Signal::CONT);
+                        }
+                    }
+                }
+                proto::DETACH => {
+                    self.clients[i].dead = true;
+                }
+                proto::SIGNAL => {
+                    if let Some(sig) = proto::u32_at(&payload, 0) {
+                        let sig = sig as i32;
+                        if (1..=libc::SIGRTMAX()).contains(&sig) {
+                            self.signal_program(sig);
+                            if sig != libc::SIGTSTP && sig != libc::SIGSTOP {
+                                // A stopped program must run to act on it.
+                                self.signal_program(libc::SIGCONT);
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+            self.clients[i].input.consume();
+            if self.clients[i].dead {
+                return;
+            }
+        }
+    }
+
+    fn hello(&mut self, i: usize, payload: &[u8]) {
+        let version = proto::u32_at(payload, 0).unwrap_or(0);
+        if version != proto::VERSION {
+            let why = format!(
+                "job {} runs under a hupsafe speaking relay protocol {}, this one speaks {version}; \
+                 use the hupsafe that started it (its output: hupsafe logs {})",
+                self.job.id,
+                proto::VERSION,
+                self.job.id
+            );
+            let c = &mut self.clients[i];
+            c.push(proto::ERROR, why.as_bytes());
+            c.flush();
+            c.close_soon();
+            return;
+        }
+        let replay = proto::u32_at(payload, 4).unwrap_or(0) as u64;
+        let from = self.log.end().saturating_sub(replay);
+        let from = if from > 0 {
+            self.log.line_start_after(from)
+        } else {
+            0
+        };
+        let welcome = self.welcome();
+        let c = &mut self.clients[i];
+        c.push(proto::WELCOME, &welcome);
+        c.mode = Mode::Replay(from);
+        c.fresh = true;
+        self.refill(i);
+        self.write_record();
+    }
+
+    /// Feeds replaying client `i` from the log.
+    pub(super) fn refill(&mut self, i: usize) {
+        refill(&mut self.clients[i], &self.log, &mut self.buf);
+    }
+
+    pub(super) fn drop_stuck(&mut self, held: bool) {
+        if !held {
+            return;
+        }
+        for c in &mut self.clients {
+            if c.is_full() && c.progress.elapsed() >= STUCK_AFTER {
+                c.dead = true;
+            }
+        }
+    }
+
+    pub(super) fn forget_dead(&mut self) {
+        let before = self.record.attached as usize;
+        self.clients.retain(|c| !c.dead);
+        if self.clients.iter().filter(|c| c.attached()).count() != before {
+            self.write_record();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs::{File, OpenOptions};
+    use std::os::unix::net::UnixStream;
+
+    fn pair(mode: Mode) -> (Client, UnixStream) {
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        (Client::new(ours.into(), mode), theirs)
+    }
+
+    /// Every frame the peer can read now.
+    fn frames(peer: &UnixStream, d: &mut Decoder) -> Vec<(u8, Vec<u8>)> {
+        peer.set_nonblocking(true).unwrap();
+        let mut got = Vec::new();
+        loop {
+            while let Ok(Some((k, p))) = d.peek() {
+                got.push((k, p.to_vec()));
+                d.consume();
+            }
+            match d.fill_from(peer) {
+                Ok(n) if n > 0 => {}
+                _ => return got,
+            }
+        }
+    }
+
+    #[test]
+    fn a_full_queue_holds_back_output_and_past_the_slack_the_client_is_dropped() {
+        let (mut c, _peer) = pair(Mode::Live);
+        assert!(c.attached() && !c.is_full());
+        let chunk = vec![b'x'; CHUNK];
+        let mut before_full = 0;
+        while !c.is_full() {
+            c.push(proto::OUTPUT, &chunk);
+            before_full += 1;
+        }
+        // No more output is read for it: less than a chunk of room left.
+        assert_eq!(before_full, CLIENT_QUEUE / (CHUNK + proto::HEADER));
+        assert!(c.room() < CHUNK + proto::HEADER && !c.dead);
+        // Control frames still fit.
+        c.push(proto::STOPPED, &20u32.to_be_bytes());
+        assert!(!c.dead);
+        // Output forced in beyond the slack: stuck, dropped, and memory
+        // never grows past the bound.
+        while !c.dead {
+            c.push(proto::OUTPUT, &chunk);
+            assert!(c.out.len() <= CLIENT_QUEUE + CONTROL_SLACK);
+        }
+        assert!(
+            !c.is_full() && !c.attached(),
+            "a dropped client holds nothing back"
+        );
+        let len = c.out.len();
+        c.push(proto::OUTPUT, b"more");
+        assert_eq!(c.out.len(), len, "nothing is queued for a dropped client");
+    }
+
+    #[test]
+    fn queued_frames_reach_the_peer_in_order() {
+        let (mut c, peer) = pair(Mode::Live);
+        c.push(proto::WELCOME, b"{}");
+        c.push(proto::OUTPUT, b"hello");
+        c.flush();
+        assert!(c.out.is_empty() && !c.dead);
+        let got = frames(&peer, &mut Decoder::default());
+        assert_eq!(
+            got,
+            vec![
+                (proto::WELCOME, b"{}".to_vec()),
+                (proto::OUTPUT, b"hello".to_vec())
+            ]
+        );
+        drop(peer);
+        c.push(proto::OUTPUT, b"to nobody");
+        c.flush();
+        assert!(c.dead, "a gone peer is noticed on the next send");
+    }
+
+    #[test]
+    fn a_refused_client_reads_why_then_end_of_file() {
+        let (ours, peer) = UnixStream::pair().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        let mut c = Client::refused(ours.into(), "no room");
+        assert!(!c.attached() && c.closing.is_some() && !c.is_full());
+        c.linger();
+        c.flush();
+        c.linger();
+        assert!(!c.dead, "it lingers until the peer leaves or time is up");
+        let mut d = Decoder::default();
+        assert_eq!(
+            frames(&peer, &mut d),
+            vec![(proto::ERROR, b"no room".to_vec())]
+        );
+        peer.set_nonblocking(false).unwrap();
+        assert_eq!(d.fill_from(&peer).unwrap(), 0, "then end of file");
+    }
+
+    #[test]
+    fn strangers_and_crowds_are_refused_with_reasons() {
+        assert_eq!(refusal("7", 1000, Ok(1000), 0), None);
+        assert_eq!(refusal("7", 1000, Ok(1000), MAX_CLIENTS - 1), None);
+        assert_eq!(
+            refusal("7", 1000, Ok(1001), 0).as_deref(),
+            Some("job 7 belongs to uid 1000; uid 1001 may not attach to it")
+        );
+        assert_eq!(
+            refusal("7", 1000, Ok(1000), MAX_CLIENTS).as_deref(),
+            Some("job 7 already has 8 clients attached")
+        );
+        let unknown = refusal("7", 1000, Err(io::Error::from_raw_os_error(libc::EBADF)), 0);
+        assert!(unknown
+            .unwrap()
+            .starts_with("cannot tell who is connecting: "));
+    }
+
+    fn log_with(dir: &tempfile::TempDir, data: &[u8]) -> (Log, std::path::PathBuf) {
+        let path = dir.path().join("log");
+        let file = OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .open(&path)
+            .unwrap();
+        let mut log = Log::new(file, File::open(&path).ok());
+        assert_eq!(log.append(data).written, data.len());
+        (log, path)
+    }
+
+    #[test]
+    fn a_replay_sends_the_whole_log_at_the_pace_of_the_peer_then_goes_live() {
+        let dir = tempfile::tempdir().unwrap();
+        let data: Vec<u8> = (0..100_000)
+            .flat_map(|i| format!("line {i}\n").into_bytes())
+            .collect();
+        let (log, _) = log_with(&dir, &data);
+        let (mut c, peer) = pair(Mode::Replay(0));
+        let mut buf = vec![0u8; CHUNK];
+        let mut d = Decoder::default();
+        let mut replayed = Vec::new();
+        let mut rounds = 0;
+        while c.mode != Mode::Live {
+            refill(&mut c, &log, &mut buf);
+            assert!(!c.dead);
+            assert!(
+                c.out.len() <= CLIENT_QUEUE,
+                "bounded whatever the log's size"
+            );
+            for (k, p) in frames(&peer, &mut d) {
+                assert_eq!(k, proto::OUTPUT);
+                assert!(p.len() <= CHUNK);
+                replayed.extend(p);
+            }
+            rounds += 1;
+            assert!(rounds < 10_000, "the replay makes no progress");
+        }
+        assert!(rounds > 1, "{} bytes should not fit at once", data.len());
+        c.flush();
+        for (_, p) in frames(&peer, &mut d) {
+            replayed.extend(p);
+        }
+        assert_eq!(replayed.len(), data.len());
+        assert!(replayed == data, "the log, byte for byte, in order");
+    }
+
+    #[test]
+    fn a_log_cut_short_ends_the_replay() {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, path) = log_with(&dir, &[b'x'; 100]);
+        OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(10)
+            .unwrap();
+        let (mut c, peer) = pair(Mode::Replay(0));
+        refill(&mut c, &log, &mut vec![0u8; CHUNK]);
+        assert_eq!(c.mode, Mode::Live);
+        let got = frames(&peer, &mut Decoder::default());
+        assert_eq!(got, vec![(proto::OUTPUT, vec![b'x'; 10])]);
+    }
+}
