@@ -35,6 +35,17 @@ impl Job {
     /// Reads the record, refusing symlinks, other users' files and
     /// anything that does not parse.
     pub fn read_record(&self) -> std::result::Result<Record, String> {
+        let r = self.read_record_once()?;
+        if r.status() == Status::Lost {
+            // The writer may have replaced the record with its final one
+            // and exited between our read and the liveness check: a
+            // record read after the writer is gone is the last word.
+            return self.read_record_once();
+        }
+        Ok(r)
+    }
+
+    fn read_record_once(&self) -> std::result::Result<Record, String> {
         let path = self.record_path();
         let mut f = open_nofollow(&path, true).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => "no record.json".to_string(),
