@@ -1,5 +1,8 @@
 //! hupsafe's one error type: a message that names the problem and the fix,
-//! and the exit status it maps to.
+//! and the exit status it maps to; and [`say!`], hupsafe's voice on stderr.
+//!
+//! Messages are written without the `hupsafe: ` prefix: [`Error::line`]
+//! and `say!` add it, once ([`PREFIX`]).
 
 use std::fmt;
 
@@ -42,12 +45,47 @@ impl Error {
     pub fn failure(message: impl Into<String>) -> Error {
         Error::new(EXIT_FAILURE, message)
     }
+
+    /// Several problems at once (one line each, each in hupsafe's voice).
+    pub fn many(status: i32, lines: &[String]) -> Error {
+        Error::new(status, lines.join(&format!("\n{PREFIX}")))
+    }
+
+    /// hupsafe's own failure to do `what` (exit 125): "cannot WHAT: REASON".
+    pub fn io(what: impl fmt::Display, e: &std::io::Error) -> Error {
+        Error::failure(format!("cannot {what}: {}", os_words(e)))
+    }
 }
 
+impl Error {
+    /// The line the user reads: `hupsafe: MESSAGE`.
+    pub fn line(&self) -> String {
+        format!("{PREFIX}{}", self.message)
+    }
+}
+
+/// The message alone, for embedding in another message.
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
     }
+}
+
+/// Every line hupsafe writes in its own voice starts with this.
+pub const PREFIX: &str = "hupsafe: ";
+
+/// Writes one line on stderr in hupsafe's voice (`hupsafe: ...`), like
+/// `eprintln!` but never panicking on a closed or full stderr.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "{}{}",
+            $crate::error::PREFIX,
+            format_args!($($arg)*)
+        );
+    }};
 }
 
 impl std::error::Error for Error {}
@@ -75,5 +113,5 @@ pub fn write_stdout(bytes: &[u8]) -> Result<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(bytes)
         .and_then(|_| out.flush())
-        .map_err(|e| Error::failure(format!("hupsafe: write error: {}", os_words(&e))))
+        .map_err(|e| Error::failure(format!("write error: {}", os_words(&e))))
 }

@@ -3,16 +3,15 @@
 //! started as `nohup`), parses, dispatches, and maps errors to exit
 //! statuses; each verb lives in its own module.
 
+#[macro_use]
+mod error;
 mod args;
 mod cmd;
-mod error;
 mod marks;
 mod nohup;
 mod registry;
 mod relay;
 mod sys;
-
-use std::io::Write;
 
 use clap::{CommandFactory, FromArgMatches};
 
@@ -27,7 +26,7 @@ fn main() {
     let status = match real_main() {
         Ok(()) => 0,
         Err(e) => {
-            let _ = writeln!(std::io::stderr(), "{}", e.message);
+            say!("{}", e.message);
             e.status
         }
     };
@@ -71,14 +70,13 @@ fn real_main() -> Result<(), Error> {
     };
     match cli.command {
         None => Err(Error::failure(
-            "hupsafe: no command given\nUsage: hupsafe [OPTIONS] CMD [ARGS]...\nTry 'hupsafe --help' for more information.",
+            "no command given\nUsage: hupsafe [OPTIONS] CMD [ARGS]...\nTry 'hupsafe --help' for more information.",
         )),
         Some(Verb::Run(r)) => run(&r.command),
         Some(Verb::External(v)) => run(&v),
         Some(Verb::Job(j)) => cmd::jobs::run(j),
         Some(Verb::Shim) => {
-            let p = sys::preload::install()
-                .map_err(|e| Error::new(e.status, format!("hupsafe: {}", e.message)))?;
+            let p = sys::preload::install()?;
             let mut line = std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()).to_vec();
             line.push(b'\n');
             write_stdout(&line)

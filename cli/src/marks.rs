@@ -133,7 +133,7 @@ pub fn read(path: &Path) -> Result<String> {
         Ok(bytes) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
         Err(e) => Err(Error::failure(format!(
-            "hupsafe: cannot read the marks file '{}': {}",
+            "cannot read the marks file '{}': {}",
             path.display(),
             os_words(&e)
         ))),
@@ -144,11 +144,7 @@ pub fn read(path: &Path) -> Result<String> {
 /// the old file's permissions.
 pub fn write(path: &Path, text: &str) -> Result<()> {
     let fail = |what: &str, p: &Path, e: std::io::Error| {
-        Error::failure(format!(
-            "hupsafe: cannot {what} '{}': {}",
-            p.display(),
-            os_words(&e)
-        ))
+        Error::io(format_args!("{what} '{}'", p.display()), &e)
     };
     let dir = path.parent().expect("the marks file lives in a directory");
     fs::create_dir_all(dir).map_err(|e| fail("create the directory", dir, e))?;

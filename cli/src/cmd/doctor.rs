@@ -94,7 +94,7 @@ pub fn run(args: &DoctorArgs) -> Result<()> {
             findings: &found,
             status,
         })
-        .map_err(|e| Error::failure(format!("hupsafe: cannot write JSON: {e}")))?;
+        .map_err(|e| Error::failure(format!("cannot write JSON: {e}")))?;
         s.push('\n');
         s
     } else {
@@ -374,10 +374,7 @@ fn jobs() -> Finding {
         Err(e) => finding(
             "jobs",
             Level::AtRisk,
-            format!(
-                "{} (the relay cannot keep output without it)",
-                e.message.trim_start_matches("hupsafe: ")
-            ),
+            format!("{} (the relay cannot keep output without it)", e.message),
         ),
         Ok(None) => finding(
             "jobs",
@@ -486,13 +483,13 @@ fn command(cmd: &OsString) -> Result<Finding> {
         crate::sys::exec::Lookup::Missing => {
             return Err(Error::new(
                 EXIT_BAD_INPUT,
-                format!("hupsafe: doctor: '{name}': command not found"),
+                format!("doctor: '{name}': command not found"),
             ))
         }
         crate::sys::exec::Lookup::NotRunnable(p, why) => {
             return Err(Error::new(
                 EXIT_BAD_INPUT,
-                format!("hupsafe: doctor: '{}' cannot be run: {why}", p.display()),
+                format!("doctor: '{}' cannot be run: {why}", p.display()),
             ))
         }
     };
@@ -500,7 +497,7 @@ fn command(cmd: &OsString) -> Result<Finding> {
         Error::new(
             EXIT_BAD_INPUT,
             format!(
-                "hupsafe: doctor: cannot read '{}': {}",
+                "doctor: cannot read '{}': {}",
                 path.display(),
                 crate::error::os_words(&e)
             ),

@@ -32,13 +32,13 @@ pub fn run(args: &InitArgs) -> Result<()> {
         if let Some(why) = marks::invalid_reason(&prefix) {
             return Err(Error::new(
                 2,
-                format!("hupsafe: the prefix '{prefix}' cannot be a shell function name: {why}"),
+                format!("the prefix '{prefix}' cannot be a shell function name: {why}"),
             ));
         }
     }
     let bin = std::env::current_exe().map_err(|e| {
         Error::failure(format!(
-            "hupsafe: cannot find this program's own path (for the init script): {}",
+            "cannot find this program's own path (for the init script): {}",
             os_words(&e)
         ))
     })?;

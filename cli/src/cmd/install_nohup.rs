@@ -13,13 +13,13 @@ use crate::error::{os_words, write_stdout, Error, Result};
 pub fn install(dir: &Path) -> Result<()> {
     let exe = this_binary().map_err(|e| {
         Error::failure(format!(
-            "hupsafe: cannot tell where this hupsafe binary is: {}",
+            "cannot tell where this hupsafe binary is: {}",
             os_words(&e)
         ))
     })?;
     fs::create_dir_all(dir).map_err(|e| {
         Error::failure(format!(
-            "hupsafe: cannot create '{}': {}",
+            "cannot create '{}': {}",
             dir.display(),
             os_words(&e)
         ))
@@ -29,7 +29,7 @@ pub fn install(dir: &Path) -> Result<()> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => false,
         Err(e) => {
             return Err(Error::failure(format!(
-                "hupsafe: cannot look at '{}': {}",
+                "cannot look at '{}': {}",
                 link.display(),
                 os_words(&e)
             )))
@@ -39,7 +39,7 @@ pub fn install(dir: &Path) -> Result<()> {
             Ours::Stale => {
                 fs::remove_file(&link).map_err(|e| {
                     Error::failure(format!(
-                        "hupsafe: cannot replace '{}': {}",
+                        "cannot replace '{}': {}",
                         link.display(),
                         os_words(&e)
                     ))
@@ -48,7 +48,7 @@ pub fn install(dir: &Path) -> Result<()> {
             }
             Ours::No(what) => {
                 return Err(Error::failure(format!(
-                    "hupsafe: refusing to replace '{}': it is {what}, not hupsafe's nohup. \
+                    "refusing to replace '{}': it is {what}, not hupsafe's nohup. \
                      Remove it yourself if you want hupsafe there, or choose another DIR.",
                     link.display()
                 )))
@@ -58,7 +58,7 @@ pub fn install(dir: &Path) -> Result<()> {
     if !already {
         std::os::unix::fs::symlink(&exe, &link).map_err(|e| {
             Error::failure(format!(
-                "hupsafe: cannot create '{}': {}",
+                "cannot create '{}': {}",
                 link.display(),
                 os_words(&e)
             ))

@@ -10,11 +10,6 @@ pub fn print() -> Result<()> {
     let mut buf = Vec::new();
     clap_mangen::Man::new(Cli::command())
         .render(&mut buf)
-        .map_err(|e| {
-            Error::failure(format!(
-                "hupsafe: cannot render the manual: {}",
-                os_words(&e)
-            ))
-        })?;
+        .map_err(|e| Error::failure(format!("cannot render the manual: {}", os_words(&e))))?;
     write_stdout(&buf)
 }

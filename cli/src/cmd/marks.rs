@@ -4,7 +4,7 @@
 use std::os::unix::ffi::OsStrExt;
 
 use crate::args::{MarkArgs, MarksArgs, UnmarkArgs};
-use crate::error::{write_stdout, Error, Result};
+use crate::error::{write_stdout, Error, Result, EXIT_BAD_INPUT};
 use crate::marks::{invalid_reason, marks_path, names, parse, read, render, write, Line, HEADER};
 
 /// `hupsafe mark NAME...`: adds the names not marked yet, at the end.
@@ -12,11 +12,11 @@ pub fn mark(args: &MarkArgs) -> Result<()> {
     let mut bad = Vec::new();
     for n in &args.names {
         if let Some(why) = invalid_reason(n) {
-            bad.push(format!("hupsafe: cannot mark '{n}': {why}"));
+            bad.push(format!("cannot mark '{n}': {why}"));
         }
     }
     if !bad.is_empty() {
-        return Err(Error::new(2, bad.join("\n")));
+        return Err(Error::many(EXIT_BAD_INPUT, &bad));
     }
     let path = marks_path()?;
     let text = read(&path)?;
@@ -32,7 +32,7 @@ pub fn mark(args: &MarkArgs) -> Result<()> {
             continue;
         }
         if let crate::sys::exec::Lookup::Missing = crate::sys::exec::find_program(n.as_ref()) {
-            eprintln!("hupsafe: note: '{n}' is not a program on PATH here; marked anyway");
+            say!("note: '{n}' is not a program on PATH here; marked anyway");
         }
         lines.push(Line::Mark(n.clone()));
         marked.push(n.clone());
@@ -65,10 +65,7 @@ pub fn unmark(args: &UnmarkArgs) -> Result<()> {
     let list: Vec<String> = missing.iter().map(|n| format!("'{n}'")).collect();
     Err(Error::new(
         1,
-        format!(
-            "hupsafe: not marked: {} (see `hupsafe marks`)",
-            list.join(", ")
-        ),
+        format!("not marked: {} (see `hupsafe marks`)", list.join(", ")),
     ))
 }
 
@@ -86,12 +83,7 @@ pub fn list(args: &MarksArgs) -> Result<()> {
     for (i, l) in lines.iter().enumerate() {
         if let Line::Invalid(raw) = l {
             let why = invalid_reason(raw.trim_matches([' ', '\t'])).unwrap_or_default();
-            eprintln!(
-                "hupsafe: {}:{}: '{}' is ignored: {why}",
-                path.display(),
-                i + 1,
-                raw
-            );
+            say!("{}:{}: '{}' is ignored: {why}", path.display(), i + 1, raw);
         }
     }
     let mut out = String::new();

@@ -28,7 +28,7 @@ pub fn exec(cmd: &OsStr, args: &[OsString], opts: &RunOptions) -> Error {
         Lookup::NotRunnable(p, why) => {
             return Error::new(
                 EXIT_CANNOT_RUN,
-                format!("hupsafe: cannot run '{}': {why}", p.display()),
+                format!("cannot run '{}': {why}", p.display()),
             )
         }
     };
@@ -36,7 +36,7 @@ pub fn exec(cmd: &OsStr, args: &[OsString], opts: &RunOptions) -> Error {
     let filter = if opts.strict {
         if target.as_ref().is_some_and(shim_is_noisy) {
             return Error::failure(format!(
-                "hupsafe: --strict cannot run '{}': it is a 32-bit program, and the filter \
+                "--strict cannot run '{}': it is a 32-bit program, and the filter \
                  (64-bit system calls) would make the kernel kill it; run it without --strict",
                 program.display()
             ));
@@ -51,7 +51,7 @@ pub fn exec(cmd: &OsStr, args: &[OsString], opts: &RunOptions) -> Error {
     // Under --strict the warning below says what protects the program.
     if !opts.quiet && !opts.strict {
         if let Some(note) = target.as_ref().and_then(note_for) {
-            eprintln!("{note}");
+            say!("{note}");
         }
     }
     // Every dynamic loader gets the shim, musl's included (it depends on
@@ -61,19 +61,19 @@ pub fn exec(cmd: &OsStr, args: &[OsString], opts: &RunOptions) -> Error {
     let existing = std::env::var_os("LD_PRELOAD");
     let shim = match preload::install() {
         Ok(p) => p,
-        Err(e) => return Error::new(e.status, format!("hupsafe: {}", e.message)),
+        Err(e) => return e,
     };
     let (value, remarks) = preload::compose(existing.as_deref(), &shim);
     if !opts.quiet {
         for r in remarks {
-            eprintln!("hupsafe: note: {r}");
+            say!("note: {r}");
         }
     }
     std::env::set_var("LD_PRELOAD", &value);
     protect_self();
     startup::restore_sigpipe();
     if filter.is_some() && !opts.quiet {
-        eprintln!("{}", crate::sys::strict::WARNING);
+        say!("{}", crate::sys::strict::WARNING);
         let secure = target.as_ref().map(real_ids_concerns).and_then(|c| {
             c.into_iter().find_map(|c| match c {
                 Concern::SecureExec(why) => Some(why),
@@ -81,8 +81,8 @@ pub fn exec(cmd: &OsStr, args: &[OsString], opts: &RunOptions) -> Error {
             })
         });
         if let Some(why) = secure {
-            eprintln!(
-                "hupsafe: warning: --strict: '{}' runs {why}: under no_new_privs the \
+            say!(
+                "warning: --strict: '{}' runs {why}: under no_new_privs the \
                  kernel runs it without elevating (with your own ids), so it may fail",
                 program.display()
             );
@@ -138,7 +138,7 @@ pub fn note_for(t: &Target) -> Option<String> {
         more.push_str("; its 64-bit children still get the shim");
     }
     Some(format!(
-        "hupsafe: note: {subject} {}: only the inherited SIG_IGN protects it, and the \
+        "note: {subject} {}: only the inherited SIG_IGN protects it, and the \
          program can take SIGHUP back by setting its own handler{more}",
         reasons.join(", and ")
     ))
@@ -157,13 +157,13 @@ fn not_found(cmd: &OsStr) -> Error {
         return Error::new(
             EXIT_NOT_FOUND,
             format!(
-                "hupsafe: '{name}' is a shell {kind}, not a program: hupsafe can only run \
+                "'{name}' is a shell {kind}, not a program: hupsafe can only run \
                  programs. Run a shell instead, e.g.: hupsafe bash -c '{name} ...'"
             ),
         );
     }
     Error::new(
         EXIT_NOT_FOUND,
-        format!("hupsafe: '{name}': command not found (not a program on PATH; aliases and shell functions cannot be run)"),
+        format!("'{name}': command not found (not a program on PATH; aliases and shell functions cannot be run)"),
     )
 }

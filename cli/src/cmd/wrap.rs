@@ -36,10 +36,6 @@ const MARKER: &str = "# hupsafe-wrapper:";
 /// Where `hupsafe install --system` puts the shim: root-owned, 0755.
 pub const SYSTEM_LIB_DIR: &str = "/usr/local/lib/hupsafe";
 
-fn fail(msg: impl Into<String>) -> Error {
-    Error::failure(format!("hupsafe: {}", msg.into()))
-}
-
 fn shown(p: &Path) -> String {
     p.display().to_string()
 }
@@ -54,7 +50,7 @@ fn wrap_dir(explicit: Option<&Path>) -> Result<PathBuf> {
     }
     // A relative --dir is relative to where the user typed it.
     let cwd = std::env::current_dir().map_err(|e| {
-        fail(format!(
+        Error::failure(format!(
             "cannot find the current directory: {}",
             os_words(&e)
         ))
@@ -68,10 +64,13 @@ fn find(prog: &OsStr, skip: Option<&Path>) -> Result<PathBuf> {
         let p = Path::new(prog);
         return match fs::metadata(p) {
             Ok(m) if m.is_file() => Ok(p.to_path_buf()),
-            Ok(_) => Err(fail(format!("'{}' is not a regular file", shown(p)))),
+            Ok(_) => Err(Error::failure(format!(
+                "'{}' is not a regular file",
+                shown(p)
+            ))),
             Err(e) => Err(Error::new(
                 EXIT_NOT_FOUND,
-                format!("hupsafe: cannot use '{}': {}", shown(p), os_words(&e)),
+                format!("cannot use '{}': {}", shown(p), os_words(&e)),
             )),
         };
     }
@@ -80,7 +79,7 @@ fn find(prog: &OsStr, skip: Option<&Path>) -> Result<PathBuf> {
         _ => Err(Error::new(
             EXIT_NOT_FOUND,
             format!(
-                "hupsafe: '{}' is not found on PATH{}",
+                "'{}' is not found on PATH{}",
                 prog.to_string_lossy(),
                 if skip.is_some() {
                     " (outside the wrap directory)"
@@ -156,12 +155,12 @@ fn path_wrapper(prog: &OsStr, dir: Option<&Path>) -> Result<()> {
     let dir = wrap_dir(dir)?;
     let name = Path::new(prog)
         .file_name()
-        .ok_or_else(|| fail(format!("'{}' names no program", prog.to_string_lossy())))?;
+        .ok_or_else(|| Error::failure(format!("'{}' names no program", prog.to_string_lossy())))?;
     let name_s = name
         .to_str()
         .filter(|n| !n.is_empty() && !n.contains(['\n', '\r']))
         .ok_or_else(|| {
-            fail(format!(
+            Error::failure(format!(
                 "'{}' cannot be a wrapper name",
                 name.to_string_lossy()
             ))
@@ -172,8 +171,8 @@ fn path_wrapper(prog: &OsStr, dir: Option<&Path>) -> Result<()> {
     if let Ok(t) = elf::inspect(&real) {
         if let Format::Elf(e) = &t.format {
             if e.is_static() {
-                eprintln!(
-                    "hupsafe: note: '{}' is statically linked: the wrapper starts it with SIGHUP \
+                say!(
+                    "note: '{}' is statically linked: the wrapper starts it with SIGHUP \
                      ignored, but the shim cannot keep it so (consider `hupsafe --strict`)",
                     shown(&real)
                 );
@@ -181,7 +180,7 @@ fn path_wrapper(prog: &OsStr, dir: Option<&Path>) -> Result<()> {
         }
     }
     let bin = std::env::current_exe().map_err(|e| {
-        fail(format!(
+        Error::failure(format!(
             "cannot find this program's own path: {}",
             os_words(&e)
         ))
@@ -191,21 +190,23 @@ fn path_wrapper(prog: &OsStr, dir: Option<&Path>) -> Result<()> {
             .recursive(true)
             .mode(0o755)
             .create(&dir)
-            .map_err(|e| fail(format!("cannot create '{}': {}", shown(&dir), os_words(&e))))?;
+            .map_err(|e| {
+                Error::failure(format!("cannot create '{}': {}", shown(&dir), os_words(&e)))
+            })?;
     }
     let dir = fs::canonicalize(&dir)
-        .map_err(|e| fail(format!("cannot use '{}': {}", shown(&dir), os_words(&e))))?;
+        .map_err(|e| Error::failure(format!("cannot use '{}': {}", shown(&dir), os_words(&e))))?;
     let target = dir.join(name);
     if fs::symlink_metadata(&target).is_ok() && !is_ours(&target) {
-        return Err(fail(format!(
+        return Err(Error::failure(format!(
             "'{}' exists and was not written by hupsafe; not replacing it",
             shown(&target)
         )));
     }
     let text = script(&name_s, &dir, &bin);
     write_new(&target, text.as_bytes(), 0o755)?;
-    eprintln!(
-        "hupsafe: wrote '{}' (runs '{name_s}' from PATH protected; first found now: '{}')",
+    say!(
+        "wrote '{}' (runs '{name_s}' from PATH protected; first found now: '{}')",
         shown(&target),
         shown(&real)
     );
@@ -221,7 +222,7 @@ fn tmp_next_to(target: &Path) -> PathBuf {
 /// Writes `bytes` to `target` atomically (temp file + rename).
 fn write_new(target: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     replace_file(target, bytes, mode, true).map_err(|e| {
-        fail(format!(
+        Error::failure(format!(
             "cannot write '{}': {}",
             shown(target),
             os_words(&e)
@@ -239,7 +240,7 @@ fn list(dir: Option<&Path>) -> Result<()> {
             .collect(),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
         Err(e) => {
-            return Err(fail(format!(
+            return Err(Error::failure(format!(
                 "cannot read '{}': {}",
                 shown(&dir),
                 os_words(&e)
@@ -260,7 +261,7 @@ pub fn unwrap(a: &UnwrapArgs) -> Result<()> {
     let dir = wrap_dir(a.dir.as_deref())?;
     let name = Path::new(&a.name);
     if name.components().count() != 1 || name.file_name().is_none() {
-        return Err(fail(format!(
+        return Err(Error::failure(format!(
             "'{}' is not a wrapper name",
             a.name.to_string_lossy()
         )));
@@ -270,20 +271,20 @@ pub fn unwrap(a: &UnwrapArgs) -> Result<()> {
         return Err(Error::new(
             1,
             format!(
-                "hupsafe: '{}' is not wrapped (no '{}')",
+                "'{}' is not wrapped (no '{}')",
                 a.name.to_string_lossy(),
                 shown(&p)
             ),
         ));
     }
     if !is_ours(&p) {
-        return Err(fail(format!(
+        return Err(Error::failure(format!(
             "'{}' was not written by hupsafe; not removing it",
             shown(&p)
         )));
     }
     fs::remove_file(&p)
-        .map_err(|e| fail(format!("cannot remove '{}': {}", shown(&p), os_words(&e))))
+        .map_err(|e| Error::failure(format!("cannot remove '{}': {}", shown(&p), os_words(&e))))
 }
 
 /// Whether only root can change `p`: it and every directory above it are
@@ -318,7 +319,7 @@ fn system_shim() -> PathBuf {
 /// Runs `hupsafe install --system`.
 pub fn install_system(_a: &InstallArgs) -> Result<()> {
     if uid() != 0 {
-        return Err(fail(format!(
+        return Err(Error::failure(format!(
             "install --system writes the shim to {SYSTEM_LIB_DIR}, which only root may do; \
              run: sudo hupsafe install --system"
         )));
@@ -328,7 +329,7 @@ pub fn install_system(_a: &InstallArgs) -> Result<()> {
         .recursive(true)
         .mode(0o755)
         .create(dir)
-        .map_err(|e| fail(format!("cannot create '{}': {}", shown(dir), os_words(&e))))?;
+        .map_err(|e| Error::failure(format!("cannot create '{}': {}", shown(dir), os_words(&e))))?;
     let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o755));
     let p = system_shim();
     let same = fs::read(&p).is_ok_and(|b| b == preload::SHIM);
@@ -336,7 +337,7 @@ pub fn install_system(_a: &InstallArgs) -> Result<()> {
         write_new(&p, preload::SHIM, 0o755)?;
     }
     if !only_root_can_write(&p) {
-        return Err(fail(format!(
+        return Err(Error::failure(format!(
             "'{}' or a directory above it can be changed by someone other than root",
             shown(&p)
         )));
@@ -351,7 +352,7 @@ fn embed(prog: &OsStr, out: Option<&Path>, in_place: bool) -> Result<()> {
     let out: PathBuf = match (out, in_place) {
         (_, true) => src.clone(),
         (Some(o), false) => o.to_path_buf(),
-        (None, false) => return Err(fail(
+        (None, false) => return Err(Error::failure(
             "--embed needs -o OUT (or --in-place to change the program itself, keeping a backup)",
         )),
     };
@@ -360,17 +361,17 @@ fn embed(prog: &OsStr, out: Option<&Path>, in_place: bool) -> Result<()> {
             fs::metadata(&src).is_ok_and(|s| (s.dev(), s.ino()) == (o.dev(), o.ino()))
         })
     {
-        return Err(fail(format!(
+        return Err(Error::failure(format!(
             "'{}' is the program itself; say --in-place to change it (a backup is kept)",
             shown(&out)
         )));
     }
     let t = elf::inspect(&src)
-        .map_err(|e| fail(format!("cannot read '{}': {}", shown(&src), os_words(&e))))?;
+        .map_err(|e| Error::failure(format!("cannot read '{}': {}", shown(&src), os_words(&e))))?;
     let s = shown(&src);
     match &t.format {
         Format::Script(sc) => {
-            return Err(fail(format!(
+            return Err(Error::failure(format!(
                 "'{s}' is a script (#!{}): a DT_NEEDED entry can only go into an ELF program. \
                  Wrap its interpreter instead, or use a PATH wrapper: hupsafe wrap {}",
                 sc.interpreter.display(),
@@ -378,12 +379,12 @@ fn embed(prog: &OsStr, out: Option<&Path>, in_place: bool) -> Result<()> {
             )))
         }
         Format::Other => {
-            return Err(fail(format!(
+            return Err(Error::failure(format!(
                 "'{s}' is not an ELF program, so the shim cannot be embedded in it"
             )))
         }
         Format::Elf(e) if e.class != Class::native() => {
-            return Err(fail(format!(
+            return Err(Error::failure(format!(
                 "'{s}' is a {}-bit program and the shim is {}-bit: its loader would refuse it \
                  (\"wrong ELF class\")",
                 e.class.bits(),
@@ -391,7 +392,7 @@ fn embed(prog: &OsStr, out: Option<&Path>, in_place: bool) -> Result<()> {
             )))
         }
         Format::Elf(e) if e.is_static() => {
-            return Err(fail(format!(
+            return Err(Error::failure(format!(
                 "'{s}' is statically linked: no dynamic loader runs, so it cannot load the \
                  shim. Run it with `hupsafe --strict` instead"
             )))
@@ -404,15 +405,14 @@ fn embed(prog: &OsStr, out: Option<&Path>, in_place: bool) -> Result<()> {
         if only_root_can_write(&sys) {
             sys
         } else {
-            let user = preload::install()
-                .map_err(|e| Error::new(e.status, format!("hupsafe: {}", e.message)))?;
+            let user = preload::install()?;
             if !only_root_can_write(&user) {
                 let why = if t.setuid || t.setgid || t.capabilities {
                     "is setuid, setgid or has file capabilities"
                 } else {
                     "is owned by root"
                 };
-                return Err(fail(format!(
+                return Err(Error::failure(format!(
                     "refusing to embed '{}' into '{s}': the program {why}, so root (or another \
                      user) may run it, and whoever can change that shim file would run code as \
                      them. Run `sudo hupsafe install --system` to put a shim only root can \
@@ -423,10 +423,10 @@ fn embed(prog: &OsStr, out: Option<&Path>, in_place: bool) -> Result<()> {
             user
         }
     } else {
-        preload::install().map_err(|e| Error::new(e.status, format!("hupsafe: {}", e.message)))?
+        preload::install()?
     };
     let patchelf = find(OsStr::new("patchelf"), None).map_err(|_| {
-        fail(
+        Error::failure(
             "wrap --embed needs the patchelf program to add the DT_NEEDED entry, and it is not \
              on PATH; install it (Debian/Ubuntu: apt-get install patchelf)",
         )
@@ -434,7 +434,7 @@ fn embed(prog: &OsStr, out: Option<&Path>, in_place: bool) -> Result<()> {
     let out_dir = out.parent().filter(|p| !p.as_os_str().is_empty());
     if let Some(d) = out_dir {
         if !d.is_dir() {
-            return Err(fail(format!("'{}' is not a directory", shown(d))));
+            return Err(Error::failure(format!("'{}' is not a directory", shown(d))));
         }
     }
     let tmp = tmp_next_to(&out);
@@ -443,10 +443,10 @@ fn embed(prog: &OsStr, out: Option<&Path>, in_place: bool) -> Result<()> {
         let _ = fs::remove_file(&tmp);
         e
     };
-    let meta =
-        fs::metadata(&src).map_err(|e| fail(format!("cannot read '{s}': {}", os_words(&e))))?;
+    let meta = fs::metadata(&src)
+        .map_err(|e| Error::failure(format!("cannot read '{s}': {}", os_words(&e))))?;
     fs::copy(&src, &tmp).map_err(|e| {
-        cleanup(fail(format!(
+        cleanup(Error::failure(format!(
             "cannot copy '{s}' to '{}': {}",
             shown(&tmp),
             os_words(&e)
@@ -468,14 +468,14 @@ fn embed(prog: &OsStr, out: Option<&Path>, in_place: bool) -> Result<()> {
         .arg(&tmp)
         .output()
         .map_err(|e| {
-            cleanup(fail(format!(
+            cleanup(Error::failure(format!(
                 "cannot run '{}': {}",
                 shown(&patchelf),
                 os_words(&e)
             )))
         })?;
     if !ran.status.success() {
-        return Err(cleanup(fail(format!(
+        return Err(cleanup(Error::failure(format!(
             "patchelf could not add the shim to '{s}': {}",
             String::from_utf8_lossy(&ran.stderr).trim()
         ))));
@@ -483,7 +483,7 @@ fn embed(prog: &OsStr, out: Option<&Path>, in_place: bool) -> Result<()> {
     fs::set_permissions(&tmp, fs::Permissions::from_mode(mode))
         .and_then(|_| fs::File::open(&tmp)?.sync_all())
         .map_err(|e| {
-            cleanup(fail(format!(
+            cleanup(Error::failure(format!(
                 "cannot finish '{}': {}",
                 shown(&tmp),
                 os_words(&e)
@@ -497,25 +497,25 @@ fn embed(prog: &OsStr, out: Option<&Path>, in_place: bool) -> Result<()> {
             fs::hard_link(&src, &backup)
                 .or_else(|_| fs::copy(&src, &backup).map(|_| ()))
                 .map_err(|e| {
-                    cleanup(fail(format!(
+                    cleanup(Error::failure(format!(
                         "cannot keep a backup '{}': {}",
                         shown(&backup),
                         os_words(&e)
                     )))
                 })?;
         }
-        eprintln!("hupsafe: kept the original as '{}'", shown(&backup));
+        say!("kept the original as '{}'", shown(&backup));
     }
     fs::rename(&tmp, &out).map_err(|e| {
-        cleanup(fail(format!(
+        cleanup(Error::failure(format!(
             "cannot rename '{}' to '{}': {}",
             shown(&tmp),
             shown(&out),
             os_words(&e)
         )))
     })?;
-    eprintln!(
-        "hupsafe: wrote '{}': loads '{}' by itself (DT_NEEDED)",
+    say!(
+        "wrote '{}': loads '{}' by itself (DT_NEEDED)",
         shown(&out),
         shown(&shim)
     );

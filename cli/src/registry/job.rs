@@ -103,7 +103,7 @@ impl Job {
             .open(&path)
             .map_err(|e| {
                 Error::failure(format!(
-                    "hupsafe: cannot create the log '{}': {}",
+                    "cannot create the log '{}': {}",
                     path.display(),
                     os_words(&e)
                 ))
@@ -118,16 +118,14 @@ impl Job {
             Error::new(
                 EXIT_NO_JOB,
                 format!(
-                    "hupsafe: cannot read the log of job {}: '{}': {}",
+                    "cannot read the log of job {}: '{}': {}",
                     self.id,
                     path.display(),
                     os_words(&e)
                 ),
             )
         })?;
-        let m = f
-            .metadata()
-            .map_err(|e| Error::failure(format!("hupsafe: {}", os_words(&e))))?;
+        let m = f.metadata().map_err(|e| Error::failure(os_words(&e)))?;
         if !m.is_file() || m.uid() != uid() {
             return Err(refuse(&path, "is not a file of yours"));
         }

@@ -84,11 +84,7 @@ impl Registry {
     pub fn new_job(&self) -> Result<Job> {
         let counter_path = self.root.join("next-id");
         let fail = |what: &str, e: io::Error| {
-            Error::failure(format!(
-                "hupsafe: cannot {what} '{}': {}",
-                counter_path.display(),
-                os_words(&e)
-            ))
+            Error::io(format_args!("{what} '{}'", counter_path.display()), &e)
         };
         let mut counter = OpenOptions::new()
             .read(true)
@@ -121,7 +117,7 @@ impl Registry {
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => n += 1,
                 Err(e) => {
                     return Err(Error::failure(format!(
-                        "hupsafe: cannot create '{}': {}",
+                        "cannot create '{}': {}",
                         dir.display(),
                         os_words(&e)
                     )))
@@ -158,14 +154,8 @@ impl Registry {
     /// must not hide the others).
     pub fn list_reporting(&self) -> Vec<Job> {
         let (jobs, skipped) = self.list();
-        let mut stderr = std::io::stderr().lock();
         for s in skipped {
-            let _ = writeln!(
-                stderr,
-                "hupsafe: skipping '{}': {}",
-                s.path.display(),
-                s.why
-            );
+            say!("skipping '{}': {}", s.path.display(), s.why);
         }
         jobs
     }
@@ -227,7 +217,7 @@ impl Registry {
         if !valid_id(query) {
             return Err(Error::new(
                 EXIT_BAD_INPUT,
-                format!("hupsafe: '{query}' is not a job id (ids are numbers; see: hupsafe ps)"),
+                format!("'{query}' is not a job id (ids are numbers; see: hupsafe ps)"),
             ));
         }
         let (jobs, _) = self.list();
@@ -241,7 +231,7 @@ impl Registry {
             many => Err(Error::new(
                 EXIT_BAD_INPUT,
                 format!(
-                    "hupsafe: job id '{query}' is ambiguous: it begins {} ({}); type more of it",
+                    "job id '{query}' is ambiguous: it begins {} ({}); type more of it",
                     many.len(),
                     many.iter()
                         .map(|j| j.id.as_str())
@@ -289,10 +279,7 @@ pub fn inside(registry: &Registry, job: &Job) -> bool {
 
 /// The error for an id that names no job.
 pub fn no_such_job(query: &str) -> Error {
-    Error::new(
-        EXIT_NO_JOB,
-        format!("hupsafe: no job '{query}' (see: hupsafe ps)"),
-    )
+    Error::new(EXIT_NO_JOB, format!("no job '{query}' (see: hupsafe ps)"))
 }
 
 /// Finds a job given on the command line, or says there are no jobs at all.
@@ -320,23 +307,19 @@ const STATE: Private = Private {
 
 /// Creates `dir` (and missing parents) as 0700, then checks it.
 fn ensure_private_dir(dir: &Path) -> Result<()> {
-    STATE.ensure(dir).map_err(with_program_name)
+    STATE.ensure(dir)
 }
 
 /// Checks an existing state directory.
 fn check_private_dir(dir: &Path) -> Result<()> {
-    STATE.check(dir).map_err(with_program_name)
-}
-
-fn with_program_name(e: Error) -> Error {
-    Error::new(e.status, format!("hupsafe: {}", e.message))
+    STATE.check(dir)
 }
 
 fn refuse(path: &Path, why: &str) -> Error {
     Error::new(
         EXIT_FAILURE,
         format!(
-            "hupsafe: refusing to use '{}' for job state: it {why}. Fix: remove it, or set \
+            "refusing to use '{}' for job state: it {why}. Fix: remove it, or set \
              {STATE_DIR_VAR} to a private directory of your own",
             path.display()
         ),

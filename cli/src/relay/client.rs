@@ -49,14 +49,14 @@ pub fn run(conn: Connection, mode: Mode) -> i32 {
     let mut c = match Client::new(conn, mode) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("hupsafe: cannot relay: {}", crate::error::os_words(&e));
+            say!("cannot relay: {}", crate::error::os_words(&e));
             return EXIT_FAILURE;
         }
     };
     let status = c.relay();
     c.raw.leave();
     if let Some(note) = c.note.take() {
-        eprintln!("{note}");
+        say!("{note}");
     }
     if let Some(sig) = c.killed_by {
         die_of(sig);
@@ -346,7 +346,7 @@ impl Client {
                     return Some(value);
                 }
                 proto::ERROR => {
-                    self.note = Some(format!("hupsafe: {}", String::from_utf8_lossy(&payload)));
+                    self.note = Some(String::from_utf8_lossy(&payload).into_owned());
                     return Some(EXIT_FAILURE);
                 }
                 _ => {}
@@ -418,7 +418,7 @@ impl Client {
 
     fn detach_note(&mut self) {
         self.note = Some(format!(
-            "hupsafe: detached from job {id}, which keeps running; reattach with: hupsafe attach {id}",
+            "detached from job {id}, which keeps running; reattach with: hupsafe attach {id}",
             id = self.job.id
         ));
     }
@@ -436,7 +436,7 @@ impl Client {
             match record {
                 Ok(r) if r.state == State::Failed => {
                     self.note = Some(format!(
-                        "hupsafe: job {id} failed: {}",
+                        "job {id} failed: {}",
                         r.error.as_deref().unwrap_or("unknown error")
                     ));
                     return EXIT_FAILURE;
@@ -444,7 +444,7 @@ impl Client {
                 Ok(r) if r.state.is_final() => {
                     if !said {
                         self.note = Some(format!(
-                            "hupsafe: job {id} stopped relaying to this terminal before it \
+                            "job {id} stopped relaying to this terminal before it \
                              ended (it fell behind); all its output is in its log: \
                              hupsafe logs {id}"
                         ));
@@ -457,8 +457,8 @@ impl Client {
                 Ok(r) if self.started && r.status().is_live() => {
                     if !said {
                         self.raw.leave();
-                        eprintln!(
-                            "hupsafe: job {id} stopped relaying to this terminal (it fell \
+                        say!(
+                            "job {id} stopped relaying to this terminal (it fell \
                              behind); the output goes on in its log (hupsafe logs -f {id}, \
                              hupsafe attach {id}); waiting for the job to end"
                         );
@@ -468,7 +468,7 @@ impl Client {
                 }
                 _ => {
                     self.note = Some(format!(
-                        "hupsafe: lost the connection to job {id}; see: hupsafe ps; \
+                        "lost the connection to job {id}; see: hupsafe ps; \
                          its output: hupsafe logs {id}"
                     ));
                     return EXIT_FAILURE;

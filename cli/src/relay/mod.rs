@@ -26,7 +26,7 @@ use std::path::Path;
 
 use rustix::process::{Pid, WaitOptions};
 
-use crate::error::{os_words, Error, Result};
+use crate::error::{Error, Result};
 use crate::registry::{Job, Record, Registry, SocketPath};
 
 /// Environment variable choosing the relay: `1` (always), `0` (never),
@@ -62,7 +62,7 @@ pub fn choose(force: bool, forbid: bool) -> Result<Choice> {
             Ok("auto") => Choice::Auto,
             Ok(other) => {
                 return Err(Error::failure(format!(
-                    "hupsafe: {RELAY_VAR}={other} is not understood; use 1 (always relay), \
+                    "{RELAY_VAR}={other} is not understood; use 1 (always relay), \
                      0 (never) or auto (when stdout or stderr is a terminal)"
                 )))
             }
@@ -103,10 +103,10 @@ pub fn run(
         Err(e) if choice == Choice::Always => return Some(e),
         Err(e) => {
             if !quiet {
-                let why = e.message.strip_prefix("hupsafe: ").unwrap_or(&e.message);
-                eprintln!(
-                    "hupsafe: note: running in place, without the relay (output not \
-                     kept if the terminal goes away): {why}"
+                say!(
+                    "note: running in place, without the relay (output not \
+                     kept if the terminal goes away): {}",
+                    e.message
                 );
             }
             return None;
@@ -148,16 +148,13 @@ fn prepare(
     on_pty: [bool; 3],
     strict: Option<&crate::sys::strict::Filter>,
 ) -> Result<client::Connection> {
-    let fail = |what: &str, e: std::io::Error| {
-        Error::failure(format!("hupsafe: cannot {what}: {}", os_words(&e)))
-    };
     let mut command = vec![argv0.to_os_string()];
     command.extend(args.iter().cloned());
     let mut record = Record::new(&job.id, &command);
     job.write_record(&record)
-        .map_err(|e| fail(&format!("write '{}'", job.record_path().display()), e))?;
+        .map_err(|e| Error::io(format!("write '{}'", job.record_path().display()), &e))?;
     let log = job.create_log()?;
-    let pair = pty::open_pair().map_err(|e| fail("open a pseudo-terminal", e))?;
+    let pair = pty::open_pair().map_err(|e| Error::io("open a pseudo-terminal", &e))?;
     record.tty = pty::name(&pair.master);
     // The program's terminal starts as a copy of the user's: same modes
     // (echo, erase key, ...), same size.
@@ -169,21 +166,22 @@ fn prepare(
             let _ = pty::set_winsize(&pair.master, &ws);
         }
     }
-    let sock = SocketPath::new(&job.sock_path()).map_err(|e| fail("reach the job directory", e))?;
+    let sock =
+        SocketPath::new(&job.sock_path()).map_err(|e| Error::io("reach the job directory", &e))?;
     let listener = os::listen(&sock.path).map_err(|e| {
-        fail(
-            &format!("create the socket '{}'", job.sock_path().display()),
-            e,
+        Error::io(
+            format!("create the socket '{}'", job.sock_path().display()),
+            &e,
         )
     })?;
     drop(sock);
-    let (ours, theirs) = os::socketpair().map_err(|e| fail("create a socket pair", e))?;
+    let (ours, theirs) = os::socketpair().map_err(|e| Error::io("create a socket pair", &e))?;
     let mut stdio = [None, None, None];
     for fd in 0..3 {
         if !on_pty[fd] {
             stdio[fd] = Some(
                 os::dup_high(os::stdio(fd as i32))
-                    .map_err(|e| fail("keep the standard streams", e))?,
+                    .map_err(|e| Error::io("keep the standard streams", &e))?,
             );
         }
     }
@@ -209,9 +207,9 @@ fn prepare(
     // controlling terminal of.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
-        return Err(fail(
+        return Err(Error::io(
             "start the supervisor",
-            std::io::Error::last_os_error(),
+            &std::io::Error::last_os_error(),
         ));
     }
     if pid == 0 {
@@ -232,9 +230,7 @@ fn prepare(
     let reaped = rustix::process::waitpid(Pid::from_raw(pid), WaitOptions::empty());
     if let Ok(Some((_, status))) = reaped {
         if status.exit_status() != Some(0) {
-            return Err(Error::failure(
-                "hupsafe: cannot start the supervisor: fork failed",
-            ));
+            return Err(Error::failure("cannot start the supervisor: fork failed"));
         }
     }
     Ok(client::Connection {

@@ -90,7 +90,7 @@ impl Place {
                     Ok(Some(d))
                 } else {
                     Err(Error::failure(format!(
-                        "hupsafe: {} must be an absolute path, got '{}'",
+                        "{} must be an absolute path, got '{}'",
                         self.var,
                         d.display()
                     )))
@@ -115,7 +115,7 @@ impl Place {
         }
         self.default_in(env).ok_or_else(|| {
             Error::failure(format!(
-                "hupsafe: no place for {}: HOME is not set (or not absolute); set HOME, {} or {}",
+                "no place for {}: HOME is not set (or not absolute); set HOME, {} or {}",
                 self.what, self.xdg, self.var
             ))
         })

@@ -104,17 +104,17 @@ pub fn exec_program(program: &Path, argv0: &OsStr, args: &[OsString]) -> Error {
     let mut argv: Vec<CString> = Vec::with_capacity(args.len() + 2);
     match to_c(argv0) {
         Ok(c) => argv.push(c),
-        Err(_) => return Error::failure("hupsafe: the command name contains a NUL byte"),
+        Err(_) => return Error::failure("the command name contains a NUL byte"),
     }
     for a in args {
         match to_c(a) {
             Ok(c) => argv.push(c),
-            Err(_) => return Error::failure("hupsafe: an argument contains a NUL byte"),
+            Err(_) => return Error::failure("an argument contains a NUL byte"),
         }
     }
     let path = match CString::new(program.as_os_str().as_bytes()) {
         Ok(p) => p,
-        Err(_) => return Error::failure("hupsafe: the program path contains a NUL byte"),
+        Err(_) => return Error::failure("the program path contains a NUL byte"),
     };
     let Err(errno) = nix::unistd::execv(&path, &argv);
     let err = std::io::Error::from(errno);
@@ -131,10 +131,6 @@ pub fn exec_program(program: &Path, argv0: &OsStr, args: &[OsString]) -> Error {
     };
     Error::new(
         status,
-        format!(
-            "hupsafe: cannot run '{}': {}",
-            program.display(),
-            os_words(&err)
-        ),
+        format!("cannot run '{}': {}", program.display(), os_words(&err)),
     )
 }

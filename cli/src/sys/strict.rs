@@ -19,7 +19,7 @@ use seccompiler::{
 use crate::error::{Error, EXIT_FAILURE};
 
 /// Said once on stderr before the filter is applied (unless --quiet).
-pub const WARNING: &str = "hupsafe: warning: --strict: a seccomp filter makes every change of \
+pub const WARNING: &str = "warning: --strict: a seccomp filter makes every change of \
 SIGHUP's disposition a successful no-op, for this command and all its descendants. Its costs: \
 it sets no_new_privs, so setuid/setgid programs below it no longer elevate (su and sudo fail); \
 it cannot be removed; the kernel does not fill oldact for the refused change; 32-bit programs \
@@ -34,7 +34,7 @@ fn target_arch() -> Result<TargetArch, Error> {
         "x86_64" => Ok(TargetArch::x86_64),
         "aarch64" => Ok(TargetArch::aarch64),
         other => Err(Error::failure(format!(
-            "hupsafe: --strict is not supported on {other} (only x86_64 and aarch64); run \
+            "--strict is not supported on {other} (only x86_64 and aarch64); run \
              without --strict"
         ))),
     }
@@ -55,7 +55,7 @@ fn kernel_supports() -> Result<(), Error> {
 
 fn no_seccomp(why: &str) -> Error {
     Error::failure(format!(
-        "hupsafe: --strict needs seccomp filters, which this kernel does not offer ({why}); \
+        "--strict needs seccomp filters, which this kernel does not offer ({why}); \
          run without --strict (the inherited SIG_IGN and the shim still protect the command)"
     ))
 }
@@ -82,7 +82,7 @@ pub fn prepare() -> Result<Filter, Error> {
     };
     build()
         .map(Filter)
-        .map_err(|e| Error::failure(format!("hupsafe: --strict: cannot build the filter: {e}")))
+        .map_err(|e| Error::failure(format!("--strict: cannot build the filter: {e}")))
 }
 
 /// Applies the filter to the calling thread (seccompiler sets
@@ -95,7 +95,7 @@ pub fn apply(filter: &Filter) -> Result<(), Error> {
         } else {
             Error::new(
                 EXIT_FAILURE,
-                format!("hupsafe: --strict: cannot apply the seccomp filter: {e}"),
+                format!("--strict: cannot apply the seccomp filter: {e}"),
             )
         }
     })

@@ -315,16 +315,12 @@ fn live_jobs() -> Vec<LiveJob> {
 /// follow their ancestor).
 pub fn session_roots(snap: &Snapshot) -> Result<(Session, Vec<i32>)> {
     let me = std::process::id() as i32;
-    let my = proc::stat(me).map_err(|e| {
-        Error::failure(format!(
-            "hupsafe: cannot read /proc/self/stat: {}",
-            os_words(&e)
-        ))
-    })?;
+    let my = proc::stat(me)
+        .map_err(|e| Error::failure(format!("cannot read /proc/self/stat: {}", os_words(&e))))?;
     let Some(tty) = my.tty() else {
         return Err(Error::new(
             EXIT_BAD_INPUT,
-            "hupsafe: check: this command has no controlling terminal, so there is no \
+            "check: this command has no controlling terminal, so there is no \
              terminal session to take the jobs from (and nothing here gets a hangup: without \
              a terminal, as over `ssh host cmd`, the risk is a closed pipe, EPIPE). Name the \
              processes instead: hupsafe check PID...",

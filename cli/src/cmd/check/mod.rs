@@ -99,7 +99,7 @@ fn parse_pids(args: &[String]) -> Result<Vec<i32>> {
                 return Err(Error::new(
                     EXIT_BAD_INPUT,
                     format!(
-                        "hupsafe: check: '{a}' is not a process id (a positive number, as ps \
+                        "check: '{a}' is not a process id (a positive number, as ps \
                          shows){hint}"
                     ),
                 ));

@@ -214,7 +214,7 @@ pub fn json(session: Option<&Session>, rows: &[Row], status: i32) -> Result<Stri
         status,
     };
     let mut s = serde_json::to_string_pretty(&report)
-        .map_err(|e| Error::failure(format!("hupsafe: cannot write JSON: {e}")))?;
+        .map_err(|e| Error::failure(format!("cannot write JSON: {e}")))?;
     s.push('\n');
     Ok(s)
 }

@@ -15,7 +15,7 @@ pub fn run(args: &AttachArgs) -> Result<()> {
         return Err(Error::new(
             EXIT_BAD_INPUT,
             format!(
-                "hupsafe: cannot attach to job {} from inside it: its output would come \
+                "cannot attach to job {} from inside it: its output would come \
                  back to it forever",
                 job.id
             ),
@@ -26,7 +26,7 @@ pub fn run(args: &AttachArgs) -> Result<()> {
         // The job may have ended between the record and the connect.
         check_live(&job).err().unwrap_or_else(|| {
             Error::failure(format!(
-                "hupsafe: cannot reach job {}'s supervisor at '{}': {}",
+                "cannot reach job {}'s supervisor at '{}': {}",
                 job.id,
                 job.sock_path().display(),
                 os_words(&e)
@@ -56,7 +56,7 @@ fn check_live(job: &Job) -> Result<()> {
     let r = job.read_record().map_err(|why| {
         Error::new(
             EXIT_NO_JOB,
-            format!("hupsafe: cannot attach to job {}: {why}", job.id),
+            format!("cannot attach to job {}: {why}", job.id),
         )
     })?;
     let status = r.status();
@@ -70,7 +70,7 @@ fn check_live(job: &Job) -> Result<()> {
     Err(Error::new(
         EXIT_NO_JOB,
         format!(
-            "hupsafe: job {id} {what}; its output: hupsafe logs {id}",
+            "job {id} {what}; its output: hupsafe logs {id}",
             id = job.id
         ),
     ))

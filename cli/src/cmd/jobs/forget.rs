@@ -1,8 +1,6 @@
 //! `hupsafe forget ID...` and `hupsafe gc`: remove finished jobs' records
 //! and logs. Live jobs are never removed.
 
-use std::io::Write;
-
 use crate::error::{os_words, Error, Result, EXIT_NO_JOB};
 use crate::registry::{find_job, Job, Registry};
 
@@ -13,7 +11,7 @@ pub fn forget(args: &ForgetArgs) -> Result<()> {
     for id in &args.ids {
         let outcome = find_job(id).and_then(|(_, job)| forget_one(&job, true));
         if let Err(e) = outcome {
-            let _ = writeln!(std::io::stderr(), "{}", e.message);
+            say!("{}", e.message);
             first_error.get_or_insert(Error::new(e.status, String::new()));
         }
     }
@@ -32,7 +30,7 @@ fn forget_one(job: &Job, by_id: bool) -> Result<()> {
             return Err(Error::new(
                 EXIT_NO_JOB,
                 format!(
-                    "hupsafe: job {id} is {}; stop it first: hupsafe stop {id}",
+                    "job {id} is {}; stop it first: hupsafe stop {id}",
                     r.status(),
                     id = job.id
                 ),
@@ -42,14 +40,14 @@ fn forget_one(job: &Job, by_id: bool) -> Result<()> {
         Err(why) if !by_id => {
             return Err(Error::new(
                 EXIT_NO_JOB,
-                format!("hupsafe: skipping job {}: {why}", job.id),
+                format!("skipping job {}: {why}", job.id),
             ))
         }
         Err(_) => {}
     }
     job.remove().map_err(|e| {
         Error::failure(format!(
-            "hupsafe: cannot remove '{}': {}",
+            "cannot remove '{}': {}",
             job.dir.display(),
             os_words(&e)
         ))
@@ -61,7 +59,6 @@ pub fn gc() -> Result<()> {
         return crate::error::write_stdout(b"removed 0 jobs\n");
     };
     let jobs = registry.list_reporting();
-    let mut stderr = std::io::stderr().lock();
     let mut removed = 0;
     for job in jobs {
         match job.read_record() {
@@ -69,14 +66,13 @@ pub fn gc() -> Result<()> {
             Ok(_) => match forget_one(&job, false) {
                 Ok(()) => removed += 1,
                 Err(e) => {
-                    let _ = writeln!(stderr, "{}", e.message);
+                    say!("{}", e.message);
                 }
             },
             Err(why) => {
-                let _ = writeln!(stderr, "hupsafe: skipping job {}: {why}", job.id);
+                say!("skipping job {}: {why}", job.id);
             }
         }
     }
-    drop(stderr);
     crate::error::write_stdout(format!("removed {removed} jobs\n").as_bytes())
 }

@@ -20,7 +20,7 @@ pub fn run(args: &LogsArgs) -> Result<()> {
         return Err(Error::new(
             EXIT_BAD_INPUT,
             format!(
-                "hupsafe: cannot follow job {} from inside it: what it prints would be \
+                "cannot follow job {} from inside it: what it prints would be \
                  printed again, forever (without -f, the log so far is printed)",
                 job.id
             ),
@@ -45,7 +45,7 @@ pub fn run(args: &LogsArgs) -> Result<()> {
         let limit = if args.follow { u64::MAX } else { end };
         copy(&mut log, limit, &mut out).map_err(|e| match e.kind() {
             io::ErrorKind::Other => read_error(&job, &e),
-            _ => Error::failure(format!("hupsafe: write error: {}", os_words(&e))),
+            _ => Error::failure(format!("write error: {}", os_words(&e))),
         })?;
         if over {
             return Ok(());
@@ -64,7 +64,7 @@ fn job_is_over(job: &Job) -> bool {
 
 fn read_error(job: &Job, e: &io::Error) -> Error {
     Error::failure(format!(
-        "hupsafe: cannot read '{}': {}",
+        "cannot read '{}': {}",
         job.log_path().display(),
         os_words(e)
     ))

@@ -2,8 +2,6 @@
 //! records alone (no lock, no supervisor asked), so it is fast and works
 //! with supervisors gone.
 
-use std::io::Write;
-
 use serde::Serialize;
 
 use crate::error::{write_stdout, Result};
@@ -72,24 +70,18 @@ pub fn run(args: &PsArgs) -> Result<()> {
     let mut rows = Vec::new();
     if let Some(registry) = Registry::open()? {
         let jobs = registry.list_reporting();
-        let mut stderr = std::io::stderr().lock();
         for job in jobs {
             match job.read_record() {
                 Ok(r) => rows.push(Row::new(&job, r)),
                 Err(why) => {
-                    let _ = writeln!(
-                        stderr,
-                        "hupsafe: skipping job {} ('{}'): {why}",
-                        job.id,
-                        job.dir.display()
-                    );
+                    say!("skipping job {} ('{}'): {why}", job.id, job.dir.display());
                 }
             }
         }
     }
     let text = if args.json {
         let mut t = serde_json::to_string_pretty(&rows)
-            .map_err(|e| crate::error::Error::failure(format!("hupsafe: {e}")))?;
+            .map_err(|e| crate::error::Error::failure(format!("{e}")))?;
         t.push('\n');
         t
     } else {

@@ -18,7 +18,7 @@ pub fn stop(args: &StopArgs) -> Result<()> {
     if !(args.grace.is_finite() && args.grace >= 0.0) {
         return Err(Error::new(
             EXIT_BAD_INPUT,
-            format!("hupsafe: --grace {} is not a number of seconds", args.grace),
+            format!("--grace {} is not a number of seconds", args.grace),
         ));
     }
     let (_, job) = find_job(&args.id)?;
@@ -33,7 +33,7 @@ pub fn stop(args: &StopArgs) -> Result<()> {
             send(&job, program, libc::SIGKILL)?;
             wait_for_end(&job, program, AFTER_KILL).ok_or_else(|| {
                 Error::failure(format!(
-                    "hupsafe: job {} (pid {}) is still there after SIGKILL",
+                    "job {} (pid {}) is still there after SIGKILL",
                     job.id, program.pid
                 ))
             })?
@@ -47,7 +47,7 @@ pub fn signal(args: &SignalArgs) -> Result<()> {
         Error::new(
             EXIT_BAD_INPUT,
             format!(
-                "hupsafe: '{}' is not a signal (try TERM, INT, KILL, USR1, or a number)",
+                "'{}' is not a signal (try TERM, INT, KILL, USR1, or a number)",
                 args.signal
             ),
         )
@@ -63,7 +63,7 @@ fn live_program(job: &Job) -> Result<ProcId> {
     loop {
         let r = job
             .read_record()
-            .map_err(|why| Error::new(EXIT_NO_JOB, format!("hupsafe: job {}: {why}", job.id)))?;
+            .map_err(|why| Error::new(EXIT_NO_JOB, format!("job {}: {why}", job.id)))?;
         let status = r.status();
         match (status, r.program) {
             (Status::Starting, _) if Instant::now() < deadline => {
@@ -80,10 +80,7 @@ fn live_program(job: &Job) -> Result<ProcId> {
             Status::Lost => "is lost, and its program is gone".to_string(),
             s => format!("has already finished ({s})"),
         };
-        return Err(Error::new(
-            EXIT_NO_JOB,
-            format!("hupsafe: job {} {what}", job.id),
-        ));
+        return Err(Error::new(EXIT_NO_JOB, format!("job {} {what}", job.id)));
     }
 }
 
@@ -98,7 +95,7 @@ fn send(job: &Job, program: ProcId, sig: i32) -> Result<()> {
         let e = std::io::Error::last_os_error();
         if e.raw_os_error() != Some(libc::ESRCH) {
             return Err(Error::failure(format!(
-                "hupsafe: cannot send {} to job {}: {}",
+                "cannot send {} to job {}: {}",
                 signame::name(sig),
                 job.id,
                 os_words(&e)

@@ -43,7 +43,7 @@ pub fn run(args: &RescueArgs) -> Result<()> {
                 return Err(Error::new(
                     EXIT_BAD_INPUT,
                     format!(
-                        "hupsafe: rescue: '{}' is not a process id (a positive number)",
+                        "rescue: '{}' is not a process id (a positive number)",
                         p.to_string_lossy()
                     ),
                 ))
@@ -60,7 +60,7 @@ mod imp {
         Err(Error::new(
             EXIT_SOME_FAILED,
             format!(
-                "hupsafe: rescue: only x86_64 is supported, this is {}; nothing was changed \
+                "rescue: only x86_64 is supported, this is {}; nothing was changed \
                  (the shell-side `hupsafe rescue %1` still disowns a job)",
                 std::env::consts::ARCH
             ),
@@ -82,11 +82,11 @@ mod imp {
     pub fn run(pids: &[i32], tree: bool) -> Result<()> {
         let mut failed = 0;
         let mut report = String::new();
-        let mut errors = String::new();
+        let mut errors: Vec<String> = Vec::new();
         let mut done: Vec<i32> = Vec::new();
         for &pid in pids {
             if let Err(why) = refusal(pid) {
-                errors.push_str(&format!("hupsafe: rescue: cannot rescue {pid}: {why}\n"));
+                errors.push(format!("rescue: cannot rescue {pid}: {why}"));
                 failed += 1;
                 continue;
             }
@@ -99,7 +99,7 @@ mod imp {
                 done.push(p);
                 if p != pid {
                     if let Err(why) = refusal(p) {
-                        errors.push_str(&format!("hupsafe: rescue: cannot rescue {p}: {why}\n"));
+                        errors.push(format!("rescue: cannot rescue {p}: {why}"));
                         failed += 1;
                         continue;
                     }
@@ -110,10 +110,7 @@ mod imp {
                         report.push_str(&line)
                     }
                     Err(why) => {
-                        errors.push_str(&format!(
-                            "hupsafe: rescue: cannot rescue {p} ({}): {why}\n",
-                            comm(p)
-                        ));
+                        errors.push(format!("rescue: cannot rescue {p} ({}): {why}", comm(p)));
                         failed += 1;
                     }
                 }
@@ -129,7 +126,7 @@ mod imp {
         if failed == 0 {
             Ok(())
         } else {
-            Err(Error::new(EXIT_SOME_FAILED, errors.trim_end().to_string()))
+            Err(Error::many(EXIT_SOME_FAILED, &errors))
         }
     }
 

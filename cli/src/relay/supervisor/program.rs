@@ -81,7 +81,7 @@ impl Launch<'_> {
     fn exec_child(&self, inherited: &[os::Saved], mask: &os::Mask) -> ! {
         if let Some(f) = self.strict {
             if let Err(e) = crate::sys::strict::apply(f) {
-                let _ = os::write_all(self.slave, format!("{}\r\n", e.message).as_bytes());
+                let _ = os::write_all(self.slave, format!("{}\r\n", e.line()).as_bytes());
                 // Leaving the failed child without atexit handlers.
                 signal_hook::low_level::exit(e.status)
             }
@@ -109,7 +109,7 @@ impl Launch<'_> {
         crate::sys::exec::protect_self();
         std::env::set_var("HUPSAFE_JOB", self.job);
         let err = crate::sys::exec::exec_program(self.program, self.argv0, self.args);
-        let _ = os::write_all(os::stdio(2), format!("{}\n", err.message).as_bytes());
+        let _ = os::write_all(os::stdio(2), format!("{}\n", err.line()).as_bytes());
         // Leaving the failed child without running the parent's atexit
         // handlers.
         signal_hook::low_level::exit(err.status)
