@@ -89,15 +89,14 @@ pub fn exec(cmd: &OsStr, args: &[OsString], opts: &RunOptions) -> Error {
         }
     }
     if let Some(on_pty) = crate::relay::relayed_fds(opts.relay) {
-        if let Some(e) = crate::relay::run(
-            &program,
-            cmd,
+        let launch = crate::relay::Launch {
+            program: &program,
+            argv0: cmd,
             args,
             on_pty,
-            opts.relay,
-            opts.quiet,
-            filter.as_ref(),
-        ) {
+            strict: filter.as_ref(),
+        };
+        if let Some(e) = crate::relay::run(&launch, opts.relay, opts.quiet) {
             return e;
         }
     }

@@ -83,22 +83,25 @@ pub fn relayed_fds(choice: Choice) -> Option<[bool; 3]> {
     }
 }
 
+/// What a relayed job runs: the program found on PATH, argv as the user
+/// typed it, which of fds 0-2 go on the job's pty, and the --strict filter.
+#[derive(Clone, Copy)]
+pub struct Launch<'a> {
+    pub program: &'a Path,
+    pub argv0: &'a OsStr,
+    pub args: &'a [OsString],
+    pub on_pty: [bool; 3],
+    pub strict: Option<&'a crate::sys::strict::Filter>,
+}
+
 /// Runs the program under a new supervisor and relays until it ends; exits
 /// with its status. Returns only if the job could not be started (with
 /// LD_PRELOAD and SIGHUP already prepared by `run`): the error when the
 /// relay was asked for (`--relay`), else `None` after a note, and `run`
 /// execs in place (the inherited SIG_IGN and the shim still protect the
 /// program; only the output is not kept).
-pub fn run(
-    program: &Path,
-    argv0: &OsStr,
-    args: &[OsString],
-    on_pty: [bool; 3],
-    choice: Choice,
-    quiet: bool,
-    strict: Option<&crate::sys::strict::Filter>,
-) -> Option<Error> {
-    let conn = match start(program, argv0, args, on_pty, strict) {
+pub fn run(launch: &Launch, choice: Choice, quiet: bool) -> Option<Error> {
+    let conn = match start(launch) {
         Ok(c) => c,
         Err(e) if choice == Choice::Always => return Some(e),
         Err(e) => {
@@ -122,16 +125,10 @@ pub fn user_terminal() -> Option<BorrowedFd<'static>> {
     (0..3).map(os::stdio).find(|&fd| os::isatty(fd))
 }
 
-fn start(
-    program: &Path,
-    argv0: &OsStr,
-    args: &[OsString],
-    on_pty: [bool; 3],
-    strict: Option<&crate::sys::strict::Filter>,
-) -> Result<client::Connection> {
+fn start(launch: &Launch) -> Result<client::Connection> {
     let registry = Registry::create()?;
     let job = registry.new_job()?;
-    match prepare(&job, program, argv0, args, on_pty, strict) {
+    match prepare(&job, launch) {
         Ok(c) => Ok(c),
         Err(e) => {
             let _ = job.remove();
@@ -140,14 +137,14 @@ fn start(
     }
 }
 
-fn prepare(
-    job: &Job,
-    program: &Path,
-    argv0: &OsStr,
-    args: &[OsString],
-    on_pty: [bool; 3],
-    strict: Option<&crate::sys::strict::Filter>,
-) -> Result<client::Connection> {
+fn prepare(job: &Job, launch: &Launch) -> Result<client::Connection> {
+    let Launch {
+        program,
+        argv0,
+        args,
+        on_pty,
+        strict,
+    } = *launch;
     let mut command = vec![argv0.to_os_string()];
     command.extend(args.iter().cloned());
     let mut record = Record::new(&job.id, &command);

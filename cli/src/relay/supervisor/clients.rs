@@ -366,7 +366,7 @@ impl Supervisor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::fs::{File, OpenOptions};
+    use std::fs::OpenOptions;
     use std::os::unix::net::UnixStream;
 
     fn pair(mode: Mode) -> (Client, UnixStream) {
@@ -481,15 +481,9 @@ mod tests {
     }
 
     fn log_with(dir: &tempfile::TempDir, data: &[u8]) -> (Log, std::path::PathBuf) {
-        let path = dir.path().join("log");
-        let file = OpenOptions::new()
-            .append(true)
-            .create_new(true)
-            .open(&path)
-            .unwrap();
-        let mut log = Log::new(file, File::open(&path).ok());
+        let mut log = super::super::log::tests::log_in(dir);
         assert_eq!(log.append(data).written, data.len());
-        (log, path)
+        (log, dir.path().join("log"))
     }
 
     #[test]

@@ -184,7 +184,7 @@ impl Supervisor {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use std::fs::OpenOptions;
 
