@@ -17,7 +17,8 @@
 //!   up on, and `hupsafe` jobs in a sandbox's state directory;
 //! - [`differential`]: comparing SIGHUP under the shim with a real signal;
 //! - [`tools`]: outside programs a test needs (zsh, sshd, patchelf...),
-//!   found on PATH, or the test is skipped with one line naming the package.
+//!   found on PATH, or the test is skipped with one line naming the package;
+//! - [`users`]: a second local user, for the security stories.
 //!
 //! Set `HUPSAFE_TEST_NO_PRELOAD=1` to run every test without the shim: a
 //! test that still passes then proves nothing about the shim.
@@ -33,6 +34,7 @@ pub mod sandbox;
 pub mod shell;
 pub mod shim;
 pub mod tools;
+pub mod users;
 pub mod wait;
 
 pub use fixtures::{shared_library, CProgram};
