@@ -4,7 +4,14 @@
 //! Each story has its control: the same attack on an unprotected setup, or
 //! the check that the attack really ran.
 
-use hupsafe_tests::require_other_user;
+use std::process::Command;
+use std::time::Duration;
+
+use hupsafe_tests::cli::{hupsafe_bin, is_root};
+use hupsafe_tests::procfs;
+use hupsafe_tests::relay::Terminal;
+use hupsafe_tests::wait::poll;
+use hupsafe_tests::{require_other_user, until, Sandbox};
 
 /// The harness itself: the second user exists, is not us, and commands run
 /// as that user really run with its ids (the base every story below uses).
@@ -18,4 +25,168 @@ fn a_second_user_runs_commands_as_itself() {
         String::from_utf8_lossy(&out.stdout).trim(),
         other.uid.to_string()
     );
+}
+
+// ---- processes ----
+//
+// A verb hits the process it names and nothing else: `stop` and `signal`
+// address a process group only when the job's program leads one, never a
+// pid <= 1. A rescue leaves its target exactly as it was or rescued,
+// whatever happens to the rescuer.
+
+/// Prints `tick N` every 100 ms until killed, SIGHUP at its default.
+const PY_TICKS: &str = "\
+import signal, sys, time
+signal.signal(signal.SIGHUP, signal.SIG_DFL)
+i = 0
+while True:
+    print('tick %d' % i, flush=True)
+    i += 1
+    time.sleep(0.1)
+";
+
+/// The job `hupsafe rescue PID` registered, from its report.
+fn rescued_job(out: &str) -> String {
+    out.split("go to job ")
+        .nth(1)
+        .and_then(|r| r.split('\'').next())
+        .unwrap_or_else(|| panic!("no job in the rescue's report: {out}"))
+        .to_string()
+}
+
+/// Waits (bounded) until `pid` is gone; whether it went.
+fn gone(pid: i32) -> bool {
+    poll(Duration::from_secs(10), || {
+        (!procfs::is_alive(pid)).then_some(())
+    })
+    .is_some()
+}
+
+/// Finding 5: two rescued programs that do not lead their process group
+/// (background jobs of a non-interactive sh, which leads the group). On
+/// main, `signal TERM` sent kill(-pid) to a group that does not exist: it
+/// exited 0 having done nothing, and `stop` failed after SIGKILL. Now each
+/// verb ends its program alone; the sh leading the group lives on.
+#[test]
+fn stop_and_signal_reach_a_rescued_program_that_does_not_lead_its_group() {
+    let world = Sandbox::for_jobs("sec-nonleader");
+    world.write("ticks.py", PY_TICKS);
+    let tag = procfs::unique_tag("nonleader");
+    let mut sh = Command::new("sh");
+    sh.args([
+        "-c",
+        "python3 ticks.py \"$0\" & python3 ticks.py \"$0\" & wait; exec sleep 600",
+        &tag,
+    ])
+    .env_clear()
+    .envs(world.env())
+    .current_dir(world.root());
+    let mut term = Terminal::spawn(sh);
+    let leader = term.pid();
+    let pythons = until("two tagged pythons", || {
+        let p: Vec<i32> = procfs::find_by_tag(&tag)
+            .into_iter()
+            .filter(|&p| p != leader)
+            .collect();
+        (p.len() == 2).then_some(p)
+    });
+    term.expect("tick 2");
+    let mut jobs = Vec::new();
+    for &p in &pythons {
+        let st = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap();
+        let pgrp: i32 = st
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .nth(2)
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(pgrp, leader, "the python should be in the sh's group");
+        let (code, out, err) = world.run(["rescue", &p.to_string()]);
+        assert_eq!(code, 0, "rescue {p}: {out}{err}");
+        jobs.push(rescued_job(&out));
+    }
+    let (code, out, err) = world.run(["signal", "TERM", &jobs[0]]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        gone(pythons[0]),
+        "signal TERM did not reach pid {}",
+        pythons[0]
+    );
+    assert!(procfs::is_alive(pythons[1]), "the other program was hit");
+    assert!(procfs::is_alive(leader), "the group's leader was hit");
+
+    let (code, out, err) = world.run(["stop", "--grace", "5", &jobs[1]]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(gone(pythons[1]), "stop did not end pid {}", pythons[1]);
+    assert!(procfs::is_alive(leader), "stop hit the group's leader");
+    // SAFETY: kill by pid of the sh this test started.
+    unsafe { libc::kill(leader, libc::SIGKILL) };
+    drop(term);
+}
+
+/// Finding 5: a rescued pid 1 of a pid namespace (a container's shell).
+/// On main, `hupsafe stop` ran kill(-1, SIGTERM) then kill(-1, SIGKILL)
+/// inside the namespace: every other process there died. Now `stop`
+/// refuses pid 1 and says why; the bystander lives.
+#[test]
+fn stop_never_signals_pid_1_of_a_pid_namespace() {
+    if !is_root() {
+        eprintln!("skipped: a pid namespace (unshare --pid) needs root (CI runs as root)");
+        return;
+    }
+    let unshare = hupsafe_tests::require_tool!("unshare", "util-linux");
+    let world = Sandbox::for_jobs("sec-pid1");
+    let out = world.dir("out");
+    let tag = procfs::unique_tag("bystander");
+    // Each hupsafe in a subshell: dash redirects a simple command's output
+    // in itself first, and pid 1's stdout must stay the terminal.
+    let script = format!(
+        "sh -c 'sleep 600; :' {tag} &\n\
+         H={hupsafe}; D={out}\n\
+         ($H rescue 1) >$D/rescue.out 2>&1\n\
+         id=$(sed -n \"s/.*go to job \\([^']*\\)'s log.*/\\1/p\" $D/rescue.out)\n\
+         ($H stop --grace 1 \"$id\") >$D/stop.out 2>&1; echo $? >$D/stop.rc\n\
+         exec sleep 600\n",
+        hupsafe = hupsafe_bin().display(),
+        out = out.display(),
+    );
+    let mut c = Command::new(unshare);
+    c.args([
+        "--pid",
+        "--fork",
+        "--mount-proc",
+        "--kill-child",
+        "sh",
+        "-c",
+        &script,
+    ])
+    .env_clear()
+    .envs(world.env())
+    .current_dir(world.root());
+    let term = Terminal::spawn(c);
+    // The tag is in pid 1's script too: the bystander is the `sh -c` alone.
+    let bystander = until("the bystander", || {
+        procfs::find_by_tag(&tag).into_iter().find(|&p| {
+            procfs::cmdline(p).is_some_and(|a| a.get(2).is_some_and(|s| s == "sleep 600; :"))
+        })
+    });
+    until("the stop's status", || {
+        std::fs::read_to_string(out.join("stop.rc"))
+            .ok()
+            .filter(|s| s.ends_with('\n'))
+    });
+    let read = |f: &str| std::fs::read_to_string(out.join(f)).unwrap_or_default();
+    let alive = procfs::is_alive(bystander);
+    let (rescue, stop, rc) = (read("rescue.out"), read("stop.out"), read("stop.rc"));
+    // SAFETY: kill by pid of the unshare this test started (--kill-child
+    // takes the namespace with it).
+    unsafe { libc::kill(term.pid(), libc::SIGKILL) };
+    drop(term);
+    assert!(rescue.contains("rescued 1"), "{rescue}");
+    assert!(alive, "stop killed the namespace's other processes: {stop}");
+    assert_eq!(rc.trim(), "1", "{stop}");
+    assert!(stop.contains("never signals pid 1"), "{stop}");
 }
