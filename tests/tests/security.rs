@@ -4,6 +4,7 @@
 //! Each story has its control: the same attack on an unprotected setup, or
 //! the check that the attack really ran.
 
+use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::time::Duration;
 
@@ -189,4 +190,45 @@ fn stop_never_signals_pid_1_of_a_pid_namespace() {
     assert!(alive, "stop killed the namespace's other processes: {stop}");
     assert_eq!(rc.trim(), "1", "{stop}");
     assert!(stop.contains("never signals pid 1"), "{stop}");
+}
+
+/// The refusal for a set-user-id program says what is wrong: started by
+/// the user, it runs with root's effective and saved ids. On main it said
+/// "belongs to uid 1001, not to you (uid 1001)".
+#[test]
+fn rescue_of_a_setuid_program_says_it_is_set_id() {
+    let other = require_other_user!();
+    let world = Sandbox::new("sec-setuid");
+    std::fs::set_permissions(world.root(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let sleep = world.root().join("suid-sleep");
+    std::fs::copy("/bin/sleep", &sleep).unwrap();
+    std::fs::set_permissions(&sleep, std::fs::Permissions::from_mode(0o4755)).unwrap();
+    let mut child = other.command(&sleep).arg("600").spawn().unwrap();
+    let pid = child.id() as i32;
+    until("the set-user-id sleep", || {
+        let st = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        st.lines()
+            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+            .then_some(())
+    });
+    let out = other
+        .command(hupsafe_bin())
+        .args(["rescue", &pid.to_string()])
+        .env("HUPSAFE_STATE_DIR", "/nonexistent/hupsafe-setuid-test")
+        .output()
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        !err.contains("not to you"),
+        "it is the user's own process: {err}"
+    );
+    assert!(
+        err.contains("set-user-id")
+            && err.contains("effective 0")
+            && err.contains("sudo hupsafe rescue"),
+        "{err}"
+    );
 }

@@ -77,11 +77,32 @@ pub(super) fn refusal(pid: i32) -> Result<()> {
     // Unreadable (it is exiting): the seize will say what is wrong.
     let status = proc::status(pid).ok();
     if let Some(st) = &status {
-        if !privileged && st.uids().iter().any(|&u| u != me) {
-            let owner = st.uid.0;
+        let [real, effective, saved, fs] = st.uids();
+        let my_gid = nix::unistd::getgid().as_raw();
+        if !privileged && real != me {
             return Err(cannot(format!(
-                "{pid} ({name}) belongs to uid {owner}, not to you (uid {me}): only its owner \
+                "{pid} ({name}) belongs to uid {real}, not to you (uid {me}): only its owner \
                  or root can change it; run `sudo hupsafe rescue {pid}`"
+            )));
+        }
+        if !privileged && st.uids().iter().any(|&u| u != me) {
+            // Started by you, but running with another user's rights: a
+            // set-user-id program (or one that changed its ids), which
+            // the kernel lets only root trace.
+            return Err(cannot(format!(
+                "{pid} ({name}) was started by you but runs with other user ids (effective \
+                 {effective}, saved {saved}, filesystem {fs}; yours is {me}): it is a \
+                 set-user-id program or changed its ids, and only root may trace such a \
+                 process; run `sudo hupsafe rescue {pid}`"
+            )));
+        }
+        if let Some([rg, eg, sg]) =
+            gids(pid).filter(|g| !privileged && g.iter().any(|&x| x != my_gid))
+        {
+            return Err(cannot(format!(
+                "{pid} ({name}) runs with other group ids (real {rg}, effective {eg}, saved \
+                 {sg}; yours is {my_gid}): it is a set-group-id program or changed its ids, \
+                 and only root may trace such a process; run `sudo hupsafe rescue {pid}`"
             )));
         }
     }
@@ -118,6 +139,14 @@ pub(super) fn refusal(pid: i32) -> Result<()> {
         _ => {}
     }
     Ok(())
+}
+
+/// Real, effective and saved group ids of `pid` (`/proc/PID/status`).
+fn gids(pid: i32) -> Option<[u32; 3]> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = text.lines().find_map(|l| l.strip_prefix("Gid:"))?;
+    let mut ids = line.split_whitespace().map(|v| v.parse().ok());
+    Some([ids.next()??, ids.next()??, ids.next()??])
 }
 
 /// The path fd `fd` of `pid` was opened by, if it is a terminal: known by
