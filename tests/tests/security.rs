@@ -4,15 +4,17 @@
 //! Each story has its control: the same attack on an unprotected setup, or
 //! the check that the attack really ran.
 
+use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::PermissionsExt;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use hupsafe_tests::cli::{hupsafe_bin, is_root};
 use hupsafe_tests::procfs;
 use hupsafe_tests::relay::Terminal;
+use hupsafe_tests::shell::{Session, Shell, Tagged};
 use hupsafe_tests::wait::poll;
-use hupsafe_tests::{require_other_user, until, Sandbox};
+use hupsafe_tests::{require_other_user, until, CProgram, ProcStatus, Sandbox};
 
 /// The harness itself: the second user exists, is not us, and commands run
 /// as that user really run with its ids (the base every story below uses).
@@ -231,4 +233,177 @@ fn rescue_of_a_setuid_program_says_it_is_set_id() {
             && err.contains("sudo hupsafe rescue"),
         "{err}"
     );
+}
+
+/// Ticks every 100 ms and answers each line typed at it with `echo LINE`,
+/// SIGHUP at its default.
+const PY_ANSWERS: &str = "\
+import select, signal, sys
+signal.signal(signal.SIGHUP, signal.SIG_DFL)
+i = 0
+while True:
+    r, _, _ = select.select([sys.stdin], [], [], 0.1)
+    if r:
+        print('echo ' + sys.stdin.readline().strip(), flush=True)
+    print('tick %d' % i, flush=True)
+    i += 1
+";
+
+fn tracer_of(pid: i32) -> Option<i32> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("TracerPid:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// A `hupsafe rescue PID` stopped by the injector's test hook at `point`
+/// (it waits for a line on its stdin there), with `env` added.
+fn paused_rescue(world: &Sandbox, pid: i32, point: &str, env: &[(&str, &str)]) -> Child {
+    let mut c = world.hupsafe(["rescue", &pid.to_string()]);
+    c.env("HUPSAFE_TEST_RESCUE_PAUSE", point)
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert_eq!(
+        line.trim(),
+        format!("rescue paused at {point}"),
+        "the rescuer never reached its pause point"
+    );
+    // Mid-injection means mid-injection: it traces the target, whose SIGHUP
+    // is already ignored.
+    assert_eq!(tracer_of(pid), Some(child.id() as i32));
+    if point == "mid-injection" {
+        assert!(ProcStatus::of(pid).unwrap().ignores(libc::SIGHUP));
+    }
+    child
+}
+
+/// The python of a bash session on a pty, ticking; its pid.
+fn answering_python(world: &Sandbox, s: &mut Session, t: &Tagged) -> i32 {
+    world.write("answers.py", PY_ANSWERS);
+    s.start(&format!("python3 answers.py {}", t.tag));
+    let pid = t.wait_program();
+    s.expect("tick 3");
+    pid
+}
+
+/// Finding 7: a rescuer SIGKILLed in the middle of the injection (paused
+/// there by its test hook, right after the injected mmap: the target sits
+/// on borrowed registers with the page's address as its system call's
+/// result). The python lives on, is no longer traced, writes its next line
+/// and answers what is typed at it.
+#[test]
+fn a_rescuer_killed_mid_injection_leaves_its_target_running() {
+    let world = Sandbox::with_programs("sec-rescue-kill");
+    let t = Tagged::new("rescue-kill");
+    let mut s = world.open_plain(Shell::Bash);
+    let pid = answering_python(&world, &mut s, &t);
+    let mut rescuer = paused_rescue(&world, pid, "after-mmap", &[]);
+    rescuer.kill().unwrap();
+    rescuer.wait().unwrap();
+    until("the target detached", || {
+        (tracer_of(pid) != Some(rescuer.id() as i32)).then_some(())
+    });
+    assert!(procfs::is_alive(pid), "the target died");
+    assert_eq!(tracer_of(pid), Some(0), "left traced");
+    s.term.type_line("ping");
+    s.expect("echo ping");
+    s.expect("tick");
+    assert!(procfs::is_alive(pid), "the target died");
+}
+
+/// The same with a C program that checks what its nanosleep returns, and
+/// its control: without the restoring frame (main's injector), the killed
+/// rescuer leaves it on borrowed registers and it sees the mmap's address
+/// as nanosleep's result ("broken", exit 3: a python died with `OSError:
+/// [Errno -278040576]` that way); with the frame, the sleep ends with EINTR
+/// at worst, and it ticks and answers SIGUSR1.
+#[test]
+fn a_rescuer_killed_mid_injection_leaves_a_checking_program_intact_and_the_control_broken() {
+    let prog = CProgram::new("rescue_sleeper").build();
+    for control in [true, false] {
+        let world = Sandbox::with_programs("sec-rescue-kill-c");
+        let t = Tagged::new("rescue-kill-c");
+        let mut s = world.open_plain(Shell::Bash);
+        s.start(&format!("{} {}", prog.display(), t.tag));
+        let pid = t.wait_program();
+        s.expect("tick 3");
+        let env: &[(&str, &str)] = if control {
+            &[("HUPSAFE_TEST_RESCUE_FALLBACK", "off")]
+        } else {
+            &[]
+        };
+        let mut rescuer = paused_rescue(&world, pid, "after-mmap", env);
+        rescuer.kill().unwrap();
+        rescuer.wait().unwrap();
+        if control {
+            s.expect("broken: nanosleep returned");
+            continue;
+        }
+        until("the target detached", || {
+            (tracer_of(pid) == Some(0)).then_some(())
+        });
+        s.expect("tick");
+        // SAFETY: kill by pid of the tagged program of this test.
+        unsafe { libc::kill(pid, libc::SIGUSR1) };
+        s.expect("answer");
+        s.expect("tick");
+        assert!(procfs::is_alive(pid), "the target died");
+        assert!(!s.transcript().contains("broken"), "{}", s.transcript());
+    }
+}
+
+/// Finding 7: an SSH drop (SIGHUP) and a SIGTERM reach the rescuer in the
+/// middle of the injection. They wait until the target is detached: the
+/// rescue completes, the target is rescued (SIGHUP ignored, output in the
+/// job's log), is not traced, and survives its terminal's hangup.
+#[test]
+fn hangup_and_term_of_the_rescuer_wait_for_the_injection_to_end() {
+    let world = Sandbox::with_programs("sec-rescue-hup");
+    let t = Tagged::new("rescue-hup");
+    let mut s = world.open_plain(Shell::Bash);
+    let pid = answering_python(&world, &mut s, &t);
+    let mut rescuer = paused_rescue(&world, pid, "mid-injection", &[]);
+    let rpid = rescuer.id() as i32;
+    for sig in [libc::SIGHUP, libc::SIGTERM] {
+        // SAFETY: kill by pid of the rescuer this test started.
+        unsafe { libc::kill(rpid, sig) };
+    }
+    until("the signals pending in the rescuer", || {
+        let st = ProcStatus::of(rpid)?;
+        (st.pending(libc::SIGHUP) && st.pending(libc::SIGTERM)).then_some(())
+    });
+    assert_eq!(tracer_of(pid), Some(rpid), "the rescuer let go early");
+    // Let it go on: it finishes, then the held signals end it.
+    drop(rescuer.stdin.take());
+    let mut report = String::new();
+    rescuer
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut report)
+        .unwrap();
+    let status = rescuer.wait().unwrap();
+    assert_eq!(tracer_of(pid), Some(0), "left traced");
+    let st = ProcStatus::of(pid).unwrap();
+    assert!(st.ignores(libc::SIGHUP), "not rescued (status {status:?})");
+    let tty = std::fs::read_link(format!("/proc/{pid}/fd/1")).unwrap();
+    assert!(
+        tty.to_string_lossy().ends_with("/log"),
+        "stdout is {tty:?}, not the job's log"
+    );
+    s.hang_up();
+    let log = world.job_log(&t.tag);
+    let seen = until("a tick in the log", || {
+        let text = std::fs::read_to_string(&log).ok()?;
+        hupsafe_tests::shell::last_tick(&text)
+    });
+    hupsafe_tests::shell::wait_tick_beyond(&log, seen + 5);
+    assert!(procfs::is_alive(pid), "it died with its terminal");
 }

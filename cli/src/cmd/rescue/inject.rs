@@ -3,6 +3,29 @@
 //! SIGHUP, move its terminal stdout/stderr to the job log, stdin to
 //! /dev/null), then restore the registers exactly and detach, undoing
 //! what was done if a step fails.
+//!
+//! Whatever happens to the rescuer, the target is never left running on
+//! replaced registers. Catchable signals (an SSH drop's SIGHUP, a SIGTERM)
+//! are blocked in the rescuer from the seize to the detach. SIGKILL cannot
+//! be blocked, and a tracer's death lets its tracee run on from wherever it
+//! stopped (the seize does not ask for PTRACE_O_EXITKILL, which would kill
+//! the target instead). So before the first register is changed, a signal
+//! frame holding the saved registers, signal mask and FPU state is written
+//! below the target's stack red zone, and every injected system call is
+//! entered through a `mov $15, %rax; syscall` (rt_sigreturn) found in its
+//! code, the call swapped for ours at its entry stop and the instruction
+//! pointer put back on the gadget: released at any instant, the target
+//! finishes the call in flight, then rt_sigreturn restores it as it was
+//! (an interrupted sleep then returns EINTR, as after a signal handler).
+//! With no such gadget (or a shadow stack, which rt_sigreturn would need a
+//! token on), the injector runs from a bare `syscall` as before and says so
+//! only in this comment: the catchable signals are still held off.
+//!
+//! `HUPSAFE_TEST_RESCUE_PAUSE=POINT` (for the tests only) stops the
+//! injector at POINT (`attached`; `after-mmap`, the scratch page's address
+//! in %rax; `mid-injection`, SIGHUP already ignored): it says so on stderr
+//! and waits for a line (or end of file) on its stdin;
+//! `HUPSAFE_TEST_RESCUE_FALLBACK=off` leaves the frame out (the control).
 
 use std::fs::File;
 use std::io;
@@ -27,8 +50,20 @@ struct Tracee {
     mem: File,
     saved: libc::user_regs_struct,
     syscall_at: u64,
+    /// The rt_sigreturn gadget and the stack pointer of the frame that
+    /// restores `saved`, once the registers point there (see the module
+    /// comment); None: system calls run from `syscall_at`.
+    fallback: Option<Fallback>,
     /// Signals that arrived while the process was ours, to resend.
     pending: Vec<i32>,
+}
+
+#[derive(Clone, Copy)]
+struct Fallback {
+    /// Address of `mov $15, %rax; syscall` (or `mov $15, %eax; syscall`).
+    gadget: u64,
+    /// Where %rsp points for rt_sigreturn: the frame's `ucontext`.
+    frame: u64,
 }
 
 /// `what` failed with `e`, in words.
@@ -135,6 +170,7 @@ impl Tracee {
                 mem,
                 saved,
                 syscall_at,
+                fallback: None,
                 pending: Vec::new(),
             }),
             Err(e) => {
@@ -145,8 +181,116 @@ impl Tracee {
         }
     }
 
+    /// Writes the restoring signal frame and points the registers at the
+    /// rt_sigreturn gadget (see the module comment). Err leaves the
+    /// registers as they were: the injection then runs without it.
+    fn arm_fallback(&mut self) -> Result<()> {
+        if shadow_stack(self.pid.as_raw()) {
+            return Err(cannot("a shadow stack is on"));
+        }
+        let gadget = find_sigreturn(self.pid.as_raw(), &self.mem)?;
+        let mask = sigmask(self.pid)?;
+        let mut xstate = xstate(self.pid)?;
+        let frame = self.write_frame(&restored(&self.saved, true), mask, &mut xstate)?;
+        let mut r = self.saved;
+        r.orig_rax = u64::MAX; // no restart logic on resume
+        r.rip = gadget;
+        r.rsp = frame;
+        ptrace::setregs(self.pid, r).map_err(|e| failed("PTRACE_SETREGS", e))?;
+        self.fallback = Some(Fallback { gadget, frame });
+        Ok(())
+    }
+
+    /// Writes an rt_sigframe that restores `regs`, `mask` and the FPU
+    /// state `xstate` (as PTRACE_GETREGSET gives it) below the red zone of
+    /// the stack; the %rsp rt_sigreturn wants.
+    fn write_frame(
+        &self,
+        regs: &libc::user_regs_struct,
+        mask: u64,
+        xstate: &mut [u8],
+    ) -> Result<u64> {
+        const FX_SW: usize = 464;
+        const MAGIC1: u32 = 0x4650_5853;
+        const MAGIC2: u32 = 0x4650_5845;
+        let xlen = xstate.len();
+        // The kernel's sw_reserved words say which features and how much
+        // state the frame holds: XCR0 is word 0 of what ptrace gives.
+        let xcr0 = u64::from_ne_bytes(xstate[FX_SW..FX_SW + 8].try_into().unwrap());
+        let mut sw = Vec::with_capacity(48);
+        sw.extend_from_slice(&MAGIC1.to_ne_bytes());
+        sw.extend_from_slice(&((xlen + 4) as u32).to_ne_bytes()); // extended_size
+        sw.extend_from_slice(&xcr0.to_ne_bytes()); // xfeatures
+        sw.extend_from_slice(&(xlen as u32).to_ne_bytes()); // xstate_size
+        sw.resize(48, 0);
+        xstate[FX_SW..FX_SW + 48].copy_from_slice(&sw);
+        let top = regs.rsp.wrapping_sub(128); // the red zone stays whole
+        let fpstate = (top - xlen as u64 - 4) & !63;
+        let mut fp = xstate.to_vec();
+        fp.extend_from_slice(&MAGIC2.to_ne_bytes());
+        // rt_sigframe: pretcode, ucontext (uc_flags, uc_link, uc_stack,
+        // sigcontext, sigmask), siginfo.
+        const FRAME: u64 = 8 + 304 + 128;
+        let base = (fpstate - FRAME) & !15;
+        let mut f: Vec<u8> = Vec::with_capacity(FRAME as usize);
+        let mut q = |v: u64| f.extend_from_slice(&v.to_ne_bytes());
+        q(0); // pretcode
+        const UC_FP_XSTATE: u64 = 1;
+        const UC_SIGCONTEXT_SS: u64 = 2;
+        const UC_STRICT_RESTORE_SS: u64 = 4;
+        q(UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS);
+        q(0); // uc_link
+              // uc_stack: flags 3 is neither 0, SS_ONSTACK nor SS_DISABLE, so
+              // sigaltstack() refuses it and the alternate stack stays as it is.
+        q(0);
+        q(3);
+        q(0);
+        for v in [
+            regs.r8,
+            regs.r9,
+            regs.r10,
+            regs.r11,
+            regs.r12,
+            regs.r13,
+            regs.r14,
+            regs.r15,
+            regs.rdi,
+            regs.rsi,
+            regs.rbp,
+            regs.rbx,
+            regs.rdx,
+            regs.rax,
+            regs.rcx,
+            regs.rsp,
+            regs.rip,
+            regs.eflags,
+        ] {
+            q(v);
+        }
+        q((regs.cs & 0xffff)
+            | (regs.gs & 0xffff) << 16
+            | (regs.fs & 0xffff) << 32
+            | (regs.ss & 0xffff) << 48);
+        q(0); // err
+        q(0); // trapno
+        q(mask); // oldmask
+        q(0); // cr2
+        q(fpstate);
+        for _ in 0..8 {
+            q(0); // reserved1
+        }
+        q(mask); // uc_sigmask
+        f.resize(FRAME as usize, 0); // siginfo
+        self.poke(fpstate, &fp)?;
+        self.poke(base, &f)?;
+        Ok(base + 8)
+    }
+
     /// Runs one system call in the tracee; its raw return value.
     fn syscall(&mut self, nr: i64, args: [u64; 6]) -> Result<i64> {
+        if let Some(fb) = self.fallback {
+            return self.syscall_via(fb, nr, args);
+        }
         let mut r = self.saved;
         r.rax = nr as u64;
         r.orig_rax = u64::MAX; // not in a syscall: no restart logic
@@ -160,24 +304,70 @@ impl Tracee {
         ptrace::setregs(self.pid, r).map_err(|e| failed("PTRACE_SETREGS", e))?;
         // Entry stop, then exit stop.
         for _ in 0..2 {
-            loop {
-                ptrace::syscall(self.pid, None).map_err(|e| failed("PTRACE_SYSCALL", e))?;
-                let st = wait_stop(self.pid)?;
-                let s = libc::WSTOPSIG(st);
-                if s == SYSCALL_TRAP {
-                    break;
-                }
-                if st >> 16 != 0 {
-                    // An event stop (a new interrupt or group stop):
-                    // resume without a signal.
-                    continue;
-                }
-                // A signal arrived: hold it, resend after detaching.
-                self.pending.push(s);
-            }
+            self.run_to_syscall_stop()?;
         }
-        let after = ptrace::getregs(self.pid).map_err(|e| failed("PTRACE_GETREGS", e))?;
-        Ok(after.rax as i64)
+        self.result()
+    }
+
+    /// Runs one system call through the gadget: the tracee enters
+    /// rt_sigreturn, which is swapped for `nr` at the entry stop, and
+    /// returns to the gadget again.
+    fn syscall_via(&mut self, fb: Fallback, nr: i64, args: [u64; 6]) -> Result<i64> {
+        self.run_to_syscall_stop()?;
+        let mut r = ptrace::getregs(self.pid).map_err(|e| failed("PTRACE_GETREGS", e))?;
+        if r.orig_rax != libc::SYS_rt_sigreturn as u64 {
+            return Err(cannot(format!(
+                "the process entered system call {} instead of rt_sigreturn",
+                r.orig_rax as i64
+            )));
+        }
+        r.orig_rax = nr as u64;
+        r.rdi = args[0];
+        r.rsi = args[1];
+        r.rdx = args[2];
+        r.r10 = args[3];
+        r.r8 = args[4];
+        r.r9 = args[5];
+        r.rip = fb.gadget;
+        r.rsp = fb.frame;
+        ptrace::setregs(self.pid, r).map_err(|e| failed("PTRACE_SETREGS", e))?;
+        self.run_to_syscall_stop()?;
+        self.result()
+    }
+
+    /// The return value at a syscall-exit stop. A call a signal interrupted
+    /// with a restart code would be restarted by the kernel on resume, at
+    /// the instruction before %rip: it is made to return EINTR instead.
+    fn result(&mut self) -> Result<i64> {
+        let mut after = ptrace::getregs(self.pid).map_err(|e| failed("PTRACE_GETREGS", e))?;
+        let rax = after.rax as i64;
+        if (-516..=-512).contains(&rax) {
+            after.rax = -(libc::EINTR as i64) as u64;
+            after.orig_rax = u64::MAX;
+            ptrace::setregs(self.pid, after).map_err(|e| failed("PTRACE_SETREGS", e))?;
+            return Ok(-(libc::EINTR as i64));
+        }
+        Ok(rax)
+    }
+
+    /// Resumes the tracee up to its next syscall-entry or -exit stop,
+    /// holding the signals that arrive meanwhile.
+    fn run_to_syscall_stop(&mut self) -> Result<()> {
+        loop {
+            ptrace::syscall(self.pid, None).map_err(|e| failed("PTRACE_SYSCALL", e))?;
+            let st = wait_stop(self.pid)?;
+            let s = libc::WSTOPSIG(st);
+            if s == SYSCALL_TRAP {
+                return Ok(());
+            }
+            if st >> 16 != 0 {
+                // An event stop (a new interrupt or group stop):
+                // resume without a signal.
+                continue;
+            }
+            // A signal arrived: hold it, resend after detaching.
+            self.pending.push(s);
+        }
     }
 
     fn sys(&mut self, nr: i64, args: [u64; 6], what: &str) -> Result<u64> {
@@ -210,25 +400,7 @@ impl Tracee {
     /// a stop and continue without a handler: an interrupted restartable
     /// system call is re-entered, and detaches.
     fn restore_and_detach(self) -> Result<()> {
-        let mut r = self.saved;
-        if (r.orig_rax as i64) >= 0 {
-            const ERESTARTSYS: i64 = -512;
-            const ERESTARTNOINTR: i64 = -513;
-            const ERESTARTNOHAND: i64 = -514;
-            const ERESTART_RESTARTBLOCK: i64 = -516;
-            match r.rax as i64 {
-                ERESTARTSYS | ERESTARTNOINTR | ERESTARTNOHAND => {
-                    r.rax = r.orig_rax;
-                    r.rip -= 2;
-                }
-                ERESTART_RESTARTBLOCK => {
-                    r.rax = libc::SYS_restart_syscall as u64;
-                    r.rip -= 2;
-                }
-                _ => {}
-            }
-        }
-        r.orig_rax = u64::MAX;
+        let r = restored(&self.saved, false);
         let set = ptrace::setregs(self.pid, r);
         let det = ptrace::detach(self.pid, None);
         for &s in &self.pending {
@@ -240,6 +412,113 @@ impl Tracee {
         det.map_err(|e| failed("PTRACE_DETACH", e))?;
         Ok(())
     }
+}
+
+/// `saved` as the kernel would have resumed it after a stop and continue
+/// without a handler: an interrupted restartable system call re-entered.
+/// For rt_sigreturn (`by_sigreturn`), which makes a restart block return
+/// EINTR, such a call returns EINTR right away instead.
+fn restored(saved: &libc::user_regs_struct, by_sigreturn: bool) -> libc::user_regs_struct {
+    let mut r = *saved;
+    if (r.orig_rax as i64) >= 0 {
+        const ERESTARTSYS: i64 = -512;
+        const ERESTARTNOINTR: i64 = -513;
+        const ERESTARTNOHAND: i64 = -514;
+        const ERESTART_RESTARTBLOCK: i64 = -516;
+        match r.rax as i64 {
+            ERESTARTSYS | ERESTARTNOINTR | ERESTARTNOHAND => {
+                r.rax = r.orig_rax;
+                r.rip -= 2;
+            }
+            ERESTART_RESTARTBLOCK if by_sigreturn => r.rax = -(libc::EINTR as i64) as u64,
+            ERESTART_RESTARTBLOCK => {
+                r.rax = libc::SYS_restart_syscall as u64;
+                r.rip -= 2;
+            }
+            _ => {}
+        }
+    }
+    r.orig_rax = u64::MAX;
+    r
+}
+
+/// The blocked-signal mask of the stopped thread (PTRACE_GETSIGMASK).
+fn sigmask(pid: Pid) -> Result<u64> {
+    let mut mask = 0u64;
+    // SAFETY: PTRACE_GETSIGMASK writes `addr` (8) bytes to `data`, a live u64.
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_GETSIGMASK,
+            pid.as_raw(),
+            8usize as *mut libc::c_void,
+            &mut mask as *mut u64 as *mut libc::c_void,
+        )
+    };
+    Errno::result(r)
+        .map(|_| mask)
+        .map_err(|e| failed("PTRACE_GETSIGMASK", e))
+}
+
+/// The stopped thread's FPU/vector state in XSAVE layout
+/// (PTRACE_GETREGSET NT_X86_XSTATE).
+fn xstate(pid: Pid) -> Result<Vec<u8>> {
+    const NT_X86_XSTATE: usize = 0x202;
+    let mut buf = vec![0u8; 16 << 10];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: the kernel writes at most iov_len bytes to the live buffer
+    // and updates iov_len.
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_GETREGSET,
+            pid.as_raw(),
+            NT_X86_XSTATE as *mut libc::c_void,
+            &mut iov as *mut libc::iovec as *mut libc::c_void,
+        )
+    };
+    Errno::result(r).map_err(|e| failed("PTRACE_GETREGSET", e))?;
+    if iov.iov_len < 576 {
+        return Err(cannot("no XSAVE state to restore from"));
+    }
+    buf.truncate(iov.iov_len);
+    Ok(buf)
+}
+
+/// Whether a thread of `pid` runs with a user shadow stack (Linux 6.6+,
+/// `x86_Thread_features: shstk`).
+fn shadow_stack(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|s| {
+        s.lines()
+            .any(|l| l.starts_with("x86_Thread_features:") && l.contains("shstk"))
+    })
+}
+
+/// A `mov $15, %rax; syscall` (libc's and musl's `__restore_rt`) or
+/// `mov $15, %eax; syscall` (Go's) in the tracee's executable memory.
+fn find_sigreturn(pid: i32, mem: &File) -> Result<u64> {
+    const LONG: [u8; 9] = [0x48, 0xc7, 0xc0, 0x0f, 0, 0, 0, 0x0f, 0x05];
+    const SHORT: [u8; 7] = [0xb8, 0x0f, 0, 0, 0, 0x0f, 0x05];
+    let regions =
+        proc::code_mappings(pid).map_err(|e| os_failed(&format!("/proc/{pid}/maps"), &e))?;
+    for proc::CodeMapping {
+        start: a, end: z, ..
+    } in regions
+    {
+        let len = (z - a).min(64 << 20) as usize;
+        let mut buf = vec![0u8; len];
+        if mem.read_exact_at(&mut buf, a).is_err() {
+            continue;
+        }
+        if let Some(i) = buf.windows(LONG.len()).position(|w| w == LONG) {
+            return Ok(a + i as u64);
+        }
+        if let Some(i) = buf.windows(SHORT.len()).position(|w| w == SHORT) {
+            return Ok(a + i as u64);
+        }
+    }
+    Err(cannot("found no rt_sigreturn sequence in its code"))
 }
 
 /// A `syscall` instruction in the tracee's executable memory.
@@ -273,6 +552,55 @@ fn find_syscall(pid: i32, mem: &File, regs: &libc::user_regs_struct) -> Result<u
     ))
 }
 
+/// The catchable signals blocked in this process while it holds a
+/// tracee, the previous mask restored when dropped: a signal that arrives
+/// meanwhile (an SSH drop's SIGHUP) acts once the target is detached.
+struct HeldSignals(Option<libc::sigset_t>);
+
+impl HeldSignals {
+    fn block() -> HeldSignals {
+        // SAFETY: sigset_t is plain data that sigfillset/sigdelset fill
+        // in; pthread_sigmask reads one live set and writes the other.
+        unsafe {
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            // Faults are the program's own and cannot wait.
+            for s in [
+                libc::SIGSEGV,
+                libc::SIGBUS,
+                libc::SIGILL,
+                libc::SIGFPE,
+                libc::SIGTRAP,
+                libc::SIGABRT,
+            ] {
+                libc::sigdelset(&mut all, s);
+            }
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            let ok = libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old) == 0;
+            HeldSignals(ok.then_some(old))
+        }
+    }
+}
+
+impl Drop for HeldSignals {
+    fn drop(&mut self) {
+        if let Some(old) = &self.0 {
+            // SAFETY: restores the mask saved above.
+            unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, old, std::ptr::null_mut()) };
+        }
+    }
+}
+
+/// For the tests: with `HUPSAFE_TEST_RESCUE_PAUSE=POINT`, says on stderr
+/// that the injector is at POINT, then waits for a line on stdin.
+fn pause_point(point: &str) {
+    if std::env::var_os("HUPSAFE_TEST_RESCUE_PAUSE").is_some_and(|p| p == point) {
+        use std::io::{BufRead, Write};
+        let _ = writeln!(io::stderr(), "rescue paused at {point}");
+        let _ = io::stdin().lock().read_line(&mut String::new());
+    }
+}
+
 /// What was changed so far, to undo on failure.
 #[derive(Default)]
 struct Changes {
@@ -292,7 +620,15 @@ pub(super) fn protect(
     stdin_tty: Option<&str>,
     log: Option<&JobLog>,
 ) -> Result<String> {
+    let _held = HeldSignals::block();
     let mut t = Tracee::attach(pid)?;
+    pause_point("attached");
+    // Without the fallback frame, the injection still runs; only a
+    // SIGKILL of this process in the middle would hurt the target.
+    // (`HUPSAFE_TEST_RESCUE_FALLBACK=off`: the tests' control.)
+    if std::env::var_os("HUPSAFE_TEST_RESCUE_FALLBACK").is_none_or(|v| v != "off") {
+        let _ = t.arm_fallback();
+    }
     let mut ch = Changes::default();
     let result = inject(&mut t, &mut ch, outs, stdin_tty, log);
     match result {
@@ -372,6 +708,7 @@ fn inject(
         "mmap of a scratch page",
     )?;
     ch.scratch = Some(a);
+    pause_point("after-mmap");
     // struct kernel_sigaction { handler, flags, restorer, mask }
     let mut act = Vec::with_capacity(32);
     act.extend_from_slice(&(libc::SIG_IGN as u64).to_ne_bytes());
@@ -384,6 +721,7 @@ fn inject(
         "rt_sigaction(SIGHUP, SIG_IGN)",
     )?;
     ch.sigaction = true;
+    pause_point("mid-injection");
     let old = t.peek(a + OLDACT_OFF, 8)?;
     let old_handler = u64::from_ne_bytes(old[..8].try_into().unwrap());
     let mut said = match old_handler {
