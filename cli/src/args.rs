@@ -41,6 +41,10 @@ As nohup: when started under the name `nohup` (a symlink; see install-nohup),
 hupsafe behaves exactly like GNU nohup (options, nohup.out, messages, exit
 statuses) and also preloads the shim. `nohup --help` describes that mode.
 
+Limits: SIGHUP stays ignored whoever sends it, so `kill -HUP PID` cannot make a
+protected daemon reload: its handler never runs (`hupsafe check PID` says so).
+Use its own reload command (nginx -s reload, systemctl reload) instead.
+
 Exit status: the command's own; 125 if hupsafe itself fails, 126 if the command
 cannot be run, 127 if it is not found.";
 

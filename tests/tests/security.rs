@@ -407,3 +407,64 @@ fn hangup_and_term_of_the_rescuer_wait_for_the_injection_to_end() {
     hupsafe_tests::shell::wait_tick_beyond(&log, seen + 5);
     assert!(procfs::is_alive(pid), "it died with its terminal");
 }
+
+/// A daemon with a reload handler: prints `reloaded` after SIGHUP, `usr1`
+/// after SIGUSR1 (in the order the handlers ran), `ready` once both are set.
+const PY_RELOADER: &str = "\
+import signal, time
+seen = []
+signal.signal(signal.SIGHUP, lambda *a: seen.append('reloaded'))
+signal.signal(signal.SIGUSR1, lambda *a: seen.append('usr1'))
+print('ready', flush=True)
+while True:
+    time.sleep(0.05)
+    while seen:
+        print(seen.pop(0), flush=True)
+";
+
+/// Finding 13: `kill -HUP PID` to make a protected daemon reload does
+/// nothing (its handler never runs: SIGHUP, sent before SIGUSR1, would be
+/// handled first). hupsafe says so where users look: `check PID` names the
+/// handler that never runs, `--help` names the limit. On main both were
+/// silent.
+#[test]
+fn a_reload_by_kill_hup_is_said_to_do_nothing() {
+    let world = Sandbox::for_jobs("sec-reload");
+    let mut daemon = world
+        .hupsafe(["run", "--", "python3", "-c", PY_RELOADER])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = daemon.id() as i32;
+    let mut out = BufReader::new(daemon.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    for sig in [libc::SIGHUP, libc::SIGUSR1] {
+        // SAFETY: kill by pid of the daemon this test started.
+        unsafe { libc::kill(pid, sig) };
+    }
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    if line.is_empty() {
+        panic!("the daemon ended: {:?}", daemon.wait_with_output());
+    }
+    assert_eq!(
+        line, "usr1\n",
+        "the SIGHUP handler ran: hupsafe did not hold it"
+    );
+
+    let (_, check, err) = world.run(["check", &pid.to_string()]);
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    assert!(
+        check.contains("handler") && check.contains("never runs") && check.contains("kill -HUP"),
+        "check is silent about the reload: {check}{err}"
+    );
+    let (_, help, _) = world.run(["--help"]);
+    assert!(
+        help.contains("`kill -HUP PID` cannot make a") && help.contains("reload"),
+        "{help}"
+    );
+}

@@ -184,6 +184,20 @@ pub fn assess(f: &Facts, s: &Surroundings) -> Vec<Reason> {
         }
         v.push(r);
     }
+    if shim_guards {
+        // The shim answers the program's sigaction with what it set, so
+        // /proc cannot say whether it set a handler: whatever it set never
+        // runs, whoever sends SIGHUP.
+        v.push(reason(
+            Ok,
+            format!(
+                "note: a SIGHUP handler it sets is recorded by the shim and never runs, so \
+                 `kill -HUP {}` cannot make it reload (use its own reload command)",
+                st.pid
+            ),
+            None,
+        ));
+    }
     if f.shim == Some(true) && !f.hup.ignored {
         v.push(reason(
             Risk,

@@ -727,7 +727,9 @@ fn inject(
     let mut said = match old_handler {
         0 => "SIGHUP was default (terminate), now ignored".to_string(),
         1 => "SIGHUP was already ignored".to_string(),
-        _ => "SIGHUP had a handler, now ignored".to_string(),
+        _ => "SIGHUP had a handler, now ignored (so `kill -HUP` no longer reaches it: \
+              a reload by SIGHUP is off)"
+            .to_string(),
     };
     let open_at =
         |t: &mut Tracee, ch: &mut Changes, off: u64, flags: i32, what: &str| -> Result<u64> {
