@@ -246,7 +246,9 @@ a stop and continue. --tree (the default when PID leads a process group or
 a session) rescues every descendant too.
 
 Needs ptrace: your own process (or root), not already traced by a debugger,
-and with Yama ptrace_scope >= 1 either root or a child of this hupsafe.
+and with Yama ptrace_scope >= 1 either root or a child of this hupsafe. Root
+rescuing another user's process registers the job as that user, in their
+state directory, where `hupsafe ps` run by them shows it.
 In a shell with the integration, `hupsafe rescue %1` also disowns the job.
 x86_64 only.
 

@@ -468,3 +468,64 @@ fn a_reload_by_kill_hup_is_said_to_do_nothing() {
         "{help}"
     );
 }
+
+/// Finding 11: `sudo hupsafe rescue PID`, the advice for another user's
+/// process, works: root registers the job as the process's owner, in the
+/// state directory its environment names, so the process can open its log
+/// (on main the log was made in root's private directory: "opening the log
+/// failed ... Permission denied"). The owner's `hupsafe ps` lists the job,
+/// and the process outlives its terminal.
+#[test]
+fn root_rescues_another_users_process_into_that_users_state() {
+    let other = require_other_user!();
+    let world = Sandbox::for_jobs("sec-sudo-rescue");
+    std::fs::set_permissions(world.root(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let state = world.root().join("other-state");
+    std::fs::create_dir(&state).unwrap();
+    std::os::unix::fs::chown(&state, Some(other.uid), Some(other.gid)).unwrap();
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let script = world.write("ticks.py", PY_TICKS);
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let tag = procfs::unique_tag("sudo-rescue");
+    let mut py = other.command("python3");
+    py.arg(&script).arg(&tag).env("HUPSAFE_STATE_DIR", &state);
+    let mut term = Terminal::spawn(py);
+    let pid = term.pid();
+    term.expect("tick 2");
+
+    let (code, out, err) = world.run(["rescue", &pid.to_string()]);
+    assert_eq!(code, 0, "sudo hupsafe rescue failed: {out}{err}");
+    let id = rescued_job(&out);
+    let log = std::fs::read_link(format!("/proc/{pid}/fd/1")).unwrap();
+    assert!(
+        log.starts_with(&state),
+        "the log is {log:?}, not in the owner's state"
+    );
+    let meta = std::fs::metadata(&log).unwrap();
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::uid(&meta),
+        other.uid,
+        "the log is not the owner's"
+    );
+    let ps = other
+        .command(hupsafe_bin())
+        .args(["ps", "--json"])
+        .env("HUPSAFE_STATE_DIR", &state)
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&ps.stdout);
+    assert!(
+        listed.contains(&format!("\"id\": \"{id}\""))
+            || listed.contains(&format!("\"id\":\"{id}\"")),
+        "the owner's ps does not list job {id}: {listed}{}",
+        String::from_utf8_lossy(&ps.stderr)
+    );
+    term.hang_up();
+    let seen = until("a tick in the log", || {
+        hupsafe_tests::shell::last_tick(&std::fs::read_to_string(&log).ok()?)
+    });
+    hupsafe_tests::shell::wait_tick_beyond(&log, seen + 3);
+    assert!(procfs::is_alive(pid), "it died with its terminal");
+    // SAFETY: kill by pid of the python this test started.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+}

@@ -742,7 +742,7 @@ fn inject(
             Ok(fd)
         };
     let mut moves: Vec<(i32, u64)> = Vec::new();
-    if let (false, Some(JobLog { id, path })) = (outs.is_empty(), log) {
+    if let (false, Some(JobLog { id, path, owner })) = (outs.is_empty(), log) {
         let mut p = path.as_bytes().to_vec();
         p.push(0);
         if p.len() as u64 > PAGE - PATH_OFF {
@@ -763,8 +763,14 @@ fn inject(
             .iter()
             .map(|(n, _)| if *n == 1 { "stdout" } else { "stderr" })
             .collect();
+        let whose = match owner {
+            Some((uid, _)) => format!(
+                ", a job of uid {uid}, the process's owner: `hupsafe logs -f {id}` as that user"
+            ),
+            None => format!(" (`hupsafe logs -f {id}`)"),
+        };
         said.push_str(&format!(
-            "; {} ({}) now go to job {id}'s log {path} (`hupsafe logs -f {id}`)",
+            "; {} ({}) now go to job {id}'s log {path}{whose}",
             names.join(" and "),
             outs[0].1
         ));

@@ -32,6 +32,9 @@ fn cannot(why: impl Into<String>) -> Error {
 struct JobLog {
     id: String,
     path: String,
+    /// The uid and gid it belongs to when not this hupsafe's (root
+    /// rescuing another user's process).
+    owner: Option<(u32, u32)>,
 }
 
 pub fn run(args: &RescueArgs) -> Result<()> {
@@ -116,9 +119,16 @@ mod imp {
                 }
             }
             // A job nobody writes to is not a job: leave no trace of it.
-            if let (Some(JobLog { path, .. }), false) = (&log, log_used) {
+            if let (Some(JobLog { path, owner, .. }), false) = (&log, log_used) {
                 if let Some(dir) = Path::new(path).parent() {
-                    let _ = fs::remove_dir_all(dir);
+                    match owner {
+                        None => drop(fs::remove_dir_all(dir)),
+                        Some((uid, gid)) => drop(as_user(*uid, *gid, || {
+                            fs::remove_dir_all(dir)
+                                .map(|_| String::new())
+                                .map_err(|e| Error::io("remove the unused job", &e))
+                        })),
+                    }
                 }
             }
         }
@@ -130,8 +140,118 @@ mod imp {
         }
     }
 
-    /// The job log for the tree of `root`, registered on first use.
+    /// The job log for the tree of `root`, registered on first use: in
+    /// the state directory of the user the process runs as. Root rescuing
+    /// another user's process registers the job as that user (see
+    /// [`job_log_as`]): the process opens its log itself, and could not
+    /// open one in root's private directory.
     fn job_log(root: i32, tty: &str) -> Result<JobLog> {
+        match other_owner(root) {
+            Some((uid, gid)) => job_log_as(root, tty, uid, gid),
+            None => job_log_here(root, tty),
+        }
+    }
+
+    /// The target's real uid and gid when this rescuer is root and the
+    /// target runs as another user (all its uids that user's).
+    fn other_owner(root: i32) -> Option<(u32, u32)> {
+        if !nix::unistd::geteuid().is_root() {
+            return None;
+        }
+        let st = proc::status(root).ok()?;
+        let uid = st.uid.0;
+        (uid != 0 && st.uids().iter().all(|&u| u == uid)).then_some((uid, st.gid))
+    }
+
+    /// [`job_log_here`] as `uid`/`gid` (see [`as_user`]), with the state
+    /// directory the target's environment names (its `HUPSAFE_STATE_DIR`,
+    /// `XDG_STATE_HOME`, `HOME`, else the home directory in the user
+    /// database): the job belongs to that user, as if they had rescued it
+    /// themselves.
+    fn job_log_as(root: i32, tty: &str, uid: u32, gid: u32) -> Result<JobLog> {
+        let env: Vec<(&str, Option<std::ffi::OsString>)> =
+            ["HUPSAFE_STATE_DIR", "XDG_STATE_HOME", "HOME"]
+                .into_iter()
+                .map(|k| (k, proc::environ_var(root, k).ok().flatten()))
+                .collect();
+        let home = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+            .ok()
+            .flatten()
+            .map(|u| u.dir.into_os_string());
+        let text = as_user(uid, gid, || {
+            std::env::remove_var("HUPSAFE_JOB");
+            for (k, v) in &env {
+                match v.as_ref().or(home.as_ref().filter(|_| *k == "HOME")) {
+                    Some(v) => std::env::set_var(k, v),
+                    None => std::env::remove_var(k),
+                }
+            }
+            let j = job_log_here(root, tty)?;
+            Ok(format!("{}\0{}", j.id, j.path))
+        })?;
+        let (id, path) = text
+            .split_once('\0')
+            .ok_or_else(|| cannot(format!("registering the job as uid {uid}: {text}")))?;
+        Ok(JobLog {
+            id: id.to_string(),
+            path: path.to_string(),
+            owner: Some((uid, gid)),
+        })
+    }
+
+    /// Runs `f` in a child process that has become `uid`/`gid` (groups
+    /// reduced to `gid`): what root does in another user's directories,
+    /// it does with that user's rights, following none of their paths
+    /// (or symlinks) as root. Its text, or its error's.
+    fn as_user(uid: u32, gid: u32, f: impl FnOnce() -> Result<String>) -> Result<String> {
+        use std::io::{Read, Write};
+        let (mut rd, mut wr) = std::os::unix::net::UnixStream::pair()
+            .map_err(|e| Error::io("create a socket pair", &e))?;
+        // SAFETY: this process has one thread; the child drops its
+        // privileges, runs `f` and exits.
+        match unsafe { nix::unistd::fork() } {
+            Err(e) => Err(cannot(format!("cannot fork: {}", os_words(&e.into())))),
+            Ok(nix::unistd::ForkResult::Child) => {
+                drop(rd);
+                let (u, g) = (
+                    nix::unistd::Uid::from_raw(uid),
+                    nix::unistd::Gid::from_raw(gid),
+                );
+                let dropped = nix::unistd::setgroups(&[g])
+                    .and_then(|_| nix::unistd::setresgid(g, g, g))
+                    .and_then(|_| nix::unistd::setresuid(u, u, u))
+                    .map_err(|e| {
+                        cannot(format!("cannot become uid {uid}: {}", os_words(&e.into())))
+                    });
+                let (code, text) = match dropped.and_then(|_| f()) {
+                    Ok(t) => (0, t),
+                    Err(e) => (1, e.message),
+                };
+                let _ = wr.write_all(text.as_bytes());
+                // SAFETY: ends the child without the parent's exit
+                // handlers or buffered output.
+                unsafe { libc::_exit(code) }
+            }
+            Ok(nix::unistd::ForkResult::Parent { child }) => {
+                drop(wr);
+                let mut text = Vec::new();
+                let _ = rd.read_to_end(&mut text);
+                let status = nix::sys::wait::waitpid(child, None);
+                let text = String::from_utf8_lossy(&text).into_owned();
+                match status {
+                    Ok(nix::sys::wait::WaitStatus::Exited(_, 0)) => Ok(text),
+                    _ if !text.is_empty() => Err(cannot(format!("as uid {uid}: {text}"))),
+                    status => Err(cannot(format!(
+                        "as uid {uid}: the helper ended: {status:?}"
+                    ))),
+                }
+            }
+        }
+    }
+
+    /// The job log for the tree of `root`, registered in this hupsafe's
+    /// own state directory.
+    fn job_log_here(root: i32, tty: &str) -> Result<JobLog> {
         let registry = Registry::create()?;
         let job = registry.new_job()?;
         let command = proc::cmdline(root).unwrap_or_default();
@@ -151,6 +271,7 @@ mod imp {
         Ok(JobLog {
             id: job.id.clone(),
             path: job.log_path().to_string_lossy().into_owned(),
+            owner: None,
         })
     }
 
