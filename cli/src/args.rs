@@ -71,6 +71,7 @@ pub const VERBS: &[&str] = &[
     "mark",
     "unmark",
     "marks",
+    "line",
     "help",
 ];
 
@@ -138,6 +139,9 @@ pub enum Verb {
     Rescue(RescueArgs),
     #[command(flatten)]
     Job(JobVerb),
+    /// The shell integration's protected lines (called by its hooks)
+    #[command(hide = true, subcommand)]
+    Line(LineVerb),
     #[command(flatten)]
     Shell(ShellVerb),
     #[command(external_subcommand)]
@@ -182,17 +186,21 @@ Add to the end of ~/.bashrc (or ~/.zshrc):
   eval \"$(hupsafe init bash)\"      # or: eval \"$(hupsafe init zsh)\"
 
 Then, at an interactive prompt:
-  hupsafe mark python torchrun     these commands now run protected when typed
-  python train.py | tee log        ... as a whole line, a pipeline stage,
-  torchrun train.py &              a background job, `time cmd`, `VAR=x cmd`
-  hs make -j8                      protect one command (the prefix)
+  hupsafe mark python torchrun     lines with these commands are now protected
+  python train.py | tee log        the whole line survives the terminal: tee too
+  make && ./deploy.sh &            lists, loops, subshells, `time`, background
+  hs ./job.sh | grep -v DEBUG      protect a line without a mark (the prefix)
   hupsafe rescue %1                take a job started unprotected off the
                                    shell's hangup list
 
-Marked commands become shell functions of the same name that run the program
-through `hupsafe run` when typed at the prompt, and plainly when called from
-functions, sourced files, $(...) or completion. The shell parses the line as
-always, so quoting, globs, redirections and history are yours. Every prompt
+A protected line is a job: the shell runs it as always, with its terminal
+output on a pty that hupsafe keeps (logged, shown while you are connected,
+`hupsafe ps`), SIGHUP ignored and the shim preloaded; stdin, Ctrl-C, Ctrl-Z,
+fg, $? and history are the shell's own. Marked commands are also shell
+functions of the same name, which protect the command alone where the line
+was not recognised, and run it plainly from functions, sourced files, $(...)
+or completion. The shell parses the line as always, so quoting, globs,
+redirections and history are yours. Every prompt
 re-reads the marks file (no process is started), so a mark reaches every
 open shell at its next prompt. Protected commands whose output is a terminal
 are relayed (HUPSAFE_RELAY=auto unless you set HUPSAFE_RELAY).
@@ -517,6 +525,38 @@ pub const STRICT_HELP: &str =
 programs and raw system calls the shim cannot reach. Costs: sets no_new_privs (setuid programs \
 below stop elevating: su and sudo fail), cannot be removed, the kernel does not fill oldact for \
 the refused change, 32-bit programs below are killed. x86_64 and aarch64 only";
+
+#[derive(Subcommand, Debug)]
+pub enum LineVerb {
+    /// Register a line job and its terminal; print its id, the terminal's
+    /// path, the LD_PRELOAD value for the line and the job's directory, one
+    /// per line
+    Start(LineStartArgs),
+    /// The shell finished the line: wait until its output is shown
+    End(LineEndArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct LineStartArgs {
+    /// The line as typed
+    #[arg(long, allow_hyphen_values = true)]
+    pub text: OsString,
+    /// A descriptor open on the user's terminal
+    #[arg(long)]
+    pub screen: Option<i32>,
+    /// The shell running the line: if it disappears without `line end`,
+    /// the line is over for it
+    #[arg(long)]
+    pub shell_pid: Option<i32>,
+}
+
+#[derive(Args, Debug)]
+pub struct LineEndArgs {
+    pub id: String,
+    /// The line's status as the shell reports it (`$?`)
+    #[arg(long, allow_hyphen_values = true)]
+    pub status: Option<i32>,
+}
 
 #[cfg(test)]
 mod tests {

@@ -115,6 +115,7 @@ fn real_main() -> Result<(), Error> {
         Some(Verb::Run(r)) => run(&r.command),
         Some(Verb::External(v)) => run(&v),
         Some(Verb::Job(j)) => cmd::jobs::run(j),
+        Some(Verb::Line(l)) => cmd::line::run(l),
         Some(Verb::Shim) => {
             let p = sys::preload::install()?;
             let mut line = std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()).to_vec();

@@ -43,6 +43,7 @@ pub fn run(args: &InitArgs) -> Result<()> {
         ))
     })?;
     let marks = marks::marks_path()?;
+    crate::relay::line::ensure_scratch_dir();
     let script = render(args.shell, &bin, &marks, &prefix, HAS_RESCUE);
     write_stdout(script.as_bytes())
 }
@@ -63,6 +64,14 @@ pub fn render(shell: InitShell, bin: &Path, marks: &Path, prefix: &str, rescue: 
         .replace("@HUPSAFE_MARKS@", &quote(&marks.to_string_lossy()))
         .replace("@HUPSAFE_PREFIX@", &quote(prefix))
         .replace("@HUPSAFE_HAS_RESCUE@", if rescue { "1" } else { "0" })
+        .replace(
+            "@HUPSAFE_LINE_DIR@",
+            &quote(
+                &crate::relay::line::scratch_dir()
+                    .map(|d| d.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            ),
+        )
         .replace(
             "@HUPSAFE_WRAP_DIR@",
             &quote(

@@ -24,8 +24,8 @@
 //! reads its state changes, `clients` holds the connections and what
 //! they ask for, `log` the program's output and keys.
 
-mod clients;
-mod log;
+pub(in crate::relay) mod clients;
+pub(in crate::relay) mod log;
 mod program;
 
 use std::collections::VecDeque;
@@ -473,6 +473,12 @@ fn detach_from_starter(s: &Supervisor) {
     keep.extend(s.master.as_ref().map(|f| f.as_raw_fd()));
     keep.extend(s.listener.as_ref().map(|f| f.as_raw_fd()));
     keep.extend(s.clients.iter().map(|c| c.fd.as_raw_fd()));
+    detach_keeping(&keep);
+}
+
+/// What [`detach_from_starter`] does, for any supervisor: every inherited
+/// descriptor but `keep` (and 0-2) closed, 0-2 on /dev/null, cwd `/`.
+pub(in crate::relay) fn detach_keeping(keep: &[RawFd]) {
     // The signal pipe's write end is not visible from here: keep every
     // descriptor that is close-on-exec (ours all are; inherited ones that
     // matter to anyone are not).
