@@ -6,7 +6,7 @@
 
 use std::fs;
 
-use hupsafe_tests::relay::{python3, ticker, wait_child};
+use hupsafe_tests::relay::{python, python3, ticker, wait_child};
 use hupsafe_tests::{require_other_user, unique_tag, until, Sandbox};
 
 /// The harness itself: the second user exists, is not us, and commands run
@@ -101,4 +101,154 @@ fn attach_sends_nothing_to_a_server_of_another_user() {
     assert_eq!(jobs.job(&job.id()).unwrap().state(), "running");
     jobs.run(["stop", &job.id()]);
     wait_child(&mut starter);
+}
+
+/// A small tmpfs mounted over a sandbox's state directory, for the full
+/// disk stories; unmounted (lazily: supervisors may still hold files in
+/// it) when dropped.
+struct SmallDisk {
+    at: std::path::PathBuf,
+}
+
+impl SmallDisk {
+    /// `size=2m` over `at`, or None after the skip line naming why.
+    fn mount(at: &std::path::Path) -> Option<SmallDisk> {
+        fs::create_dir_all(at).unwrap();
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs"])
+            .arg(at)
+            .output();
+        match out {
+            Ok(o) if o.status.success() => Some(SmallDisk { at: at.into() }),
+            other => {
+                hupsafe_tests::skip(
+                    &format!(
+                        "a full disk: mounting a 2 MiB tmpfs failed ({:?}); needs root \
+                         where mounting is allowed",
+                        other.map(|o| String::from_utf8_lossy(&o.stderr).trim().to_string())
+                    ),
+                    "mount",
+                );
+                None
+            }
+        }
+    }
+
+    /// Fills it: a file grows until the disk refuses a byte more.
+    fn fill(&self) {
+        use std::io::Write;
+        let mut f = fs::File::create(self.at.join("filler")).unwrap();
+        let block = vec![0u8; 4096];
+        while f.write_all(&block).is_ok() {}
+        while f.write_all(&block[..1]).is_ok() {}
+        let e = f.write_all(&block[..1]).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENOSPC), "{e}");
+    }
+
+    /// Makes room again.
+    fn empty(&self) {
+        fs::remove_file(self.at.join("filler")).unwrap();
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.at)
+            .status();
+    }
+}
+
+/// A program for the full disk stories: says `ready`, waits for the file
+/// `go`, writes 64 KiB (more than any page the log already holds), waits
+/// for the file `end`, and exits 7.
+fn writes_when_told(jobs: &Sandbox, tag: &str) -> Vec<String> {
+    let go = jobs.root().join("go");
+    let end = jobs.root().join("end");
+    python(
+        &format!(
+            "import os, sys, time\n\
+             print('ready')\n\
+             while not os.path.exists({go:?}): time.sleep(0.02)\n\
+             sys.stdout.write('x' * 65536 + '\\n')\n\
+             while not os.path.exists({end:?}): time.sleep(0.02)\n\
+             sys.exit(7)\n",
+            go = go.display().to_string(),
+            end = end.display().to_string(),
+        ),
+        tag,
+    )
+}
+
+/// The disk fills up while a job runs: the bytes the log could not take
+/// are counted in the record while the job runs, and its exit status
+/// reaches the record when it ends, although the disk is still full (the
+/// records are written into room reserved when the job started).
+#[test]
+fn a_full_disk_loses_log_bytes_but_never_the_record() {
+    let jobs = Sandbox::for_jobs("sec-full");
+    let Some(disk) = SmallDisk::mount(&jobs.state_dir()) else {
+        return;
+    };
+    let tag = unique_tag("full");
+    let (mut starter, job) = jobs.start(&writes_when_told(&jobs, &tag), &tag);
+    until("the program to start writing", || {
+        jobs.log(&job.id()).contains("ready").then_some(())
+    });
+    disk.fill();
+    fs::write(jobs.root().join("go"), "").unwrap();
+    let running = until("ps to count the bytes the log lost", || {
+        jobs.job(&job.id()).filter(|j| j.bytes_lost() > 0)
+    });
+    assert_eq!(running.state(), "running");
+    let (_, table, _) = jobs.run(["ps"]);
+    assert!(table.contains("bytes not logged"), "{table}");
+
+    fs::write(jobs.root().join("end"), "").unwrap();
+    assert_eq!(wait_child(&mut starter), 7, "the status passes through");
+    let ended = jobs.wait_state(&job.id(), "exited 7", |s| s != "running");
+    assert_eq!(ended.state(), "exited 7", "{:?}", ended.json);
+    let logged = ended.json["bytes_logged"].as_u64().unwrap();
+    assert!(
+        logged + ended.bytes_lost() > 65536,
+        "every byte logged or counted: {:?}",
+        ended.json
+    );
+    // Control: the disk is still full.
+    let e = fs::write(jobs.state_dir().join("more"), "x").unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::ENOSPC), "{e}");
+    jobs.kill_all();
+    drop(disk);
+}
+
+/// Without the reserved room (a job directory that lost its spare, or a
+/// file system that cannot exchange names), a record the full disk refuses
+/// stays due: the supervisor tries again until the disk takes it, and the
+/// job's exit status arrives once room comes back, never `lost`.
+#[test]
+fn a_record_the_disk_refused_is_written_when_room_comes_back() {
+    let jobs = Sandbox::for_jobs("sec-room");
+    let Some(disk) = SmallDisk::mount(&jobs.state_dir()) else {
+        return;
+    };
+    let tag = unique_tag("room");
+    let (mut starter, job) = jobs.start(&writes_when_told(&jobs, &tag), &tag);
+    until("the program to start writing", || {
+        jobs.log(&job.id()).contains("ready").then_some(())
+    });
+    let _ = fs::remove_file(jobs.job_dir(&job.id()).join(".record.spare"));
+    disk.fill();
+    fs::write(jobs.root().join("go"), "").unwrap();
+    fs::write(jobs.root().join("end"), "").unwrap();
+    assert_eq!(wait_child(&mut starter), 7, "the status passes through");
+    // Control: the disk refused the final record, as it refuses anything.
+    let refused = jobs.job(&job.id()).unwrap();
+    assert_eq!(refused.state(), "running", "{:?}", refused.json);
+    disk.empty();
+    let ended = jobs.wait_state(&job.id(), "exited 7", |s| s != "running");
+    assert_eq!(ended.state(), "exited 7", "{:?}", ended.json);
+    assert!(ended.bytes_lost() > 0, "{:?}", ended.json);
+    jobs.kill_all();
+    drop(disk);
 }

@@ -61,7 +61,7 @@ impl Job {
                 m.uid()
             ));
         }
-        if m.len() > 1 << 20 {
+        if m.len() > READ_MAX {
             return Err("record.json is too large to be a record".into());
         }
         let mut text = Vec::with_capacity(m.len() as usize);
@@ -84,12 +84,85 @@ impl Job {
         Ok(r)
     }
 
-    /// Replaces the record atomically (write a temporary file, fsync-free
-    /// rename): a reader sees the old record or the new one, never a mix.
+    /// The record's spare: a file as large as the record, whose blocks are
+    /// the room the next record is written into (see [`Job::write_record`]).
+    pub fn spare_path(&self) -> PathBuf {
+        self.dir.join(SPARE)
+    }
+
+    /// Replaces the record atomically: a reader sees the old record or the
+    /// new one, never a mix.
+    ///
+    /// Written so that a full disk cannot keep a record out: the new record
+    /// goes into the spare (made by [`Job::reserve`] when the job is
+    /// registered), over blocks it already holds, and the two files then
+    /// trade names (`renameat2(RENAME_EXCHANGE)`): no block is allocated,
+    /// none is freed, and the old record becomes the next spare. Records
+    /// are padded with spaces (JSON allows them after the value) to a
+    /// whole number of [`SLOT`]s with room to grow, so the final record
+    /// fits where the first one was. Without a spare (an older job) or
+    /// where the file system cannot exchange names, the record is replaced
+    /// the ordinary way (a temporary file renamed over it). An error leaves
+    /// the old record in place; the writer tries again later.
     pub fn write_record(&self, r: &Record) -> io::Result<()> {
-        let mut text = serde_json::to_vec_pretty(r).map_err(io::Error::other)?;
-        text.push(b'\n');
-        replace_file(&self.record_path(), &text, 0o600, false)
+        let text = slot_text(r)?;
+        match self.swap_in(&text) {
+            Err(e)
+                if e.kind() == io::ErrorKind::NotFound
+                    || e.raw_os_error() == Some(libc::EINVAL) =>
+            {
+                replace_file(&self.record_path(), &text, 0o600, false)
+            }
+            done => done,
+        }
+    }
+
+    fn swap_in(&self, text: &[u8]) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let spare = self.spare_path();
+        let f = OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+            .open(&spare)?;
+        let m = f.metadata()?;
+        if !m.is_file() || m.uid() != uid() {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!("'{}' is not a file of yours", spare.display()),
+            ));
+        }
+        // Never shorter than it is: its blocks are the room.
+        let mut padded = text.to_vec();
+        padded.resize(text.len().max(m.len() as usize), b' ');
+        f.write_all_at(&padded, 0)?;
+        drop(f);
+        rustix::fs::renameat_with(
+            rustix::fs::CWD,
+            &spare,
+            rustix::fs::CWD,
+            self.record_path(),
+            rustix::fs::RenameFlags::EXCHANGE,
+        )?;
+        Ok(())
+    }
+
+    /// Makes the record's spare, as large as the record: the room its
+    /// later records are written into, a full disk or not. Called once the
+    /// first record is written; a job without one is not started.
+    pub fn reserve(&self) -> io::Result<()> {
+        use std::io::Write;
+        let len = fs::symlink_metadata(self.record_path())?.len() as usize;
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(self.spare_path())?;
+        let written = f.write_all(&vec![b' '; len.max(SLOT)]);
+        if written.is_err() {
+            let _ = fs::remove_file(self.spare_path());
+        }
+        written
     }
 
     /// Creates the log: new, not through a symlink, 0600.
@@ -141,6 +214,27 @@ impl Job {
         fs::rename(&self.dir, &graveyard)?;
         fs::remove_dir_all(&graveyard)
     }
+}
+
+/// The spare's name in the job directory.
+const SPARE: &str = ".record.spare";
+
+/// The unit records are padded to: a file system's block (and page).
+pub const SLOT: usize = 4096;
+
+/// What a record may grow by before it needs a larger slot (an exit
+/// status, an end time, a reason for a lost log: a few dozen bytes).
+const HEADROOM: usize = 1024;
+
+/// `r` as written: bounded, pretty JSON, padded with spaces to whole slots
+/// with [`HEADROOM`] to spare.
+fn slot_text(r: &Record) -> io::Result<Vec<u8>> {
+    let mut text = serde_json::to_vec_pretty(&r.bounded()).map_err(io::Error::other)?;
+    text.push(b'\n');
+    debug_assert!(text.len() <= MAX_RECORD);
+    let slots = (text.len() + HEADROOM).div_ceil(SLOT);
+    text.resize(slots * SLOT, b' ');
+    Ok(text)
 }
 
 /// A path short enough for `sockaddr_un`, reaching `path` through an open
