@@ -252,3 +252,96 @@ fn a_record_the_disk_refused_is_written_when_room_comes_back() {
     jobs.kill_all();
     drop(disk);
 }
+
+/// A legal but huge command line (about 1.1 MB, nine arguments of 125,000
+/// bytes, control bytes among them: six bytes each in JSON) must not make
+/// a record too large to read: the job shows in `ps`, every verb reaches
+/// it, and `gc` removes it once it is over.
+#[test]
+fn a_huge_command_line_leaves_the_job_manageable() {
+    let jobs = Sandbox::for_jobs("sec-argv");
+    let tag = unique_tag("argv");
+    let mut program = python(
+        "import os, sys, time\nwhile not os.path.exists(sys.argv[2]): time.sleep(0.02)\n",
+        &tag,
+    );
+    let end = jobs.root().join("end");
+    program.push(end.display().to_string());
+    for i in 0..9 {
+        let fill = if i % 2 == 0 { "\u{1}" } else { "x" };
+        program.push(fill.repeat(125_000));
+    }
+    let total: usize = program.iter().map(|a| a.len() + 1).sum();
+    assert!(total > 1_100_000, "{total}");
+    let (mut starter, job) = jobs.start(&program, &tag);
+    let record = fs::metadata(jobs.job_dir(&job.id()).join("record.json")).unwrap();
+    assert!(record.len() < 64 * 1024, "a {} byte record", record.len());
+    let (code, table, err) = jobs.run(["ps"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.is_empty(), "ps skips nothing: {err}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.split_whitespace().next() == Some(job.id().as_str())),
+        "{table}"
+    );
+    let (code, _, err) = jobs.run(["logs", &job.id()]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = jobs.run(["signal", "CONT", &job.id()]);
+    assert_eq!(code, 0, "{err}");
+    fs::write(&end, "").unwrap();
+    assert_eq!(wait_child(&mut starter), 0);
+    jobs.wait_state(&job.id(), "exited 0", |s| s == "exited 0");
+    let (code, out, err) = jobs.run(["gc"]);
+    assert_eq!((code, out.as_str()), (0, "removed 1 jobs\n"), "{err}");
+    assert!(!jobs.job_dir(&job.id()).exists());
+}
+
+/// `kill -9` of a job's supervisor leaves its program running: `ps` says
+/// the job is lost *and* that its program still runs, and `gc` keeps its
+/// record and log (the only trace of it) until the program is gone.
+#[test]
+fn a_job_whose_supervisor_was_killed_is_kept_while_its_program_runs() {
+    let jobs = Sandbox::for_jobs("sec-orphan");
+    let tag = unique_tag("orphan");
+    let end = jobs.root().join("end");
+    let mut program = python(
+        "import os, sys, time\nprint('hello')\nwhile not os.path.exists(sys.argv[2]): time.sleep(0.02)\n",
+        &tag,
+    );
+    program.push(end.display().to_string());
+    let (mut starter, job) = jobs.start(&program, &tag);
+    let id = job.id();
+    let pid = job.pid().unwrap();
+    until("the program to print", || {
+        jobs.log(&id).contains("hello").then_some(())
+    });
+    let supervisor = jobs.supervisor_pid(&id);
+    // SAFETY: kill(2) of the supervisor this test started, by pid.
+    assert_eq!(unsafe { libc::kill(supervisor, libc::SIGKILL) }, 0);
+    wait_child(&mut starter);
+    let lost = jobs.wait_state(&id, "lost", |s| s == "lost");
+    assert_eq!(lost.json["program_running"], true, "{:?}", lost.json);
+    let (_, table, _) = jobs.run(["ps"]);
+    assert!(
+        table.contains(&format!("lost (program {pid} still running)")),
+        "{table}"
+    );
+    let (code, out, err) = jobs.run(["gc"]);
+    assert_eq!((code, out.as_str()), (0, "removed 0 jobs\n"), "{err}");
+    assert!(jobs.job_dir(&id).join("log").exists(), "gc kept the log");
+    let (code, _, err) = jobs.run(["forget", &id]);
+    assert_ne!(code, 0, "forget keeps it too");
+    assert!(err.contains("hupsafe stop"), "{err}");
+    let (code, _, err) = jobs.run(["attach", &id]);
+    assert_ne!(code, 0);
+    assert!(err.contains(&format!("pid {pid}")), "{err}");
+
+    // Control: once the program is gone, the lost job is collected.
+    fs::write(&end, "").unwrap();
+    until("the program to end", || {
+        (!hupsafe_tests::procfs::is_alive(pid)).then_some(())
+    });
+    let (code, out, err) = jobs.run(["gc"]);
+    assert_eq!((code, out.as_str()), (0, "removed 1 jobs\n"), "{err}");
+}

@@ -273,6 +273,25 @@ impl Record {
         }
     }
 
+    /// The program's pid when the job is lost but its program still runs
+    /// (its supervisor was killed): not finished, only unwatched, and its
+    /// record and log must stay until it ends.
+    pub fn orphan(&self) -> Option<i32> {
+        if self.status() != Status::Lost {
+            return None;
+        }
+        self.program.filter(ProcId::is_alive).map(|p| p.pid)
+    }
+
+    /// What `ps` shows as the state: the status, and for a lost job whose
+    /// program still runs, that it does.
+    pub fn describe(&self) -> String {
+        match self.orphan() {
+            Some(pid) => format!("{} (program {pid} still running)", self.status()),
+            None => self.status().to_string(),
+        }
+    }
+
     /// The exit status a shell would report: the code, or 128+N for signal N.
     pub fn shell_status(&self) -> Option<i32> {
         match self.state {

@@ -56,6 +56,18 @@ fn check_live(job: &Job) -> Result<()> {
     if status.is_live() {
         return Ok(());
     }
+    if let Some(pid) = r.orphan() {
+        return Err(Error::new(
+            EXIT_NO_JOB,
+            format!(
+                "cannot attach to job {id}: its supervisor is gone (killed?), so nothing \
+                 relays its terminal any more, but its program (pid {pid}) still runs \
+                 (its output since then is not logged). Stop it: hupsafe stop {id}; \
+                 its output until then: hupsafe logs {id}",
+                id = job.id
+            ),
+        ));
+    }
     let what = match status {
         Status::Lost => "is lost (its supervisor is gone; the program could not be kept)".into(),
         other => format!("has finished ({other})"),

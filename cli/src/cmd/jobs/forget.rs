@@ -36,6 +36,17 @@ fn forget_one(job: &Job, by_id: bool) -> Result<()> {
                 ),
             ))
         }
+        Ok(r) if r.orphan().is_some() => {
+            return Err(Error::new(
+                EXIT_NO_JOB,
+                format!(
+                    "job {id} is {}: its supervisor is gone, but not the program; \
+                     stop it first: hupsafe stop {id}",
+                    r.describe(),
+                    id = job.id
+                ),
+            ))
+        }
         Ok(_) => {}
         Err(why) if !by_id => {
             return Err(Error::new(
@@ -62,7 +73,7 @@ pub fn gc() -> Result<()> {
     let mut removed = 0;
     for job in jobs {
         match job.read_record() {
-            Ok(r) if r.status().is_live() => {}
+            Ok(r) if r.status().is_live() || r.orphan().is_some() => {}
             Ok(_) => match forget_one(&job, false) {
                 Ok(()) => removed += 1,
                 Err(e) => {

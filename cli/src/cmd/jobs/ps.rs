@@ -15,6 +15,11 @@ struct Row {
     id: String,
     pid: Option<i32>,
     state: String,
+    /// Lost, but the program still runs (its supervisor was killed).
+    program_running: bool,
+    /// The state as the table shows it.
+    #[serde(skip)]
+    described: String,
     exit_code: Option<i32>,
     signal: Option<i32>,
     started_ms: u64,
@@ -33,6 +38,7 @@ struct Row {
 impl Row {
     fn new(job: &Job, r: Record) -> Row {
         let status = r.status();
+        let (program_running, described) = (r.orphan().is_some(), r.describe());
         let end = match status {
             Status::Exited(_) | Status::Killed(_) | Status::Failed => {
                 r.ended_ms.unwrap_or(r.started_ms)
@@ -49,6 +55,8 @@ impl Row {
             id: r.id,
             pid: r.program.map(|p| p.pid),
             state: status.to_string(),
+            program_running,
+            described,
             exit_code,
             signal,
             started_ms: r.started_ms,
@@ -96,7 +104,7 @@ fn table(rows: &[Row]) -> String {
     ];
     let mut cells: Vec<[String; 8]> = vec![header.map(str::to_string)];
     for r in rows {
-        let mut state = r.state.clone();
+        let mut state = r.described.clone();
         if r.bytes_lost > 0 {
             state.push_str(&format!(" ({} bytes not logged)", r.bytes_lost));
         }
