@@ -345,3 +345,59 @@ fn a_job_whose_supervisor_was_killed_is_kept_while_its_program_runs() {
     let (code, out, err) = jobs.run(["gc"]);
     assert_eq!((code, out.as_str()), (0, "removed 1 jobs\n"), "{err}");
 }
+
+/// Connections that never say hello (anyone of the user's can open them,
+/// by mistake or not) are nobody: they must not lock `attach` out, however
+/// many there are.
+#[test]
+fn silent_connections_do_not_lock_attach_out() {
+    let jobs = Sandbox::for_jobs("sec-idle");
+    let tag = unique_tag("idle");
+    let end = jobs.root().join("end");
+    let mut program = python(
+        "import os, sys, time\nprint('hello from the job')\n\
+         while not os.path.exists(sys.argv[2]): time.sleep(0.02)\n",
+        &tag,
+    );
+    program.push(end.display().to_string());
+    let (mut starter, job) = jobs.start(&program, &tag);
+    let sock = jobs.job_dir(&job.id()).join("sock");
+    let silent: Vec<std::os::unix::net::UnixStream> = (0..16)
+        .map(|_| std::os::unix::net::UnixStream::connect(&sock).unwrap())
+        .collect();
+    assert_eq!(
+        jobs.job(&job.id()).unwrap().attached(),
+        1,
+        "only the starter"
+    );
+    let mut attach = jobs
+        .hupsafe(["attach", &job.id()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let attached = until("attach to be attached, or to end", || {
+        if let Ok(Some(_)) = attach.try_wait() {
+            return Some(false);
+        }
+        (jobs.job(&job.id()).unwrap().attached() == 2).then_some(true)
+    });
+    if !attached {
+        let out = attach.wait_with_output().unwrap();
+        panic!(
+            "attach ended: {:?}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    fs::write(&end, "").unwrap();
+    let out = attach.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("hello from the job"),
+        "the replay came: {out:?}"
+    );
+    assert_eq!(wait_child(&mut starter), 0);
+    drop(silent);
+}

@@ -362,7 +362,10 @@ impl Supervisor {
             self.ended_at.is_some(),
             self.record_dirty
                 .then(|| RECORD_EVERY.saturating_sub(self.record_written.elapsed())),
-            held || self.clients.iter().any(|c| c.closing.is_some()),
+            held || self
+                .clients
+                .iter()
+                .any(|c| c.closing.is_some() || c.mode == Mode::Hello),
         )
     }
 
