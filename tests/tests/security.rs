@@ -401,3 +401,58 @@ fn silent_connections_do_not_lock_attach_out() {
     assert_eq!(wait_child(&mut starter), 0);
     drop(silent);
 }
+
+/// A start the file system refuses half-way (here the id counter cannot be
+/// updated: a one-byte RLIMIT_FSIZE stands in for a disk that refuses the
+/// write once the job's directory is made) leaves no empty job directory
+/// for `ps` to warn about for ever; and one left by an older hupsafe or a
+/// start killed half-way is removed by `gc`.
+#[test]
+fn a_start_refused_half_way_leaves_no_job_behind() {
+    use std::os::unix::process::CommandExt;
+    let jobs = Sandbox::for_jobs("sec-halfway");
+    // The shim in place first (it is a file too).
+    let (code, _, err) = jobs.run(["--no-relay", "true"]);
+    assert_eq!(code, 0, "{err}");
+    let mut limited = jobs.hupsafe(["--relay", "true"]);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        limited.pre_exec(|| {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let one = libc::rlimit {
+                rlim_cur: 1,
+                rlim_max: 1,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &one) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let (code, _, err) = hupsafe_tests::sandbox::finish(&mut limited);
+    assert_eq!(code, 125, "the start fails: {err}");
+    assert!(err.contains("File too large"), "{err}");
+    let left: Vec<String> = fs::read_dir(jobs.state_dir().join("jobs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+
+    // A leftover of an older start: gc removes it, ps no longer warns.
+    let old = jobs.state_dir().join("jobs").join("41");
+    fs::create_dir(&old).unwrap();
+    fs::write(old.join("log"), "").unwrap();
+    let status = std::process::Command::new("touch")
+        .args(["-d", "2 hours ago"])
+        .arg(&old)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (_, _, warned) = jobs.run(["ps"]);
+    assert!(warned.contains("41"), "control: ps sees it: {warned}");
+    let (code, out, err) = jobs.run(["gc"]);
+    assert_eq!((code, out.as_str()), (0, "removed 1 jobs\n"), "{err}");
+    assert!(!old.exists());
+    let (_, _, err) = jobs.run(["ps"]);
+    assert!(err.is_empty(), "{err}");
+}

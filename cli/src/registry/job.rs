@@ -205,6 +205,41 @@ impl Job {
         Ok(f)
     }
 
+    /// Whether this is what a start that failed half-way leaves (killed, or
+    /// refused by the disk, between claiming the id and writing the first
+    /// record): no record, nothing else of value (an empty log, the spare,
+    /// temporary files, a socket), and nothing new for a minute, so not a
+    /// start in progress. `gc` removes it; anything else without a record
+    /// is the user's to look at.
+    pub fn is_leftover(&self) -> bool {
+        if !matches!(fs::symlink_metadata(self.record_path()), Err(e) if e.kind() == io::ErrorKind::NotFound)
+        {
+            return false;
+        }
+        let Ok(m) = fs::symlink_metadata(&self.dir) else {
+            return false;
+        };
+        let quiet = m
+            .modified()
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= std::time::Duration::from_secs(60));
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return false;
+        };
+        quiet
+            && entries.flatten().all(|e| {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                let size = e.metadata().map_or(u64::MAX, |m| m.len());
+                match &*name {
+                    "log" => size == 0,
+                    "sock" => true,
+                    n => n == SPARE || (n.starts_with(".record.json.") && n.ends_with(".tmp")),
+                }
+            })
+    }
+
     /// Removes the job's directory and everything in it.
     pub fn remove(&self) -> io::Result<()> {
         // Renamed first, so a concurrent `ps` sees the job or nothing.

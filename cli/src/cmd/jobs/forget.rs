@@ -80,6 +80,11 @@ pub fn gc() -> Result<()> {
                     say!("{}", e.message);
                 }
             },
+            // What a failed start left: nothing to keep.
+            Err(_) if job.is_leftover() => match job.remove() {
+                Ok(()) => removed += 1,
+                Err(e) => say!("cannot remove '{}': {}", job.dir.display(), os_words(&e)),
+            },
             Err(why) => {
                 say!("skipping job {}: {why}", job.id);
             }

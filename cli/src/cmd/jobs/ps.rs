@@ -82,7 +82,16 @@ pub fn run(args: &PsArgs) -> Result<()> {
             match job.read_record() {
                 Ok(r) => rows.push(Row::new(&job, r)),
                 Err(why) => {
-                    say!("skipping job {} ('{}'): {why}", job.id, job.dir.display());
+                    let hint = if job.is_leftover() {
+                        " (left by a start that failed; hupsafe gc removes it)"
+                    } else {
+                        ""
+                    };
+                    say!(
+                        "skipping job {} ('{}'): {why}{hint}",
+                        job.id,
+                        job.dir.display()
+                    );
                 }
             }
         }
