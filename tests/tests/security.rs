@@ -456,3 +456,35 @@ fn a_start_refused_half_way_leaves_no_job_behind() {
     let (_, _, err) = jobs.run(["ps"]);
     assert!(err.is_empty(), "{err}");
 }
+
+/// Names from the file system reach the terminal as text, never as
+/// control sequences: a state directory (or an entry of `jobs/`) named
+/// with escapes that would retitle the terminal, clear it, or recolour
+/// it.
+#[test]
+fn ps_shows_escapes_from_directory_names_instead_of_obeying_them() {
+    let jobs = Sandbox::for_jobs("sec-escape");
+    let state = jobs.root().join("st\u{1b}]0;pwned\u{7}\u{1b}[2Jate");
+    let env = jobs.env_with(&[("HUPSAFE_STATE_DIR", state.to_str().unwrap())]);
+    let run = |args: &[&str]| {
+        hupsafe_tests::sandbox::finish(jobs.hupsafe(args).env_clear().envs(env.clone()))
+    };
+    let (code, _, err) = run(&["--relay", "true"]);
+    assert_eq!(code, 0, "{err}");
+    fs::create_dir(state.join("jobs").join("\u{1b}[31mred")).unwrap();
+    let (code, out, err) = run(&["ps"]);
+    assert_eq!(code, 0, "{err}");
+    for text in [&out, &err] {
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{text:?}"
+        );
+    }
+    // Control: the names are there, as text.
+    assert!(out.contains("st\\x1b]0;pwned\\x07\\x1b[2Jate"), "{out}");
+    assert!(err.contains("\\x1b[31mred"), "{err}");
+    let (_, out, err) = run(&["gc"]);
+    for text in [&out, &err] {
+        assert!(!text.contains('\u{1b}'), "{text:?}");
+    }
+}

@@ -162,7 +162,9 @@ impl Registry {
     pub fn list_reporting(&self) -> Vec<Job> {
         let (jobs, skipped) = self.list();
         for s in skipped {
-            say!("skipping '{}': {}", s.path.display(), s.why);
+            // Names from the file system: shown, never obeyed.
+            let line = format!("skipping '{}': {}", s.path.display(), s.why);
+            say!("{}", crate::sys::words::visible(&line));
         }
         jobs
     }

@@ -3,6 +3,7 @@
 
 use crate::error::{os_words, Error, Result, EXIT_NO_JOB};
 use crate::registry::{find_job, Job, Registry};
+use crate::sys::words::visible;
 
 use crate::args::ForgetArgs;
 
@@ -11,7 +12,7 @@ pub fn forget(args: &ForgetArgs) -> Result<()> {
     for id in &args.ids {
         let outcome = find_job(id).and_then(|(_, job)| forget_one(&job, true));
         if let Err(e) = outcome {
-            say!("{}", e.message);
+            say!("{}", visible(&e.message));
             first_error.get_or_insert(Error::new(e.status, String::new()));
         }
     }
@@ -77,16 +78,23 @@ pub fn gc() -> Result<()> {
             Ok(_) => match forget_one(&job, false) {
                 Ok(()) => removed += 1,
                 Err(e) => {
-                    say!("{}", e.message);
+                    say!("{}", visible(&e.message));
                 }
             },
             // What a failed start left: nothing to keep.
             Err(_) if job.is_leftover() => match job.remove() {
                 Ok(()) => removed += 1,
-                Err(e) => say!("cannot remove '{}': {}", job.dir.display(), os_words(&e)),
+                Err(e) => say!(
+                    "{}",
+                    visible(&format!(
+                        "cannot remove '{}': {}",
+                        job.dir.display(),
+                        os_words(&e)
+                    ))
+                ),
             },
             Err(why) => {
-                say!("skipping job {}: {why}", job.id);
+                say!("{}", visible(&format!("skipping job {}: {why}", job.id)));
             }
         }
     }

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::error::{write_stdout, Result};
 use crate::registry::{now_ms, Job, Record, Registry, Status};
+use crate::sys::words::visible;
 
 use crate::args::PsArgs;
 
@@ -88,9 +89,12 @@ pub fn run(args: &PsArgs) -> Result<()> {
                         ""
                     };
                     say!(
-                        "skipping job {} ('{}'): {why}{hint}",
-                        job.id,
-                        job.dir.display()
+                        "{}",
+                        visible(&format!(
+                            "skipping job {} ('{}'): {why}{hint}",
+                            job.id,
+                            job.dir.display()
+                        ))
                     );
                 }
             }
@@ -131,6 +135,13 @@ fn table(rows: &[Row]) -> String {
             shorten(&shell_words(&r.command), 48),
             r.log.clone(),
         ]);
+        // Nothing from the file system or the program reaches the
+        // terminal as a control sequence.
+        if let Some(row) = cells.last_mut() {
+            for cell in row.iter_mut() {
+                *cell = visible(cell);
+            }
+        }
     }
     let mut width = [0usize; 8];
     for row in &cells {
@@ -236,5 +247,32 @@ mod tests {
         assert_eq!(w(&["python", "train.py"]), "python train.py");
         assert_eq!(w(&["echo", "a b", "it's"]), "echo 'a b' 'it'\\''s'");
         assert_eq!(w(&["x\ny"]), "'x?y'");
+    }
+
+    #[test]
+    fn cells_show_control_characters_as_escapes() {
+        let rows = [Row {
+            id: "1".into(),
+            pid: None,
+            state: "running".into(),
+            program_running: false,
+            described: "running".into(),
+            exit_code: None,
+            signal: None,
+            started_ms: 0,
+            ended_ms: None,
+            elapsed_ms: 0,
+            attached: 0,
+            command: vec!["\u{1b}]0;title\u{7}".into()],
+            cwd: String::new(),
+            log: "/tmp/\u{1b}[2J/\u{9b}31m/log".into(),
+            bytes_logged: 0,
+            bytes_lost: 0,
+            log_error: None,
+            error: None,
+        }];
+        let t = table(&rows);
+        assert!(!t.chars().any(|c| c.is_control() && c != '\n'), "{t:?}");
+        assert!(t.contains("/tmp/\\x1b[2J/\\u{9b}31m/log"), "{t}");
     }
 }
