@@ -35,14 +35,28 @@ impl Job {
     /// Reads the record, refusing symlinks, other users' files and
     /// anything that does not parse.
     pub fn read_record(&self) -> std::result::Result<Record, String> {
-        let r = self.read_record_once()?;
+        let r = self.read_record_settled()?;
         if r.status() == Status::Lost {
             // The writer may have replaced the record with its final one
             // and exited between our read and the liveness check: a
             // record read after the writer is gone is the last word.
-            return self.read_record_once();
+            return self.read_record_settled();
         }
         Ok(r)
+    }
+
+    /// The record, read again if it did not parse: a file read just as it
+    /// stopped being the record may be written into as the spare (two
+    /// records later, within the read), and such a read is torn, not
+    /// damaged. A record that is damaged stays damaged.
+    fn read_record_settled(&self) -> std::result::Result<Record, String> {
+        let mut tries = 0;
+        loop {
+            match self.read_record_once() {
+                Err(why) if why.contains("damaged") && tries < 2 => tries += 1,
+                done => return done,
+            }
+        }
     }
 
     fn read_record_once(&self) -> std::result::Result<Record, String> {
