@@ -139,3 +139,20 @@ pub fn visible(s: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::visible;
+
+    #[test]
+    fn control_characters_become_escapes() {
+        assert_eq!(visible("plain/path é"), "plain/path é");
+        assert_eq!(visible("a\u{1b}[2Jb\u{7}"), "a\\x1b[2Jb\\x07");
+        assert_eq!(visible("\u{9b}31m\u{7f}"), "\\u{9b}31m\\x7f");
+        assert_eq!(
+            visible("back\\x1b"),
+            "back\\\\x1b",
+            "an escape cannot be faked"
+        );
+    }
+}
