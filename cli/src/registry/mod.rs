@@ -126,12 +126,19 @@ impl Registry {
         };
         // A umask can only take bits away; put back the owner's.
         let _ = fs::set_permissions(&dir, fs::Permissions::from_mode(0o700));
+        // Written over the old number rather than after truncating it: the
+        // counter keeps the block it has (a full disk may not give one
+        // back), and numbers only grow.
         let next = format!("{}\n", n + 1);
         let written = counter
-            .set_len(0)
-            .and_then(|()| counter.seek(SeekFrom::Start(0)))
-            .and_then(|_| counter.write_all(next.as_bytes()));
-        written.map_err(|e| fail("update", e))?;
+            .seek(SeekFrom::Start(0))
+            .and_then(|_| counter.write_all(next.as_bytes()))
+            .and_then(|()| counter.set_len(next.len() as u64));
+        if let Err(e) = written {
+            // No job without its id counted: leave no empty directory.
+            let _ = fs::remove_dir(&dir);
+            return Err(fail("update", e));
+        }
         Ok(Job {
             id: n.to_string(),
             dir,
@@ -155,7 +162,9 @@ impl Registry {
     pub fn list_reporting(&self) -> Vec<Job> {
         let (jobs, skipped) = self.list();
         for s in skipped {
-            say!("skipping '{}': {}", s.path.display(), s.why);
+            // Names from the file system: shown, never obeyed.
+            let line = format!("skipping '{}': {}", s.path.display(), s.why);
+            say!("{}", crate::sys::words::visible(&line));
         }
         jobs
     }

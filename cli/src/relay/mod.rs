@@ -151,6 +151,17 @@ fn prepare(job: &Job, launch: &Launch) -> Result<client::Connection> {
     let mut record = Record::new(&job.id, &command);
     job.write_record(&record)
         .map_err(|e| Error::io(format!("write '{}'", job.record_path().display()), &e))?;
+    // Room for every later record, taken now: the final one must reach
+    // the disk even if the disk is full by then.
+    job.reserve().map_err(|e| {
+        Error::io(
+            format!(
+                "reserve room for the job's records in '{}'",
+                job.dir.display()
+            ),
+            &e,
+        )
+    })?;
     let log = job.create_log()?;
     let pair = pty::open_pair().map_err(|e| Error::io("open a pseudo-terminal", &e))?;
     record.tty = pty::name(&pair.master);
