@@ -160,6 +160,23 @@ impl Job {
         Ok(())
     }
 
+    /// Writes a new job's first record, then reserves room for every later
+    /// one ([`Job::reserve`]): the final record must reach the disk even if
+    /// the disk is full by then.
+    pub fn write_first_record(&self, r: &Record) -> Result<()> {
+        self.write_record(r)
+            .map_err(|e| Error::io(format_args!("write '{}'", self.record_path().display()), &e))?;
+        self.reserve().map_err(|e| {
+            Error::io(
+                format_args!(
+                    "reserve room for the job's records in '{}'",
+                    self.dir.display()
+                ),
+                &e,
+            )
+        })
+    }
+
     /// Makes the record's spare, as large as the record: the room its
     /// later records are written into, a full disk or not. Called once the
     /// first record is written; a job without one is not started.

@@ -149,19 +149,7 @@ fn prepare(job: &Job, launch: &Launch) -> Result<client::Connection> {
     let mut command = vec![argv0.to_os_string()];
     command.extend(args.iter().cloned());
     let mut record = Record::new(&job.id, &command);
-    job.write_record(&record)
-        .map_err(|e| Error::io(format!("write '{}'", job.record_path().display()), &e))?;
-    // Room for every later record, taken now: the final one must reach
-    // the disk even if the disk is full by then.
-    job.reserve().map_err(|e| {
-        Error::io(
-            format!(
-                "reserve room for the job's records in '{}'",
-                job.dir.display()
-            ),
-            &e,
-        )
-    })?;
+    job.write_first_record(&record)?;
     let log = job.create_log()?;
     let pair = pty::open_pair().map_err(|e| Error::io("open a pseudo-terminal", &e))?;
     record.tty = pty::name(&pair.master);

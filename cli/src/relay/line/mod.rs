@@ -96,8 +96,7 @@ pub fn start(a: &Start) -> Result<String> {
 
 fn prepare(job: &Job, a: &Start) -> Result<String> {
     let mut record = Record::new(&job.id, &[a.text.to_os_string()]);
-    job.write_record(&record)
-        .map_err(|e| Error::io(format_args!("write '{}'", job.record_path().display()), &e))?;
+    job.write_first_record(&record)?;
     let log = job.create_log()?;
     let pair = pty::open_pair().map_err(|e| Error::io("open a pseudo-terminal", &e))?;
     let tty = pty::name(&pair.master)
