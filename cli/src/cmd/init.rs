@@ -63,16 +63,40 @@ pub fn render(shell: InitShell, bin: &Path, marks: &Path, prefix: &str, rescue: 
         .replace("@HUPSAFE_MARKS@", &quote(&marks.to_string_lossy()))
         .replace("@HUPSAFE_PREFIX@", &quote(prefix))
         .replace("@HUPSAFE_HAS_RESCUE@", if rescue { "1" } else { "0" })
-        .replace(
-            "@HUPSAFE_WRAP_DIR@",
-            &quote(
-                &crate::sys::dirs::WRAP
-                    .resolve()
-                    .ok()
-                    .map(|d| d.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-            ),
-        )
+        .replace("@HUPSAFE_WRAP_DIR@", &quote(&wrap_dir_for_path()))
+}
+
+/// The wrap directory to put first on PATH (the script adds it only when
+/// it exists): empty, after a note, when someone else could write it or a
+/// directory above it, since whatever they put there would run instead of
+/// the user's commands.
+fn wrap_dir_for_path() -> String {
+    let Ok(dir) = crate::sys::dirs::WRAP.resolve() else {
+        return String::new();
+    };
+    let checked = if std::fs::symlink_metadata(&dir).is_ok() {
+        crate::sys::private_dir::wrap_dir_checked(&dir, false).map(drop)
+    } else {
+        // Not there yet: whoever can write the nearest directory above it
+        // could make it.
+        let existing = dir
+            .ancestors()
+            .find(|a| std::fs::symlink_metadata(a).is_ok());
+        match existing.map(|a| crate::sys::trusted::walk(a, None)) {
+            Some(Err(r @ crate::sys::trusted::Refusal::Unsafe { .. })) => {
+                Err(crate::sys::private_dir::WRAPPERS.refusal(&dir, r))
+            }
+            _ => Ok(()),
+        }
+    };
+    if let Err(e) = checked {
+        say!(
+            "note: not putting the wrap directory on PATH: {}",
+            e.message
+        );
+        return String::new();
+    }
+    dir.to_string_lossy().into_owned()
 }
 
 #[cfg(test)]

@@ -57,7 +57,9 @@ impl Row {
             attached: if status.is_live() { r.attached } else { 0 },
             command: r.command,
             cwd: r.cwd,
-            log: job.log_path().to_string_lossy().into_owned(),
+            log: crate::sys::trusted::shown(&job.log_path())
+                .to_string_lossy()
+                .into_owned(),
             bytes_logged: r.bytes_logged,
             bytes_lost: r.bytes_lost,
             log_error: r.log_error,
@@ -74,7 +76,11 @@ pub fn run(args: &PsArgs) -> Result<()> {
             match job.read_record() {
                 Ok(r) => rows.push(Row::new(&job, r)),
                 Err(why) => {
-                    say!("skipping job {} ('{}'): {why}", job.id, job.dir.display());
+                    say!(
+                        "skipping job {} ('{}'): {why}",
+                        job.id,
+                        crate::sys::trusted::shown(&job.dir).display()
+                    );
                 }
             }
         }
