@@ -266,8 +266,19 @@ fn an_embedded_copy_made_by_root_runs_for_every_user() {
     let s = shared_sandbox("sec-embed-all");
     let outdir = s.dir("out");
     fs::set_permissions(&outdir, fs::Permissions::from_mode(0o755)).unwrap();
+    // A program of the other user's (not root's, not set-id: a private
+    // shim would be allowed), embedded by root for everybody.
+    let prog = outdir.join("true");
+    fs::copy("/bin/true", &prog).unwrap();
+    std::os::unix::fs::chown(&prog, Some(other.uid), Some(other.gid)).unwrap();
     let out = outdir.join("true.hupsafe");
-    let (code, _, err) = s.run(["wrap", "--embed", "/bin/true", "-o", out.to_str().unwrap()]);
+    let (code, _, err) = s.run([
+        "wrap",
+        "--embed",
+        prog.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{err}");
     // As root it runs (the control: the copy itself works).
     let st = Command::new(&out).status().unwrap();
