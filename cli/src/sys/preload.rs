@@ -4,9 +4,11 @@
 //! private per-user directory, named by its content hash so that two
 //! versions of hupsafe never clash. Whoever can replace that file runs code
 //! in every protected process, so the directory and the file are checked on
-//! every use: owned by the user, not writable by anyone else, no symlinks,
-//! and every directory above them safe (owned by the user or root, and not
-//! group/world-writable unless sticky, like /tmp).
+//! every use: owned by the user, not writable by anyone else, and every
+//! directory and link above them safe (owned by the user or root, and not
+//! group/world-writable unless sticky, like /tmp), walked from `/` and used
+//! through the open directory (sys/trusted.rs). Root's programs load a
+//! system copy every user can read ([`install`]).
 //!
 //! LD_PRELOAD is split on colons and spaces with no escaping, so the path may contain neither
 //! (docs/HANGUPS.md, "Interposer rules"); a location that would is skipped for the next candidate.
