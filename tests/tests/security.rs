@@ -143,6 +143,13 @@ fn a_wrap_directory_others_can_write_is_refused_and_kept_off_path() {
         err.contains("not putting the wrap directory on PATH"),
         "{err}"
     );
+    // Nor one that is not there yet: the other user could make it.
+    let (code, script, err) = run(&shared.join("later"), &["init", "bash"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        !script.contains(shared.join("later").to_str().unwrap()),
+        "init puts a directory the other user can make on PATH:\n{script}"
+    );
     // doctor reports it.
     let (_, out, _) = run(&wrap, &["doctor", "--json"]);
     let json: serde_json::Value = serde_json::from_str(&out).unwrap();

@@ -79,11 +79,22 @@ fn wrap_dir_for_path() -> String {
     } else {
         // Not there yet: whoever can write the nearest directory above it
         // could make it.
+        use crate::sys::trusted::{self, Refusal};
         let existing = dir
             .ancestors()
             .find(|a| std::fs::symlink_metadata(a).is_ok());
-        match existing.map(|a| crate::sys::trusted::walk(a, None)) {
-            Some(Err(r @ crate::sys::trusted::Refusal::Unsafe { .. })) => {
+        let walked = existing.map(|a| {
+            let w = trusted::walk(a, None)?;
+            match trusted::unsafe_dir(w.uid, w.mode) {
+                Some(why) => Err(Refusal::Unsafe {
+                    at: a.to_path_buf(),
+                    why,
+                }),
+                None => Ok(()),
+            }
+        });
+        match walked {
+            Some(Err(r @ Refusal::Unsafe { .. })) => {
                 Err(crate::sys::private_dir::WRAPPERS.refusal(&dir, r))
             }
             _ => Ok(()),

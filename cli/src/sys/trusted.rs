@@ -74,8 +74,8 @@ pub fn unsafe_dir(uid: u32, mode: u32) -> Option<String> {
     None
 }
 
-/// Walks `path` (absolute) from `/`, creating missing directories with
-/// `create` (the last one with that mode, those above it 0700) when asked.
+/// Walks `path` (absolute) from `/`, creating missing directories with mode
+/// `create` when asked.
 /// Every directory above the last one is checked here; the last one's
 /// owner and mode are returned for the caller to judge.
 pub fn walk(path: &Path, create: Option<u32>) -> Result<Walked, Refusal> {
@@ -109,10 +109,8 @@ pub fn walk(path: &Path, create: Option<u32>) -> Result<Walked, Refusal> {
         });
     }
     let mut reachable = st.st_mode & 0o001 != 0;
-    let (mut last_uid, mut last_mode) = (st.st_uid, st.st_mode);
     let mut links = 0;
     let mut final_was_link = false;
-    let mut created = false;
     let mut just_created = false;
     while let Some(name) = todo.pop_front() {
         if name == ".." {
@@ -126,11 +124,7 @@ pub fn walk(path: &Path, create: Option<u32>) -> Result<Walked, Refusal> {
         let fd = match rustix::fs::openat(cur, name.as_os_str(), o_path, Mode::empty()) {
             Ok(fd) => fd,
             Err(rustix::io::Errno::NOENT) if create.is_some() => {
-                let mode = if todo.is_empty() {
-                    create.unwrap_or(0o700)
-                } else {
-                    0o700
-                };
+                let mode = create.unwrap_or(0o700);
                 match rustix::fs::mkdirat(cur, name.as_os_str(), Mode::from_raw_mode(mode)) {
                     Ok(()) => just_created = true,
                     Err(rustix::io::Errno::EXIST) => {}
@@ -160,7 +154,9 @@ pub fn walk(path: &Path, create: Option<u32>) -> Result<Walked, Refusal> {
                 let target = rustix::fs::readlinkat(&fd, "", Vec::new())
                     .map_err(|e| io_err(&at, e.into()))?;
                 let target = PathBuf::from(OsStr::from_bytes(target.as_bytes()));
-                final_was_link = todo.is_empty();
+                // The path's own last component is a link: whatever its
+                // target, the caller hears of it.
+                final_was_link |= todo.is_empty();
                 if target.is_absolute() {
                     stack.truncate(1);
                 }
@@ -174,15 +170,10 @@ pub fn walk(path: &Path, create: Option<u32>) -> Result<Walked, Refusal> {
                 return Err(io_err(&at, io::Error::from_raw_os_error(libc::ENOTDIR)));
             }
         }
-        if just_created {
+        let mode_now = if just_created {
             // A umask can only take bits away; put back the mode meant.
             just_created = false;
-            created = todo.is_empty();
-            let mode = if created {
-                create.unwrap_or(0o700)
-            } else {
-                0o700
-            };
+            let mode = create.unwrap_or(0o700);
             if st.st_uid == me() && st.st_mode & 0o7777 != mode {
                 let real = rustix::fs::openat(
                     &fd,
@@ -194,27 +185,25 @@ pub fn walk(path: &Path, create: Option<u32>) -> Result<Walked, Refusal> {
                 rustix::fs::fchmod(&real, Mode::from_raw_mode(mode))
                     .map_err(|e| io_err(&at, e.into()))?;
             }
-            let st2 = rustix::fs::fstat(&fd).map_err(|e| io_err(&at, e.into()))?;
-            (last_uid, last_mode) = (st2.st_uid, st2.st_mode);
+            rustix::fs::fstat(&fd)
+                .map_err(|e| io_err(&at, e.into()))?
+                .st_mode
         } else {
-            (last_uid, last_mode) = (st.st_uid, st.st_mode);
-        }
+            st.st_mode
+        };
         // The last directory is judged by the caller (private, or not
         // writable by others), with its own message.
         if !todo.is_empty() {
-            if let Some(why) = unsafe_dir(last_uid, last_mode) {
+            if let Some(why) = unsafe_dir(st.st_uid, mode_now) {
                 return Err(Refusal::Unsafe { at, why });
             }
         }
-        reachable &= last_mode & 0o001 != 0;
-        if todo.is_empty() {
-            final_was_link = final_was_link && !created;
-        } else {
-            final_was_link = false;
-        }
+        reachable &= mode_now & 0o001 != 0;
         stack.push((fd, at));
     }
     let (fd, at) = stack.pop().expect("the root stays");
+    // After a trailing `..` the last directory is not the last one opened.
+    let st = rustix::fs::fstat(&fd).map_err(|e| io_err(&at, e.into()))?;
     Ok(Walked {
         fd,
         path: if at == Path::new("/") {
@@ -222,8 +211,8 @@ pub fn walk(path: &Path, create: Option<u32>) -> Result<Walked, Refusal> {
         } else {
             path.to_path_buf()
         },
-        uid: last_uid,
-        mode: last_mode,
+        uid: st.st_uid,
+        mode: st.st_mode,
         reachable_by_all: reachable,
         final_was_link,
     })
@@ -384,5 +373,7 @@ mod tests {
         assert!(!w.final_was_link);
         let w = walk(&t.path().join("link"), None).unwrap();
         assert!(w.final_was_link);
+        std::os::unix::fs::symlink(real.join("sub"), t.path().join("deep")).unwrap();
+        assert!(walk(&t.path().join("deep"), None).unwrap().final_was_link);
     }
 }
