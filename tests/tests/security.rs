@@ -414,3 +414,39 @@ fn without_any_usable_place_the_command_still_runs() {
     assert_eq!((code, out.as_str()), (0, "it ran\n"), "{err}");
     assert!(err.contains("note: running without the shim"), "{err}");
 }
+
+#[test]
+fn a_state_directory_swapped_after_the_start_changes_nothing() {
+    // Opened once, used through the open directory: a job's supervisor
+    // keeps writing where the job started, whatever is put at the path
+    // later (what someone who can swap a directory on the way would do,
+    // done here by the test itself).
+    let jobs = Sandbox::for_jobs("sec-swap");
+    let tag = hupsafe_tests::unique_tag("swap");
+    let (mut client, job) = jobs.start(&hupsafe_tests::relay::ticker(100_000, 50, &tag), &tag);
+    let id = job.id();
+    let state = jobs.state_dir();
+    let moved = jobs.root().join("state-moved");
+    fs::rename(&state, &moved).unwrap();
+    let decoy_job = state.join("jobs").join(&id);
+    fs::create_dir_all(&decoy_job).unwrap();
+    for d in [&state, &state.join("jobs"), &decoy_job] {
+        fs::set_permissions(d, fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    let program = job.pid().expect("the job has a pid");
+    // SAFETY: killing the program this test started, by pid.
+    unsafe { libc::kill(program, libc::SIGKILL) };
+    let status = hupsafe_tests::relay::wait_child(&mut client);
+    let written: Vec<_> = fs::read_dir(&decoy_job)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    fs::remove_dir_all(&state).unwrap();
+    fs::rename(&moved, &state).unwrap();
+    assert!(
+        written.is_empty(),
+        "the supervisor wrote {written:?} into the directory put in place after its start"
+    );
+    assert_eq!(status, 137);
+    jobs.wait_state(&id, "killed", |s| s == "killed by SIGKILL");
+}
