@@ -314,8 +314,14 @@ Two ways to protect a program started by something you do not control:
                                   sudo or cron. The original is left unchanged
                                   unless --in-place (which keeps PATH.hupsafe-orig).
 
+Who can run an embedded copy: it names the shim's path. With the system copy
+(/usr/local/lib/hupsafe, written by `sudo hupsafe install --system` or by any
+hupsafe run as root) it runs for every user; otherwise it names your private
+shim and runs only for you (another user gets exit 127).
+
 The wrap directory: --dir, else $HUPSAFE_WRAP_DIR, else $XDG_DATA_HOME/hupsafe/bin,
-else ~/.local/share/hupsafe/bin.
+else ~/.local/share/hupsafe/bin. It must be yours and writable by nobody else,
+and so must every directory above it; `hupsafe init` leaves it off PATH otherwise.
 
 Refused: static programs (no loader; use `hupsafe --strict`), 32-bit programs,
 scripts and non-ELF files with --embed (wrap the interpreter, or use a PATH
@@ -361,7 +367,8 @@ pub struct UnwrapArgs {
 #[derive(Args, Debug)]
 pub struct InstallArgs {
     /// Put the shim in a root-owned directory (/usr/local/lib/hupsafe), for
-    /// programs root may run (`wrap --embed` of setuid or root-owned programs)
+    /// programs root or any user may run (`wrap --embed`; root's own runs
+    /// use it too)
     #[arg(long, required = true)]
     pub system: bool,
 }

@@ -64,17 +64,35 @@ pub fn exec(cmd: &OsStr, args: &[OsString], opts: &RunOptions) -> Error {
     // cannot use it (static, 32-bit, secure mode) ignore it, as their
     // children may not.
     let existing = std::env::var_os("LD_PRELOAD");
-    let shim = match preload::install() {
-        Ok(p) => p,
-        Err(e) => return e,
-    };
-    let (value, remarks) = preload::compose(existing.as_deref(), &shim);
-    if !opts.quiet {
-        for r in remarks {
-            say!("note: {r}");
+    // An explicit HUPSAFE_LIB_DIR that cannot be used is an error; without
+    // one, no usable place (HOME unusable, /var/tmp taken) still runs the
+    // command, with SIGHUP ignored but without the shim, after a note.
+    let explicit = std::env::var_os(crate::sys::dirs::LIB.var).is_some_and(|d| !d.is_empty());
+    match preload::install() {
+        Ok(shim) => {
+            let (value, remarks) = preload::compose(existing.as_deref(), &shim);
+            if !opts.quiet {
+                for r in remarks {
+                    say!("note: {r}");
+                }
+            }
+            std::env::set_var("LD_PRELOAD", &value);
+        }
+        Err(e) if explicit => return e,
+        Err(e) => {
+            if !opts.quiet {
+                say!(
+                    "note: running without the shim (SIGHUP stays ignored, but the program \
+                     can undo that): {}",
+                    e.message
+                );
+            }
+            match preload::without_shim(existing.as_deref()) {
+                Some(v) => std::env::set_var("LD_PRELOAD", v),
+                None => std::env::remove_var("LD_PRELOAD"),
+            }
         }
     }
-    std::env::set_var("LD_PRELOAD", &value);
     protect_self();
     startup::restore_sigpipe();
     if filter.is_some() && !opts.quiet {

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use super::*;
 use crate::error::{os_words, Error, Result, EXIT_NO_JOB};
 use crate::sys::private_dir::{open_nofollow, replace_file, uid};
+use crate::sys::trusted::shown;
 
 /// One job's directory.
 #[derive(Clone, Debug)]
@@ -142,7 +143,7 @@ impl Job {
         if !m.is_file() || m.uid() != uid() {
             return Err(io::Error::new(
                 io::ErrorKind::PermissionDenied,
-                format!("'{}' is not a file of yours", spare.display()),
+                format!("'{}' is not a file of yours", shown(&spare).display()),
             ));
         }
         // Never shorter than it is: its blocks are the room.
@@ -164,13 +165,17 @@ impl Job {
     /// one ([`Job::reserve`]): the final record must reach the disk even if
     /// the disk is full by then.
     pub fn write_first_record(&self, r: &Record) -> Result<()> {
-        self.write_record(r)
-            .map_err(|e| Error::io(format_args!("write '{}'", self.record_path().display()), &e))?;
+        self.write_record(r).map_err(|e| {
+            Error::io(
+                format_args!("write '{}'", shown(&self.record_path()).display()),
+                &e,
+            )
+        })?;
         self.reserve().map_err(|e| {
             Error::io(
                 format_args!(
                     "reserve room for the job's records in '{}'",
-                    self.dir.display()
+                    shown(&self.dir).display()
                 ),
                 &e,
             )
@@ -208,7 +213,7 @@ impl Job {
             .map_err(|e| {
                 Error::failure(format!(
                     "cannot create the log '{}': {}",
-                    path.display(),
+                    shown(&path).display(),
                     os_words(&e)
                 ))
             })?;
@@ -224,7 +229,7 @@ impl Job {
                 format!(
                     "cannot read the log of job {}: '{}': {}",
                     self.id,
-                    path.display(),
+                    shown(&path).display(),
                     os_words(&e)
                 ),
             )

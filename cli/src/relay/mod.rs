@@ -167,7 +167,10 @@ fn prepare(job: &Job, launch: &Launch) -> Result<client::Connection> {
         SocketPath::new(&job.sock_path()).map_err(|e| Error::io("reach the job directory", &e))?;
     let listener = os::listen(&sock.path).map_err(|e| {
         Error::io(
-            format!("create the socket '{}'", job.sock_path().display()),
+            format!(
+                "create the socket '{}'",
+                crate::sys::trusted::shown(&job.sock_path()).display()
+            ),
             &e,
         )
     })?;

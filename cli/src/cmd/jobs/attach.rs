@@ -26,7 +26,7 @@ pub fn run(args: &AttachArgs) -> Result<()> {
             Error::failure(format!(
                 "cannot reach job {}'s supervisor at '{}': {}",
                 job.id,
-                job.sock_path().display(),
+                crate::sys::trusted::shown(&job.sock_path()).display(),
                 os_words(&e)
             ))
         })

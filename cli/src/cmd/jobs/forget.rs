@@ -60,7 +60,7 @@ fn forget_one(job: &Job, by_id: bool) -> Result<()> {
     job.remove().map_err(|e| {
         Error::failure(format!(
             "cannot remove '{}': {}",
-            job.dir.display(),
+            crate::sys::trusted::shown(&job.dir).display(),
             os_words(&e)
         ))
     })

@@ -66,7 +66,9 @@ impl Row {
             attached: if status.is_live() { r.attached } else { 0 },
             command: r.command,
             cwd: r.cwd,
-            log: job.log_path().to_string_lossy().into_owned(),
+            log: crate::sys::trusted::shown(&job.log_path())
+                .to_string_lossy()
+                .into_owned(),
             bytes_logged: r.bytes_logged,
             bytes_lost: r.bytes_lost,
             log_error: r.log_error,
@@ -93,7 +95,7 @@ pub fn run(args: &PsArgs) -> Result<()> {
                         visible(&format!(
                             "skipping job {} ('{}'): {why}{hint}",
                             job.id,
-                            job.dir.display()
+                            crate::sys::trusted::shown(&job.dir).display()
                         ))
                     );
                 }

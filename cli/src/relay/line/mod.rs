@@ -32,6 +32,7 @@ use super::proto::{self, Decoder};
 use super::pty;
 use crate::error::{Error, Result};
 use crate::registry::{find_job, Job, ProcId, Record, Registry, SocketPath};
+use crate::sys::trusted::shown;
 
 /// `status i32 (or absent)`: from `line end`: the shell has finished the
 /// line (or its foreground part); answer with [`SYNCED`] once the output
@@ -120,7 +121,7 @@ fn prepare(job: &Job, a: &Start) -> Result<String> {
         SocketPath::new(&job.sock_path()).map_err(|e| Error::io("reach the job directory", &e))?;
     let listener = os::listen(&sock.path).map_err(|e| {
         Error::io(
-            format_args!("create the socket '{}'", job.sock_path().display()),
+            format_args!("create the socket '{}'", shown(&job.sock_path()).display()),
             &e,
         )
     })?;
@@ -138,10 +139,15 @@ fn prepare(job: &Job, a: &Start) -> Result<String> {
             Mode::from_raw_mode(0o600),
             0,
         )
-        .map_err(|e| Error::io(format_args!("create '{}'", path.display()), &e.into()))?;
+        .map_err(|e| {
+            Error::io(
+                format_args!("create '{}'", shown(&path).display()),
+                &e.into(),
+            )
+        })?;
         fifos.push(
             open_fifo(&path)
-                .map_err(|e| Error::io(format_args!("open '{}'", path.display()), &e))?,
+                .map_err(|e| Error::io(format_args!("open '{}'", shown(&path).display()), &e))?,
         );
     }
     let ack_fifo = fifos.pop().expect("two FIFOs");
@@ -168,7 +174,7 @@ fn prepare(job: &Job, a: &Start) -> Result<String> {
         job.id,
         tty,
         String::from_utf8_lossy(std::os::unix::ffi::OsStrExt::as_bytes(preload.as_os_str())),
-        job.dir.display()
+        shown(&job.dir).display()
     ))
 }
 
