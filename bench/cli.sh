@@ -70,7 +70,9 @@ step "building bench/cli_loop.c"
 
 step "building hupsafe (release)"
 cargo build --release --quiet -p hupsafe >&2
-HUPSAFE=$ROOT/target/release/hupsafe
+# Cargo builds where CARGO_TARGET_DIR says, if set.
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+HUPSAFE=$TARGET_DIR/release/hupsafe
 [[ -x $HUPSAFE ]] || die "cargo built no $HUPSAFE"
 mkdir -p "$WORK/bin"
 ln -s "$HUPSAFE" "$WORK/bin/nohup"

@@ -33,6 +33,54 @@ fn main() {
         .unwrap_or_else(|e| panic!("cannot read the built shim {}: {e}", built.display()));
     fs::write(&dest, &bytes).unwrap();
     println!("cargo:rustc-env=HUPSAFE_SHIM_HASH={:016x}", fnv1a64(&bytes));
+    link_unwinder_statically(&out);
+}
+
+/// On glibc targets the standard library takes its unwinder (used for
+/// backtraces only: panics abort) from `libgcc_s.so.1`. Loading that library
+/// and running its constructor, which probes the CPU with CPUID (a trap to
+/// the hypervisor on a VM, about 4 us each where this was measured), costs
+/// about 0.1 ms of every `hupsafe` start, a tenth of an exec (README,
+/// Benchmarks). The same unwinder exists as a static archive, libgcc_eh.a,
+/// which is what `crt-static` builds link; a directory holding it under the
+/// name `libgcc_s.a` comes first on the link search path, so the linker's
+/// `-lgcc_s` resolves to it. When the archive cannot be found (a toolchain
+/// without GCC's runtime, or a cross build), the build stays as it was.
+/// `HUPSAFE_SHARED_LIBGCC=1` keeps the shared library.
+fn link_unwinder_statically(out: &std::path::Path) {
+    println!("cargo:rerun-if-env-changed=HUPSAFE_SHARED_LIBGCC");
+    println!("cargo:rerun-if-env-changed=CC");
+    let cfg = |k: &str| env::var(k).unwrap_or_default();
+    let static_crt = cfg("CARGO_CFG_TARGET_FEATURE")
+        .split(',')
+        .any(|f| f == "crt-static");
+    if cfg("CARGO_CFG_TARGET_OS") != "linux"
+        || cfg("CARGO_CFG_TARGET_ENV") != "gnu"
+        || static_crt
+        || cfg("HOST") != cfg("TARGET")
+        || env::var_os("HUPSAFE_SHARED_LIBGCC").is_some_and(|v| v == "1")
+    {
+        return;
+    }
+    let cc = env::var_os("CC").unwrap_or_else(|| "cc".into());
+    let Ok(found) = Command::new(&cc)
+        .arg("-print-file-name=libgcc_eh.a")
+        .output()
+    else {
+        return;
+    };
+    let archive = PathBuf::from(String::from_utf8_lossy(&found.stdout).trim());
+    // gcc prints the bare name back when it has no such file.
+    if !found.status.success() || !archive.is_absolute() || !archive.is_file() {
+        println!("cargo:warning=libgcc_eh.a not found: hupsafe links libgcc_s.so.1 (slower start)");
+        return;
+    }
+    let dir = out.join("static-unwinder");
+    fs::create_dir_all(&dir).unwrap();
+    let link = dir.join("libgcc_s.a");
+    let _ = fs::remove_file(&link);
+    std::os::unix::fs::symlink(&archive, &link).unwrap();
+    println!("cargo:rustc-link-search=native={}", dir.display());
 }
 
 fn build_shim(shim: &std::path::Path, out: &std::path::Path) -> PathBuf {

@@ -11,8 +11,8 @@
 #   line, a pipeline stage, `cmd &`, `time cmd`, `VAR=x cmd`), and plainly
 #   when called from a function, a sourced file, $(...) or <(...), or
 #   completion. bash parses the line as always: quoting, globs,
-#   redirections and history are the user's own. No DEBUG trap, no key
-#   binding: bash-preexec and other DEBUG-trap users are left alone.
+#   redirections and history are the user's own. No key binding is taken;
+#   a DEBUG trap set before (bash-preexec) is kept, ours runs after it.
 # - the prompt hook (first in PROMPT_COMMAND) reads the small marks file
 #   with the `read` builtin, starts no process, and redefines functions only
 #   when the text changed: a mark reaches every open shell at its next
@@ -23,6 +23,15 @@
 #   stopped without the relay (output redirected), a HUP trap is set while
 #   such a job exists: on hangup it takes those jobs off the job table, then
 #   lets bash hang up the rest as usual.
+# - a whole line is protected when it has a marked command (or the prefix)
+#   in a command position: a DEBUG trap, armed at the end of PROMPT_COMMAND,
+#   reads the line from the history at its first command and asks
+#   `hupsafe line start` for a job and a pty; for the duration of the line
+#   the shell's fds 1 and 2 (when they are the terminal) go to that pty,
+#   SIGHUP is ignored and the shim is in LD_PRELOAD, so everything the line
+#   starts inherits them; bash runs the line itself as always. The next
+#   prompt waits for the line's output to be shown (`hupsafe line end`),
+#   then puts fds, trap and environment back. See shell/README.md.
 # - if the hupsafe binary disappears, marked commands print one line and
 #   run unprotected: the shell never breaks.
 
@@ -33,6 +42,10 @@ __hupsafe_has_rescue=@HUPSAFE_HAS_RESCUE@
 # `hupsafe wrap` wrappers win over the programs they wrap: their directory
 # goes first on PATH when it exists (wrappers skip it when they search).
 __hupsafe_wrap_dir=@HUPSAFE_WRAP_DIR@
+# Where the DEBUG trap writes `history 1` to read it back without a fork.
+__hupsafe_line_dir=@HUPSAFE_LINE_DIR@
+[[ -n $__hupsafe_line_dir && -d $__hupsafe_line_dir && -w $__hupsafe_line_dir ]] ||
+    __hupsafe_line_dir=
 if [[ -n $__hupsafe_wrap_dir && -d $__hupsafe_wrap_dir ]]; then
     case $PATH in
         "$__hupsafe_wrap_dir" | "$__hupsafe_wrap_dir":*) ;;
@@ -47,6 +60,13 @@ __hupsafe_marks_text=${__hupsafe_marks_text-}
 __hupsafe_defined=(${__hupsafe_defined[@]+"${__hupsafe_defined[@]}"})
 __hupsafe_guard=(${__hupsafe_guard[@]+"${__hupsafe_guard[@]}"})
 __hupsafe_trap_set=${__hupsafe_trap_set-0}
+# The protected line running now: its job id ("-" when it runs
+# unprotected), empty between lines.
+__hupsafe_line=${__hupsafe_line-}
+__hupsafe_armed=
+__hupsafe_line_names=${__hupsafe_line_names-}
+__hupsafe_line_re=${__hupsafe_line_re-}
+__hupsafe_alias_text=${__hupsafe_alias_text-}
 
 # The hupsafe binary to run: the one that rendered this script, else one on
 # PATH. Sets __hupsafe_run_bin; fails with one line on stderr if neither.
@@ -113,7 +133,10 @@ __hupsafe_in_job() {
 
 # The body of every mark function: `NAME() { __hupsafe_marked NAME "$@"; }`.
 __hupsafe_marked() {
-    if [[ $- == *i* ]] && ((${#FUNCNAME[@]} == 2)) && __hupsafe_in_job; then
+    if [[ -n $__hupsafe_line ]]; then
+        # Inside a protected line: the line already is.
+        command "$@"
+    elif [[ $- == *i* ]] && ((${#FUNCNAME[@]} == 2)) && __hupsafe_in_job; then
         __hupsafe_protect "$@"
     else
         command "$@"
@@ -149,12 +172,16 @@ __hupsafe_load() {
             __hupsafe_defined+=("$name")
         fi
     done
+    __hupsafe_line_words
 }
 
 # The prompt hook: applies the marks file when its text changed, and drops
 # guarded jobs that are gone. Keeps $?.
 __hupsafe_prompt() {
     local s=$? text=
+    if [[ -n $__hupsafe_line ]]; then
+        __hupsafe_line_finish "$s"
+    fi
     if [[ -r $__hupsafe_marks_file ]]; then
         IFS= read -r -d '' text <"$__hupsafe_marks_file" 2>/dev/null || :
     fi
@@ -165,6 +192,12 @@ __hupsafe_prompt() {
     if ((${#__hupsafe_guard[@]})); then
         __hupsafe_guard_prune
     fi
+    text="${!BASH_ALIASES[*]}=${BASH_ALIASES[*]}"
+    if [[ $text != "$__hupsafe_alias_text" ]]; then
+        __hupsafe_alias_text=$text
+        __hupsafe_line_words
+    fi
+    __hupsafe_arm_last
     return "$s"
 }
 
@@ -197,6 +230,234 @@ __hupsafe_hangup() {
         disown "$g" 2>/dev/null
     done
     trap - HUP
+    kill -HUP "$$"
+}
+
+# --- Protected lines -------------------------------------------------------
+
+# The names that make a line protected (marks with their function, the
+# prefix, aliases whose first word is one of them), and a regex that finds
+# any of them as a word: most lines fail it at once.
+__hupsafe_line_words() {
+    local names=" ${__hupsafe_defined[*]-} " a first alt='' n
+    if [[ -n $__hupsafe_prefix && $(declare -f "$__hupsafe_prefix" 2>/dev/null) == *__hupsafe_prefixed* ]]; then
+        names+="$__hupsafe_prefix "
+    fi
+    for a in "${!BASH_ALIASES[@]}"; do
+        first=${BASH_ALIASES[$a]}
+        first=${first#"${first%%[![:space:]]*}"}
+        first=${first%%[[:space:]]*}
+        [[ -n $first && $names == *" $first "* ]] && names+="$a "
+    done
+    __hupsafe_line_names=$names
+    local -
+    set -f
+    for n in $names; do
+        n=${n//./\\.}
+        n=${n//+/\\+}
+        alt+="${alt:+|}$n"
+    done
+    if [[ -n $alt ]]; then
+        __hupsafe_line_re="(^|[^A-Za-z0-9_.+/-])($alt)([^A-Za-z0-9_.+/-]|$)"
+    else
+        __hupsafe_line_re=
+    fi
+}
+
+# Whether the line $1 has a protected name in a command position: the
+# first word, or one after an operator (; & | && || ( ) { }), a keyword
+# (if then else do while until time !) or a precommand (exec env nice
+# nohup), skipping assignments, options and redirections. `command NAME`
+# stays what it was, the way to run NAME unprotected. Quoted text, $(...),
+# <(...), `...` and function bodies are left out: they are not commands
+# the line runs at the prompt. Sets __hupsafe_line_word.
+__hupsafe_line_marked() {
+    [[ -n $__hupsafe_line_re && $1 =~ $__hupsafe_line_re ]] || return 1
+    local text=$1 w cmd=1 re
+    re="'[^']*'|\"[^\"]*\"|\`[^\`]*\`|[\$<>]\([^()]*\)"
+    while [[ $text =~ $re ]]; do
+        text=${text/"${BASH_REMATCH[0]}"/ q }
+    done
+    re="[A-Za-z0-9_.:-]+[[:space:]]*\(\)[[:space:]]*\{[^}]*\}"
+    while [[ $text =~ $re ]]; do
+        text=${text/"${BASH_REMATCH[0]}"/ ; }
+    done
+    re='[;&|(){}]'
+    text=${text//$re/ ; }
+    local - IFS=$' \t\n' assign='^[A-Za-z_][A-Za-z0-9_]*(\[[^]]*\])?\+?='
+    set -f
+    for w in $text; do
+        if [[ $w == ';' ]]; then
+            cmd=1
+            continue
+        fi
+        ((cmd)) || continue
+        case $w in
+        '!' | time | do | then | else | elif | if | while | until | exec | env | nice | nohup | -* | [0-9]*) continue ;;
+        *'>'* | *'<'*) continue ;;
+        [A-Za-z_]*=*) [[ $w =~ $assign ]] && continue ;;
+        esac
+        if [[ $__hupsafe_line_names == *" $w "* ]]; then
+            __hupsafe_line_word=$w
+            return 0
+        fi
+        cmd=0
+    done
+    return 1
+}
+
+# Armed last in PROMPT_COMMAND with the history number the next line will
+# get; kept last there if other hooks are added after ours.
+__hupsafe_arm() {
+    __hupsafe_armed=$HISTCMD
+}
+
+__hupsafe_arm_last() {
+    if [[ -n ${PROMPT_COMMAND+x} && ${PROMPT_COMMAND@a} == *a* ]]; then
+        [[ ${PROMPT_COMMAND[${#PROMPT_COMMAND[@]}-1]} == __hupsafe_arm ]] ||
+            PROMPT_COMMAND+=(__hupsafe_arm)
+    else
+        # shellcheck disable=SC2128,SC2178 # a string here
+        case ${PROMPT_COMMAND-} in
+        *__hupsafe_arm) ;;
+        *) PROMPT_COMMAND="${PROMPT_COMMAND-}${PROMPT_COMMAND:+;}__hupsafe_arm" ;;
+        esac
+    fi
+}
+
+# The DEBUG trap, at the first command of a line typed at the prompt: is
+# it a line to protect?
+__hupsafe_debug() {
+    [[ -z ${COMP_LINE-} && -z ${READLINE_LINE+x} ]] || return 0
+    local n=$__hupsafe_armed text=
+    __hupsafe_armed=
+    # Written over in place, ended by a NUL: truncating would make ext4
+    # flush the file on close (auto_da_alloc), a millisecond per line.
+    if [[ -n $__hupsafe_line_dir ]] &&
+        { HISTTIMEFORMAT='' builtin history 1 && printf '\0'; } 2>/dev/null 1<>"$__hupsafe_line_dir/$$"; then
+        IFS= read -r -d '' text <"$__hupsafe_line_dir/$$"
+    else
+        text=$(HISTTIMEFORMAT='' builtin history 1 2>/dev/null)
+    fi
+    [[ $text =~ ^[[:space:]]*[0-9]+[*\ ]\ (.*)$ ]] || return 0
+    text=${BASH_REMATCH[1]%$'\n'}
+    # Not saved (ignorespace, ignoredups, history off): the entry is this
+    # line only if it holds the command about to run.
+    if ((HISTCMD != n)) && [[ $text != *"$BASH_COMMAND"* ]]; then
+        return 0
+    fi
+    __hupsafe_line_marked "$text" || return 0
+    __hupsafe_line_begin "$text"
+}
+
+# Sets up the line $1: its job and pty, the shell's terminal fds on it,
+# SIGHUP ignored, the shim exported. On any failure, the line runs as if
+# unprotected (marked commands inside it too), after one line saying so.
+__hupsafe_line_begin() {
+    local o=0 e=0 reply id pty preload
+    [[ -t 1 ]] && o=1
+    [[ -t 2 ]] && e=1
+    if ! __hupsafe_find_bin "$__hupsafe_line_word"; then
+        __hupsafe_line=-
+        return 0
+    fi
+    __hupsafe_line_ttyin=0
+    [[ -t 0 ]] && __hupsafe_line_ttyin=1
+    __hupsafe_line_bang=${!-}
+    exec {__hupsafe_line_o}>&1 {__hupsafe_line_e}>&2
+    if ((o || e)); then
+        if ! reply=$(
+            "$__hupsafe_run_bin" line start --text "$1" --shell-pid "$$" \
+                --screen "$((o ? __hupsafe_line_o : __hupsafe_line_e))"
+        ) || [[ $reply != *$'\n'*$'\n'*$'\n'* ]]; then
+            printf 'hupsafe: running this line unprotected\n' >&2
+            exec {__hupsafe_line_o}>&- {__hupsafe_line_e}>&-
+            __hupsafe_line=-
+            return 0
+        fi
+        id=${reply%%$'\n'*}
+        reply=${reply#*$'\n'}
+        pty=${reply%%$'\n'*}
+        reply=${reply#*$'\n'}
+        preload=${reply%%$'\n'*}
+        __hupsafe_line_jobdir=${reply#*$'\n'}
+        __hupsafe_line_jobdir=${__hupsafe_line_jobdir%$'\n'}
+    else
+        # No terminal to keep: SIGHUP and the shim only.
+        id=+
+        preload=$("$__hupsafe_run_bin" shim 2>/dev/null) || preload=
+        preload=${LD_PRELOAD:+$LD_PRELOAD:}$preload
+    fi
+    if [[ -n $__hupsafe_line_dir ]] &&
+        { builtin trap -p HUP && printf '\0'; } 2>/dev/null 1<>"$__hupsafe_line_dir/$$"; then
+        IFS= read -r -d '' __hupsafe_line_hup <"$__hupsafe_line_dir/$$"
+    else
+        __hupsafe_line_hup=$(builtin trap -p HUP)
+    fi
+    __hupsafe_line_preload_was=${LD_PRELOAD+x}${LD_PRELOAD@a}
+    __hupsafe_line_preload=${LD_PRELOAD-}
+    __hupsafe_line=$id
+    [[ -n $preload ]] && export LD_PRELOAD="$preload"
+    builtin trap '' HUP
+    if ((o)); then
+        exec 1>|"$pty"
+    fi
+    if ((e)); then
+        if ((o)); then exec 2>&1; else exec 2>|"$pty"; fi
+    fi
+}
+
+# At the next prompt: the output shown, then the shell as it was.
+__hupsafe_line_finish() {
+    local s=$1 id=$__hupsafe_line pgid ack
+    __hupsafe_line=
+    [[ $id == - ]] && return 0
+    # The status to the supervisor, and its `ok` once the line's output is
+    # on the terminal (builtins only; at most 3 s if it is gone).
+    if [[ $id != + && -S $__hupsafe_line_jobdir/sock ]] &&
+        printf '%s\n' "$s" 2>/dev/null 1<>"$__hupsafe_line_jobdir/sync"; then
+        # shellcheck disable=SC2034 # only waited for
+        IFS= read -r -t 3 ack 2>/dev/null 0<>"$__hupsafe_line_jobdir/ack"
+    fi
+    exec 1>&"$__hupsafe_line_o" 2>&"$__hupsafe_line_e" {__hupsafe_line_o}>&- {__hupsafe_line_e}>&-
+    if [[ -n $__hupsafe_line_hup ]]; then
+        eval "$__hupsafe_line_hup"
+    else
+        builtin trap - HUP
+    fi
+    case $__hupsafe_line_preload_was in
+    x*x*) export LD_PRELOAD="$__hupsafe_line_preload" ;;
+    x*) LD_PRELOAD=$__hupsafe_line_preload && export -n LD_PRELOAD ;;
+    *) unset LD_PRELOAD ;;
+    esac
+    # A job the line left (stopped, or in the background) ignores SIGHUP;
+    # bash would still send it SIGTERM on hangup if it is stopped then.
+    if { ((s >= 147 && s <= 150)) || [[ ${!-} != "$__hupsafe_line_bang" ]]; } &&
+        pgid=$(jobs -p %+ 2>/dev/null) && [[ -n $pgid ]]; then
+        __hupsafe_guard_add "$pgid"
+    fi
+    # The terminal hung up while the line ran (SIGHUP was ignored): hang
+    # up now, as bash would have then.
+    if ((__hupsafe_line_ttyin)) && [[ ! -t 0 ]]; then
+        __hupsafe_line_hangup
+    fi
+}
+
+# bash hangs up its jobs on SIGHUP only when interactive, and it is not
+# while PROMPT_COMMAND runs: do what it would do (protected jobs off the
+# table first), then die of SIGHUP. A HUP trap of the user's decides alone.
+__hupsafe_line_hangup() {
+    local g
+    if [[ -z $__hupsafe_line_hup || $__hupsafe_line_hup == *__hupsafe_hangup* ]]; then
+        for g in ${__hupsafe_guard[@]+"${__hupsafe_guard[@]}"}; do
+            disown "$g" 2>/dev/null
+        done
+        for g in $(jobs -p 2>/dev/null); do
+            kill -HUP -- "-$g" 2>/dev/null
+            kill -CONT -- "-$g" 2>/dev/null
+        done
+        builtin trap - HUP
+    fi
     kill -HUP "$$"
 }
 
@@ -251,11 +512,15 @@ fi
 
 __hupsafe_prefixed() {
     if (($# == 0)); then
-        printf 'usage: %s COMMAND [ARGS]...: run one command protected by hupsafe\n' \
+        printf 'usage: %s COMMAND [ARGS]...: run a command line protected by hupsafe\n' \
             "$__hupsafe_prefix" >&2
         return 2
     fi
-    __hupsafe_protect "$@"
+    if [[ -n $__hupsafe_line ]]; then
+        command "$@"
+    else
+        __hupsafe_protect "$@"
+    fi
 }
 
 # The prompt hook goes first, so that $? reaches the rest unchanged and
@@ -272,6 +537,20 @@ else
     *) PROMPT_COMMAND="__hupsafe_prompt${PROMPT_COMMAND:+;$PROMPT_COMMAND}" ;;
     esac
 fi
+
+# The DEBUG trap: ours alone, or after someone else's (bash-preexec and
+# the like keep theirs, and their `$_`). Cheap when not armed: one test.
+# shellcheck disable=SC2016 # expanded when the trap runs
+__hupsafe_debug_cmd='[[ -z $__hupsafe_armed ]] || __hupsafe_debug'
+__hupsafe_trap=$(trap -p DEBUG)
+if [[ -z $__hupsafe_trap ]]; then
+    trap -- "$__hupsafe_debug_cmd" DEBUG
+elif [[ $__hupsafe_trap != *__hupsafe_debug* ]]; then
+    eval "__hupsafe_trap=(${__hupsafe_trap})"
+    trap -- "${__hupsafe_trap[2]}"$'\n'"$__hupsafe_debug_cmd" DEBUG
+fi
+unset __hupsafe_trap
+__hupsafe_arm_last
 
 # Marks apply at once in an interactive shell (re-sourcing reapplies them).
 if [[ $- == *i* ]]; then

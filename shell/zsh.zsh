@@ -21,6 +21,15 @@
 #   it, or live in the relay's session) and leaves stopped jobs to the
 #   kernel (SIGHUP then SIGCONT: the protected program ignores the first and
 #   carries on).
+# - a whole line is protected when it has a marked command (or the prefix)
+#   in a command position (zsh's own lexer, ${(z)...}, on the line with
+#   aliases expanded): a preexec hook asks `hupsafe line start` for a job
+#   and a pty; for the duration of the line the shell's fds 1 and 2 (when
+#   they are the terminal) go to that pty, SIGHUP is ignored and the shim
+#   is in LD_PRELOAD, so everything the line starts inherits them; zsh runs
+#   the line itself as always. The next precmd waits for the line's output
+#   to be shown (`hupsafe line end`), then puts fds, trap and environment
+#   back. See shell/README.md.
 # - if the hupsafe binary disappears, marked commands print one line and
 #   run unprotected: the shell never breaks.
 
@@ -31,6 +40,10 @@ typeset -gi __hupsafe_has_rescue=@HUPSAFE_HAS_RESCUE@
 # `hupsafe wrap` wrappers win over the programs they wrap: their directory
 # goes first on PATH when it exists (wrappers skip it when they search).
 typeset -g __hupsafe_wrap_dir=@HUPSAFE_WRAP_DIR@
+# Where the hooks write `trap`'s listing to read it back without a fork.
+typeset -g __hupsafe_line_dir=@HUPSAFE_LINE_DIR@
+[[ -n $__hupsafe_line_dir && -d $__hupsafe_line_dir && -w $__hupsafe_line_dir ]] ||
+    __hupsafe_line_dir=
 if [[ -n $__hupsafe_wrap_dir && -d $__hupsafe_wrap_dir && $path[1] != $__hupsafe_wrap_dir ]]; then
     path=("$__hupsafe_wrap_dir" $path)
 fi
@@ -41,6 +54,10 @@ typeset -g __hupsafe_run_bin=
 # Re-sourcing keeps what an earlier copy defined, so it can be undone.
 (( ${+__hupsafe_marks_text} )) || typeset -g __hupsafe_marks_text=
 (( ${+__hupsafe_defined} )) || typeset -ga __hupsafe_defined
+# The protected line running now: its job id ("-" when it runs
+# unprotected), empty between lines.
+(( ${+__hupsafe_line} )) || typeset -g __hupsafe_line=
+typeset -g __hupsafe_line_names= __hupsafe_line_re= __hupsafe_line_word=
 
 # The hupsafe binary to run: the one that rendered this script, else one on
 # PATH. Sets __hupsafe_run_bin; fails with one line on stderr if neither.
@@ -67,7 +84,10 @@ __hupsafe_protect() {
 # The body of every mark function: `function NAME { __hupsafe_marked NAME "$@" }`.
 __hupsafe_marked() {
     emulate -L zsh
-    if [[ -o interactive && ${(j: :)zsh_eval_context} == 'toplevel shfunc shfunc' ]]; then
+    if [[ -n $__hupsafe_line ]]; then
+        # Inside a protected line: the line already is.
+        command "$@"
+    elif [[ -o interactive && ${(j: :)zsh_eval_context} == 'toplevel shfunc shfunc' ]]; then
         __hupsafe_protect "$@"
     else
         command "$@"
@@ -103,11 +123,15 @@ __hupsafe_load() {
             __hupsafe_defined+=($name)
         fi
     done
+    __hupsafe_line_words
 }
 
 # The precmd hook: applies the marks file when its text changed. Keeps $?.
 __hupsafe_precmd() {
     local s=$? text=
+    if [[ -n $__hupsafe_line ]]; then
+        __hupsafe_line_finish $s
+    fi
     # $(<file) reads in the shell, no process started, in one read(2)
     # (zsh's `read -d ''` reads byte by byte: ~600 us for 1 kB).
     if [[ -r $__hupsafe_marks_file ]]; then
@@ -118,6 +142,173 @@ __hupsafe_precmd() {
         __hupsafe_load "$text"
     fi
     return $s
+}
+
+# --- Protected lines -------------------------------------------------------
+
+# The names that make a line protected (marks with their function, the
+# prefix), and a regex that finds any of them as a word: most lines fail
+# it at once.
+__hupsafe_line_words() {
+    emulate -L zsh
+    local -a names=($__hupsafe_defined)
+    if [[ -n $__hupsafe_prefix && ${functions[$__hupsafe_prefix]-} == *__hupsafe_prefixed* ]]; then
+        names+=($__hupsafe_prefix)
+    fi
+    __hupsafe_line_names=" ${(j: :)names} "
+    if (( $#names )); then
+        local alt=${(j:|:)${${names//./\\.}//+/\\+}}
+        __hupsafe_line_re="(^|[^A-Za-z0-9_.+/-])($alt)([^A-Za-z0-9_.+/-]|\$)"
+    else
+        __hupsafe_line_re=
+    fi
+}
+
+# Whether the line $1 (aliases expanded) has a protected name in a command
+# position: the first word, or one after an operator, a keyword or a
+# precommand, skipping assignments, options and redirections. zsh's lexer
+# splits the words; $(...), quoted words and function bodies are single
+# words or left out. Sets __hupsafe_line_word.
+__hupsafe_line_marked() {
+    emulate -L zsh
+    setopt extended_glob
+    [[ -n $__hupsafe_line_re && $1 =~ $__hupsafe_line_re ]] || return 1
+    local text=$1 w
+    local -i cmd=1
+    text=${text//[A-Za-z0-9_.:-]##[[:space:]]#\(\)[[:space:]]#\{[^\}]#\}/ ; }
+    for w in ${(z)text}; do
+        case $w in
+        (';' | '|' | '||' | '&&' | '&' | '|&' | '&!' | '&|' | '(' | ')' | '{' | '}' | ';;' | $'\n')
+            cmd=1
+            continue ;;
+        esac
+        (( cmd )) || continue
+        case $w in
+        ('!' | time | do | then | else | elif | if | while | until | exec | nocorrect | noglob | \
+            env | nice | nohup | -* | [0-9]*)
+            continue ;;
+        ([A-Za-z_][A-Za-z0-9_]#(|\[*\])(|+)=*) continue ;;
+        (*[\<\>]*) continue ;;
+        esac
+        if [[ $__hupsafe_line_names == *" $w "* ]]; then
+            __hupsafe_line_word=$w
+            return 0
+        fi
+        cmd=0
+    done
+    return 1
+}
+
+# preexec: $1 is the line as typed, $3 the text run (aliases expanded).
+__hupsafe_preexec() {
+    [[ -n $__hupsafe_line_re ]] || return 0
+    __hupsafe_line_marked "$3" || return 0
+    __hupsafe_line_begin "${1:-$3}"
+}
+
+# Sets up the line $1: its job and pty, the shell's terminal fds on it,
+# SIGHUP ignored, the shim exported. On any failure, the line runs as if
+# unprotected (marked commands inside it too), after one line saying so.
+# (No emulate -L here: its LOCAL_TRAPS would undo the trap.)
+__hupsafe_line_begin() {
+    local o=0 e=0 reply id pty preload
+    [[ -t 1 ]] && o=1
+    [[ -t 2 ]] && e=1
+    if ! __hupsafe_find_bin "$__hupsafe_line_word"; then
+        __hupsafe_line=-
+        return 0
+    fi
+    typeset -gi __hupsafe_line_ttyin=0
+    [[ -t 0 ]] && __hupsafe_line_ttyin=1
+    typeset -gi __hupsafe_line_o __hupsafe_line_e
+    exec {__hupsafe_line_o}>&1 {__hupsafe_line_e}>&2
+    if (( o || e )); then
+        if ! reply=$("$__hupsafe_run_bin" line start --text "$1" --shell-pid $$ \
+                --screen $(( o ? __hupsafe_line_o : __hupsafe_line_e ))) ||
+            [[ $reply != *$'\n'*$'\n'*$'\n'* ]]; then
+            print -ru2 -- "hupsafe: running this line unprotected"
+            exec {__hupsafe_line_o}>&- {__hupsafe_line_e}>&-
+            __hupsafe_line=-
+            return 0
+        fi
+        local -a parts=("${(@f)reply}")
+        id=$parts[1] pty=$parts[2] preload=$parts[3]
+        typeset -g __hupsafe_line_jobdir=$parts[4]
+    else
+        # No terminal to keep: SIGHUP and the shim only.
+        id=+
+        preload=$("$__hupsafe_run_bin" shim 2>/dev/null) || preload=
+        preload=${LD_PRELOAD:+$LD_PRELOAD:}$preload
+    fi
+    typeset -g __hupsafe_line_hup=
+    typeset -gi __hupsafe_line_frozen=0
+    # Written over in place, ended by a NUL: truncating would make ext4
+    # flush the file on close (auto_da_alloc).
+    if [[ -n $__hupsafe_line_dir ]] && { trap; ttyctl; print -n '\0' } 1<>$__hupsafe_line_dir/$$ 2>/dev/null; then
+        local listing=$(<$__hupsafe_line_dir/$$)
+        local -a listed=("${(@f)${listing%%$'\0'*}}")
+        __hupsafe_line_hup=${(M)listed:#trap -- * HUP}
+        [[ ${listed[-1]} == 'tty is frozen' ]] && __hupsafe_line_frozen=1
+    fi
+    typeset -g __hupsafe_line_preload_was=${${LD_PRELOAD+x}:+x${parameters[LD_PRELOAD]}}
+    typeset -g __hupsafe_line_preload=${LD_PRELOAD-}
+    __hupsafe_line=$id
+    [[ -n $preload ]] && export LD_PRELOAD=$preload
+    trap '' HUP
+    # After a hangup, zsh reading the terminal's modes when a command ends
+    # fails, and a failure aborts the rest of the line (`a && b`): frozen,
+    # zsh does not read them.
+    ttyctl -f
+    if (( o )); then
+        exec 1>|$pty
+    fi
+    if (( e )); then
+        if (( o )); then exec 2>&1; else exec 2>|$pty; fi
+    fi
+}
+
+# At the next prompt: the output shown, then the shell as it was.
+__hupsafe_line_finish() {
+    local s=$1 id=$__hupsafe_line ack
+    __hupsafe_line=
+    [[ $id == - ]] && return 0
+    # The status to the supervisor, and its `ok` once the line's output is
+    # on the terminal (builtins only; at most 3 s if it is gone).
+    if [[ $id != + && -S $__hupsafe_line_jobdir/sock ]] &&
+        print -r -- $s 2>/dev/null 1<>$__hupsafe_line_jobdir/sync; then
+        read -r -t 3 ack 2>/dev/null 0<>$__hupsafe_line_jobdir/ack
+    fi
+    exec 1>&$__hupsafe_line_o 2>&$__hupsafe_line_e {__hupsafe_line_o}>&- {__hupsafe_line_e}>&-
+    if [[ -n $__hupsafe_line_hup ]]; then
+        eval "$__hupsafe_line_hup"
+    else
+        trap - HUP
+    fi
+    (( __hupsafe_line_frozen )) || ttyctl -u
+    case $__hupsafe_line_preload_was in
+    (x*export*) export LD_PRELOAD=$__hupsafe_line_preload ;;
+    (x*) typeset +x LD_PRELOAD; LD_PRELOAD=$__hupsafe_line_preload ;;
+    (*) unset LD_PRELOAD ;;
+    esac
+    # The terminal hung up while the line ran (SIGHUP was ignored): hang
+    # up now, as zsh would have then.
+    if (( __hupsafe_line_ttyin )) && [[ ! -t 0 ]]; then
+        __hupsafe_line_hangup
+    fi
+}
+
+# zsh turned MONITOR off when it could not take the hung-up terminal back,
+# and without it sends its jobs nothing on SIGHUP: do what it would do
+# (HUP option: SIGHUP to running jobs; stopped ones are the kernel's),
+# then take the SIGHUP. A HUP trap of the user's decides alone.
+__hupsafe_line_hangup() {
+    local j
+    if [[ -z $__hupsafe_line_hup && -o hup ]]; then
+        for j in ${(k)jobstates}; do
+            [[ ${jobstates[$j]} == running:* ]] && kill -HUP %$j 2>/dev/null
+        done
+    fi
+    kill -HUP $$
 }
 
 # `hupsafe rescue [%JOB...]`: what the shell can do for a job started
@@ -174,10 +365,14 @@ hupsafe() {
 __hupsafe_prefixed() {
     emulate -L zsh
     if (( $# == 0 )); then
-        print -ru2 -- "usage: $__hupsafe_prefix COMMAND [ARGS]...: run one command protected by hupsafe"
+        print -ru2 -- "usage: $__hupsafe_prefix COMMAND [ARGS]...: run a command line protected by hupsafe"
         return 2
     fi
-    __hupsafe_protect "$@"
+    if [[ -n $__hupsafe_line ]]; then
+        command "$@"
+    else
+        __hupsafe_protect "$@"
+    fi
 }
 
 # The one-off prefix (`hs make -j8`), unless that name is taken.
@@ -195,6 +390,12 @@ fi
 (( ${+precmd_functions} )) || typeset -ga precmd_functions
 if (( ! ${precmd_functions[(Ie)__hupsafe_precmd]} )); then
     precmd_functions=(__hupsafe_precmd $precmd_functions)
+fi
+
+# preexec goes last, after hooks that write to the terminal (titles).
+(( ${+preexec_functions} )) || typeset -ga preexec_functions
+if (( ! ${preexec_functions[(Ie)__hupsafe_preexec]} )); then
+    preexec_functions+=(__hupsafe_preexec)
 fi
 
 # Marks apply at once in an interactive shell (re-sourcing reapplies them).

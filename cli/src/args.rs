@@ -48,6 +48,37 @@ Use its own reload command (nginx -s reload, systemctl reload) instead.
 Exit status: the command's own; 125 if hupsafe itself fails, 126 if the command
 cannot be run, 127 if it is not found.";
 
+/// Every word clap takes as a verb (names, aliases and clap's own `help`),
+/// so `main` can tell `hupsafe CMD ...` (an external command) without
+/// building the parser, which costs about 0.1 ms per start (README,
+/// Benchmarks). A unit test keeps the list equal to the definitions below.
+pub const VERBS: &[&str] = &[
+    "run",
+    "shim",
+    "install-nohup",
+    "completions",
+    "man",
+    "check",
+    "doctor",
+    "wrap",
+    "unwrap",
+    "install",
+    "rescue",
+    "ps",
+    "logs",
+    "attach",
+    "stop",
+    "signal",
+    "forget",
+    "gc",
+    "init",
+    "mark",
+    "unmark",
+    "marks",
+    "line",
+    "help",
+];
+
 #[derive(Parser, Debug)]
 #[command(
     name = "hupsafe",
@@ -112,6 +143,9 @@ pub enum Verb {
     Rescue(RescueArgs),
     #[command(flatten)]
     Job(JobVerb),
+    /// The shell integration's protected lines (called by its hooks)
+    #[command(hide = true, subcommand)]
+    Line(LineVerb),
     #[command(flatten)]
     Shell(ShellVerb),
     #[command(external_subcommand)]
@@ -156,17 +190,21 @@ Add to the end of ~/.bashrc (or ~/.zshrc):
   eval \"$(hupsafe init bash)\"      # or: eval \"$(hupsafe init zsh)\"
 
 Then, at an interactive prompt:
-  hupsafe mark python torchrun     these commands now run protected when typed
-  python train.py | tee log        ... as a whole line, a pipeline stage,
-  torchrun train.py &              a background job, `time cmd`, `VAR=x cmd`
-  hs make -j8                      protect one command (the prefix)
+  hupsafe mark python torchrun     lines with these commands are now protected
+  python train.py | tee log        the whole line survives the terminal: tee too
+  make && ./deploy.sh &            lists, loops, subshells, `time`, background
+  hs ./job.sh | grep -v DEBUG      protect a line without a mark (the prefix)
   hupsafe rescue %1                take a job started unprotected off the
                                    shell's hangup list
 
-Marked commands become shell functions of the same name that run the program
-through `hupsafe run` when typed at the prompt, and plainly when called from
-functions, sourced files, $(...) or completion. The shell parses the line as
-always, so quoting, globs, redirections and history are yours. Every prompt
+A protected line is a job: the shell runs it as always, with its terminal
+output on a pty that hupsafe keeps (logged, shown while you are connected,
+`hupsafe ps`), SIGHUP ignored and the shim preloaded; stdin, Ctrl-C, Ctrl-Z,
+fg, $? and history are the shell's own. Marked commands are also shell
+functions of the same name, which protect the command alone where the line
+was not recognised, and run it plainly from functions, sourced files, $(...)
+or completion. The shell parses the line as always, so quoting, globs,
+redirections and history are yours. Every prompt
 re-reads the marks file (no process is started), so a mark reaches every
 open shell at its next prompt. Protected commands whose output is a terminal
 are relayed (HUPSAFE_RELAY=auto unless you set HUPSAFE_RELAY).
@@ -282,8 +320,14 @@ Two ways to protect a program started by something you do not control:
                                   sudo or cron. The original is left unchanged
                                   unless --in-place (which keeps PATH.hupsafe-orig).
 
+Who can run an embedded copy: it names the shim's path. With the system copy
+(/usr/local/lib/hupsafe, written by `sudo hupsafe install --system` or by any
+hupsafe run as root) it runs for every user; otherwise it names your private
+shim and runs only for you (another user gets exit 127).
+
 The wrap directory: --dir, else $HUPSAFE_WRAP_DIR, else $XDG_DATA_HOME/hupsafe/bin,
-else ~/.local/share/hupsafe/bin.
+else ~/.local/share/hupsafe/bin. It must be yours and writable by nobody else,
+and so must every directory above it; `hupsafe init` leaves it off PATH otherwise.
 
 Refused: static programs (no loader; use `hupsafe --strict`), 32-bit programs,
 scripts and non-ELF files with --embed (wrap the interpreter, or use a PATH
@@ -329,7 +373,8 @@ pub struct UnwrapArgs {
 #[derive(Args, Debug)]
 pub struct InstallArgs {
     /// Put the shim in a root-owned directory (/usr/local/lib/hupsafe), for
-    /// programs root may run (`wrap --embed` of setuid or root-owned programs)
+    /// programs root or any user may run (`wrap --embed`; root's own runs
+    /// use it too)
     #[arg(long, required = true)]
     pub system: bool,
 }
@@ -493,3 +538,60 @@ pub const STRICT_HELP: &str =
 programs and raw system calls the shim cannot reach. Costs: sets no_new_privs (setuid programs \
 below stop elevating: su and sudo fail), cannot be removed, the kernel does not fill oldact for \
 the refused change, 32-bit programs below are killed. x86_64 and aarch64 only";
+
+#[derive(Subcommand, Debug)]
+pub enum LineVerb {
+    /// Register a line job and its terminal; print its id, the terminal's
+    /// path, the LD_PRELOAD value for the line and the job's directory, one
+    /// per line
+    Start(LineStartArgs),
+    /// The shell finished the line: wait until its output is shown
+    End(LineEndArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct LineStartArgs {
+    /// The line as typed
+    #[arg(long, allow_hyphen_values = true)]
+    pub text: OsString,
+    /// A descriptor open on the user's terminal
+    #[arg(long)]
+    pub screen: Option<i32>,
+    /// The shell running the line: if it disappears without `line end`,
+    /// the line is over for it
+    #[arg(long)]
+    pub shell_pid: Option<i32>,
+}
+
+#[derive(Args, Debug)]
+pub struct LineEndArgs {
+    pub id: String,
+    /// The line's status as the shell reports it (`$?`)
+    #[arg(long, allow_hyphen_values = true)]
+    pub status: Option<i32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn verbs_lists_every_subcommand() {
+        let mut c = super::Cli::command();
+        c.build();
+        let mut from_clap: Vec<String> = c
+            .get_subcommands()
+            .flat_map(|s| {
+                std::iter::once(s.get_name().to_string())
+                    .chain(s.get_all_aliases().map(str::to_string))
+            })
+            .collect();
+        from_clap.sort();
+        let mut listed: Vec<String> = super::VERBS.iter().map(|s| s.to_string()).collect();
+        listed.sort();
+        assert_eq!(
+            listed, from_clap,
+            "args::VERBS must name every verb clap knows"
+        );
+    }
+}

@@ -2,6 +2,11 @@
 //! link. `main` only picks the personality (hupsafe, or GNU nohup when
 //! started as `nohup`), parses, dispatches, and maps errors to exit
 //! statuses; each verb lives in its own module.
+//!
+//! The entry point is hupsafe's own (`no_main`): it does the part of Rust's
+//! start-up that hupsafe relies on itself (`sys::startup::init`).
+
+#![cfg_attr(not(test), no_main)]
 
 #[macro_use]
 mod error;
@@ -18,12 +23,27 @@ use clap::{CommandFactory, FromArgMatches};
 use args::{Cli, ShellVerb, Verb};
 use error::{write_stdout, Error, EXIT_FAILURE};
 
-fn main() {
+/// The C entry point. Rust's own start-up also finds the main thread's
+/// stack guard, which glibc does by reading and parsing /proc/self/maps:
+/// about 0.1 ms of every start (README, Benchmarks); hupsafe skips it.
+#[cfg(not(test))]
+#[no_mangle]
+extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+    sys::startup::init();
+    hupsafe_main()
+}
+
+#[cfg_attr(test, allow(dead_code))]
+fn hupsafe_main() -> ! {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if args.first().is_some_and(|a| nohup::invoked_as_nohup(a)) {
         nohup::main(args);
     }
-    let status = match real_main() {
+    let status = match external_command(&args) {
+        Some(command) => run(command, false, false, false, false),
+        None => real_main(),
+    };
+    let status = match status {
         Ok(()) => 0,
         Err(e) => {
             say!("{}", e.message);
@@ -31,6 +51,32 @@ fn main() {
         }
     };
     std::process::exit(status);
+}
+
+/// `hupsafe CMD ARGS...` where CMD is neither an option nor a verb: what
+/// clap parses as `Verb::External` with every option at its default, found
+/// without building the parser (README, Benchmarks: start-up).
+fn external_command(args: &[std::ffi::OsString]) -> Option<&[std::ffi::OsString]> {
+    let first = args.get(1)?.to_str()?;
+    let plain = !first.is_empty() && !first.starts_with('-') && !args::VERBS.contains(&first);
+    plain.then(|| &args[1..])
+}
+
+/// Runs `command` (CMD and its arguments) protected; returns only on failure.
+fn run(
+    command: &[std::ffi::OsString],
+    quiet: bool,
+    strict: bool,
+    force_relay: bool,
+    no_relay: bool,
+) -> Result<(), Error> {
+    let (cmd, args) = command.split_first().expect("clap requires a command");
+    let opts = cmd::run::RunOptions {
+        quiet,
+        strict,
+        relay: relay::choose(force_relay, no_relay)?,
+    };
+    Err(cmd::run::exec(cmd, args, &opts))
 }
 
 fn real_main() -> Result<(), Error> {
@@ -59,14 +105,8 @@ fn real_main() -> Result<(), Error> {
         }
     };
     let cli = Cli::from_arg_matches(&matches).map_err(|e| Error::failure(e.to_string()))?;
-    let run = |command: &[std::ffi::OsString]| -> Result<(), Error> {
-        let (cmd, args) = command.split_first().expect("clap requires a command");
-        let opts = cmd::run::RunOptions {
-            quiet: cli.quiet,
-            strict: cli.strict,
-            relay: relay::choose(cli.relay, cli.no_relay)?,
-        };
-        Err(cmd::run::exec(cmd, args, &opts))
+    let run = |command: &[std::ffi::OsString]| {
+        run(command, cli.quiet, cli.strict, cli.relay, cli.no_relay)
     };
     match cli.command {
         None => Err(Error::failure(
@@ -75,6 +115,7 @@ fn real_main() -> Result<(), Error> {
         Some(Verb::Run(r)) => run(&r.command),
         Some(Verb::External(v)) => run(&v),
         Some(Verb::Job(j)) => cmd::jobs::run(j),
+        Some(Verb::Line(l)) => cmd::line::run(l),
         Some(Verb::Shim) => {
             let p = sys::preload::install()?;
             let mut line = std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()).to_vec();

@@ -147,12 +147,23 @@ pub fn write(path: &Path, text: &str) -> Result<()> {
         Error::io(format_args!("{what} '{}'", p.display()), &e)
     };
     let dir = path.parent().expect("the marks file lives in a directory");
-    fs::create_dir_all(dir).map_err(|e| fail("create the directory", dir, e))?;
+    // Checked with its parents and opened once; the file is replaced
+    // through the open directory.
+    let w = CONFIG_DIR.open_checked(dir, Some(0o700), 0o022)?;
+    let at = crate::sys::trusted::through(&w.fd, path.file_name().unwrap_or_default());
     // Keep the mode the user gave the file; a new one is private.
-    let mode = fs::metadata(path).map_or(0o600, |m| m.permissions().mode() & 0o7777);
-    crate::sys::private_dir::replace_file(path, text.as_bytes(), mode, true)
+    let mode = fs::symlink_metadata(&at).map_or(0o600, |m| m.permissions().mode() & 0o7777);
+    crate::sys::private_dir::replace_file(&at, text.as_bytes(), mode, true)
         .map_err(|e| fail("write the marks file", path, e))
 }
+
+/// The configuration directory: whoever can write it chooses which
+/// commands the shell runs through hupsafe.
+const CONFIG_DIR: crate::sys::private_dir::Private = crate::sys::private_dir::Private {
+    what: "the marks file",
+    stakes: "whoever can change it chooses what your shell runs and how",
+    fix: "remove it, or set HUPSAFE_CONFIG_DIR to a directory of your own",
+};
 
 pub fn render(lines: &[Line]) -> String {
     let mut s = String::new();

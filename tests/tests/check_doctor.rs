@@ -48,6 +48,7 @@ fn a_fresh_environment() {
     let shim = topic(&json, "shim");
     assert_eq!(shim["level"], "ok", "{out}");
     let lib = world.root().join("lib");
+    // HUPSAFE_LIB_DIR (the sandbox's) is used as given, by root too.
     assert!(
         shim["text"]
             .as_str()

@@ -118,10 +118,15 @@ fn without_home_the_shim_goes_to_var_tmp_or_tmp() {
     let tmp = Sandbox::new("run-nohome");
     // SAFETY: geteuid cannot fail.
     let uid = unsafe { libc::geteuid() };
-    let fallbacks = [
+    let mut fallbacks = vec![
         format!("/var/tmp/hupsafe-{uid}/"),
         format!("/tmp/hupsafe-{uid}/"),
     ];
+    if is_root() {
+        // Root's programs load the system copy, readable by every user
+        // they may become (security.rs).
+        fallbacks = vec!["/usr/local/lib/hupsafe/".to_string()];
+    }
     for home in [None, Some("/proc"), Some("/dev/null")] {
         let mut cmd = hupsafe(&tmp);
         cmd.env_remove("HUPSAFE_LIB_DIR")

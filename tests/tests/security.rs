@@ -4,17 +4,24 @@
 //! Each story has its control: the same attack on an unprotected setup, or
 //! the check that the attack really ran.
 
-use std::io::{BufRead, BufReader, Read};
-use std::os::unix::fs::PermissionsExt;
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::Duration;
 
-use hupsafe_tests::cli::{hupsafe_bin, is_root};
+use hupsafe_tests::cli::{hupsafe_bin, is_root, nohup_link};
 use hupsafe_tests::procfs;
-use hupsafe_tests::relay::Terminal;
+use hupsafe_tests::relay::{python, python3, ticker, wait_child, Terminal};
+use hupsafe_tests::sandbox::finish;
 use hupsafe_tests::shell::{Session, Shell, Tagged};
+use hupsafe_tests::users::Other;
 use hupsafe_tests::wait::poll;
-use hupsafe_tests::{require_other_user, until, CProgram, ProcStatus, Sandbox};
+use hupsafe_tests::{
+    require_other_user, require_tool, unique_tag, until, CProgram, ProcStatus, Sandbox,
+};
 
 /// The harness itself: the second user exists, is not us, and commands run
 /// as that user really run with its ids (the base every story below uses).
@@ -28,6 +35,893 @@ fn a_second_user_runs_commands_as_itself() {
         String::from_utf8_lossy(&out.stdout).trim(),
         other.uid.to_string()
     );
+}
+
+// ---- jobs and records ----
+
+/// A directory the other user owns, beside the sandboxes (same file
+/// system, so a socket made there can be moved into a job directory).
+fn den_of(other: &hupsafe_tests::users::Other, label: &str) -> tempfile::TempDir {
+    let den = tempfile::Builder::new()
+        .prefix(&format!("hupsafe-{label}-"))
+        .tempdir()
+        .unwrap();
+    std::os::unix::fs::chown(den.path(), Some(other.uid), Some(other.gid)).unwrap();
+    den
+}
+
+/// Another user's server takes the place of a job's socket (below a
+/// directory it could write, or in a race with the lookup): `attach` must
+/// see that the process at the other end is not the user's and send it
+/// nothing, not even the hello, let alone keys.
+#[test]
+fn attach_sends_nothing_to_a_server_of_another_user() {
+    let other = require_other_user!();
+    let jobs = Sandbox::for_jobs("sec-peer");
+    let tag = unique_tag("peer");
+    let (mut starter, job) = jobs.start(&ticker(600, 50, &tag), &tag);
+    let den = den_of(&other, "sec-peer-den");
+    let fake = den.path().join("sock");
+    let heard = den.path().join("heard");
+    // Listens, then writes down everything a client sends until it
+    // closes the connection (or 3 s of silence pass).
+    let server = "import socket, sys\n\
+        s = socket.socket(socket.AF_UNIX)\n\
+        s.bind(sys.argv[1]); s.listen(1)\n\
+        open(sys.argv[2] + '.ready', 'w').close()\n\
+        c, _ = s.accept(); c.settimeout(3)\n\
+        out = open(sys.argv[2], 'wb')\n\
+        try:\n\
+        \x20   while True:\n\
+        \x20       d = c.recv(65536)\n\
+        \x20       if not d: break\n\
+        \x20       out.write(d); out.flush()\n\
+        except OSError: pass\n\
+        out.close(); open(sys.argv[2] + '.done', 'w').close()\n";
+    let mut fake_server = other
+        .command(python3())
+        .args(["-c", server])
+        .arg(&fake)
+        .arg(&heard)
+        .spawn()
+        .unwrap();
+    until("the other user's server to listen", || {
+        den.path().join("heard.ready").exists().then_some(())
+    });
+    // The swap, done directly: the other user's socket at the job's path.
+    let sock = jobs.job_dir(&job.id()).join("sock");
+    fs::remove_file(&sock).unwrap();
+    fs::rename(&fake, &sock).unwrap();
+
+    let (code, _, err) = jobs.run(["attach", &job.id()]);
+    until("the other user's server to finish", || {
+        den.path().join("heard.done").exists().then_some(())
+    });
+    let _ = fake_server.wait();
+    let heard = fs::read(&heard).unwrap();
+    assert!(
+        heard.is_empty(),
+        "attach sent {} bytes to another user's server: {:?}",
+        heard.len(),
+        String::from_utf8_lossy(&heard)
+    );
+    assert_ne!(code, 0, "attach must fail: {err}");
+    assert!(
+        err.contains(&format!("uid {}", other.uid)) && err.contains(&job.id()),
+        "the refusal names the job and the stranger's uid: {err}"
+    );
+    // Control: the real supervisor was there all along (the job lives),
+    // so the refusal came from the peer check, not from a dead job.
+    assert_eq!(jobs.job(&job.id()).unwrap().state(), "running");
+    jobs.run(["stop", &job.id()]);
+    wait_child(&mut starter);
+}
+
+/// A small tmpfs mounted over a sandbox's state directory, for the full
+/// disk stories; unmounted (lazily: supervisors may still hold files in
+/// it) when dropped.
+struct SmallDisk {
+    at: std::path::PathBuf,
+}
+
+impl SmallDisk {
+    /// `size=2m` over `at`, or None after the skip line naming why.
+    fn mount(at: &std::path::Path) -> Option<SmallDisk> {
+        fs::create_dir_all(at).unwrap();
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs"])
+            .arg(at)
+            .output();
+        match out {
+            Ok(o) if o.status.success() => Some(SmallDisk { at: at.into() }),
+            other => {
+                hupsafe_tests::skip(
+                    &format!(
+                        "a full disk: mounting a 2 MiB tmpfs failed ({:?}); needs root \
+                         where mounting is allowed",
+                        other.map(|o| String::from_utf8_lossy(&o.stderr).trim().to_string())
+                    ),
+                    "mount",
+                );
+                None
+            }
+        }
+    }
+
+    /// Fills it: a file grows until the disk refuses a byte more.
+    fn fill(&self) {
+        use std::io::Write;
+        let mut f = fs::File::create(self.at.join("filler")).unwrap();
+        let block = vec![0u8; 4096];
+        while f.write_all(&block).is_ok() {}
+        while f.write_all(&block[..1]).is_ok() {}
+        let e = f.write_all(&block[..1]).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENOSPC), "{e}");
+    }
+
+    /// Makes room again.
+    fn empty(&self) {
+        fs::remove_file(self.at.join("filler")).unwrap();
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.at)
+            .status();
+    }
+}
+
+/// A program for the full disk stories: says `ready`, waits for the file
+/// `go`, writes 64 KiB (more than any page the log already holds), waits
+/// for the file `end`, and exits 7.
+fn writes_when_told(jobs: &Sandbox, tag: &str) -> Vec<String> {
+    let go = jobs.root().join("go");
+    let end = jobs.root().join("end");
+    python(
+        &format!(
+            "import os, sys, time\n\
+             print('ready')\n\
+             while not os.path.exists({go:?}): time.sleep(0.02)\n\
+             sys.stdout.write('x' * 65536 + '\\n')\n\
+             while not os.path.exists({end:?}): time.sleep(0.02)\n\
+             sys.exit(7)\n",
+            go = go.display().to_string(),
+            end = end.display().to_string(),
+        ),
+        tag,
+    )
+}
+
+/// The disk fills up while a job runs: the bytes the log could not take
+/// are counted in the record while the job runs, and its exit status
+/// reaches the record when it ends, although the disk is still full (the
+/// records are written into room reserved when the job started).
+#[test]
+fn a_full_disk_loses_log_bytes_but_never_the_record() {
+    let jobs = Sandbox::for_jobs("sec-full");
+    let Some(disk) = SmallDisk::mount(&jobs.state_dir()) else {
+        return;
+    };
+    let tag = unique_tag("full");
+    let (mut starter, job) = jobs.start(&writes_when_told(&jobs, &tag), &tag);
+    until("the program to start writing", || {
+        jobs.log(&job.id()).contains("ready").then_some(())
+    });
+    disk.fill();
+    fs::write(jobs.root().join("go"), "").unwrap();
+    let running = until("ps to count the bytes the log lost", || {
+        jobs.job(&job.id()).filter(|j| j.bytes_lost() > 0)
+    });
+    assert_eq!(running.state(), "running");
+    let (_, table, _) = jobs.run(["ps"]);
+    assert!(table.contains("bytes not logged"), "{table}");
+
+    fs::write(jobs.root().join("end"), "").unwrap();
+    assert_eq!(wait_child(&mut starter), 7, "the status passes through");
+    let ended = jobs.wait_state(&job.id(), "exited 7", |s| s != "running");
+    assert_eq!(ended.state(), "exited 7", "{:?}", ended.json);
+    let logged = ended.json["bytes_logged"].as_u64().unwrap();
+    assert!(
+        logged + ended.bytes_lost() > 65536,
+        "every byte logged or counted: {:?}",
+        ended.json
+    );
+    // Control: the disk is still full.
+    let e = fs::write(jobs.state_dir().join("more"), "x").unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::ENOSPC), "{e}");
+    jobs.kill_all();
+    drop(disk);
+}
+
+/// Without the reserved room (a job directory that lost its spare, or a
+/// file system that cannot exchange names), a record the full disk refuses
+/// stays due: the supervisor tries again until the disk takes it, and the
+/// job's exit status arrives once room comes back, never `lost`.
+#[test]
+fn a_record_the_disk_refused_is_written_when_room_comes_back() {
+    let jobs = Sandbox::for_jobs("sec-room");
+    let Some(disk) = SmallDisk::mount(&jobs.state_dir()) else {
+        return;
+    };
+    let tag = unique_tag("room");
+    let (mut starter, job) = jobs.start(&writes_when_told(&jobs, &tag), &tag);
+    until("the program to start writing", || {
+        jobs.log(&job.id()).contains("ready").then_some(())
+    });
+    let _ = fs::remove_file(jobs.job_dir(&job.id()).join(".record.spare"));
+    disk.fill();
+    fs::write(jobs.root().join("go"), "").unwrap();
+    fs::write(jobs.root().join("end"), "").unwrap();
+    assert_eq!(wait_child(&mut starter), 7, "the status passes through");
+    // Control: the disk refused the final record, as it refuses anything.
+    let refused = jobs.job(&job.id()).unwrap();
+    assert_eq!(refused.state(), "running", "{:?}", refused.json);
+    disk.empty();
+    let ended = jobs.wait_state(&job.id(), "exited 7", |s| s != "running");
+    assert_eq!(ended.state(), "exited 7", "{:?}", ended.json);
+    assert!(ended.bytes_lost() > 0, "{:?}", ended.json);
+    jobs.kill_all();
+    drop(disk);
+}
+
+/// A legal but huge command line (about 1.1 MB, nine arguments of 125,000
+/// bytes, control bytes among them: six bytes each in JSON) must not make
+/// a record too large to read: the job shows in `ps`, every verb reaches
+/// it, and `gc` removes it once it is over.
+#[test]
+fn a_huge_command_line_leaves_the_job_manageable() {
+    let jobs = Sandbox::for_jobs("sec-argv");
+    let tag = unique_tag("argv");
+    let mut program = python(
+        "import os, sys, time\nwhile not os.path.exists(sys.argv[2]): time.sleep(0.02)\n",
+        &tag,
+    );
+    let end = jobs.root().join("end");
+    program.push(end.display().to_string());
+    for i in 0..9 {
+        let fill = if i % 2 == 0 { "\u{1}" } else { "x" };
+        program.push(fill.repeat(125_000));
+    }
+    let total: usize = program.iter().map(|a| a.len() + 1).sum();
+    assert!(total > 1_100_000, "{total}");
+    let (mut starter, job) = jobs.start(&program, &tag);
+    let record = fs::metadata(jobs.job_dir(&job.id()).join("record.json")).unwrap();
+    assert!(record.len() < 64 * 1024, "a {} byte record", record.len());
+    let (code, table, err) = jobs.run(["ps"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.is_empty(), "ps skips nothing: {err}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.split_whitespace().next() == Some(job.id().as_str())),
+        "{table}"
+    );
+    let (code, _, err) = jobs.run(["logs", &job.id()]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = jobs.run(["signal", "CONT", &job.id()]);
+    assert_eq!(code, 0, "{err}");
+    fs::write(&end, "").unwrap();
+    assert_eq!(wait_child(&mut starter), 0);
+    jobs.wait_state(&job.id(), "exited 0", |s| s == "exited 0");
+    let (code, out, err) = jobs.run(["gc"]);
+    assert_eq!((code, out.as_str()), (0, "removed 1 jobs\n"), "{err}");
+    assert!(!jobs.job_dir(&job.id()).exists());
+}
+
+/// `kill -9` of a job's supervisor leaves its program running: `ps` says
+/// the job is lost *and* that its program still runs, and `gc` keeps its
+/// record and log (the only trace of it) until the program is gone.
+#[test]
+fn a_job_whose_supervisor_was_killed_is_kept_while_its_program_runs() {
+    let jobs = Sandbox::for_jobs("sec-orphan");
+    let tag = unique_tag("orphan");
+    let end = jobs.root().join("end");
+    let mut program = python(
+        "import os, sys, time\nprint('hello')\nwhile not os.path.exists(sys.argv[2]): time.sleep(0.02)\n",
+        &tag,
+    );
+    program.push(end.display().to_string());
+    let (mut starter, job) = jobs.start(&program, &tag);
+    let id = job.id();
+    let pid = job.pid().unwrap();
+    until("the program to print", || {
+        jobs.log(&id).contains("hello").then_some(())
+    });
+    let supervisor = jobs.supervisor_pid(&id);
+    // SAFETY: kill(2) of the supervisor this test started, by pid.
+    assert_eq!(unsafe { libc::kill(supervisor, libc::SIGKILL) }, 0);
+    wait_child(&mut starter);
+    let lost = jobs.wait_state(&id, "lost", |s| s == "lost");
+    assert_eq!(lost.json["program_running"], true, "{:?}", lost.json);
+    let (_, table, _) = jobs.run(["ps"]);
+    assert!(
+        table.contains(&format!("lost (program {pid} still running)")),
+        "{table}"
+    );
+    let (code, out, err) = jobs.run(["gc"]);
+    assert_eq!((code, out.as_str()), (0, "removed 0 jobs\n"), "{err}");
+    assert!(jobs.job_dir(&id).join("log").exists(), "gc kept the log");
+    let (code, _, err) = jobs.run(["forget", &id]);
+    assert_ne!(code, 0, "forget keeps it too");
+    assert!(err.contains("hupsafe stop"), "{err}");
+    let (code, _, err) = jobs.run(["attach", &id]);
+    assert_ne!(code, 0);
+    assert!(err.contains(&format!("pid {pid}")), "{err}");
+
+    // Control: once the program is gone, the lost job is collected.
+    fs::write(&end, "").unwrap();
+    until("the program to end", || {
+        (!hupsafe_tests::procfs::is_alive(pid)).then_some(())
+    });
+    let (code, out, err) = jobs.run(["gc"]);
+    assert_eq!((code, out.as_str()), (0, "removed 1 jobs\n"), "{err}");
+}
+
+/// Connections that never say hello (anyone of the user's can open them,
+/// by mistake or not) are nobody: they must not lock `attach` out, however
+/// many there are.
+#[test]
+fn silent_connections_do_not_lock_attach_out() {
+    let jobs = Sandbox::for_jobs("sec-idle");
+    let tag = unique_tag("idle");
+    let end = jobs.root().join("end");
+    let mut program = python(
+        "import os, sys, time\nprint('hello from the job')\n\
+         while not os.path.exists(sys.argv[2]): time.sleep(0.02)\n",
+        &tag,
+    );
+    program.push(end.display().to_string());
+    let (mut starter, job) = jobs.start(&program, &tag);
+    let sock = jobs.job_dir(&job.id()).join("sock");
+    let silent: Vec<std::os::unix::net::UnixStream> = (0..16)
+        .map(|_| std::os::unix::net::UnixStream::connect(&sock).unwrap())
+        .collect();
+    assert_eq!(
+        jobs.job(&job.id()).unwrap().attached(),
+        1,
+        "only the starter"
+    );
+    let mut attach = jobs
+        .hupsafe(["attach", &job.id()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let attached = until("attach to be attached, or to end", || {
+        if let Ok(Some(_)) = attach.try_wait() {
+            return Some(false);
+        }
+        (jobs.job(&job.id()).unwrap().attached() == 2).then_some(true)
+    });
+    if !attached {
+        let out = attach.wait_with_output().unwrap();
+        panic!(
+            "attach ended: {:?}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    fs::write(&end, "").unwrap();
+    let out = attach.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("hello from the job"),
+        "the replay came: {out:?}"
+    );
+    assert_eq!(wait_child(&mut starter), 0);
+    drop(silent);
+}
+
+/// A start the file system refuses half-way (here the id counter cannot be
+/// updated: a one-byte RLIMIT_FSIZE stands in for a disk that refuses the
+/// write once the job's directory is made) leaves no empty job directory
+/// for `ps` to warn about for ever; and one left by an older hupsafe or a
+/// start killed half-way is removed by `gc`.
+#[test]
+fn a_start_refused_half_way_leaves_no_job_behind() {
+    use std::os::unix::process::CommandExt;
+    let jobs = Sandbox::for_jobs("sec-halfway");
+    // The shim in place first (it is a file too).
+    let (code, _, err) = jobs.run(["--no-relay", "true"]);
+    assert_eq!(code, 0, "{err}");
+    let mut limited = jobs.hupsafe(["--relay", "true"]);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        limited.pre_exec(|| {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let one = libc::rlimit {
+                rlim_cur: 1,
+                rlim_max: 1,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &one) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let (code, _, err) = hupsafe_tests::sandbox::finish(&mut limited);
+    assert_eq!(code, 125, "the start fails: {err}");
+    assert!(err.contains("File too large"), "{err}");
+    let left: Vec<String> = fs::read_dir(jobs.state_dir().join("jobs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+
+    // A leftover of an older start: gc removes it, ps no longer warns.
+    let old = jobs.state_dir().join("jobs").join("41");
+    fs::create_dir(&old).unwrap();
+    fs::write(old.join("log"), "").unwrap();
+    let status = std::process::Command::new("touch")
+        .args(["-d", "2 hours ago"])
+        .arg(&old)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (_, _, warned) = jobs.run(["ps"]);
+    assert!(warned.contains("41"), "control: ps sees it: {warned}");
+    let (code, out, err) = jobs.run(["gc"]);
+    assert_eq!((code, out.as_str()), (0, "removed 1 jobs\n"), "{err}");
+    assert!(!old.exists());
+    let (_, _, err) = jobs.run(["ps"]);
+    assert!(err.is_empty(), "{err}");
+}
+
+/// Names from the file system reach the terminal as text, never as
+/// control sequences: a state directory (or an entry of `jobs/`) named
+/// with escapes that would retitle the terminal, clear it, or recolour
+/// it.
+#[test]
+fn ps_shows_escapes_from_directory_names_instead_of_obeying_them() {
+    let jobs = Sandbox::for_jobs("sec-escape");
+    let state = jobs.root().join("st\u{1b}]0;pwned\u{7}\u{1b}[2Jate");
+    let env = jobs.env_with(&[("HUPSAFE_STATE_DIR", state.to_str().unwrap())]);
+    let run = |args: &[&str]| {
+        hupsafe_tests::sandbox::finish(jobs.hupsafe(args).env_clear().envs(env.clone()))
+    };
+    let (code, _, err) = run(&["--relay", "true"]);
+    assert_eq!(code, 0, "{err}");
+    fs::create_dir(state.join("jobs").join("\u{1b}[31mred")).unwrap();
+    let (code, out, err) = run(&["ps"]);
+    assert_eq!(code, 0, "{err}");
+    for text in [&out, &err] {
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{text:?}"
+        );
+    }
+    // Control: the names are there, as text.
+    assert!(out.contains("st\\x1b]0;pwned\\x07\\x1b[2Jate"), "{out}");
+    assert!(err.contains("\\x1b[31mred"), "{err}");
+    let (_, out, err) = run(&["gc"]);
+    for text in [&out, &err] {
+        assert!(!text.contains('\u{1b}'), "{text:?}");
+    }
+}
+
+// ---- directories and files ----
+//
+// Every directory hupsafe trusts (the shim's, the job state, the wrap
+// directory, the marks file's) is reached from `/` one component at a time
+// and refused when someone else could change what lies below a component:
+// a directory another user owns, or one others can write without the
+// sticky bit, or a symbolic link another user owns. Then it is used through
+// the open directory, never by its path again. Temporary files have random
+// names and are created exclusively.
+
+/// A sandbox the other user can pass through (search, not list).
+fn shared_sandbox(label: &str) -> Sandbox {
+    let s = Sandbox::for_jobs(label);
+    fs::set_permissions(s.root(), fs::Permissions::from_mode(0o711)).unwrap();
+    s
+}
+
+/// A directory of the other user's that anyone may write (mode 0777): a
+/// careless "shared" directory.
+fn others_open_dir(s: &Sandbox, other: &Other, name: &str) -> PathBuf {
+    let d = s.root().join(name);
+    fs::create_dir(&d).unwrap();
+    std::os::unix::fs::chown(&d, Some(other.uid), Some(other.gid)).unwrap();
+    fs::set_permissions(&d, fs::Permissions::from_mode(0o777)).unwrap();
+    d
+}
+
+#[test]
+fn a_state_directory_below_one_others_can_write_is_refused() {
+    let other = require_other_user!();
+    let s = shared_sandbox("sec-state");
+    let shared = others_open_dir(&s, &other, "shared");
+    // The state directory itself is ours and private: only its parent is
+    // not, so the other user can rename it away and put theirs in its
+    // place between a check and a use.
+    let state = shared.join("state");
+    fs::create_dir(&state).unwrap();
+    fs::set_permissions(&state, fs::Permissions::from_mode(0o700)).unwrap();
+    let env = s.env_with(&[("HUPSAFE_STATE_DIR", state.to_str().unwrap())]);
+    let hs = |args: &[&str]| {
+        let mut c = Command::new(hupsafe_bin());
+        c.env_clear()
+            .envs(env.clone())
+            .args(args)
+            .stdin(Stdio::null());
+        finish(&mut c)
+    };
+    let (code, _, err) = hs(&["ps"]);
+    assert_eq!(
+        code, 125,
+        "ps used a state directory below {shared:?}: {err}"
+    );
+    assert!(
+        err.contains("refusing to use")
+            && err.contains(&format!("sits under '{}'", shared.display()))
+            && err.contains("HUPSAFE_STATE_DIR"),
+        "{err}"
+    );
+    // doctor says so too.
+    let (_, out, _) = hs(&["doctor", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let jobs = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["topic"] == "jobs")
+        .unwrap();
+    assert_eq!(jobs["level"], "at_risk", "{out}");
+
+    // The control: the same state directory below a directory of our own.
+    fs::set_permissions(&shared, fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::chown(&shared, Some(0), Some(0)).unwrap();
+    let (code, _, err) = hs(&["ps"]);
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn a_wrap_directory_others_can_write_is_refused_and_kept_off_path() {
+    let other = require_other_user!();
+    let s = shared_sandbox("sec-wrap");
+    let shared = others_open_dir(&s, &other, "shared");
+    let wrap = shared.join("bin");
+    fs::create_dir(&wrap).unwrap();
+    fs::set_permissions(&wrap, fs::Permissions::from_mode(0o755)).unwrap();
+    let run = |wrap: &Path, args: &[&str]| {
+        let mut c = Command::new(hupsafe_bin());
+        c.env_clear()
+            .envs(s.env_with(&[("HUPSAFE_WRAP_DIR", wrap.to_str().unwrap())]))
+            .args(args)
+            .stdin(Stdio::null());
+        finish(&mut c)
+    };
+    let (code, _, err) = run(&wrap, &["wrap", "true"]);
+    assert_ne!(code, 0, "wrap wrote into {wrap:?}: {err}");
+    assert!(
+        err.contains("refusing to use") && err.contains("HUPSAFE_WRAP_DIR"),
+        "{err}"
+    );
+    assert!(!wrap.join("true").exists());
+    // init does not put it first on PATH (whatever the other user puts
+    // there would run instead of the user's commands).
+    let (code, script, err) = run(&wrap, &["init", "bash"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        !script.contains(wrap.to_str().unwrap()),
+        "init puts {wrap:?} on PATH:\n{script}"
+    );
+    assert!(
+        err.contains("not putting the wrap directory on PATH"),
+        "{err}"
+    );
+    // Nor one that is not there yet: the other user could make it.
+    let (code, script, err) = run(&shared.join("later"), &["init", "bash"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        !script.contains(shared.join("later").to_str().unwrap()),
+        "init puts a directory the other user can make on PATH:\n{script}"
+    );
+    // doctor reports it.
+    let (_, out, _) = run(&wrap, &["doctor", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let finding = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["topic"] == "wrap")
+        .unwrap_or_else(|| panic!("doctor says nothing about the wrap directory: {out}"));
+    assert_eq!(finding["level"], "at_risk", "{out}");
+
+    // The control: a wrap directory of our own is used.
+    let own = s.dir("ownbin");
+    let (code, _, err) = run(&own, &["wrap", "true"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(own.join("true").exists());
+    let (_, script, _) = run(&own, &["init", "bash"]);
+    assert!(script.contains(own.to_str().unwrap()), "{script}");
+}
+
+#[test]
+fn embed_never_writes_through_a_link_at_its_temporary_name() {
+    let other = require_other_user!();
+    require_tool!("patchelf", "patchelf");
+    // Two unprivileged users: the victim (the other user) writes an
+    // embedded copy into a sticky drop directory that nobody (65534) owns;
+    // nobody has planted links there, which the kernel lets the victim
+    // follow (the link's owner owns the directory).
+    let s = shared_sandbox("sec-embed");
+    let drop = s.root().join("drop");
+    fs::create_dir(&drop).unwrap();
+    fs::set_permissions(&drop, fs::Permissions::from_mode(0o1777)).unwrap();
+    std::os::unix::fs::chown(&drop, Some(65534), Some(65534)).unwrap();
+    let precious = other
+        .home
+        .join(format!("hs-precious-{}", std::process::id()));
+    fs::write(&precious, "the victim's file\n").unwrap();
+    std::os::unix::fs::chown(&precious, Some(other.uid), Some(other.gid)).unwrap();
+    fs::set_permissions(&precious, fs::Permissions::from_mode(0o644)).unwrap();
+    let out = drop.join("true.hupsafe");
+
+    // Started stopped at a shell whose pid the hupsafe will have (exec), so
+    // that the links can be planted at the name an old hupsafe would use.
+    let mut c = other.command("/bin/sh");
+    c.arg("-c")
+        .arg("echo $$; read go; exec \"$@\"")
+        .arg("sh")
+        .arg(hupsafe_bin())
+        .args(["wrap", "--embed", "/bin/true", "-o"])
+        .arg(&out)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let pid: u32 = line.trim().parse().unwrap();
+    let planted = drop.join(format!(".true.hupsafe.hupsafe-{pid}.tmp"));
+    std::os::unix::fs::symlink(&precious, &planted).unwrap();
+    std::os::unix::fs::lchown(&planted, Some(65534), Some(65534)).unwrap();
+    // Links at names like tempfile's too (they must be avoided, not hit).
+    for i in 0..64 {
+        let p = drop.join(format!(".true.hupsafe.{i:06}.hupsafe.tmp"));
+        std::os::unix::fs::symlink(&precious, &p).unwrap();
+        std::os::unix::fs::lchown(&p, Some(65534), Some(65534)).unwrap();
+    }
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let done = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&done.stderr);
+    let _ = fs::remove_dir_all(&drop);
+    let after = fs::read(&precious).unwrap();
+    let mode = fs::metadata(&precious).unwrap().mode() & 0o7777;
+    let _ = fs::remove_file(&precious);
+    assert_eq!(
+        after, b"the victim's file\n",
+        "the victim's file was overwritten through the planted link: {err}"
+    );
+    assert_eq!(mode, 0o644, "its mode was changed");
+    assert!(done.status.success(), "{err}");
+}
+
+#[test]
+fn a_shim_directory_below_a_link_someone_else_owns_is_refused() {
+    let other = require_other_user!();
+    let s = shared_sandbox("sec-shimlink");
+    let real = s.dir("real");
+    // The link is the other user's: they can point it anywhere later, at a
+    // directory of their own with their library in it.
+    let link = s.root().join("link");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    std::os::unix::fs::lchown(&link, Some(other.uid), Some(other.gid)).unwrap();
+    let run = |lib: &Path| {
+        let mut c = Command::new(hupsafe_bin());
+        c.env_clear()
+            .envs(s.env_with(&[("HUPSAFE_LIB_DIR", lib.to_str().unwrap())]))
+            .args(["/bin/true"])
+            .stdin(Stdio::null());
+        finish(&mut c)
+    };
+    let (code, _, err) = run(&link.join("lib"));
+    assert_eq!(code, 125, "a shim below {link:?} was accepted: {err}");
+    assert!(
+        err.contains("refusing to use")
+            && err.contains(&format!("'{}'", link.display()))
+            && err.contains(&format!("symbolic link owned by uid {}", other.uid)),
+        "{err}"
+    );
+    // The control: the same link, ours, is followed.
+    std::os::unix::fs::lchown(&link, Some(0), Some(0)).unwrap();
+    let (code, _, err) = run(&link.join("lib"));
+    assert_eq!(code, 0, "{err}");
+    assert!(real.join("lib").is_dir());
+}
+
+#[test]
+fn an_embedded_copy_made_by_root_runs_for_every_user() {
+    let other = require_other_user!();
+    require_tool!("patchelf", "patchelf");
+    let s = shared_sandbox("sec-embed-all");
+    let outdir = s.dir("out");
+    fs::set_permissions(&outdir, fs::Permissions::from_mode(0o755)).unwrap();
+    // A program of the other user's (not root's, not set-id: a private
+    // shim would be allowed), embedded by root for everybody.
+    let prog = outdir.join("true");
+    fs::copy("/bin/true", &prog).unwrap();
+    std::os::unix::fs::chown(&prog, Some(other.uid), Some(other.gid)).unwrap();
+    let out = outdir.join("true.hupsafe");
+    let (code, _, err) = s.run([
+        "wrap",
+        "--embed",
+        prog.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    // As root it runs (the control: the copy itself works).
+    let st = Command::new(&out).status().unwrap();
+    assert!(st.success());
+    // As another user it must run too, and quietly.
+    let o = other.command(&out).output().unwrap();
+    assert!(
+        o.status.success() && o.stderr.is_empty(),
+        "the copy fails for uid {}: {:?} {}",
+        other.uid,
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn a_program_that_becomes_another_user_loads_the_shim_quietly() {
+    let other = require_other_user!();
+    let setpriv = require_tool!("setpriv", "util-linux");
+    let s = Sandbox::for_jobs("sec-setpriv");
+    let (uid, gid) = (other.uid.to_string(), other.gid.to_string());
+    let drop_to = |tail: &[&str]| {
+        let mut args: Vec<String> = vec![
+            setpriv.to_string_lossy().into_owned(),
+            format!("--reuid={uid}"),
+            format!("--regid={gid}"),
+            "--clear-groups".into(),
+        ];
+        args.extend(tail.iter().map(|a| a.to_string()));
+        args
+    };
+    // hupsafe CMD (run in place: no terminal) and the nohup drop-in.
+    let nohup = nohup_link(&s.root().join("nohup-bin"), hupsafe_bin());
+    for form in ["run", "nohup"] {
+        let mut c = s.hupsafe(drop_to(&["cat", "/proc/self/maps"]));
+        if form == "nohup" {
+            let mut n = Command::new(&nohup);
+            n.env_clear()
+                .envs(s.env())
+                .args(drop_to(&["cat", "/proc/self/maps"]))
+                .stdin(Stdio::null());
+            c = n;
+        }
+        // Root's own environment, as in the finding: no HUPSAFE_LIB_DIR
+        // (an explicit one is root's choice, used as given).
+        c.env_remove("HUPSAFE_LIB_DIR").current_dir(s.root());
+        let (code, out, err) = finish(&mut c);
+        assert_eq!(code, 0, "{form:?}: {err}");
+        assert!(
+            !err.contains("ld.so") && !err.contains("cannot be preloaded"),
+            "{form:?}: the loader complained as uid {uid}: {err}"
+        );
+        let maps = if out.is_empty() {
+            fs::read_to_string(s.root().join("nohup.out")).unwrap_or_default()
+        } else {
+            out
+        };
+        assert!(
+            maps.lines().any(|l| l.contains("/libnohup-")),
+            "{form:?}: the shim is not loaded in the process of uid {uid}:\n{maps}"
+        );
+        let _ = fs::remove_file(s.root().join("nohup.out"));
+    }
+}
+
+/// The stories below share `/var/tmp/hupsafe-UID` and `/tmp/hupsafe-UID`
+/// of the other user.
+static SHARED_PLACES: Mutex<()> = Mutex::new(());
+
+/// The other user's fallback shim directories, taken by nobody (65534)
+/// first; `which` says which ones. They are removed again on drop.
+struct Taken(Vec<PathBuf>);
+
+impl Taken {
+    fn new(other: &Other, which: &[&str]) -> Taken {
+        let mut v = Vec::new();
+        for base in ["/var/tmp", "/tmp"] {
+            let d = PathBuf::from(format!("{base}/hupsafe-{}", other.uid));
+            let _ = fs::remove_dir_all(&d);
+            if which.contains(&base) {
+                fs::create_dir(&d).unwrap();
+                fs::set_permissions(&d, fs::Permissions::from_mode(0o700)).unwrap();
+                std::os::unix::fs::chown(&d, Some(65534), Some(65534)).unwrap();
+                v.push(d);
+            }
+        }
+        Taken(v)
+    }
+}
+
+impl Drop for Taken {
+    fn drop(&mut self) {
+        for d in &self.0 {
+            let _ = fs::remove_dir_all(d);
+        }
+    }
+}
+
+/// `hupsafe ARGS` as the other user with an unusable HOME.
+fn homeless(other: &Other, args: &[&str]) -> (i32, String, String) {
+    let mut c = other.command(hupsafe_bin());
+    c.env("HOME", "/nonexistent")
+        .args(args)
+        .stdin(Stdio::null());
+    finish(&mut c)
+}
+
+#[test]
+fn a_var_tmp_place_taken_by_another_user_is_passed_over() {
+    let other = require_other_user!();
+    let _one = SHARED_PLACES.lock().unwrap_or_else(|e| e.into_inner());
+    let _taken = Taken::new(&other, &["/var/tmp"]);
+    let (code, out, err) = homeless(&other, &["cat", "/proc/self/maps"]);
+    assert_eq!(code, 0, "{err}");
+    let tmp = format!("/tmp/hupsafe-{}/libnohup-", other.uid);
+    assert!(
+        out.lines().any(|l| l.contains(&tmp)),
+        "the shim is not loaded from {tmp}: {err}\n{out}"
+    );
+}
+
+#[test]
+fn without_any_usable_place_the_command_still_runs() {
+    let other = require_other_user!();
+    let _one = SHARED_PLACES.lock().unwrap_or_else(|e| e.into_inner());
+    let _taken = Taken::new(&other, &["/var/tmp", "/tmp"]);
+    let (code, out, err) = homeless(&other, &["echo", "it ran"]);
+    assert_eq!((code, out.as_str()), (0, "it ran\n"), "{err}");
+    assert!(err.contains("note: running without the shim"), "{err}");
+}
+
+#[test]
+fn a_state_directory_swapped_after_the_start_changes_nothing() {
+    // Opened once, used through the open directory: a job's supervisor
+    // keeps writing where the job started, whatever is put at the path
+    // later (what someone who can swap a directory on the way would do,
+    // done here by the test itself).
+    let jobs = Sandbox::for_jobs("sec-swap");
+    let tag = hupsafe_tests::unique_tag("swap");
+    let (mut client, job) = jobs.start(&hupsafe_tests::relay::ticker(100_000, 50, &tag), &tag);
+    let id = job.id();
+    let state = jobs.state_dir();
+    let moved = jobs.root().join("state-moved");
+    fs::rename(&state, &moved).unwrap();
+    let decoy_job = state.join("jobs").join(&id);
+    fs::create_dir_all(&decoy_job).unwrap();
+    for d in [&state, &state.join("jobs"), &decoy_job] {
+        fs::set_permissions(d, fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    let program = job.pid().expect("the job has a pid");
+    // SAFETY: killing the program this test started, by pid.
+    unsafe { libc::kill(program, libc::SIGKILL) };
+    let status = hupsafe_tests::relay::wait_child(&mut client);
+    let written: Vec<_> = fs::read_dir(&decoy_job)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    fs::remove_dir_all(&state).unwrap();
+    fs::rename(&moved, &state).unwrap();
+    assert!(
+        written.is_empty(),
+        "the supervisor wrote {written:?} into the directory put in place after its start"
+    );
+    assert_eq!(status, 137);
+    jobs.wait_state(&id, "killed", |s| s == "killed by SIGKILL");
 }
 
 // ---- processes ----

@@ -130,7 +130,9 @@ fn protected(shell: Shell, story: Story) {
     }
     let mut s = world.open(shell);
     let w = begin(&world, &mut s, story, true);
-    s.hang_up();
+    // A protected line keeps its shell too: the shell ignores the hangup
+    // until the line ends (then it hangs up), so it is not waited for.
+    s.term.hang_up();
     let pid = w.tagged.wait_program();
     assert!(
         procfs::is_alive(pid),
@@ -155,7 +157,8 @@ fn protected(shell: Shell, story: Story) {
         Some(f) => f.clone(),
         None => world.job_log(&w.tagged.tag),
     };
-    wait_tick_beyond(&output, w.seen);
+    // Well beyond: a second of output after the hangup.
+    wait_tick_beyond(&output, w.seen + 10);
 }
 
 /// Unmarked: the same program dies of the hangup.

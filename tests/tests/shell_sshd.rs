@@ -1,15 +1,15 @@
 //! The real thing once: a bash reached over ssh (a throwaway sshd on
 //! 127.0.0.1, its own host key and client key, started and stopped by this
-//! test by pid) with the integration sourced; a marked job and an unmarked
-//! one run, the `ssh -tt` client is killed (a dropped connection), sshd
-//! hangs up the remote terminal, and only the marked job lives on, its
-//! output kept.
+//! test by pid) with the integration sourced; an unmarked job runs in the
+//! background and a marked line, `python3 count.py | tee FILE`, in the
+//! foreground; the `ssh -tt` client is killed (a dropped connection), sshd
+//! hangs up the remote terminal, and only the marked line lives on: `tee`
+//! writes FILE to the end, python exits 0, the shell then hangs up its
+//! other jobs and ends.
 
 use hupsafe_tests::procfs;
 use hupsafe_tests::relay::{Terminal, PROMPT};
-use hupsafe_tests::shell::{
-    last_tick, quote, wait_tick_beyond, Session, Shell, SshTools, Sshd, Tagged,
-};
+use hupsafe_tests::shell::{quote, wait_tick_beyond, Session, Shell, SshTools, Sshd, Tagged};
 use hupsafe_tests::Sandbox;
 use hupsafe_tests::{require_tool, until};
 
@@ -60,22 +60,35 @@ fn a_dropped_ssh_connection_spares_the_marked_job_only() {
     ));
     wait_tick_beyond(&out, 2);
     let marked = Tagged::new("sshd-marked");
-    s.start(&format!("python3 -u ticker.py {}", marked.tag));
+    world.write(
+        "count.py",
+        "import signal, sys, time\n\
+         signal.signal(signal.SIGHUP, signal.SIG_DFL)\n\
+         for i in range(60):\n    print('tick %d' % i, flush=True)\n    time.sleep(0.05)\n\
+         print('done', flush=True)\n",
+    );
+    let file = world.root().join("marked.txt");
+    s.start(&format!(
+        "python3 count.py {} | tee {f}; echo python=${{PIPESTATUS[0]}} >> {f}",
+        marked.tag,
+        f = file.display()
+    ));
     s.expect("tick 3");
-    let seen = last_tick(&s.transcript()).unwrap();
 
     // The dropped connection: the client dies, sshd closes the pty.
     // SAFETY: killing the ssh client this test started, by its pid.
     unsafe { libc::kill(ssh_pid, libc::SIGKILL) };
+    // The shell runs the protected line to its end, then hangs up.
     until("the remote shell to end", || {
         (!procfs::is_alive(shell_pid)).then_some(())
     });
-    let pid = marked.wait_program();
+    let text = std::fs::read_to_string(&file).unwrap_or_default();
     assert!(
-        procfs::is_alive(pid),
-        "the marked job died with the connection"
+        text.ends_with("tick 59\ndone\npython=0\n"),
+        "the marked line did not run to its end after the dropped connection:\n{text}"
     );
-    wait_tick_beyond(&world.job_log(&marked.tag), seen);
+    let log = std::fs::read_to_string(world.job_log(&marked.tag)).unwrap_or_default();
+    assert!(log.contains("done"), "the line's log is incomplete:\n{log}");
     assert!(
         unmarked.all_gone(),
         "the unmarked job survived the dropped connection: the story proves nothing\nsshd log:\n{}",

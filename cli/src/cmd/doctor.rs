@@ -74,6 +74,7 @@ pub fn run(args: &DoctorArgs) -> Result<()> {
         shim(),
         shell(),
         marks_finding(),
+        wrap_finding(),
         jobs(),
         logind_finding(),
         ptrace(),
@@ -183,8 +184,12 @@ fn shim() -> Finding {
             "shim",
             Level::Ok,
             format!(
-                "{shown}: private to you, and it loads (a child started with it has SIGHUP \
-                 ignored)"
+                "{shown}: {}, and it loads (a child started with it has SIGHUP ignored)",
+                if path.starts_with(crate::sys::preload::SYSTEM_LIB_DIR) {
+                    "root's, readable by every user a program of root's may become"
+                } else {
+                    "private to you"
+                }
             ),
         ),
     }
@@ -364,6 +369,34 @@ fn marks_finding() -> Finding {
                 path.display(),
                 crate::error::os_words(&e)
             ),
+        ),
+    }
+}
+
+/// The wrap directory, which `hupsafe init` puts first on PATH: the
+/// user's own and writable by nobody else, with every directory above it.
+fn wrap_finding() -> Finding {
+    let dir = match crate::sys::dirs::WRAP.resolve() {
+        Ok(d) => d,
+        Err(e) => return finding("wrap", Level::Note, e.message),
+    };
+    if std::fs::symlink_metadata(&dir).is_err() {
+        return finding(
+            "wrap",
+            Level::Ok,
+            format!("no wrap directory yet ('{}')", dir.display()),
+        );
+    }
+    match crate::sys::private_dir::wrap_dir_checked(&dir, false) {
+        Ok(_) => finding(
+            "wrap",
+            Level::Ok,
+            format!("'{}' is yours and only you can write it", dir.display()),
+        ),
+        Err(e) => finding(
+            "wrap",
+            Level::AtRisk,
+            format!("{} (`hupsafe init` leaves it off PATH)", e.message),
         ),
     }
 }

@@ -43,6 +43,7 @@ pub fn run(args: &InitArgs) -> Result<()> {
         ))
     })?;
     let marks = marks::marks_path()?;
+    crate::relay::line::ensure_scratch_dir();
     let script = render(args.shell, &bin, &marks, &prefix, HAS_RESCUE);
     write_stdout(script.as_bytes())
 }
@@ -64,15 +65,58 @@ pub fn render(shell: InitShell, bin: &Path, marks: &Path, prefix: &str, rescue: 
         .replace("@HUPSAFE_PREFIX@", &quote(prefix))
         .replace("@HUPSAFE_HAS_RESCUE@", if rescue { "1" } else { "0" })
         .replace(
-            "@HUPSAFE_WRAP_DIR@",
+            "@HUPSAFE_LINE_DIR@",
             &quote(
-                &crate::sys::dirs::WRAP
-                    .resolve()
-                    .ok()
+                &crate::relay::line::scratch_dir()
                     .map(|d| d.to_string_lossy().into_owned())
                     .unwrap_or_default(),
             ),
         )
+        .replace("@HUPSAFE_WRAP_DIR@", &quote(&wrap_dir_for_path()))
+}
+
+/// The wrap directory to put first on PATH (the script adds it only when
+/// it exists): empty, after a note, when someone else could write it or a
+/// directory above it, since whatever they put there would run instead of
+/// the user's commands.
+fn wrap_dir_for_path() -> String {
+    let Ok(dir) = crate::sys::dirs::WRAP.resolve() else {
+        return String::new();
+    };
+    let checked = if std::fs::symlink_metadata(&dir).is_ok() {
+        crate::sys::private_dir::wrap_dir_checked(&dir, false).map(drop)
+    } else {
+        // Not there yet: whoever can write the nearest directory above it
+        // could make it.
+        use crate::sys::trusted::{self, Refusal};
+        let existing = dir
+            .ancestors()
+            .find(|a| std::fs::symlink_metadata(a).is_ok());
+        let walked = existing.map(|a| {
+            let w = trusted::walk(a, None)?;
+            match trusted::unsafe_dir(w.uid, w.mode) {
+                Some(why) => Err(Refusal::Unsafe {
+                    at: a.to_path_buf(),
+                    why,
+                }),
+                None => Ok(()),
+            }
+        });
+        match walked {
+            Some(Err(r @ Refusal::Unsafe { .. })) => {
+                Err(crate::sys::private_dir::WRAPPERS.refusal(&dir, r))
+            }
+            _ => Ok(()),
+        }
+    };
+    if let Err(e) = checked {
+        say!(
+            "note: not putting the wrap directory on PATH: {}",
+            e.message
+        );
+        return String::new();
+    }
+    dir.to_string_lossy().into_owned()
 }
 
 #[cfg(test)]

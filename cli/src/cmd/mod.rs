@@ -8,6 +8,7 @@ pub mod doctor;
 pub mod init;
 pub mod install_nohup;
 pub mod jobs;
+pub mod line;
 pub mod man;
 pub mod marks;
 pub mod rescue;

@@ -32,6 +32,11 @@ pub fn exec(cmd: &OsStr, args: &[OsString], opts: &RunOptions) -> Error {
             )
         }
     };
+    if !opts.quiet {
+        if let Some(note) = pipeline_note(&cmd.to_string_lossy()) {
+            say!("{note}");
+        }
+    }
     let target = elf::inspect(&program).ok();
     let filter = if opts.strict {
         if target.as_ref().is_some_and(shim_is_noisy) {
@@ -59,17 +64,35 @@ pub fn exec(cmd: &OsStr, args: &[OsString], opts: &RunOptions) -> Error {
     // cannot use it (static, 32-bit, secure mode) ignore it, as their
     // children may not.
     let existing = std::env::var_os("LD_PRELOAD");
-    let shim = match preload::install() {
-        Ok(p) => p,
-        Err(e) => return e,
-    };
-    let (value, remarks) = preload::compose(existing.as_deref(), &shim);
-    if !opts.quiet {
-        for r in remarks {
-            say!("note: {r}");
+    // An explicit HUPSAFE_LIB_DIR that cannot be used is an error; without
+    // one, no usable place (HOME unusable, /var/tmp taken) still runs the
+    // command, with SIGHUP ignored but without the shim, after a note.
+    let explicit = std::env::var_os(crate::sys::dirs::LIB.var).is_some_and(|d| !d.is_empty());
+    match preload::install() {
+        Ok(shim) => {
+            let (value, remarks) = preload::compose(existing.as_deref(), &shim);
+            if !opts.quiet {
+                for r in remarks {
+                    say!("note: {r}");
+                }
+            }
+            std::env::set_var("LD_PRELOAD", &value);
+        }
+        Err(e) if explicit => return e,
+        Err(e) => {
+            if !opts.quiet {
+                say!(
+                    "note: running without the shim (SIGHUP stays ignored, but the program \
+                     can undo that): {}",
+                    e.message
+                );
+            }
+            match preload::without_shim(existing.as_deref()) {
+                Some(v) => std::env::set_var("LD_PRELOAD", v),
+                None => std::env::remove_var("LD_PRELOAD"),
+            }
         }
     }
-    std::env::set_var("LD_PRELOAD", &value);
     protect_self();
     startup::restore_sigpipe();
     if filter.is_some() && !opts.quiet {
@@ -165,4 +188,40 @@ fn not_found(cmd: &OsStr) -> Error {
         EXIT_NOT_FOUND,
         format!("'{name}': command not found (not a program on PATH; aliases and shell functions cannot be run)"),
     )
+}
+
+/// `hupsafe CMD | tee log` typed without the shell integration: hupsafe
+/// protects CMD, but `tee` is an ordinary member of the same terminal job
+/// and dies of the hangup, and CMD then writes into a broken pipe. hupsafe
+/// cannot reach the rest of the line from inside it; it says so once, and
+/// names what can. The note, for a stdout that is a pipe read by another
+/// process of the same terminal job (same process group, same controlling
+/// terminal) that does not ignore SIGHUP; `None` otherwise.
+fn pipeline_note(cmd: &str) -> Option<String> {
+    use crate::sys::proc;
+    // Through /proc, the link names the pipe (`pipe:[INODE]`).
+    let link = std::fs::read_link("/proc/self/fd/1").ok()?;
+    let link = link.to_str()?;
+    if !link.starts_with("pipe:[") {
+        return None;
+    }
+    let me = proc::stat(std::process::id() as i32).ok()?;
+    if me.tty_nr == 0 {
+        return None;
+    }
+    proc::holding_pipe(link).into_iter().find_map(|pid| {
+        let st = proc::stat(pid).ok()?;
+        let same_job = st.pgrp == me.pgrp && st.tty_nr == me.tty_nr;
+        let protected = proc::status(pid).is_ok_and(|s| s.ignores(libc::SIGHUP));
+        (same_job && !protected).then(|| {
+            format!(
+                "note: this protects {cmd} only, not the rest of its pipeline: '{}' (pid {pid}) \
+                 reads its output and will die with the terminal, and {cmd} then writes into a \
+                 broken pipe. To protect the whole line, start it with `hs` or mark {cmd} \
+                 (`hupsafe mark {cmd}`), with the shell integration loaded \
+                 (eval \"$(hupsafe init bash)\", or zsh)",
+                st.comm
+            )
+        })
+    })
 }

@@ -16,7 +16,7 @@ use std::ffi::OsStr;
 use std::fs;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -26,15 +26,15 @@ use crate::sys::dirs;
 use crate::sys::elf::{self, Class, Format};
 use crate::sys::exec::{self, Lookup};
 use crate::sys::preload;
-use crate::sys::private_dir::{replace_file, uid};
+use crate::sys::private_dir::{replace_file, uid, wrap_dir_checked};
+use crate::sys::trusted;
 use crate::sys::words::quote;
 
 /// The second line of every wrapper hupsafe writes; `unwrap` and `--list`
 /// only touch files that carry it.
 const MARKER: &str = "# hupsafe-wrapper:";
 
-/// Where `hupsafe install --system` puts the shim: root-owned, 0755.
-pub const SYSTEM_LIB_DIR: &str = "/usr/local/lib/hupsafe";
+pub use preload::SYSTEM_LIB_DIR;
 
 fn shown(p: &Path) -> String {
     p.display().to_string()
@@ -185,26 +185,26 @@ fn path_wrapper(prog: &OsStr, dir: Option<&Path>) -> Result<()> {
             os_words(&e)
         ))
     })?;
-    if !dir.is_dir() {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o755)
-            .create(&dir)
-            .map_err(|e| {
-                Error::failure(format!("cannot create '{}': {}", shown(&dir), os_words(&e)))
-            })?;
-    }
-    let dir = fs::canonicalize(&dir)
-        .map_err(|e| Error::failure(format!("cannot use '{}': {}", shown(&dir), os_words(&e))))?;
+    // Checked with every directory above it, opened once: the wrapper is
+    // written through the open directory.
+    let w = wrap_dir_checked(&dir, true)?;
+    let real_dir = trusted::shown(&trusted::through(&w.fd, ""));
     let target = dir.join(name);
-    if fs::symlink_metadata(&target).is_ok() && !is_ours(&target) {
+    let at = trusted::through(&w.fd, name);
+    if fs::symlink_metadata(&at).is_ok() && !is_ours(&at) {
         return Err(Error::failure(format!(
             "'{}' exists and was not written by hupsafe; not replacing it",
             shown(&target)
         )));
     }
-    let text = script(&name_s, &dir, &bin);
-    write_new(&target, text.as_bytes(), 0o755)?;
+    let text = script(&name_s, &real_dir, &bin);
+    replace_file(&at, text.as_bytes(), 0o755, true).map_err(|e| {
+        Error::failure(format!(
+            "cannot write '{}': {}",
+            shown(&target),
+            os_words(&e)
+        ))
+    })?;
     say!(
         "wrote '{}' (runs '{name_s}' from PATH protected; first found now: '{}')",
         shown(&target),
@@ -213,25 +213,14 @@ fn path_wrapper(prog: &OsStr, dir: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
-fn tmp_next_to(target: &Path) -> PathBuf {
-    let name = target.file_name().unwrap_or_default().to_string_lossy();
-    target.with_file_name(format!(".{name}.hupsafe-{}.tmp", std::process::id()))
-}
-
-/// A temporary name next to `target`.
-/// Writes `bytes` to `target` atomically (temp file + rename).
-fn write_new(target: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    replace_file(target, bytes, mode, true).map_err(|e| {
-        Error::failure(format!(
-            "cannot write '{}': {}",
-            shown(target),
-            os_words(&e)
-        ))
-    })
-}
-
 fn list(dir: Option<&Path>) -> Result<()> {
     let dir = wrap_dir(dir)?;
+    // Held open while it is read.
+    let held = match fs::symlink_metadata(&dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        _ => Some(wrap_dir_checked(&dir, false)?),
+    };
+    let dir = held.as_ref().map_or(dir, |w| trusted::through(&w.fd, ""));
     let mut names: Vec<String> = match fs::read_dir(&dir) {
         Ok(rd) => rd
             .filter_map(|e| e.ok())
@@ -267,7 +256,14 @@ pub fn unwrap(a: &UnwrapArgs) -> Result<()> {
         )));
     }
     let p = dir.join(name);
-    if fs::symlink_metadata(&p).is_err() {
+    let held = match fs::symlink_metadata(&dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        _ => Some(wrap_dir_checked(&dir, false)?.fd),
+    };
+    let at = held
+        .as_ref()
+        .map_or_else(|| p.clone(), |fd| trusted::through(fd, name));
+    if fs::symlink_metadata(&at).is_err() {
         return Err(Error::new(
             1,
             format!(
@@ -277,43 +273,14 @@ pub fn unwrap(a: &UnwrapArgs) -> Result<()> {
             ),
         ));
     }
-    if !is_ours(&p) {
+    if !is_ours(&at) {
         return Err(Error::failure(format!(
             "'{}' was not written by hupsafe; not removing it",
             shown(&p)
         )));
     }
-    fs::remove_file(&p)
+    fs::remove_file(&at)
         .map_err(|e| Error::failure(format!("cannot remove '{}': {}", shown(&p), os_words(&e))))
-}
-
-/// Whether only root can change `p`: it and every directory above it are
-/// owned by root and not writable by others (a sticky directory is fine).
-fn only_root_can_write(p: &Path) -> bool {
-    let Ok(m) = fs::symlink_metadata(p) else {
-        return false;
-    };
-    if m.file_type().is_symlink() || m.uid() != 0 || m.mode() & 0o022 != 0 {
-        return false;
-    }
-    let mut a = p.parent();
-    while let Some(d) = a {
-        if d.as_os_str().is_empty() {
-            break;
-        }
-        let Ok(m) = fs::metadata(d) else {
-            return false;
-        };
-        if m.uid() != 0 || (m.mode() & 0o022 != 0 && m.mode() & 0o1000 == 0) {
-            return false;
-        }
-        a = d.parent();
-    }
-    true
-}
-
-fn system_shim() -> PathBuf {
-    Path::new(SYSTEM_LIB_DIR).join(preload::shim_file_name())
 }
 
 /// Runs `hupsafe install --system`.
@@ -324,24 +291,7 @@ pub fn install_system(_a: &InstallArgs) -> Result<()> {
              run: sudo hupsafe install --system"
         )));
     }
-    let dir = Path::new(SYSTEM_LIB_DIR);
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o755)
-        .create(dir)
-        .map_err(|e| Error::failure(format!("cannot create '{}': {}", shown(dir), os_words(&e))))?;
-    let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o755));
-    let p = system_shim();
-    let same = fs::read(&p).is_ok_and(|b| b == preload::SHIM);
-    if !same {
-        write_new(&p, preload::SHIM, 0o755)?;
-    }
-    if !only_root_can_write(&p) {
-        return Err(Error::failure(format!(
-            "'{}' or a directory above it can be changed by someone other than root",
-            shown(&p)
-        )));
-    }
+    let p = preload::install_system()?;
     let mut line = p.as_os_str().as_bytes().to_vec();
     line.push(b'\n');
     write_stdout(&line)
@@ -400,30 +350,36 @@ fn embed(prog: &OsStr, out: Option<&Path>, in_place: bool) -> Result<()> {
         Format::Elf(_) => {}
     }
     let privileged = t.setuid || t.setgid || t.capabilities || t.owner == 0;
-    let shim = if privileged {
-        let sys = system_shim();
-        if only_root_can_write(&sys) {
-            sys
-        } else {
-            let user = preload::install()?;
-            if !only_root_can_write(&user) {
-                let why = if t.setuid || t.setgid || t.capabilities {
-                    "is setuid, setgid or has file capabilities"
-                } else {
-                    "is owned by root"
-                };
-                return Err(Error::failure(format!(
-                    "refusing to embed '{}' into '{s}': the program {why}, so root (or another \
-                     user) may run it, and whoever can change that shim file would run code as \
-                     them. Run `sudo hupsafe install --system` to put a shim only root can \
-                     write in {SYSTEM_LIB_DIR}, then wrap again",
-                    shown(&user)
-                )));
-            }
-            user
+    // The system copy, when there is one, works for every user who may run
+    // the program (and only root can change it); a private copy works for
+    // its owner only.
+    let shim = match preload::install_system() {
+        Ok(sys) => sys,
+        Err(sys_err) if privileged => {
+            let why = if t.setuid || t.setgid || t.capabilities {
+                "is setuid, setgid or has file capabilities"
+            } else {
+                "is owned by root"
+            };
+            return Err(Error::failure(format!(
+                "refusing to embed the shim into '{s}': the program {why}, so root (or another \
+                 user) may run it, and whoever can change the shim file would run code as \
+                 them. Run `sudo hupsafe install --system` to put a shim only root can \
+                 write in {SYSTEM_LIB_DIR}, then wrap again ({})",
+                sys_err.message
+            )));
         }
-    } else {
-        preload::install()?
+        Err(_) => {
+            let own = preload::install()?;
+            say!(
+                "note: the copy loads the shim from '{}', which only you (uid {}) can read: \
+                 started by another user it fails to start (exit 127). For a copy every user \
+                 can run, have root run `hupsafe install --system` first, then wrap again",
+                shown(&own),
+                uid()
+            );
+            own
+        }
     };
     let patchelf = find(OsStr::new("patchelf"), None).map_err(|_| {
         Error::failure(
@@ -431,64 +387,69 @@ fn embed(prog: &OsStr, out: Option<&Path>, in_place: bool) -> Result<()> {
              on PATH; install it (Debian/Ubuntu: apt-get install patchelf)",
         )
     })?;
-    let out_dir = out.parent().filter(|p| !p.as_os_str().is_empty());
-    if let Some(d) = out_dir {
-        if !d.is_dir() {
-            return Err(Error::failure(format!("'{}' is not a directory", shown(d))));
-        }
-    }
-    let tmp = tmp_next_to(&out);
-    let _ = fs::remove_file(&tmp);
-    let cleanup = |e: Error| {
-        let _ = fs::remove_file(&tmp);
-        e
+    let out_dir = match out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(d) => d.to_path_buf(),
+        None => PathBuf::from("."),
     };
+    if !out_dir.is_dir() {
+        return Err(Error::failure(format!(
+            "'{}' is not a directory",
+            shown(&out_dir)
+        )));
+    }
     let meta = fs::metadata(&src)
         .map_err(|e| Error::failure(format!("cannot read '{s}': {}", os_words(&e))))?;
-    fs::copy(&src, &tmp).map_err(|e| {
-        cleanup(Error::failure(format!(
-            "cannot copy '{s}' to '{}': {}",
-            shown(&tmp),
-            os_words(&e)
-        )))
-    })?;
+    // A temporary file with a random name, created exclusively (never an
+    // existing file or a link someone planted), removed on any failure;
+    // patchelf and the mode change reach it through its descriptor.
+    let out_name = out.file_name().unwrap_or_default().to_string_lossy();
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{out_name}."))
+        .suffix(".hupsafe.tmp")
+        .permissions(fs::Permissions::from_mode(0o600))
+        .tempfile_in(&out_dir)
+        .map_err(|e| {
+            Error::failure(format!(
+                "cannot create a temporary file in '{}': {}",
+                shown(&out_dir),
+                os_words(&e)
+            ))
+        })?;
+    let fail = |what: String, e: &io::Error| Error::failure(format!("{what}: {}", os_words(e)));
+    fs::File::open(&src)
+        .and_then(|mut f| io::copy(&mut f, tmp.as_file_mut()))
+        .map_err(|e| fail(format!("cannot copy '{s}' to '{}'", shown(tmp.path())), &e))?;
     // The copy drops set-id bits (a user's copy must not keep them);
     // in place keeps the owner and mode when we may.
     let mode = if in_place {
         if uid() == 0 {
-            let _ = std::os::unix::fs::chown(&tmp, Some(meta.uid()), Some(meta.gid()));
+            let _ = std::os::unix::fs::fchown(tmp.as_file(), Some(meta.uid()), Some(meta.gid()));
         }
         meta.mode() & 0o7777
     } else {
         meta.mode() & 0o777 | 0o700
     };
+    let by_fd = PathBuf::from(format!(
+        "/proc/{}/fd/{}",
+        std::process::id(),
+        std::os::fd::AsRawFd::as_raw_fd(tmp.as_file())
+    ));
     let ran = Command::new(&patchelf)
         .arg("--add-needed")
         .arg(&shim)
-        .arg(&tmp)
+        .arg(&by_fd)
         .output()
-        .map_err(|e| {
-            cleanup(Error::failure(format!(
-                "cannot run '{}': {}",
-                shown(&patchelf),
-                os_words(&e)
-            )))
-        })?;
+        .map_err(|e| fail(format!("cannot run '{}'", shown(&patchelf)), &e))?;
     if !ran.status.success() {
-        return Err(cleanup(Error::failure(format!(
+        return Err(Error::failure(format!(
             "patchelf could not add the shim to '{s}': {}",
             String::from_utf8_lossy(&ran.stderr).trim()
-        ))));
+        )));
     }
-    fs::set_permissions(&tmp, fs::Permissions::from_mode(mode))
-        .and_then(|_| fs::File::open(&tmp)?.sync_all())
-        .map_err(|e| {
-            cleanup(Error::failure(format!(
-                "cannot finish '{}': {}",
-                shown(&tmp),
-                os_words(&e)
-            )))
-        })?;
+    tmp.as_file()
+        .set_permissions(fs::Permissions::from_mode(mode))
+        .and_then(|_| tmp.as_file().sync_all())
+        .map_err(|e| fail(format!("cannot finish '{}'", shown(tmp.path())), &e))?;
     if in_place {
         let mut backup = src.clone().into_os_string();
         backup.push(".hupsafe-orig");
@@ -496,23 +457,16 @@ fn embed(prog: &OsStr, out: Option<&Path>, in_place: bool) -> Result<()> {
         if fs::symlink_metadata(&backup).is_err() {
             fs::hard_link(&src, &backup)
                 .or_else(|_| fs::copy(&src, &backup).map(|_| ()))
-                .map_err(|e| {
-                    cleanup(Error::failure(format!(
-                        "cannot keep a backup '{}': {}",
-                        shown(&backup),
-                        os_words(&e)
-                    )))
-                })?;
+                .map_err(|e| fail(format!("cannot keep a backup '{}'", shown(&backup)), &e))?;
         }
         say!("kept the original as '{}'", shown(&backup));
     }
-    fs::rename(&tmp, &out).map_err(|e| {
-        cleanup(Error::failure(format!(
-            "cannot rename '{}' to '{}': {}",
-            shown(&tmp),
-            shown(&out),
-            os_words(&e)
-        )))
+    let tmp_shown = shown(tmp.path());
+    tmp.persist(&out).map_err(|e| {
+        fail(
+            format!("cannot rename '{tmp_shown}' to '{}'", shown(&out)),
+            &e.error,
+        )
     })?;
     say!(
         "wrote '{}': loads '{}' by itself (DT_NEEDED)",

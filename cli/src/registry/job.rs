@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use super::*;
 use crate::error::{os_words, Error, Result, EXIT_NO_JOB};
 use crate::sys::private_dir::{open_nofollow, replace_file, uid};
+use crate::sys::trusted::shown;
 
 /// One job's directory.
 #[derive(Clone, Debug)]
@@ -35,14 +36,28 @@ impl Job {
     /// Reads the record, refusing symlinks, other users' files and
     /// anything that does not parse.
     pub fn read_record(&self) -> std::result::Result<Record, String> {
-        let r = self.read_record_once()?;
+        let r = self.read_record_settled()?;
         if r.status() == Status::Lost {
             // The writer may have replaced the record with its final one
             // and exited between our read and the liveness check: a
             // record read after the writer is gone is the last word.
-            return self.read_record_once();
+            return self.read_record_settled();
         }
         Ok(r)
+    }
+
+    /// The record, read again if it did not parse: a file read just as it
+    /// stopped being the record may be written into as the spare (two
+    /// records later, within the read), and such a read is torn, not
+    /// damaged. A record that is damaged stays damaged.
+    fn read_record_settled(&self) -> std::result::Result<Record, String> {
+        let mut tries = 0;
+        loop {
+            match self.read_record_once() {
+                Err(why) if why.contains("damaged") && tries < 2 => tries += 1,
+                done => return done,
+            }
+        }
     }
 
     fn read_record_once(&self) -> std::result::Result<Record, String> {
@@ -61,7 +76,7 @@ impl Job {
                 m.uid()
             ));
         }
-        if m.len() > 1 << 20 {
+        if m.len() > READ_MAX {
             return Err("record.json is too large to be a record".into());
         }
         let mut text = Vec::with_capacity(m.len() as usize);
@@ -84,12 +99,106 @@ impl Job {
         Ok(r)
     }
 
-    /// Replaces the record atomically (write a temporary file, fsync-free
-    /// rename): a reader sees the old record or the new one, never a mix.
+    /// The record's spare: a file as large as the record, whose blocks are
+    /// the room the next record is written into (see [`Job::write_record`]).
+    pub fn spare_path(&self) -> PathBuf {
+        self.dir.join(SPARE)
+    }
+
+    /// Replaces the record atomically: a reader sees the old record or the
+    /// new one, never a mix.
+    ///
+    /// Written so that a full disk cannot keep a record out: the new record
+    /// goes into the spare (made by [`Job::reserve`] when the job is
+    /// registered), over blocks it already holds, and the two files then
+    /// trade names (`renameat2(RENAME_EXCHANGE)`): no block is allocated,
+    /// none is freed, and the old record becomes the next spare. Records
+    /// are padded with spaces (JSON allows them after the value) to a
+    /// whole number of [`SLOT`]s with room to grow, so the final record
+    /// fits where the first one was. Without a spare (an older job) or
+    /// where the file system cannot exchange names, the record is replaced
+    /// the ordinary way (a temporary file renamed over it). An error leaves
+    /// the old record in place; the writer tries again later.
     pub fn write_record(&self, r: &Record) -> io::Result<()> {
-        let mut text = serde_json::to_vec_pretty(r).map_err(io::Error::other)?;
-        text.push(b'\n');
-        replace_file(&self.record_path(), &text, 0o600, false)
+        let text = slot_text(r)?;
+        match self.swap_in(&text) {
+            Err(e)
+                if e.kind() == io::ErrorKind::NotFound
+                    || e.raw_os_error() == Some(libc::EINVAL) =>
+            {
+                replace_file(&self.record_path(), &text, 0o600, false)
+            }
+            done => done,
+        }
+    }
+
+    fn swap_in(&self, text: &[u8]) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let spare = self.spare_path();
+        let f = OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+            .open(&spare)?;
+        let m = f.metadata()?;
+        if !m.is_file() || m.uid() != uid() {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!("'{}' is not a file of yours", shown(&spare).display()),
+            ));
+        }
+        // Never shorter than it is: its blocks are the room.
+        let mut padded = text.to_vec();
+        padded.resize(text.len().max(m.len() as usize), b' ');
+        f.write_all_at(&padded, 0)?;
+        drop(f);
+        rustix::fs::renameat_with(
+            rustix::fs::CWD,
+            &spare,
+            rustix::fs::CWD,
+            self.record_path(),
+            rustix::fs::RenameFlags::EXCHANGE,
+        )?;
+        Ok(())
+    }
+
+    /// Writes a new job's first record, then reserves room for every later
+    /// one ([`Job::reserve`]): the final record must reach the disk even if
+    /// the disk is full by then.
+    pub fn write_first_record(&self, r: &Record) -> Result<()> {
+        self.write_record(r).map_err(|e| {
+            Error::io(
+                format_args!("write '{}'", shown(&self.record_path()).display()),
+                &e,
+            )
+        })?;
+        self.reserve().map_err(|e| {
+            Error::io(
+                format_args!(
+                    "reserve room for the job's records in '{}'",
+                    shown(&self.dir).display()
+                ),
+                &e,
+            )
+        })
+    }
+
+    /// Makes the record's spare, as large as the record: the room its
+    /// later records are written into, a full disk or not. Called once the
+    /// first record is written; a job without one is not started.
+    pub fn reserve(&self) -> io::Result<()> {
+        use std::io::Write;
+        let len = fs::symlink_metadata(self.record_path())?.len() as usize;
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(self.spare_path())?;
+        let written = f.write_all(&vec![b' '; len.max(SLOT)]);
+        if written.is_err() {
+            let _ = fs::remove_file(self.spare_path());
+        }
+        written
     }
 
     /// Creates the log: new, not through a symlink, 0600.
@@ -104,7 +213,7 @@ impl Job {
             .map_err(|e| {
                 Error::failure(format!(
                     "cannot create the log '{}': {}",
-                    path.display(),
+                    shown(&path).display(),
                     os_words(&e)
                 ))
             })?;
@@ -120,7 +229,7 @@ impl Job {
                 format!(
                     "cannot read the log of job {}: '{}': {}",
                     self.id,
-                    path.display(),
+                    shown(&path).display(),
                     os_words(&e)
                 ),
             )
@@ -132,6 +241,41 @@ impl Job {
         Ok(f)
     }
 
+    /// Whether this is what a start that failed half-way leaves (killed, or
+    /// refused by the disk, between claiming the id and writing the first
+    /// record): no record, nothing else of value (an empty log, the spare,
+    /// temporary files, a socket), and nothing new for a minute, so not a
+    /// start in progress. `gc` removes it; anything else without a record
+    /// is the user's to look at.
+    pub fn is_leftover(&self) -> bool {
+        if !matches!(fs::symlink_metadata(self.record_path()), Err(e) if e.kind() == io::ErrorKind::NotFound)
+        {
+            return false;
+        }
+        let Ok(m) = fs::symlink_metadata(&self.dir) else {
+            return false;
+        };
+        let quiet = m
+            .modified()
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= std::time::Duration::from_secs(60));
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return false;
+        };
+        quiet
+            && entries.flatten().all(|e| {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                let size = e.metadata().map_or(u64::MAX, |m| m.len());
+                match &*name {
+                    "log" => size == 0,
+                    "sock" => true,
+                    n => n == SPARE || (n.starts_with(".record.json.") && n.ends_with(".tmp")),
+                }
+            })
+    }
+
     /// Removes the job's directory and everything in it.
     pub fn remove(&self) -> io::Result<()> {
         // Renamed first, so a concurrent `ps` sees the job or nothing.
@@ -141,6 +285,27 @@ impl Job {
         fs::rename(&self.dir, &graveyard)?;
         fs::remove_dir_all(&graveyard)
     }
+}
+
+/// The spare's name in the job directory.
+const SPARE: &str = ".record.spare";
+
+/// The unit records are padded to: a file system's block (and page).
+pub const SLOT: usize = 4096;
+
+/// What a record may grow by before it needs a larger slot (an exit
+/// status, an end time, a reason for a lost log: a few dozen bytes).
+const HEADROOM: usize = 1024;
+
+/// `r` as written: bounded, pretty JSON, padded with spaces to whole slots
+/// with [`HEADROOM`] to spare.
+fn slot_text(r: &Record) -> io::Result<Vec<u8>> {
+    let mut text = serde_json::to_vec_pretty(&r.bounded()).map_err(io::Error::other)?;
+    text.push(b'\n');
+    debug_assert!(text.len() <= MAX_RECORD);
+    let slots = (text.len() + HEADROOM).div_ceil(SLOT);
+    text.resize(slots * SLOT, b' ');
+    Ok(text)
 }
 
 /// A path short enough for `sockaddr_un`, reaching `path` through an open

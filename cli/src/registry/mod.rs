@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{os_words, Error, Result, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_NO_JOB};
 use crate::sys::dirs;
 use crate::sys::private_dir::{uid, Private};
+use crate::sys::trusted::{self, shown};
 
 mod job;
 mod record;
@@ -36,10 +37,23 @@ pub use record::*;
 /// The variable that overrides the directory.
 const STATE_DIR_VAR: &str = dirs::STATE.var;
 
-/// The state directory.
+/// The state directory. `root` and `jobs` are `/proc/self/fd/N` paths of
+/// the directories opened once (sys/trusted.rs): every later name is looked
+/// up through the open directory, so swapping a directory on the way after
+/// the check changes nothing. The descriptors stay open for the life of the
+/// process (a `Job` outlives its `Registry`; close-on-exec, so no program
+/// inherits them).
 pub struct Registry {
     root: PathBuf,
     jobs: PathBuf,
+}
+
+/// Keeps a walked directory open for good and names it by descriptor.
+fn held(w: crate::sys::trusted::Walked) -> Result<PathBuf> {
+    use std::os::fd::IntoRawFd;
+    let fd = crate::sys::trusted::above_stdio(w.fd)
+        .map_err(|e| Error::io(format_args!("use '{}'", w.path.display()), &e))?;
+    Ok(PathBuf::from(format!("/proc/self/fd/{}", fd.into_raw_fd())))
 }
 
 /// An entry of `jobs/` that is not a usable job, and why.
@@ -57,34 +71,42 @@ impl Registry {
 
     /// The registry, created if missing (for a new job).
     pub fn create() -> Result<Registry> {
-        let root = Registry::location()?;
-        let jobs = root.join("jobs");
-        ensure_private_dir(&root)?;
-        ensure_private_dir(&jobs)?;
-        Ok(Registry { root, jobs })
+        let root = STATE.ensure(&Registry::location()?)?;
+        let jobs = STATE.child(&root, "jobs", true)?;
+        Ok(Registry {
+            root: held(root)?,
+            jobs: held(jobs)?,
+        })
     }
 
     /// The registry if it exists (for the verbs that only read it); an
     /// empty one otherwise.
     pub fn open() -> Result<Option<Registry>> {
-        let root = Registry::location()?;
-        let jobs = root.join("jobs");
-        match fs::symlink_metadata(&root) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            _ => check_private_dir(&root)?,
+        let location = Registry::location()?;
+        let missing =
+            |p: &Path| fs::symlink_metadata(p).is_err_and(|e| e.kind() == io::ErrorKind::NotFound);
+        if missing(&location) {
+            return Ok(None);
         }
-        match fs::symlink_metadata(&jobs) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            _ => check_private_dir(&jobs)?,
+        let root = STATE.check(&location)?;
+        if missing(&trusted::through(&root.fd, "jobs")) {
+            return Ok(None);
         }
-        Ok(Some(Registry { root, jobs }))
+        let jobs = STATE.child(&root, "jobs", false)?;
+        Ok(Some(Registry {
+            root: held(root)?,
+            jobs: held(jobs)?,
+        }))
     }
 
     /// Claims a new id and its directory.
     pub fn new_job(&self) -> Result<Job> {
         let counter_path = self.root.join("next-id");
         let fail = |what: &str, e: io::Error| {
-            Error::io(format_args!("{what} '{}'", counter_path.display()), &e)
+            Error::io(
+                format_args!("{what} '{}'", shown(&counter_path).display()),
+                &e,
+            )
         };
         let mut counter = OpenOptions::new()
             .read(true)
@@ -96,7 +118,7 @@ impl Registry {
             .map_err(|e| fail("open", e))?;
         let m = counter.metadata().map_err(|e| fail("inspect", e))?;
         if m.uid() != uid() || !m.is_file() {
-            return Err(refuse(&counter_path, "is not a file of yours"));
+            return Err(refuse(&shown(&counter_path), "is not a file of yours"));
         }
         // Released when `counter` closes.
         rustix::fs::flock(&counter, rustix::fs::FlockOperation::LockExclusive)
@@ -118,7 +140,7 @@ impl Registry {
                 Err(e) => {
                     return Err(Error::failure(format!(
                         "cannot create '{}': {}",
-                        dir.display(),
+                        shown(&dir).display(),
                         os_words(&e)
                     )))
                 }
@@ -126,12 +148,19 @@ impl Registry {
         };
         // A umask can only take bits away; put back the owner's.
         let _ = fs::set_permissions(&dir, fs::Permissions::from_mode(0o700));
+        // Written over the old number rather than after truncating it: the
+        // counter keeps the block it has (a full disk may not give one
+        // back), and numbers only grow.
         let next = format!("{}\n", n + 1);
         let written = counter
-            .set_len(0)
-            .and_then(|()| counter.seek(SeekFrom::Start(0)))
-            .and_then(|_| counter.write_all(next.as_bytes()));
-        written.map_err(|e| fail("update", e))?;
+            .seek(SeekFrom::Start(0))
+            .and_then(|_| counter.write_all(next.as_bytes()))
+            .and_then(|()| counter.set_len(next.len() as u64));
+        if let Err(e) = written {
+            // No job without its id counted: leave no empty directory.
+            let _ = fs::remove_dir(&dir);
+            return Err(fail("update", e));
+        }
         Ok(Job {
             id: n.to_string(),
             dir,
@@ -155,7 +184,9 @@ impl Registry {
     pub fn list_reporting(&self) -> Vec<Job> {
         let (jobs, skipped) = self.list();
         for s in skipped {
-            say!("skipping '{}': {}", s.path.display(), s.why);
+            // Names from the file system: shown, never obeyed.
+            let line = format!("skipping '{}': {}", shown(&s.path).display(), s.why);
+            say!("{}", crate::sys::words::visible(&line));
         }
         jobs
     }
@@ -304,16 +335,6 @@ const STATE: Private = Private {
     stakes: "job logs hold everything your programs print",
     fix: "remove it, or set HUPSAFE_STATE_DIR to a private directory of your own",
 };
-
-/// Creates `dir` (and missing parents) as 0700, then checks it.
-fn ensure_private_dir(dir: &Path) -> Result<()> {
-    STATE.ensure(dir)
-}
-
-/// Checks an existing state directory.
-fn check_private_dir(dir: &Path) -> Result<()> {
-    STATE.check(dir)
-}
 
 fn refuse(path: &Path, why: &str) -> Error {
     Error::new(

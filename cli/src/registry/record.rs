@@ -19,6 +19,86 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// The most a record takes as JSON, by design rather than by a cap on
+/// reading: the command is a display copy of the argv (an argv may be
+/// megabytes long, and JSON escaping makes a control byte six bytes),
+/// every other text is cut to a bound, and the rest are numbers. A reader
+/// refuses only files far larger ([`READ_MAX`]), which no record is.
+pub const MAX_RECORD: usize = COMMAND_MAX_JSON + PATH_MAX_JSON + 2 * MESSAGE_MAX_JSON + 256 + 2048;
+/// What a reader takes at most: anything larger is not a record.
+pub const READ_MAX: u64 = 1 << 20;
+/// The command's display copy, as JSON (each word counted with its quotes,
+/// comma and indentation).
+const COMMAND_MAX_JSON: usize = 8 * 1024;
+/// One word of it.
+const WORD_MAX_JSON: usize = 2 * 1024;
+/// What a word costs beside its text in the pretty-printed array.
+const PER_WORD: usize = 8;
+const PATH_MAX_JSON: usize = 2 * 1024;
+const MESSAGE_MAX_JSON: usize = 1024;
+
+/// Bytes `c` takes in a JSON string (serde_json escapes `"`, `\` and the
+/// C0 controls; six bytes is the most, `\u001b`).
+fn json_len(c: char) -> usize {
+    match c {
+        '"' | '\\' => 2,
+        c if (c as u32) < 0x20 => 6,
+        c => c.len_utf8(),
+    }
+}
+
+fn json_len_of(s: &str) -> usize {
+    s.chars().map(json_len).sum()
+}
+
+/// `s`, or as much of its beginning as takes at most `max` bytes as JSON,
+/// followed by `…` to say it was cut.
+pub fn clip(s: &str, max: usize) -> String {
+    if json_len_of(s) <= max {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    let mut used = '…'.len_utf8();
+    for c in s.chars() {
+        used += json_len(c);
+        if used > max {
+            break;
+        }
+        out.push(c);
+    }
+    out.push('…');
+    out
+}
+
+/// The command as the record shows it: the argv's words, each cut to
+/// [`WORD_MAX_JSON`], and when they are still too many for
+/// [`COMMAND_MAX_JSON`], the first ones, a word saying how many are left
+/// out, and the last one (which often names the job best: a file, a tag).
+/// Applying it again changes nothing.
+pub fn display_command(words: Vec<String>) -> Vec<String> {
+    let words: Vec<String> = words.iter().map(|w| clip(w, WORD_MAX_JSON)).collect();
+    let cost = |w: &String| json_len_of(w) + PER_WORD;
+    if words.iter().map(cost).sum::<usize>() <= COMMAND_MAX_JSON {
+        return words;
+    }
+    let (last, head) = words.split_last().expect("not empty: over the bound");
+    // Room for the last word and the note.
+    let budget = COMMAND_MAX_JSON - cost(last) - 64;
+    let mut out = Vec::new();
+    let mut used = 0;
+    for w in head {
+        if used + cost(w) > budget {
+            break;
+        }
+        used += cost(w);
+        out.push(w.clone());
+    }
+    let left_out = head.len() - out.len();
+    out.push(format!("…({left_out} more words)"));
+    out.push(last.clone());
+    out
+}
+
 /// A process named so that a recycled pid is never mistaken for it: its
 /// pid and its start time in clock ticks since boot (`/proc/PID/stat`
 /// field 22).
@@ -131,13 +211,18 @@ impl Record {
         Record {
             version: RECORD_VERSION,
             id: id.to_string(),
-            command: command
-                .iter()
-                .map(|a| a.to_string_lossy().into_owned())
-                .collect(),
-            cwd: std::env::current_dir()
-                .map(|d| d.to_string_lossy().into_owned())
-                .unwrap_or_default(),
+            command: display_command(
+                command
+                    .iter()
+                    .map(|a| a.to_string_lossy().into_owned())
+                    .collect(),
+            ),
+            cwd: clip(
+                &std::env::current_dir()
+                    .map(|d| d.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                PATH_MAX_JSON,
+            ),
             started_ms: now_ms(),
             writer: ProcId::current(),
             program: None,
@@ -153,6 +238,18 @@ impl Record {
             tty: None,
             parent: std::env::var("HUPSAFE_JOB").ok().filter(|j| valid_id(j)),
         }
+    }
+
+    /// The record as written: every text cut to its bound (see
+    /// [`MAX_RECORD`]), whoever filled it in.
+    pub fn bounded(&self) -> Record {
+        let mut r = self.clone();
+        r.command = display_command(std::mem::take(&mut r.command));
+        r.cwd = clip(&r.cwd, PATH_MAX_JSON);
+        r.error = r.error.map(|e| clip(&e, MESSAGE_MAX_JSON));
+        r.log_error = r.log_error.map(|e| clip(&e, MESSAGE_MAX_JSON));
+        r.tty = r.tty.map(|t| clip(&t, 256));
+        r
     }
 
     /// What `ps` shows: the recorded state, unless the writer is gone
@@ -173,6 +270,25 @@ impl Record {
                     Status::Running
                 }
             }
+        }
+    }
+
+    /// The program's pid when the job is lost but its program still runs
+    /// (its supervisor was killed): not finished, only unwatched, and its
+    /// record and log must stay until it ends.
+    pub fn orphan(&self) -> Option<i32> {
+        if self.status() != Status::Lost {
+            return None;
+        }
+        self.program.filter(ProcId::is_alive).map(|p| p.pid)
+    }
+
+    /// What `ps` shows as the state: the status, and for a lost job whose
+    /// program still runs, that it does.
+    pub fn describe(&self) -> String {
+        match self.orphan() {
+            Some(pid) => format!("{} (program {pid} still running)", self.status()),
+            None => self.status().to_string(),
         }
     }
 
@@ -223,6 +339,36 @@ impl std::fmt::Display for Status {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn records_are_bounded_whatever_the_argv() {
+        let control = "\u{1b}".repeat(200_000);
+        let long = "x".repeat(1_100_000);
+        let many: Vec<String> = (0..200_000).map(|i| format!("{i}\u{1}")).collect();
+        for argv in [
+            vec![control.clone()],
+            vec![long.clone(), "tag".into()],
+            many,
+        ] {
+            let os: Vec<OsString> = argv.iter().map(OsString::from).collect();
+            let mut r = Record::new("1", &os);
+            r.cwd = control.clone();
+            r.error = Some(long.clone());
+            r.log_error = Some(control.clone());
+            let text = serde_json::to_vec_pretty(&r.bounded()).unwrap();
+            assert!(text.len() <= MAX_RECORD, "{} > {MAX_RECORD}", text.len());
+            assert_eq!(r.command, display_command(r.command.clone()), "idempotent");
+            if argv.last().unwrap().len() < 100 {
+                assert_eq!(r.command.last(), argv.last(), "the last word is kept");
+            }
+        }
+        assert_eq!(clip("short", 10), "short");
+        assert_eq!(clip("abcdefghij", 6), "abc…");
+        assert_eq!(
+            display_command(vec!["ls".into(), "-l".into()]),
+            vec!["ls", "-l"]
+        );
+    }
 
     #[test]
     fn stat_parses_this_process() {

@@ -18,7 +18,7 @@ use super::os::{self, Disposition, PollFd, PollFlags, Signal, SignalPipe};
 use super::proto::{self, Decoder};
 use super::pty::{self, RawMode};
 use crate::error::EXIT_FAILURE;
-use crate::registry::{Job, State};
+use crate::registry::{Job, SocketPath, State};
 
 /// The first key of the detach sequence: Ctrl-].
 pub const DETACH_KEY: u8 = 0x1d;
@@ -31,6 +31,23 @@ const KEYS_AT_ONCE: usize = 4 * 1024;
 pub struct Connection {
     pub fd: OwnedFd,
     pub job: Job,
+}
+
+impl Connection {
+    /// Connects to `job`'s supervisor through its socket, and makes sure
+    /// the process at the other end is this user's before a byte is sent:
+    /// a socket swapped in by someone else (a writable parent directory, a
+    /// race with the lookup) would otherwise receive the user's keys. The
+    /// supervisor checks its clients the same way.
+    pub fn open(job: &Job) -> io::Result<Connection> {
+        let path = SocketPath::new(&job.sock_path())?;
+        let fd = os::connect(&path.path)?;
+        os::check_peer_is_me(&fd)?;
+        Ok(Connection {
+            fd,
+            job: job.clone(),
+        })
+    }
 }
 
 pub enum Mode {

@@ -15,6 +15,7 @@
 //! - [`os`]: the system calls, wrapped.
 
 pub mod client;
+pub mod line;
 pub mod os;
 pub mod proto;
 pub mod pty;
@@ -148,8 +149,7 @@ fn prepare(job: &Job, launch: &Launch) -> Result<client::Connection> {
     let mut command = vec![argv0.to_os_string()];
     command.extend(args.iter().cloned());
     let mut record = Record::new(&job.id, &command);
-    job.write_record(&record)
-        .map_err(|e| Error::io(format!("write '{}'", job.record_path().display()), &e))?;
+    job.write_first_record(&record)?;
     let log = job.create_log()?;
     let pair = pty::open_pair().map_err(|e| Error::io("open a pseudo-terminal", &e))?;
     record.tty = pty::name(&pair.master);
@@ -167,7 +167,10 @@ fn prepare(job: &Job, launch: &Launch) -> Result<client::Connection> {
         SocketPath::new(&job.sock_path()).map_err(|e| Error::io("reach the job directory", &e))?;
     let listener = os::listen(&sock.path).map_err(|e| {
         Error::io(
-            format!("create the socket '{}'", job.sock_path().display()),
+            format!(
+                "create the socket '{}'",
+                crate::sys::trusted::shown(&job.sock_path()).display()
+            ),
             &e,
         )
     })?;
@@ -196,12 +199,26 @@ fn prepare(job: &Job, launch: &Launch) -> Result<client::Connection> {
         strict: strict.cloned(),
     };
 
+    if fork_supervisor()? {
+        drop(ours);
+        supervisor::run(start)
+    }
+    drop(start);
+    Ok(client::Connection {
+        fd: ours,
+        job: job.clone(),
+    })
+}
+
+/// Forks a supervisor: returns true in it (a new session's leader, nobody's
+/// child: we never wait for it) and false here once the intermediate child
+/// is reaped. The caller's supervisor side must never return.
+pub(in crate::relay) fn fork_supervisor() -> Result<bool> {
     // SAFETY: hupsafe is single-threaded here, so the child may run
     // ordinary code (rustix has no fork: it leaves process creation to
-    // libc). The child forks again and exits: the supervisor is not our
-    // child (we never wait for it), and, not being a process group leader,
-    // it can start a session of its own, which the job's pty becomes the
-    // controlling terminal of.
+    // libc). The child forks again and exits: the grandchild is not our
+    // child, and, not being a process group leader, it can start a session
+    // of its own, which a job's pty becomes the controlling terminal of.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         return Err(Error::io(
@@ -210,28 +227,23 @@ fn prepare(job: &Job, launch: &Launch) -> Result<client::Connection> {
         ));
     }
     if pid == 0 {
-        drop(ours);
         // SAFETY: in the single-threaded child, as above.
         match unsafe { libc::fork() } {
             0 => {
                 let _ = rustix::process::setsid();
-                supervisor::run(start)
+                return Ok(true);
             }
             -1 => signal_hook::low_level::exit(1),
             _ => signal_hook::low_level::exit(0),
         }
     }
-    drop(start);
-    // Reaping the intermediate child we just forked (a failed wait
-    // leaves nothing to judge by: the connection will tell).
+    // Reaping the intermediate child we just forked (a failed wait leaves
+    // nothing to judge by: what the supervisor does next will tell).
     let reaped = rustix::process::waitpid(Pid::from_raw(pid), WaitOptions::empty());
     if let Ok(Some((_, status))) = reaped {
         if status.exit_status() != Some(0) {
             return Err(Error::failure("cannot start the supervisor: fork failed"));
         }
     }
-    Ok(client::Connection {
-        fd: ours,
-        job: job.clone(),
-    })
+    Ok(false)
 }

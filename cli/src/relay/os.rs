@@ -115,6 +115,23 @@ pub fn peer_uid(fd: impl AsFd) -> io::Result<u32> {
     Ok(rustix::net::sockopt::socket_peercred(fd)?.uid.as_raw())
 }
 
+/// Refuses a peer that is not this user (`SO_PEERCRED`: the credentials
+/// of whoever created the other end's socket, fixed at connect or listen,
+/// so a server cannot pass itself off as another user).
+pub fn check_peer_is_me(fd: impl AsFd) -> io::Result<()> {
+    let me = rustix::process::geteuid().as_raw();
+    match peer_uid(fd)? {
+        uid if uid == me => Ok(()),
+        uid => Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "the process at the other end belongs to uid {uid}, not to you (uid {me}): \
+                 not a supervisor of yours; nothing was sent to it"
+            ),
+        )),
+    }
+}
+
 fn sockaddr(path: &Path) -> io::Result<SocketAddrUnix> {
     use std::os::unix::ffi::OsStrExt;
     // sun_path holds 108 bytes, the terminating NUL included.

@@ -54,7 +54,6 @@ pub fn put(out: &mut VecDeque<u8>, kind: u8, payload: &[u8]) {
 }
 
 /// One frame as bytes.
-#[cfg(test)]
 pub fn frame(kind: u8, payload: &[u8]) -> Vec<u8> {
     let mut v = Vec::with_capacity(HEADER + payload.len());
     v.push(kind);

@@ -13,4 +13,5 @@ pub mod proc;
 pub mod signame;
 pub mod startup;
 pub mod strict;
+pub mod trusted;
 pub mod words;

@@ -4,9 +4,11 @@
 //! private per-user directory, named by its content hash so that two
 //! versions of hupsafe never clash. Whoever can replace that file runs code
 //! in every protected process, so the directory and the file are checked on
-//! every use: owned by the user, not writable by anyone else, no symlinks,
-//! and every directory above them safe (owned by the user or root, and not
-//! group/world-writable unless sticky, like /tmp).
+//! every use: owned by the user, not writable by anyone else, and every
+//! directory and link above them safe (owned by the user or root, and not
+//! group/world-writable unless sticky, like /tmp), walked from `/` and used
+//! through the open directory (sys/trusted.rs). Root's programs load a
+//! system copy every user can read ([`install`]).
 //!
 //! LD_PRELOAD is split on colons and spaces with no escaping, so the path may contain neither
 //! (docs/HANGUPS.md, "Interposer rules"); a location that would is skipped for the next candidate.
@@ -15,13 +17,14 @@ use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::{self, Read};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::dirs;
 use super::private_dir::{open_nofollow, replace_file};
 use crate::error::{os_words, Error, Result};
 use crate::sys::private_dir::{uid, Private};
+use crate::sys::trusted::{self, Walked};
 
 /// The variable that overrides the directory.
 const LIB_DIR_VAR: &str = dirs::LIB.var;
@@ -56,21 +59,25 @@ pub fn is_hupsafe_shim(entry: &[u8]) -> bool {
             .all(|b| b.is_ascii_hexdigit())
 }
 
-/// Where the shim may live, best first, with the reason a candidate is
-/// unsuitable before it is even tried.
-fn candidates() -> Vec<(PathBuf, bool)> {
-    // (path, explicit): an explicit choice is an error when unusable; the
-    // defaults fall through to the next one.
+/// Where `hupsafe install --system` puts the shim, and where root's
+/// protected programs load it from: root-owned, 0755.
+pub const SYSTEM_LIB_DIR: &str = "/usr/local/lib/hupsafe";
+
+/// Where the shim may live, best first: `(path, explicit, shared)`. An
+/// explicit choice is an error when unusable; a default falls through to
+/// the next one, and so does a refused one in a directory everybody shares
+/// (another user may have made `/var/tmp/hupsafe-UID` first).
+fn candidates() -> Vec<(PathBuf, bool, bool)> {
     if let Some(dir) = std::env::var_os(LIB_DIR_VAR).filter(|d| !d.is_empty()) {
-        return vec![(PathBuf::from(dir), true)];
+        return vec![(PathBuf::from(dir), true, false)];
     }
     let mut v = Vec::new();
     if let Some(d) = dirs::LIB.default_dir() {
-        v.push((d, false));
+        v.push((d, false, false));
     }
     let u = uid();
-    v.push((PathBuf::from(format!("/var/tmp/hupsafe-{u}")), false));
-    v.push((PathBuf::from(format!("/tmp/hupsafe-{u}")), false));
+    v.push((PathBuf::from(format!("/var/tmp/hupsafe-{u}")), false, true));
+    v.push((PathBuf::from(format!("/tmp/hupsafe-{u}")), false, true));
     v
 }
 
@@ -86,10 +93,30 @@ fn preload_unsafe_chars(p: &Path) -> Option<&'static str> {
     }
 }
 
-/// Installs (or checks) the shim and returns its absolute path.
+/// Installs (or checks) the shim and returns the absolute path to put in
+/// LD_PRELOAD (or DT_NEEDED).
+///
+/// For root that is the system copy ([`install_system`]): a program root
+/// starts may become any user (`setpriv`, `su`, a daemon dropping
+/// privileges), and the loader of that user must be able to read the shim,
+/// which a private 0700 directory forbids. Readability is not the risk,
+/// writability is: the system copy is readable by all and writable by root
+/// only. An explicit `HUPSAFE_LIB_DIR` is root's own choice and is used as
+/// for anyone (checked the same way): a copy there is root's alone, so
+/// nothing else running as root can damage it, and users root's programs
+/// become may not be able to read it.
 pub fn install() -> Result<PathBuf> {
+    let explicit = std::env::var_os(LIB_DIR_VAR).is_some_and(|d| !d.is_empty());
+    if uid() == 0 && !explicit {
+        return install_system();
+    }
+    install_private()
+}
+
+/// The shim in the user's private directory.
+pub fn install_private() -> Result<PathBuf> {
     let mut skipped: Vec<String> = Vec::new();
-    for (dir, explicit) in candidates() {
+    for (dir, explicit, shared) in candidates() {
         let attempt = (|| -> Result<PathBuf> {
             if !dir.is_absolute() {
                 return Err(Error::failure(format!(
@@ -104,12 +131,12 @@ pub fn install() -> Result<PathBuf> {
                     dir.display()
                 )));
             }
-            ensure_private_dir(&dir)?;
-            install_in(&dir)
+            let w = SHIM_DIR.ensure(&dir)?;
+            install_in(&w, &dir)
         })();
         match attempt {
             Ok(p) => return Ok(p),
-            Err(e) if explicit || e.message.starts_with("refusing") => {
+            Err(e) if explicit || (!shared && e.message.starts_with("refusing")) => {
                 return Err(e);
             }
             Err(e) => skipped.push(e.message),
@@ -130,51 +157,64 @@ const SHIM_DIR: Private = Private {
     fix: "remove it, or set HUPSAFE_LIB_DIR to a directory of your own",
 };
 
-/// Creates `dir` (and missing parents) as 0700, then checks it and every
-/// directory above it.
-fn ensure_private_dir(dir: &Path) -> Result<()> {
-    SHIM_DIR.ensure(dir)?;
-    check_ancestors(dir)
-}
+/// The system directory: whoever can change it runs code as root.
+const SYSTEM_DIR: Private = Private {
+    what: "the system-wide shim",
+    stakes: "whoever can change it runs code in every program root protects, as root",
+    fix: "make it and every directory above it root's, not writable by others",
+};
 
-/// Every directory above `dir` must be safe: owned by us or root, and not
-/// writable by others unless sticky (so nobody can rename our directory
-/// away and put theirs in its place).
-fn check_ancestors(dir: &Path) -> Result<()> {
-    let mut p = dir.parent();
-    while let Some(a) = p {
-        if a.as_os_str().is_empty() {
-            break;
-        }
-        if let Ok(m) = fs::metadata(a) {
-            let writable_by_others = m.mode() & 0o022 != 0;
-            let sticky = m.mode() & 0o1000 != 0;
-            if (m.uid() != uid() && m.uid() != 0) || (writable_by_others && !sticky) {
-                return Err(refuse(
-                    dir,
-                    &format!(
-                        "sits under '{}', which others can write (owner uid {}, mode {:o})",
-                        a.display(),
-                        m.uid(),
-                        m.mode() & 0o7777
-                    ),
-                    "set HUPSAFE_LIB_DIR to a directory only you can write",
-                ));
-            }
-        }
-        p = a.parent();
+/// The system-wide copy of the shim, written when missing (root only):
+/// `/usr/local/lib/hupsafe/libnohup-HASH.so`, root-owned, every directory
+/// above it root-owned and not writable by others, readable by every user.
+pub fn install_system() -> Result<PathBuf> {
+    let dir = Path::new(SYSTEM_LIB_DIR);
+    let w = trusted::walk(dir, (uid() == 0).then_some(0o755))
+        .map_err(|r| SYSTEM_DIR.refusal(dir, r))?;
+    if w.final_was_link || w.uid != 0 || w.mode & 0o022 != 0 {
+        return Err(SYSTEM_DIR.refuse(
+            dir,
+            &format!(
+                "is {}owned by uid {}, mode {:o}",
+                if w.final_was_link {
+                    "a symbolic link, "
+                } else {
+                    ""
+                },
+                w.uid,
+                w.mode & 0o7777
+            ),
+            SYSTEM_DIR.fix,
+        ));
     }
-    Ok(())
+    if !w.reachable_by_all {
+        return Err(SYSTEM_DIR.refuse(
+            dir,
+            "cannot be searched by every user (a directory on the way lacks o+x)",
+            &format!("run: chmod o+x on the directories of '{SYSTEM_LIB_DIR}'"),
+        ));
+    }
+    install_in(&w, dir)
 }
 
 fn refuse(path: &Path, why: &str, fix: &str) -> Error {
     SHIM_DIR.refuse(path, why, fix)
 }
 
-/// Writes the shim into `dir` unless an identical, private copy is there.
-fn install_in(dir: &Path) -> Result<PathBuf> {
+/// Writes the shim into the walked directory `w` (reached as `dir`) unless
+/// an identical copy is there that only its owner can write. Everything
+/// goes through the open directory, so the path is not looked up again.
+fn install_in(w: &Walked, dir: &Path) -> Result<PathBuf> {
     let path = dir.join(shim_file_name());
-    match fs::symlink_metadata(&path) {
+    let at = trusted::through(&w.fd, shim_file_name());
+    // Root's system copy is read by every user: 0755 (0500 would do for
+    // the owner alone).
+    let mode = if w.uid == 0 && w.mode & 0o005 == 0o005 {
+        0o755
+    } else {
+        0o500
+    };
+    match fs::symlink_metadata(&at) {
         Ok(m) => {
             if m.file_type().is_symlink() || !m.is_file() {
                 return Err(refuse(
@@ -183,10 +223,14 @@ fn install_in(dir: &Path) -> Result<PathBuf> {
                     "remove it; hupsafe will write it again",
                 ));
             }
-            if m.uid() != uid() {
+            if m.uid() != w.uid {
                 return Err(refuse(
                     &path,
-                    &format!("is owned by uid {}, not by you", m.uid()),
+                    &format!(
+                        "is owned by uid {}, not by {}",
+                        m.uid(),
+                        if w.uid == uid() { "you" } else { "root" }
+                    ),
                     "remove it; hupsafe will write it again",
                 ));
             }
@@ -197,7 +241,10 @@ fn install_in(dir: &Path) -> Result<PathBuf> {
                     "remove it; hupsafe will write it again",
                 ));
             }
-            if m.len() == SHIM.len() as u64 && same_content(&path) {
+            if m.len() == SHIM.len() as u64 && same_content(&at) {
+                if m.mode() & 0o777 != mode && mode == 0o755 {
+                    let _ = fs::set_permissions(&at, fs::Permissions::from_mode(mode));
+                }
                 return Ok(path);
             }
             // Damaged or truncated: replace it atomically below.
@@ -211,7 +258,13 @@ fn install_in(dir: &Path) -> Result<PathBuf> {
             )))
         }
     }
-    write_atomically(&path)?;
+    replace_file(&at, SHIM, mode, true).map_err(|e| {
+        Error::failure(format!(
+            "cannot write the shim to '{}': {}",
+            path.display(),
+            os_words(&e)
+        ))
+    })?;
     Ok(path)
 }
 
@@ -219,18 +272,20 @@ fn same_content(path: &Path) -> bool {
     let Ok(mut f) = open_nofollow(path, false) else {
         return false;
     };
-    let mut buf = Vec::with_capacity(SHIM.len());
-    f.read_to_end(&mut buf).is_ok() && buf == SHIM
-}
-
-fn write_atomically(path: &Path) -> Result<()> {
-    replace_file(path, SHIM, 0o500, true).map_err(|e| {
-        Error::failure(format!(
-            "cannot write the shim to '{}': {}",
-            path.display(),
-            os_words(&e)
-        ))
-    })
+    // Compared a page at a time, every byte, through a buffer on the stack:
+    // a heap copy of the whole shim costs a page fault per 4 KiB (about
+    // 1.5 us each on a VM), several times the extra reads.
+    let mut buf = [0u8; 4096];
+    let mut rest = SHIM;
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) => return rest.is_empty(),
+            Ok(n) if n <= rest.len() && buf[..n] == rest[..n] => rest = &rest[n..],
+            Ok(_) => return false,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
 }
 
 /// A remark about the user's existing LD_PRELOAD, to be shown as a note.

@@ -2,13 +2,16 @@
 //! live. Whoever can change the shim runs code in every protected process,
 //! and job logs hold everything the programs print, so both directories are
 //! created 0700 and checked on every use: a directory (not a symlink),
-//! owned by the user, private.
+//! owned by the user, private, below directories only the user or root can
+//! change, reached once from `/` (sys/trusted.rs) and then used through the
+//! open descriptor.
 
 use std::fs;
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
+use super::trusted::{self, Refusal, Walked};
 use crate::error::{os_words, Error, Result};
 
 /// A kind of private directory, for the messages about it.
@@ -27,50 +30,86 @@ pub fn uid() -> u32 {
 
 impl Private {
     /// Creates `dir` (and missing parents) as 0700 when missing, then
-    /// checks it.
-    pub fn ensure(&self, dir: &Path) -> Result<()> {
-        match fs::symlink_metadata(dir) {
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                let mut b = fs::DirBuilder::new();
-                b.recursive(true).mode(0o700);
-                b.create(dir).map_err(|e| {
-                    Error::failure(format!(
-                        "cannot create '{}' for {}: {}",
-                        dir.display(),
-                        self.what,
-                        os_words(&e)
-                    ))
-                })?;
-                // A umask can only take bits away; make sure it left ours.
-                let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
-            }
-            Err(e) => return Err(self.cannot_use(dir, &e)),
-        }
-        self.check(dir)
+    /// checks it and every directory above it; the open directory.
+    pub fn ensure(&self, dir: &Path) -> Result<Walked> {
+        self.open_checked(dir, Some(0o700), 0o077)
     }
 
-    /// Checks an existing `dir`: a directory, the user's own, private.
-    pub fn check(&self, dir: &Path) -> Result<()> {
-        let m = fs::symlink_metadata(dir).map_err(|e| self.cannot_use(dir, &e))?;
-        if m.file_type().is_symlink() || !m.is_dir() {
+    /// Checks an existing `dir`: a directory, the user's own, private,
+    /// below directories only the user (or root) can change.
+    pub fn check(&self, dir: &Path) -> Result<Walked> {
+        self.open_checked(dir, None, 0o077)
+    }
+
+    /// Walks to `dir` from `/` (sys/trusted.rs), creating it with mode
+    /// `create` when asked, and checks the last directory: a directory
+    /// (not a symlink), the user's own, with no bit of `deny` in its mode.
+    pub fn open_checked(&self, dir: &Path, create: Option<u32>, deny: u32) -> Result<Walked> {
+        let w = trusted::walk(dir, create).map_err(|r| self.refusal(dir, r))?;
+        self.judge(dir, w, deny)
+    }
+
+    fn judge(&self, dir: &Path, w: Walked, deny: u32) -> Result<Walked> {
+        if w.final_was_link {
             return Err(self.refuse(dir, "is not a directory (or is a symbolic link)", self.fix));
         }
-        if m.uid() != uid() {
+        if w.uid != uid() {
             return Err(self.refuse(
                 dir,
-                &format!("is owned by uid {}, not by you (uid {})", m.uid(), uid()),
+                &format!("is owned by uid {}, not by you (uid {})", w.uid, uid()),
                 self.fix,
             ));
         }
-        if m.mode() & 0o077 != 0 {
+        if w.mode & deny != 0 {
+            let (what, chmod) = if deny & 0o070 != 0 {
+                ("is not private", 0o700)
+            } else {
+                ("can be written by others", 0o755)
+            };
             return Err(self.refuse(
                 dir,
-                &format!("is not private (mode {:o})", m.mode() & 0o7777),
-                &format!("run: chmod 700 '{}'", dir.display()),
+                &format!("{what} (mode {:o})", w.mode & 0o7777),
+                &format!("run: chmod {chmod:o} '{}'", dir.display()),
             ));
         }
-        Ok(())
+        Ok(w)
+    }
+
+    /// The directory `name` inside `parent` (opened relative to it, never
+    /// looked up by path again), created 0700 when `create`, checked as
+    /// [`Private::check`] does.
+    pub fn child(&self, parent: &Walked, name: &str, create: bool) -> Result<Walked> {
+        let dir = parent.path.join(name);
+        let w = trusted::child(parent, name, create.then_some(0o700))
+            .map_err(|r| self.refusal(&dir, r))?;
+        self.judge(&dir, w, 0o077)
+    }
+
+    /// The message for a walk that stopped.
+    pub fn refusal(&self, dir: &Path, r: Refusal) -> Error {
+        match r {
+            Refusal::Unsafe { at, why } if at == dir => self.refuse(dir, &why, self.fix),
+            Refusal::Unsafe { at, why } => self.refuse(
+                dir,
+                &format!(
+                    "sits under '{}', which {why}: whoever can change it can put another \
+                     directory in place of this one",
+                    at.display()
+                ),
+                self.fix,
+            ),
+            Refusal::Io { at, err } => Error::failure(format!(
+                "cannot use '{}' for {}: {}{}",
+                dir.display(),
+                self.what,
+                if at == dir {
+                    String::new()
+                } else {
+                    format!("'{}': ", at.display())
+                },
+                os_words(&err)
+            )),
+        }
     }
 
     /// The refusal message: the problem, why it matters, and the fix.
@@ -80,15 +119,6 @@ impl Private {
             path.display(),
             self.what,
             self.stakes
-        ))
-    }
-
-    fn cannot_use(&self, dir: &Path, e: &io::Error) -> Error {
-        Error::failure(format!(
-            "cannot use '{}' for {}: {}",
-            dir.display(),
-            self.what,
-            os_words(e)
         ))
     }
 }
@@ -129,4 +159,18 @@ pub fn open_nofollow(path: &Path, nonblock: bool) -> io::Result<fs::File> {
         .read(true)
         .custom_flags(flags)
         .open(path)
+}
+
+/// The wrap directory: `hupsafe init` puts it first on PATH, so whoever can
+/// write it chooses what every command name runs.
+pub const WRAPPERS: Private = Private {
+    what: "wrappers",
+    stakes: "it comes first on PATH, so whoever can write it chooses what your commands run",
+    fix: "remove it, or set HUPSAFE_WRAP_DIR to a directory only you can write",
+};
+
+/// The wrap directory checked with every directory above it (created 0755
+/// when `create`): the user's own, writable by nobody else.
+pub fn wrap_dir_checked(dir: &Path, create: bool) -> Result<Walked> {
+    WRAPPERS.open_checked(dir, create.then_some(0o755), 0o022)
 }

@@ -535,6 +535,49 @@ impl Table {
     }
 }
 
+/// The pids in /proc, in no particular order.
+fn pids() -> impl Iterator<Item = i32> {
+    fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+}
+
+/// Whether `pid` has an fd whose link reads `target` (`/dev/pts/3`,
+/// `pipe:[1234]`), among `fds` (all of them if `None`).
+fn has_fd_to(pid: i32, target: &[u8], fds: Option<&[i32]>) -> bool {
+    let points =
+        |p: std::path::PathBuf| fs::read_link(p).is_ok_and(|l| l.as_os_str().as_bytes() == target);
+    match fds {
+        Some(fds) => fds
+            .iter()
+            .any(|fd| points(format!("/proc/{pid}/fd/{fd}").into())),
+        None => fs::read_dir(format!("/proc/{pid}/fd"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|f| points(f.path())),
+    }
+}
+
+/// The processes (whose fds this user may read) that have `tty` (a path
+/// such as `/dev/pts/3`) open as fd 0, 1 or 2.
+pub fn holding_as_stdio(tty: &str) -> Vec<i32> {
+    pids()
+        .filter(|&pid| has_fd_to(pid, tty.as_bytes(), Some(&[0, 1, 2])))
+        .collect()
+}
+
+/// The processes (whose fds this user may read) other than this one that
+/// have the pipe `link` (`pipe:[INODE]`, as /proc shows it) open.
+pub fn holding_pipe(link: &str) -> Vec<i32> {
+    let me = std::process::id() as i32;
+    pids()
+        .filter(|&pid| pid != me && has_fd_to(pid, link.as_bytes(), None))
+        .collect()
+}
+
 /// The processes holding the master side of `/dev/pts/N` open: the
 /// terminal emulator, sshd, tmux, or a hupsafe supervisor. Only
 /// processes whose fds this user may read are seen.

@@ -51,3 +51,48 @@ pub fn restore_sigpipe() {
         libc::signal(libc::SIGPIPE, h);
     }
 }
+
+/// What Rust's runtime does before `main` and hupsafe relies on, for
+/// hupsafe's own entry point (`main.rs`), in the same order and way as std
+/// (`sys::pal::unix::init`): fds 0-2 that are closed are opened on
+/// /dev/null, so no file hupsafe opens becomes a standard stream (abort if
+/// that fails), and SIGPIPE is ignored, so a write into a closed pipe is an
+/// EPIPE error to report rather than death. Left out: the stack-overflow
+/// handler (an overflow is a plain SIGSEGV, without std's message), whose
+/// set-up reads /proc/self/maps, a tenth of an exec (README, Benchmarks).
+#[cfg_attr(test, allow(dead_code))]
+pub fn init() {
+    // SAFETY: poll, fcntl, open and signal on fds 0-2 and a constant path;
+    // nothing else runs yet.
+    unsafe {
+        let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
+            fd,
+            events: 0,
+            revents: 0,
+        });
+        let closed: [bool; 3] = loop {
+            if libc::poll(fds.as_mut_ptr(), 3, 0) != -1 {
+                break fds.map(|p| p.revents & libc::POLLNVAL != 0);
+            }
+            match std::io::Error::last_os_error().raw_os_error() {
+                Some(libc::EINTR) => continue,
+                // poll may be unusable (an RLIMIT_NOFILE of 0, a sandbox):
+                // ask each fd instead, as std does.
+                Some(libc::EINVAL | libc::EAGAIN | libc::ENOMEM) => {
+                    break [0, 1, 2].map(|fd| {
+                        libc::fcntl(fd, libc::F_GETFD) == -1
+                            && std::io::Error::last_os_error().raw_os_error() == Some(libc::EBADF)
+                    });
+                }
+                _ => libc::abort(),
+            }
+        };
+        for c in closed {
+            // open() takes the lowest free fd: the one just found closed.
+            if c && libc::open(c"/dev/null".as_ptr(), libc::O_RDWR, 0) == -1 {
+                libc::abort();
+            }
+        }
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+}

@@ -117,3 +117,42 @@ pub fn is_shell_word(word: &str) -> bool {
 pub fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
+
+/// `s` safe to print on a terminal: control characters (C0, DEL and C1,
+/// which a terminal would obey: colours, titles, cursor moves, a cleared
+/// screen) written as escapes (`\x1b`, `\u{9b}`), a backslash doubled so
+/// an escape cannot be faked. For text hupsafe did not write itself: paths
+/// from the file system, a program's words.
+pub fn visible(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 || c == '\x7f' => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if ('\u{80}'..='\u{9f}').contains(&c) => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::visible;
+
+    #[test]
+    fn control_characters_become_escapes() {
+        assert_eq!(visible("plain/path é"), "plain/path é");
+        assert_eq!(visible("a\u{1b}[2Jb\u{7}"), "a\\x1b[2Jb\\x07");
+        assert_eq!(visible("\u{9b}31m\u{7f}"), "\\u{9b}31m\\x7f");
+        assert_eq!(
+            visible("back\\x1b"),
+            "back\\\\x1b",
+            "an escape cannot be faked"
+        );
+    }
+}

@@ -1,11 +1,9 @@
 //! `hupsafe attach ID`: this terminal becomes the job's terminal again,
 //! after replaying the end of its log (so a waiting prompt is visible).
 
-use std::io;
-
 use crate::error::{os_words, Error, Result, EXIT_BAD_INPUT, EXIT_NO_JOB};
-use crate::registry::{find_job, Job, SocketPath, Status};
-use crate::relay::{client, os};
+use crate::registry::{find_job, Job, Status};
+use crate::relay::client;
 
 use crate::args::AttachArgs;
 
@@ -22,19 +20,19 @@ pub fn run(args: &AttachArgs) -> Result<()> {
         ));
     }
     check_live(&job)?;
-    let fd = connect(&job).map_err(|e| {
+    let conn = client::Connection::open(&job).map_err(|e| {
         // The job may have ended between the record and the connect.
         check_live(&job).err().unwrap_or_else(|| {
             Error::failure(format!(
                 "cannot reach job {}'s supervisor at '{}': {}",
                 job.id,
-                job.sock_path().display(),
+                crate::sys::trusted::shown(&job.sock_path()).display(),
                 os_words(&e)
             ))
         })
     })?;
     let status = client::run(
-        client::Connection { fd, job },
+        conn,
         client::Mode::Attach {
             replay: args.replay,
         },
@@ -44,11 +42,6 @@ pub fn run(args: &AttachArgs) -> Result<()> {
     } else {
         std::process::exit(status)
     }
-}
-
-fn connect(job: &Job) -> io::Result<std::os::fd::OwnedFd> {
-    let path = SocketPath::new(&job.sock_path())?;
-    os::connect(&path.path)
 }
 
 /// Refuses jobs that have nothing to attach to.
@@ -62,6 +55,18 @@ fn check_live(job: &Job) -> Result<()> {
     let status = r.status();
     if status.is_live() {
         return Ok(());
+    }
+    if let Some(pid) = r.orphan() {
+        return Err(Error::new(
+            EXIT_NO_JOB,
+            format!(
+                "cannot attach to job {id}: its supervisor is gone (killed?), so nothing \
+                 relays its terminal any more, but its program (pid {pid}) still runs \
+                 (its output since then is not logged). Stop it: hupsafe stop {id}; \
+                 its output until then: hupsafe logs {id}",
+                id = job.id
+            ),
+        ));
     }
     let what = match status {
         Status::Lost => "is lost (its supervisor is gone; the program could not be kept)".into(),

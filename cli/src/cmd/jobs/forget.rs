@@ -3,6 +3,7 @@
 
 use crate::error::{os_words, Error, Result, EXIT_NO_JOB};
 use crate::registry::{find_job, Job, Registry};
+use crate::sys::words::visible;
 
 use crate::args::ForgetArgs;
 
@@ -11,7 +12,7 @@ pub fn forget(args: &ForgetArgs) -> Result<()> {
     for id in &args.ids {
         let outcome = find_job(id).and_then(|(_, job)| forget_one(&job, true));
         if let Err(e) = outcome {
-            say!("{}", e.message);
+            say!("{}", visible(&e.message));
             first_error.get_or_insert(Error::new(e.status, String::new()));
         }
     }
@@ -36,6 +37,17 @@ fn forget_one(job: &Job, by_id: bool) -> Result<()> {
                 ),
             ))
         }
+        Ok(r) if r.orphan().is_some() => {
+            return Err(Error::new(
+                EXIT_NO_JOB,
+                format!(
+                    "job {id} is {}: its supervisor is gone, but not the program; \
+                     stop it first: hupsafe stop {id}",
+                    r.describe(),
+                    id = job.id
+                ),
+            ))
+        }
         Ok(_) => {}
         Err(why) if !by_id => {
             return Err(Error::new(
@@ -48,7 +60,7 @@ fn forget_one(job: &Job, by_id: bool) -> Result<()> {
     job.remove().map_err(|e| {
         Error::failure(format!(
             "cannot remove '{}': {}",
-            job.dir.display(),
+            crate::sys::trusted::shown(&job.dir).display(),
             os_words(&e)
         ))
     })
@@ -62,15 +74,27 @@ pub fn gc() -> Result<()> {
     let mut removed = 0;
     for job in jobs {
         match job.read_record() {
-            Ok(r) if r.status().is_live() => {}
+            Ok(r) if r.status().is_live() || r.orphan().is_some() => {}
             Ok(_) => match forget_one(&job, false) {
                 Ok(()) => removed += 1,
                 Err(e) => {
-                    say!("{}", e.message);
+                    say!("{}", visible(&e.message));
                 }
             },
+            // What a failed start left: nothing to keep.
+            Err(_) if job.is_leftover() => match job.remove() {
+                Ok(()) => removed += 1,
+                Err(e) => say!(
+                    "{}",
+                    visible(&format!(
+                        "cannot remove '{}': {}",
+                        job.dir.display(),
+                        os_words(&e)
+                    ))
+                ),
+            },
             Err(why) => {
-                say!("skipping job {}: {why}", job.id);
+                say!("{}", visible(&format!("skipping job {}: {why}", job.id)));
             }
         }
     }

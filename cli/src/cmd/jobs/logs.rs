@@ -65,7 +65,7 @@ fn job_is_over(job: &Job) -> bool {
 fn read_error(job: &Job, e: &io::Error) -> Error {
     Error::failure(format!(
         "cannot read '{}': {}",
-        job.log_path().display(),
+        crate::sys::trusted::shown(&job.log_path()).display(),
         os_words(e)
     ))
 }

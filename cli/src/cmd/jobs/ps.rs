@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::error::{write_stdout, Result};
 use crate::registry::{now_ms, Job, Record, Registry, Status};
+use crate::sys::words::visible;
 
 use crate::args::PsArgs;
 
@@ -15,6 +16,11 @@ struct Row {
     id: String,
     pid: Option<i32>,
     state: String,
+    /// Lost, but the program still runs (its supervisor was killed).
+    program_running: bool,
+    /// The state as the table shows it.
+    #[serde(skip)]
+    described: String,
     exit_code: Option<i32>,
     signal: Option<i32>,
     started_ms: u64,
@@ -33,6 +39,7 @@ struct Row {
 impl Row {
     fn new(job: &Job, r: Record) -> Row {
         let status = r.status();
+        let (program_running, described) = (r.orphan().is_some(), r.describe());
         let end = match status {
             Status::Exited(_) | Status::Killed(_) | Status::Failed => {
                 r.ended_ms.unwrap_or(r.started_ms)
@@ -49,6 +56,8 @@ impl Row {
             id: r.id,
             pid: r.program.map(|p| p.pid),
             state: status.to_string(),
+            program_running,
+            described,
             exit_code,
             signal,
             started_ms: r.started_ms,
@@ -57,7 +66,9 @@ impl Row {
             attached: if status.is_live() { r.attached } else { 0 },
             command: r.command,
             cwd: r.cwd,
-            log: job.log_path().to_string_lossy().into_owned(),
+            log: crate::sys::trusted::shown(&job.log_path())
+                .to_string_lossy()
+                .into_owned(),
             bytes_logged: r.bytes_logged,
             bytes_lost: r.bytes_lost,
             log_error: r.log_error,
@@ -74,7 +85,19 @@ pub fn run(args: &PsArgs) -> Result<()> {
             match job.read_record() {
                 Ok(r) => rows.push(Row::new(&job, r)),
                 Err(why) => {
-                    say!("skipping job {} ('{}'): {why}", job.id, job.dir.display());
+                    let hint = if job.is_leftover() {
+                        " (left by a start that failed; hupsafe gc removes it)"
+                    } else {
+                        ""
+                    };
+                    say!(
+                        "{}",
+                        visible(&format!(
+                            "skipping job {} ('{}'): {why}{hint}",
+                            job.id,
+                            crate::sys::trusted::shown(&job.dir).display()
+                        ))
+                    );
                 }
             }
         }
@@ -96,7 +119,7 @@ fn table(rows: &[Row]) -> String {
     ];
     let mut cells: Vec<[String; 8]> = vec![header.map(str::to_string)];
     for r in rows {
-        let mut state = r.state.clone();
+        let mut state = r.described.clone();
         if r.bytes_lost > 0 {
             state.push_str(&format!(" ({} bytes not logged)", r.bytes_lost));
         }
@@ -114,6 +137,13 @@ fn table(rows: &[Row]) -> String {
             shorten(&shell_words(&r.command), 48),
             r.log.clone(),
         ]);
+        // Nothing from the file system or the program reaches the
+        // terminal as a control sequence.
+        if let Some(row) = cells.last_mut() {
+            for cell in row.iter_mut() {
+                *cell = visible(cell);
+            }
+        }
     }
     let mut width = [0usize; 8];
     for row in &cells {
@@ -219,5 +249,32 @@ mod tests {
         assert_eq!(w(&["python", "train.py"]), "python train.py");
         assert_eq!(w(&["echo", "a b", "it's"]), "echo 'a b' 'it'\\''s'");
         assert_eq!(w(&["x\ny"]), "'x?y'");
+    }
+
+    #[test]
+    fn cells_show_control_characters_as_escapes() {
+        let rows = [Row {
+            id: "1".into(),
+            pid: None,
+            state: "running".into(),
+            program_running: false,
+            described: "running".into(),
+            exit_code: None,
+            signal: None,
+            started_ms: 0,
+            ended_ms: None,
+            elapsed_ms: 0,
+            attached: 0,
+            command: vec!["\u{1b}]0;title\u{7}".into()],
+            cwd: String::new(),
+            log: "/tmp/\u{1b}[2J/\u{9b}31m/log".into(),
+            bytes_logged: 0,
+            bytes_lost: 0,
+            log_error: None,
+            error: None,
+        }];
+        let t = table(&rows);
+        assert!(!t.chars().any(|c| c.is_control() && c != '\n'), "{t:?}");
+        assert!(t.contains("/tmp/\\x1b[2J/\\u{9b}31m/log"), "{t}");
     }
 }

@@ -270,7 +270,9 @@ mod imp {
             .map_err(|e| cannot(format!("cannot write the job record: {}", os_words(&e))))?;
         Ok(JobLog {
             id: job.id.clone(),
-            path: job.log_path().to_string_lossy().into_owned(),
+            path: crate::sys::trusted::shown(&job.log_path())
+                .to_string_lossy()
+                .into_owned(),
             owner: None,
         })
     }

@@ -20,6 +20,9 @@ const CLIENT_QUEUE: usize = 64 * 1024;
 /// Control frames may exceed the queue by this much before the client is
 /// considered stuck.
 const CONTROL_SLACK: usize = 4 * 1024;
+/// How long a connection may take to say hello. Until it does, it is
+/// nobody: it does not count as attached, and it must not keep anyone out.
+pub const HELLO_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
 /// How long a refused client may take to read why.
 const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -50,6 +53,9 @@ pub struct Client {
     /// the size did not change, so full-screen programs redraw for it.
     pub fresh: bool,
     pub dead: bool,
+    /// When it connected: one that has not said hello within
+    /// [`HELLO_WITHIN`] is dropped.
+    pub since: Instant,
 }
 
 impl Client {
@@ -63,6 +69,7 @@ impl Client {
             closing: None,
             fresh: false,
             dead: false,
+            since: Instant::now(),
         }
     }
 
@@ -194,12 +201,24 @@ impl Supervisor {
         };
         while let Ok(fd) = os::accept(l) {
             let me = rustix::process::geteuid().as_raw();
-            let staying = self.clients.iter().filter(|c| c.closing.is_none()).count();
-            if self.clients.len() >= 2 * MAX_CLIENTS {
-                // Too many at once even to tell them why.
-                continue;
+            if self.clients.iter().filter(|c| !c.dead).count() >= 2 * MAX_CLIENTS {
+                // Connections that have not said who they are yet make
+                // room for the new one, the oldest first: idle ones must
+                // not lock attaching out.
+                let waiting = self
+                    .clients
+                    .iter_mut()
+                    .filter(|c| c.mode == Mode::Hello && !c.dead)
+                    .min_by_key(|c| c.since);
+                // (Dropped at the end of the loop's turn: the clients'
+                // places must not move before.)
+                match waiting {
+                    Some(c) => c.dead = true,
+                    // Too many at once even to tell them why.
+                    None => continue,
+                }
             }
-            let refusal = refusal(&self.job.id, me, os::peer_uid(&fd), staying);
+            let refusal = refusal(&self.job.id, me, os::peer_uid(&fd), self.attached());
             let c = match refusal {
                 Some(why) => Client::refused(fd, &why),
                 None => Client::new(fd, Mode::Hello),
@@ -306,7 +325,26 @@ impl Supervisor {
         }
     }
 
+    /// Clients attached now (having said hello), refused ones aside.
+    fn attached(&self) -> usize {
+        self.clients
+            .iter()
+            .filter(|c| c.attached() && c.closing.is_none())
+            .count()
+    }
+
     fn hello(&mut self, i: usize, payload: &[u8]) {
+        if self.attached() >= MAX_CLIENTS {
+            let why = format!(
+                "job {} already has {MAX_CLIENTS} clients attached",
+                self.job.id
+            );
+            let c = &mut self.clients[i];
+            c.push(proto::ERROR, why.as_bytes());
+            c.flush();
+            c.close_soon();
+            return;
+        }
         let version = proto::u32_at(payload, 0).unwrap_or(0);
         if version != proto::VERSION {
             let why = format!(
@@ -343,12 +381,14 @@ impl Supervisor {
         refill(&mut self.clients[i], &self.log, &mut self.buf);
     }
 
+    /// Drops the clients that hold others up: stuck ones (while they
+    /// hold the output back), and connections that never said hello.
     pub(super) fn drop_stuck(&mut self, held: bool) {
-        if !held {
-            return;
-        }
         for c in &mut self.clients {
-            if c.is_full() && c.progress.elapsed() >= STUCK_AFTER {
+            let stuck = held && c.is_full() && c.progress.elapsed() >= STUCK_AFTER;
+            let silent =
+                c.mode == Mode::Hello && c.closing.is_none() && c.since.elapsed() >= HELLO_WITHIN;
+            if stuck || silent {
                 c.dead = true;
             }
         }

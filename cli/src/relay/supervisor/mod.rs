@@ -24,8 +24,8 @@
 //! reads its state changes, `clients` holds the connections and what
 //! they ask for, `log` the program's output and keys.
 
-mod clients;
-mod log;
+pub(in crate::relay) mod clients;
+pub(in crate::relay) mod log;
 mod program;
 
 use std::collections::VecDeque;
@@ -57,8 +57,11 @@ pub const STUCK_AFTER: Duration = Duration::from_secs(5);
 const DRAIN_MAX: Duration = Duration::from_secs(10);
 /// After the program exits, this much silence means the pty is drained.
 const DRAIN_QUIET: Duration = Duration::from_millis(100);
-/// Lost-byte counts reach the record at most this often.
+/// Lost-byte counts reach the record at most this often (and a record that
+/// could not be written is tried again this often).
 const RECORD_EVERY: Duration = Duration::from_secs(1);
+/// The longest pause between tries of a final record the disk refuses.
+const FINAL_RECORD_EVERY: Duration = Duration::from_secs(10);
 
 /// Everything the supervisor is handed by the `hupsafe` that started it.
 pub struct Start {
@@ -86,8 +89,12 @@ struct Supervisor {
     listener: Option<OwnedFd>,
     signals: SignalPipe,
     log: Log,
+    /// A record is due: something changed that the disk does not show.
     record_dirty: bool,
     record_written: Instant,
+    /// The job's directory is gone (removed by hand): no record will ever
+    /// be written again.
+    record_gone: bool,
     clients: Vec<Client>,
     input: VecDeque<u8>,
     program: i32,
@@ -194,6 +201,7 @@ impl Supervisor {
             log: Log::new(log, log_reader),
             record_dirty: false,
             record_written: Instant::now(),
+            record_gone: false,
             clients: Vec::new(),
             input: VecDeque::with_capacity(INPUT_QUEUE),
             program: pid,
@@ -225,18 +233,25 @@ impl Supervisor {
             .into_bytes()
     }
 
-    fn write_record(&mut self) {
+    /// Writes the record as it stands; whether it reached the disk.
+    fn write_record(&mut self) -> bool {
         self.record.bytes_logged = self.log.end();
         self.record.attached = if self.record.state.is_final() {
             0
         } else {
             self.clients.iter().filter(|c| c.attached()).count() as u32
         };
-        // A record that cannot be written (full disk, deleted directory)
-        // changes nothing for the program; `ps` shows the last one.
-        let _ = self.job.write_record(&self.record);
-        self.record_dirty = false;
+        // A record that cannot be written (full disk without a spare,
+        // deleted directory) changes nothing for the program; `ps` shows
+        // the last one, and this one stays due: it is tried again every
+        // RECORD_EVERY until it is written.
+        let written = self.job.write_record(&self.record);
+        self.record_gone = written
+            .as_ref()
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound);
+        self.record_dirty = written.is_err() && !self.record_gone;
         self.record_written = Instant::now();
+        written.is_ok()
     }
 
     fn broadcast(&mut self, kind: u8, payload: &[u8]) {
@@ -347,7 +362,10 @@ impl Supervisor {
             self.ended_at.is_some(),
             self.record_dirty
                 .then(|| RECORD_EVERY.saturating_sub(self.record_written.elapsed())),
-            held || self.clients.iter().any(|c| c.closing.is_some()),
+            held || self
+                .clients
+                .iter()
+                .any(|c| c.closing.is_some() || c.mode == Mode::Hello),
         )
     }
 
@@ -410,7 +428,7 @@ impl Supervisor {
         }
         self.record.ended_ms = Some(now_ms());
         self.log.flush();
-        self.write_record();
+        let mut written = self.write_record();
         self.broadcast(proto::EXITED, &End::payload(self.end));
         let deadline = Instant::now() + Duration::from_secs(2);
         while Instant::now() < deadline {
@@ -427,6 +445,16 @@ impl Supervisor {
                 .map(|c| PollFd::new(&c.fd, PollFlags::OUT))
                 .collect();
             let _ = os::poll(&mut fds, Some(Duration::from_millis(100)));
+        }
+        // The final record is the one thing `ps`, `stop` and scripts wait
+        // for: without it the job would show as lost for ever. The spare
+        // makes it fit on a full disk; failing that, it is tried until the
+        // disk takes it (or the job's directory is gone).
+        let mut pause = RECORD_EVERY;
+        while !written && !self.record_gone {
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(FINAL_RECORD_EVERY);
+            written = self.write_record();
         }
     }
 }
@@ -473,6 +501,12 @@ fn detach_from_starter(s: &Supervisor) {
     keep.extend(s.master.as_ref().map(|f| f.as_raw_fd()));
     keep.extend(s.listener.as_ref().map(|f| f.as_raw_fd()));
     keep.extend(s.clients.iter().map(|c| c.fd.as_raw_fd()));
+    detach_keeping(&keep);
+}
+
+/// What [`detach_from_starter`] does, for any supervisor: every inherited
+/// descriptor but `keep` (and 0-2) closed, 0-2 on /dev/null, cwd `/`.
+pub(in crate::relay) fn detach_keeping(keep: &[RawFd]) {
     // The signal pipe's write end is not visible from here: keep every
     // descriptor that is close-on-exec (ours all are; inherited ones that
     // matter to anyone are not).

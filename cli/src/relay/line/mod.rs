@@ -1,0 +1,229 @@
+//! Protected command lines: the job and terminal behind `hupsafe line
+//! start|end`, which the shell integration calls around a line it protects.
+//!
+//! The shell runs the line itself, as always; hupsafe only gives it a
+//! terminal that outlives the user's. `line start` registers a job whose
+//! command is the line as typed, opens a pty, and leaves a supervisor
+//! behind (own session, SIGHUP ignored) that holds the pty's master: it
+//! logs what the line writes and copies it to the user's terminal while
+//! that terminal is there. The shell then points its own fds 1 and 2 at
+//! the pty's slave for the duration of the line, ignores SIGHUP and
+//! exports the shim, so every process the line starts inherits all three.
+//! `line end` (the next prompt) waits until the output written so far has
+//! reached the user's terminal, so the prompt never comes before the
+//! line's last output; the supervisor then lets go of the slave and the
+//! job ends when nothing holds the line's terminal any more (a background
+//! line keeps it until its last process is gone).
+//!
+//! The user's stdin stays the user's terminal: keys, Ctrl-C, Ctrl-Z,
+//! `stty` and job control are exactly as without hupsafe.
+
+mod supervisor;
+
+use std::fs::File;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rustix::fs::{Mode, OFlags};
+
+use super::os::{self, PollFd, PollFlags};
+use super::proto::{self, Decoder};
+use super::pty;
+use crate::error::{Error, Result};
+use crate::registry::{find_job, Job, ProcId, Record, Registry, SocketPath};
+use crate::sys::trusted::shown;
+
+/// `status i32 (or absent)`: from `line end`: the shell has finished the
+/// line (or its foreground part); answer with [`SYNCED`] once the output
+/// written so far is on the user's terminal. Unknown to the program
+/// supervisor, which skips it.
+pub const SYNC: u8 = b'y';
+/// The answer to [`SYNC`].
+pub const SYNCED: u8 = b'Y';
+
+/// How long `line end` waits for the user's terminal to take the line's
+/// output (a terminal stopped with Ctrl-S, a frozen SSH link) before the
+/// prompt comes anyway.
+const SYNC_PATIENCE: Duration = Duration::from_secs(2);
+/// In the job directory: where the shell writes its status when the line
+/// is done, and where the supervisor answers `ok` once it is shown.
+pub const SYNC_FIFO: &str = "sync";
+pub const ACK_FIFO: &str = "ack";
+
+/// A private directory where the shell hooks write what they must read
+/// back without starting a process (bash's `history 1`, zsh's `trap`):
+/// `shells/` in the job state directory.
+pub fn scratch_dir() -> Option<PathBuf> {
+    Some(Registry::location().ok()?.join("shells"))
+}
+
+/// Creates [`scratch_dir`] (private) if it can; the hooks do without it.
+pub fn ensure_scratch_dir() {
+    if Registry::create().is_err() {
+        return;
+    }
+    if let Some(d) = scratch_dir() {
+        use std::os::unix::fs::DirBuilderExt;
+        let _ = std::fs::DirBuilder::new().mode(0o700).create(&d);
+    }
+}
+
+/// What the shell hands `line start`.
+pub struct Start<'a> {
+    /// The line as typed.
+    pub text: &'a std::ffi::OsStr,
+    /// A descriptor open on the user's terminal, if any.
+    pub screen: Option<i32>,
+    /// The shell running the line: if it disappears without `line end`,
+    /// the line is over for it.
+    pub shell_pid: Option<i32>,
+}
+
+/// Registers the line's job, its terminal and supervisor; returns what the
+/// shell reads: the id, the terminal's path, the line's LD_PRELOAD and the
+/// job's directory, one per line.
+pub fn start(a: &Start) -> Result<String> {
+    let registry = Registry::create()?;
+    let job = registry.new_job()?;
+    match prepare(&job, a) {
+        Ok(out) => Ok(out),
+        Err(e) => {
+            let _ = job.remove();
+            Err(e)
+        }
+    }
+}
+
+fn prepare(job: &Job, a: &Start) -> Result<String> {
+    let mut record = Record::new(&job.id, &[a.text.to_os_string()]);
+    job.write_first_record(&record)?;
+    let log = job.create_log()?;
+    let pair = pty::open_pair().map_err(|e| Error::io("open a pseudo-terminal", &e))?;
+    let tty = pty::name(&pair.master)
+        .ok_or_else(|| Error::failure("cannot name the line's pseudo-terminal"))?;
+    record.tty = Some(tty.clone());
+    let screen = a
+        .screen
+        .filter(|&fd| (0..=1024).contains(&fd))
+        .and_then(reopen_terminal);
+    // The line's terminal starts as a copy of the user's: same modes (so
+    // output is processed the same way), same size.
+    if let Some(s) = &screen {
+        if let Some(t) = pty::termios(s) {
+            let _ = pty::set_termios(&pair.slave, &t);
+        }
+        if let Some(ws) = pty::winsize(s) {
+            let _ = pty::set_winsize(&pair.master, &ws);
+        }
+    }
+    let sock =
+        SocketPath::new(&job.sock_path()).map_err(|e| Error::io("reach the job directory", &e))?;
+    let listener = os::listen(&sock.path).map_err(|e| {
+        Error::io(
+            format_args!("create the socket '{}'", shown(&job.sock_path()).display()),
+            &e,
+        )
+    })?;
+    drop(sock);
+    // The shell ends the line through two FIFOs, with builtins only (no
+    // process at the prompt): it writes its status to `sync`, and reads
+    // `ok` from `ack` once the output is shown.
+    let mut fifos = Vec::new();
+    for name in [SYNC_FIFO, ACK_FIFO] {
+        let path = job.dir.join(name);
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &path,
+            rustix::fs::FileType::Fifo,
+            Mode::from_raw_mode(0o600),
+            0,
+        )
+        .map_err(|e| {
+            Error::io(
+                format_args!("create '{}'", shown(&path).display()),
+                &e.into(),
+            )
+        })?;
+        fifos.push(
+            open_fifo(&path)
+                .map_err(|e| Error::io(format_args!("open '{}'", shown(&path).display()), &e))?,
+        );
+    }
+    let ack_fifo = fifos.pop().expect("two FIFOs");
+    let sync_fifo = fifos.pop().expect("two FIFOs");
+    let shim = crate::sys::preload::install()?;
+    let (preload, _) =
+        crate::sys::preload::compose(std::env::var_os("LD_PRELOAD").as_deref(), &shim);
+    let shell = a.shell_pid.and_then(ProcId::of);
+    let parts = supervisor::Parts {
+        job: job.clone(),
+        record,
+        pair,
+        listener,
+        sync_fifo,
+        ack_fifo,
+        log,
+        reader: File::open(job.log_path()).ok(),
+        screen,
+        shell,
+    };
+    supervisor::spawn(parts)?;
+    Ok(format!(
+        "{}\n{}\n{}\n{}\n",
+        job.id,
+        tty,
+        String::from_utf8_lossy(std::os::unix::ffi::OsStrExt::as_bytes(preload.as_os_str())),
+        shown(&job.dir).display()
+    ))
+}
+
+/// Opens a FIFO for reading and writing (never blocks, never sees end of
+/// file), non-blocking.
+fn open_fifo(path: &Path) -> std::io::Result<OwnedFd> {
+    let flags = OFlags::RDWR | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+    Ok(rustix::fs::open(path, flags, Mode::empty())?)
+}
+
+/// A new open file description of the terminal on the shell's `fd`,
+/// non-blocking, never becoming anyone's controlling terminal: writes to
+/// it do not change the shell's own flags.
+fn reopen_terminal(fd: i32) -> Option<OwnedFd> {
+    let flags = OFlags::WRONLY | OFlags::NOCTTY | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let f = rustix::fs::open(format!("/proc/self/fd/{fd}"), flags, Mode::empty()).ok()?;
+    os::isatty(&f).then_some(f)
+}
+
+/// `line end`: tells the line's supervisor the shell is done with it and
+/// waits (a little) until its output is on the user's terminal.
+pub fn end(id: &str, status: Option<i32>) -> Result<()> {
+    let (_, job) = find_job(id)?;
+    // A supervisor that is gone has nothing to show: the prompt comes.
+    let Ok(fd) = os::connect(&job.sock_path()) else {
+        return Ok(());
+    };
+    let payload = status.map(|s| s.to_be_bytes().to_vec()).unwrap_or_default();
+    if os::write_all(&fd, &proto::frame(SYNC, &payload)).is_err() {
+        return Ok(());
+    }
+    let mut d = Decoder::default();
+    let deadline = Instant::now() + SYNC_PATIENCE + Duration::from_secs(1);
+    while Instant::now() < deadline {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let mut p = [PollFd::new(&fd, PollFlags::IN)];
+        if os::poll(&mut p, Some(left)).is_err() {
+            break;
+        }
+        match d.fill_from(&fd) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        while let Ok(Some((kind, _))) = d.peek() {
+            if kind == SYNCED {
+                return Ok(());
+            }
+            d.consume();
+        }
+    }
+    Ok(())
+}
