@@ -153,8 +153,8 @@ fn another_users_process_is_judged_on_what_can_be_read() {
     fs::copy(hupsafe_bin(), &bin).unwrap();
     fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
     let target = Detached::start("sleep", &["600"]);
-    let out = Command::new(&bin)
-        .args(["check", "--json"])
+    let mut cmd = Command::new(&bin);
+    cmd.args(["check", "--json"])
         .arg(target.pid().to_string())
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
@@ -162,8 +162,18 @@ fn another_users_process_is_judged_on_what_can_be_read() {
         .current_dir("/")
         .uid(65534)
         .gid(65534)
-        .stdin(Stdio::null())
-        .output()
+        .stdin(Stdio::null());
+    // The copy was just written: a test thread forking meanwhile may hold
+    // it open for writing until its child execs (ETXTBSY). Wait that out.
+    let out = (0..100)
+        .find_map(|_| match cmd.output() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                None
+            }
+            r => Some(r),
+        })
+        .expect("the copy stayed busy")
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     let json: serde_json::Value = serde_json::from_str(&text)
