@@ -63,9 +63,10 @@ __hupsafe_trap_set=${__hupsafe_trap_set-0}
 # The protected line running now: its job id ("-" when it runs
 # unprotected), empty between lines.
 __hupsafe_line=${__hupsafe_line-}
+__hupsafe_line_open=(${__hupsafe_line_open[@]+"${__hupsafe_line_open[@]}"})
 __hupsafe_armed=
 __hupsafe_line_names=${__hupsafe_line_names-}
-__hupsafe_line_re=${__hupsafe_line_re-}
+declare -gA __hupsafe_line_set
 __hupsafe_alias_text=${__hupsafe_alias_text-}
 
 # The hupsafe binary to run: the one that rendered this script, else one on
@@ -179,6 +180,9 @@ __hupsafe_load() {
 # guarded jobs that are gone. Keeps $?.
 __hupsafe_prompt() {
     local s=$? text=
+    if ((${#__hupsafe_line_open[@]})); then
+        __hupsafe_line_sync_open
+    fi
     if [[ -n $__hupsafe_line ]]; then
         __hupsafe_line_finish "$s"
     fi
@@ -236,10 +240,10 @@ __hupsafe_hangup() {
 # --- Protected lines -------------------------------------------------------
 
 # The names that make a line protected (marks with their function, the
-# prefix, aliases whose first word is one of them), and a regex that finds
-# any of them as a word: most lines fail it at once.
+# prefix, aliases whose first word is one of them), as a set: most lines
+# have none of them as a word and cost a split and a few lookups.
 __hupsafe_line_words() {
-    local names=" ${__hupsafe_defined[*]-} " a first alt='' n
+    local names=" ${__hupsafe_defined[*]-} " a first n
     if [[ -n $__hupsafe_prefix && $(declare -f "$__hupsafe_prefix" 2>/dev/null) == *__hupsafe_prefixed* ]]; then
         names+="$__hupsafe_prefix "
     fi
@@ -250,18 +254,12 @@ __hupsafe_line_words() {
         [[ -n $first && $names == *" $first "* ]] && names+="$a "
     done
     __hupsafe_line_names=$names
+    __hupsafe_line_set=()
     local -
     set -f
     for n in $names; do
-        n=${n//./\\.}
-        n=${n//+/\\+}
-        alt+="${alt:+|}$n"
+        __hupsafe_line_set[$n]=1
     done
-    if [[ -n $alt ]]; then
-        __hupsafe_line_re="(^|[^A-Za-z0-9_.+/-])($alt)([^A-Za-z0-9_.+/-]|$)"
-    else
-        __hupsafe_line_re=
-    fi
 }
 
 # Whether the line $1 has a protected name in a command position: the
@@ -272,8 +270,17 @@ __hupsafe_line_words() {
 # <(...), `...` and function bodies are left out: they are not commands
 # the line runs at the prompt. Sets __hupsafe_line_word.
 __hupsafe_line_marked() {
-    [[ -n $__hupsafe_line_re && $1 =~ $__hupsafe_line_re ]] || return 1
+    ((${#__hupsafe_line_set[@]})) || return 1
     local text=$1 w cmd=1 re
+    # Fast path: none of the names is a word of the line (split on blanks
+    # and operators).
+    local - IFS=$' \t\n;&|(){}<>'
+    set -f
+    for w in $text ''; do
+        [[ -n $w && -n ${__hupsafe_line_set[$w]+x} ]] && break
+    done
+    [[ -n $w ]] || return 1
+    IFS=$' \t\n'
     re="'[^']*'|\"[^\"]*\"|\`[^\`]*\`|[\$<>]\([^()]*\)"
     while [[ $text =~ $re ]]; do
         text=${text/"${BASH_REMATCH[0]}"/ q }
@@ -284,8 +291,7 @@ __hupsafe_line_marked() {
     done
     re='[;&|(){}]'
     text=${text//$re/ ; }
-    local - IFS=$' \t\n' assign='^[A-Za-z_][A-Za-z0-9_]*(\[[^]]*\])?\+?='
-    set -f
+    local assign='^[A-Za-z_][A-Za-z0-9_]*(\[[^]]*\])?\+?='
     for w in $text; do
         if [[ $w == ';' ]]; then
             cmd=1
@@ -333,14 +339,19 @@ __hupsafe_debug() {
     __hupsafe_armed=
     # Written over in place, ended by a NUL: truncating would make ext4
     # flush the file on close (auto_da_alloc), a millisecond per line.
+    if [[ -n ${HISTTIMEFORMAT-} ]]; then
+        local HISTTIMEFORMAT=
+    fi
     if [[ -n $__hupsafe_line_dir ]] &&
-        { HISTTIMEFORMAT='' builtin history 1 && printf '\0'; } 2>/dev/null 1<>"$__hupsafe_line_dir/$$"; then
+        { builtin history 1 && printf '\0'; } 2>/dev/null 1<>"$__hupsafe_line_dir/$$"; then
         IFS= read -r -d '' text <"$__hupsafe_line_dir/$$"
     else
-        text=$(HISTTIMEFORMAT='' builtin history 1 2>/dev/null)
+        text=$(builtin history 1 2>/dev/null)
     fi
-    [[ $text =~ ^[[:space:]]*[0-9]+[*\ ]\ (.*)$ ]] || return 0
-    text=${BASH_REMATCH[1]%$'\n'}
+    # "%5d%c %s": the number, then "*" (modified) or a space, then a space.
+    [[ $text == *[0-9][\ \*]\ * ]] || return 0
+    text=${text#*[0-9][ \*] }
+    text=${text%$'\n'}
     # Not saved (ignorespace, ignoredups, history off): the entry is this
     # line only if it holds the command about to run.
     if ((HISTCMD != n)) && [[ $text != *"$BASH_COMMAND"* ]]; then
@@ -435,12 +446,30 @@ __hupsafe_line_finish() {
     if { ((s >= 147 && s <= 150)) || [[ ${!-} != "$__hupsafe_line_bang" ]]; } &&
         pgid=$(jobs -p %+ 2>/dev/null) && [[ -n $pgid ]]; then
         __hupsafe_guard_add "$pgid"
+        # Its later output (after `fg`) is waited for at each prompt too.
+        [[ $id != + ]] && __hupsafe_line_open+=("$__hupsafe_line_jobdir")
     fi
     # The terminal hung up while the line ran (SIGHUP was ignored): hang
     # up now, as bash would have then.
     if ((__hupsafe_line_ttyin)) && [[ ! -t 0 ]]; then
         __hupsafe_line_hangup
     fi
+}
+
+# Lines still running after their prompt (stopped, background): each
+# prompt waits for the output they wrote before it, as for a line that
+# just ended; a line whose supervisor removed its socket has shown all.
+__hupsafe_line_sync_open() {
+    local d ack keep=()
+    for d in "${__hupsafe_line_open[@]}"; do
+        [[ -S $d/sock ]] || continue
+        # No answer: a supervisor that is gone is not asked again.
+        # shellcheck disable=SC2034 # only waited for
+        printf '\n' 2>/dev/null 1<>"$d/sync" &&
+            IFS= read -r -t 3 ack 2>/dev/null 0<>"$d/ack" &&
+            keep+=("$d")
+    done
+    __hupsafe_line_open=(${keep[@]+"${keep[@]}"})
 }
 
 # bash hangs up its jobs on SIGHUP only when interactive, and it is not

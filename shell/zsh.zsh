@@ -57,6 +57,7 @@ typeset -g __hupsafe_run_bin=
 # The protected line running now: its job id ("-" when it runs
 # unprotected), empty between lines.
 (( ${+__hupsafe_line} )) || typeset -g __hupsafe_line=
+(( ${+__hupsafe_line_open} )) || typeset -ga __hupsafe_line_open
 typeset -g __hupsafe_line_names= __hupsafe_line_re= __hupsafe_line_word=
 
 # The hupsafe binary to run: the one that rendered this script, else one on
@@ -129,6 +130,9 @@ __hupsafe_load() {
 # The precmd hook: applies the marks file when its text changed. Keeps $?.
 __hupsafe_precmd() {
     local s=$? text=
+    if (( $#__hupsafe_line_open )); then
+        __hupsafe_line_sync_open
+    fi
     if [[ -n $__hupsafe_line ]]; then
         __hupsafe_line_finish $s
     fi
@@ -218,6 +222,7 @@ __hupsafe_line_begin() {
         __hupsafe_line=-
         return 0
     fi
+    typeset -gi __hupsafe_line_njobs=${#jobstates}
     typeset -gi __hupsafe_line_ttyin=0
     [[ -t 0 ]] && __hupsafe_line_ttyin=1
     typeset -gi __hupsafe_line_o __hupsafe_line_e
@@ -290,11 +295,32 @@ __hupsafe_line_finish() {
     (x*) typeset +x LD_PRELOAD; LD_PRELOAD=$__hupsafe_line_preload ;;
     (*) unset LD_PRELOAD ;;
     esac
+    # A job the line left (stopped, or in the background): its later
+    # output (after `fg`) is waited for at each prompt too.
+    if [[ $id != + ]] && (( s >= 147 && s <= 150 || ${#jobstates} > __hupsafe_line_njobs )); then
+        __hupsafe_line_open+=($__hupsafe_line_jobdir)
+    fi
     # The terminal hung up while the line ran (SIGHUP was ignored): hang
     # up now, as zsh would have then.
     if (( __hupsafe_line_ttyin )) && [[ ! -t 0 ]]; then
         __hupsafe_line_hangup
     fi
+}
+
+# Lines still running after their prompt (stopped, background): each
+# prompt waits for the output they wrote before it, as for a line that
+# just ended; a line whose supervisor removed its socket has shown all.
+__hupsafe_line_sync_open() {
+    local d ack
+    local -a keep
+    for d in $__hupsafe_line_open; do
+        [[ -S $d/sock ]] || continue
+        # No answer: a supervisor that is gone is not asked again.
+        print 2>/dev/null 1<>$d/sync &&
+            read -r -t 3 ack 2>/dev/null 0<>$d/ack &&
+            keep+=($d)
+    done
+    __hupsafe_line_open=($keep)
 }
 
 # zsh turned MONITOR off when it could not take the hung-up terminal back,

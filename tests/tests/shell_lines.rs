@@ -521,7 +521,8 @@ fn odd_lines_get_the_shells_usual_behaviour() {
 
 /// `hupsafe CMD | tee log` typed without the integration protects CMD
 /// only: hupsafe says so once, naming the fix; not when its output is not
-/// a pipe to the same job, nor inside a protected line (`hs`).
+/// a pipe to the same job, nor in `$(...)`, nor inside a protected line
+/// (`hs`).
 #[test]
 fn hupsafe_cmd_piped_to_tee_says_it_cannot_protect_tee() {
     for shell in shells() {
@@ -544,6 +545,8 @@ fn hupsafe_cmd_piped_to_tee_says_it_cannot_protect_tee() {
         s.run(&format!(
             "{bin} python3 count.py x 2 f > f.out; cat f.out | tee f2.out"
         ));
+        // In $(...) the shell itself reads: nothing to say.
+        s.run(&format!("x=$({bin} python3 count.py x 1 c)"));
         s.run(&world.init_line(shell));
         s.run("hs python3 count.py x 2 hs | tee hs.out");
         assert!(read(&world.root().join("hs.out")).ends_with("done hs\n"));
@@ -592,4 +595,64 @@ fn a_line_is_attached_again_after_the_hangup() {
     let (code, out, err) = world.run(["stop", &id]);
     assert_eq!(code, 0, "hupsafe stop: {out}{err}");
     assert!(t.all_gone(), "hupsafe stop left part of the line");
+}
+
+/// The verbs under the hooks, without a shell: `line start` registers the
+/// job (the line's text as its command) and prints its id, its terminal,
+/// the LD_PRELOAD value and its directory; what is written to that
+/// terminal is logged; `line end ID --status N` (the socket's way to end
+/// a line, as the hooks do through the FIFOs) returns once it is shown,
+/// and the job ends with the shell's status when nothing holds the
+/// terminal any more.
+#[test]
+fn line_start_and_end_without_a_shell() {
+    use std::io::Write;
+    let world = Sandbox::with_programs("line-verbs");
+    let text = "python3 train.py | tee train.log";
+    let (code, out, err) = world.run(["line", "start", "--text", text]);
+    assert_eq!(code, 0, "line start: {err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 4, "line start printed: {out}");
+    let (id, pty, preload, dir) = (lines[0], lines[1], lines[2], lines[3]);
+    assert!(preload.contains("libnohup"), "{preload}");
+    assert!(Path::new(dir).join("sync").exists() && Path::new(dir).join("ack").exists());
+    let job = world.job(id).expect("the job is listed");
+    assert_eq!(job.command(), vec![text.to_string()]);
+    {
+        let mut t = fs::OpenOptions::new().write(true).open(pty).unwrap();
+        t.write_all(b"written by the line\n").unwrap();
+    }
+    let (code, _, err) = world.run(["line", "end", id, "--status", "3"]);
+    assert_eq!(code, 0, "line end: {err}");
+    let done = world.wait_state(id, "exited", |s| s.starts_with("exited"));
+    assert_eq!(done.json["exit_code"], 3, "{:?}", done.json);
+    assert!(
+        fs::read_to_string(done.log())
+            .unwrap()
+            .contains("written by the line"),
+        "the log keeps what the line wrote"
+    );
+}
+
+/// The line's terminal follows the user's size: a program of a protected
+/// line that asks its stdout for the size after a resize gets the new one.
+#[test]
+fn a_protected_line_follows_the_terminals_size() {
+    for shell in shells() {
+        let world = Sandbox::with_programs(&format!("line-size-{}", shell.name()));
+        world.write(
+            "size.py",
+            "import os, time\n\
+             print('started', os.get_terminal_size(1), flush=True)\n\
+             while os.get_terminal_size(1) != os.terminal_size((100, 30)):\n    time.sleep(0.02)\n\
+             print('resized', flush=True)\n",
+        );
+        world.mark(&["python3"]);
+        let mut s = world.open(shell);
+        s.start("python3 size.py");
+        s.expect("started os.terminal_size(columns=80, lines=24)");
+        s.term.resize(30, 100);
+        s.expect("resized");
+        prompt(&mut s);
+    }
 }

@@ -197,6 +197,11 @@ fn not_found(cmd: &OsStr) -> Error {
 /// names what can. The note, for a stdout that is a pipe read by another
 /// process of the same terminal job (same process group, same controlling
 /// terminal) that does not ignore SIGHUP; `None` otherwise.
+///
+/// hupsafe may run before the shell has started the next stage: while no
+/// other process of the job holds the pipe, it looks again for up to
+/// [`WAIT_FOR_READER`]. Not in a job of its own (in `$(...)`, where the
+/// shell itself reads), it says nothing.
 fn pipeline_note(cmd: &str) -> Option<String> {
     use crate::sys::proc;
     // Through /proc, the link names the pipe (`pipe:[INODE]`).
@@ -206,22 +211,34 @@ fn pipeline_note(cmd: &str) -> Option<String> {
         return None;
     }
     let me = proc::stat(std::process::id() as i32).ok()?;
-    if me.tty_nr == 0 {
+    if me.tty_nr == 0 || me.pgrp == me.session {
         return None;
     }
-    proc::holding_pipe(link).into_iter().find_map(|pid| {
-        let st = proc::stat(pid).ok()?;
-        let same_job = st.pgrp == me.pgrp && st.tty_nr == me.tty_nr;
-        let protected = proc::status(pid).is_ok_and(|s| s.ignores(libc::SIGHUP));
-        (same_job && !protected).then(|| {
-            format!(
-                "note: this protects {cmd} only, not the rest of its pipeline: '{}' (pid {pid}) \
-                 reads its output and will die with the terminal, and {cmd} then writes into a \
-                 broken pipe. To protect the whole line, start it with `hs` or mark {cmd} \
-                 (`hupsafe mark {cmd}`), with the shell integration loaded \
-                 (eval \"$(hupsafe init bash)\", or zsh)",
-                st.comm
-            )
-        })
-    })
+    let deadline = std::time::Instant::now() + WAIT_FOR_READER;
+    loop {
+        let reader = proc::holding_pipe(link).into_iter().find_map(|pid| {
+            let st = proc::stat(pid).ok()?;
+            (st.pgrp == me.pgrp && st.tty_nr == me.tty_nr).then_some(st)
+        });
+        match reader {
+            Some(st) if proc::status(st.pid).is_ok_and(|s| s.ignores(libc::SIGHUP)) => return None,
+            Some(st) => {
+                return Some(format!(
+                    "note: this protects {cmd} only, not the rest of its pipeline: '{}' (pid {}) \
+                     reads its output and will die with the terminal, and {cmd} then writes \
+                     into a broken pipe. To protect the whole line, start it with `hs` or mark \
+                     {cmd} (`hupsafe mark {cmd}`), with the shell integration loaded \
+                     (eval \"$(hupsafe init bash)\", or zsh)",
+                    st.comm, st.pid
+                ))
+            }
+            None if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(5))
+            }
+            None => return None,
+        }
+    }
 }
+
+/// How long `run` waits for the shell to start the stage that reads it.
+const WAIT_FOR_READER: std::time::Duration = std::time::Duration::from_millis(100);

@@ -199,7 +199,7 @@ fn prepare(job: &Job, launch: &Launch) -> Result<client::Connection> {
         strict: strict.cloned(),
     };
 
-    if fork_supervisor()? {
+    if fork_supervisor(false)? {
         drop(ours);
         supervisor::run(start)
     }
@@ -213,7 +213,14 @@ fn prepare(job: &Job, launch: &Launch) -> Result<client::Connection> {
 /// Forks a supervisor: returns true in it (a new session's leader, nobody's
 /// child: we never wait for it) and false here once the intermediate child
 /// is reaped. The caller's supervisor side must never return.
-pub(in crate::relay) fn fork_supervisor() -> Result<bool> {
+///
+/// With `child_ok`, a caller that does not lead its process group (the
+/// shell's command substitution running `hupsafe line start`) forks once:
+/// the child can start a session of its own, and is reparented when the
+/// caller exits, a moment later.
+pub(in crate::relay) fn fork_supervisor(child_ok: bool) -> Result<bool> {
+    let leader = rustix::process::getpgrp() == rustix::process::getpid();
+    let twice = leader || !child_ok;
     // SAFETY: hupsafe is single-threaded here, so the child may run
     // ordinary code (rustix has no fork: it leaves process creation to
     // libc). The child forks again and exits: the grandchild is not our
@@ -227,15 +234,19 @@ pub(in crate::relay) fn fork_supervisor() -> Result<bool> {
         ));
     }
     if pid == 0 {
-        // SAFETY: in the single-threaded child, as above.
-        match unsafe { libc::fork() } {
-            0 => {
-                let _ = rustix::process::setsid();
-                return Ok(true);
+        if twice {
+            // SAFETY: in the single-threaded child, as above.
+            match unsafe { libc::fork() } {
+                0 => {}
+                -1 => signal_hook::low_level::exit(1),
+                _ => signal_hook::low_level::exit(0),
             }
-            -1 => signal_hook::low_level::exit(1),
-            _ => signal_hook::low_level::exit(0),
         }
+        let _ = rustix::process::setsid();
+        return Ok(true);
+    }
+    if !twice {
+        return Ok(false);
     }
     // Reaping the intermediate child we just forked (a failed wait leaves
     // nothing to judge by: what the supervisor does next will tell).

@@ -57,7 +57,7 @@ pub struct Parts {
 /// Starts the supervisor in a process of its own; returns here once it is
 /// on its way.
 pub fn spawn(parts: Parts) -> Result<()> {
-    if super::super::fork_supervisor()? {
+    if super::super::fork_supervisor(true)? {
         let code = match Supervisor::new(parts) {
             Ok(mut s) => {
                 s.relay();
@@ -583,6 +583,16 @@ impl Supervisor {
     }
 
     fn finish(&mut self) {
+        // The last output reaches the terminal before the socket goes: a
+        // shell that finds no socket knows the line's output is shown.
+        let deadline = Instant::now() + SYNC_PATIENCE;
+        while !self.screen_out.is_empty() && Instant::now() < deadline {
+            self.write_screen();
+            if let Some(s) = &self.screen {
+                let mut p = [PollFd::new(s, PollFlags::OUT)];
+                let _ = os::poll(&mut p, Some(Duration::from_millis(50)));
+            }
+        }
         let _ = std::fs::remove_file(self.job.sock_path());
         self.listener = None;
         self.log.flush();
