@@ -656,3 +656,76 @@ fn a_protected_line_follows_the_terminals_size() {
         prompt(&mut s);
     }
 }
+
+/// What the shell says and accepts about a protected line is its own, as
+/// without hupsafe: `fg %python3` finds the line by its first word, `time`
+/// reports on it, and a line killed by a signal gets the shell's message
+/// (bash `Killed`, zsh `killed`). The same steps run in a shell without the
+/// integration first, as the control: each expectation is what that shell
+/// printed.
+#[test]
+fn job_specs_time_and_kill_messages_are_the_shells() {
+    for shell in shells() {
+        let name = shell.name();
+        for protected in [false, true] {
+            let world = Sandbox::with_programs(&format!("line-shellsays-{name}-{protected}"));
+            world.write("count.py", COUNT);
+            let mut s = if protected {
+                world.mark(&["python3"]);
+                world.open(shell)
+            } else {
+                world.open_plain(shell)
+            };
+            let what = if protected { "protected" } else { "control" };
+
+            // `fg %python3`: the job spec names the line by its first word.
+            let z = Tagged::new("line-fg-name");
+            s.start(&format!(
+                "python3 count.py {t} 40 z | tee {t}.out",
+                t = z.tag
+            ));
+            s.expect("tick 3");
+            s.suspend();
+            s.start("fg %python3");
+            s.expect("done z");
+            prompt(&mut s);
+            assert!(
+                z.all_gone(),
+                "{name} {what}: fg %python3 did not finish the line"
+            );
+
+            // `time` reports on the whole line.
+            s.start("time python3 count.py x 2 t | cat");
+            s.expect("done t");
+            s.expect(match shell {
+                Shell::Bash => "real",
+                Shell::Zsh => " total",
+            });
+            prompt(&mut s);
+
+            // A background line killed with -9: the shell's own message.
+            let k = Tagged::new("line-killed");
+            s.run(&format!(
+                "python3 count.py {t} 100000 k | tee {t}.out > /dev/null &",
+                t = k.tag
+            ));
+            poll(PATIENCE, || (k.programs().len() == 2).then_some(()))
+                .unwrap_or_else(|| panic!("{name} {what}: the background line never started"));
+            s.run("kill -9 %1");
+            s.run("true");
+            let said = s.transcript();
+            let message = match shell {
+                Shell::Bash => "Killed",
+                Shell::Zsh => "killed",
+            };
+            assert!(
+                said.contains(message),
+                "{name} {what}: no '{message}' message for the killed line:\n{said}"
+            );
+            assert!(
+                k.all_gone(),
+                "{name} {what}: kill -9 %1 left part of the line"
+            );
+        }
+    }
+}
