@@ -521,3 +521,19 @@ pub fn write_script(path: &Path, text: &str) {
     f.write_all(text.as_bytes()).unwrap();
     fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
 }
+
+/// Runs a story and its control at the same time (each hangs up its own
+/// shell), then fails with the first one's failure, if any: the two take
+/// the time of one.
+pub fn side_by_side(story: impl FnOnce() + Send, control: impl FnOnce() + Send) {
+    std::thread::scope(|scope| {
+        let a = scope.spawn(story);
+        let b = scope.spawn(control);
+        let (ra, rb) = (a.join(), b.join());
+        for r in [ra, rb] {
+            if let Err(e) = r {
+                std::panic::resume_unwind(e);
+            }
+        }
+    });
+}

@@ -15,7 +15,9 @@
 
 use std::path::PathBuf;
 
-use hupsafe_tests::shell::{cont, is_stopped, last_tick, wait_tick_beyond, Session, Shell, Tagged};
+use hupsafe_tests::shell::{
+    cont, is_stopped, last_tick, side_by_side, wait_tick_beyond, Session, Shell, Tagged,
+};
 use hupsafe_tests::Sandbox;
 use hupsafe_tests::{procfs, require_tool};
 
@@ -184,18 +186,7 @@ fn story(shell: Shell, story: Story) {
     if matches!(story, Story::Node) {
         require_tool!("node", "nodejs");
     }
-    std::thread::scope(|scope| {
-        let a = scope.spawn(|| protected(shell, story));
-        let b = scope.spawn(|| control(shell, story));
-        let ra = a.join();
-        let rb = b.join();
-        if let Err(e) = ra {
-            std::panic::resume_unwind(e);
-        }
-        if let Err(e) = rb {
-            std::panic::resume_unwind(e);
-        }
-    });
+    side_by_side(|| protected(shell, story), || control(shell, story));
 }
 
 macro_rules! stories {

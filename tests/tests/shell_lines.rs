@@ -21,7 +21,7 @@ use std::path::Path;
 use hupsafe_tests::cli::hupsafe_bin;
 use hupsafe_tests::procfs;
 use hupsafe_tests::relay::PROMPT;
-use hupsafe_tests::shell::{quote, Session, Shell, Tagged};
+use hupsafe_tests::shell::{quote, side_by_side, Session, Shell, Tagged};
 use hupsafe_tests::wait::{poll, PATIENCE};
 use hupsafe_tests::Sandbox;
 
@@ -231,18 +231,7 @@ fn story(shell: Shell, story: Story) {
     if shell.require().is_none() {
         return;
     }
-    std::thread::scope(|scope| {
-        let a = scope.spawn(|| protected(shell, story));
-        let b = scope.spawn(|| control(shell, story));
-        let ra = a.join();
-        let rb = b.join();
-        if let Err(e) = ra {
-            std::panic::resume_unwind(e);
-        }
-        if let Err(e) = rb {
-            std::panic::resume_unwind(e);
-        }
-    });
+    side_by_side(|| protected(shell, story), || control(shell, story));
 }
 
 macro_rules! stories {

@@ -2,7 +2,7 @@
 //!
 //! The pair is opened with posix_openpt (rustix's `openpt`) and set up here
 //! rather than with a pty crate: the program's side must keep the inherited
-//! SIG_IGN for SIGHUP (portable-pty resets it, FIELD-NOTES section 10), and
+//! SIG_IGN for SIGHUP (portable-pty resets it: docs/HANGUPS.md, "Dependency facts"), and
 //! everything else it needs is a handful of ioctls.
 
 use std::io;
