@@ -115,6 +115,16 @@ fn real_main() -> Result<(), Error> {
         Some(Verb::Run(r)) => run(&r.command),
         Some(Verb::External(v)) => run(&v),
         Some(Verb::Job(j)) => cmd::jobs::run(j),
+        Some(Verb::Rerun(a)) => {
+            let again = cmd::jobs::rerun::prepare(&a)?;
+            let (cmd, args) = again.argv.split_first().expect("a saved argv is not empty");
+            let opts = cmd::run::RunOptions {
+                quiet: again.quiet,
+                strict: again.strict,
+                relay: again.relay,
+            };
+            Err(cmd::run::exec(cmd, args, &opts))
+        }
         Some(Verb::Line(l)) => cmd::line::run(l),
         Some(Verb::Shim) => {
             let p = sys::preload::install()?;
