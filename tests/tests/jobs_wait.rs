@@ -220,7 +220,8 @@ fn wait_for_no_such_job_is_a_clear_error() {
     let script = format!(
         "{h} wait $HUPSAFE_JOB; echo rc1=$?; {h} wait; echo rc2=$?; {h} wait --any; echo rc3=$?"
     );
-    let (code, out, err) = jobs.run(["--relay", "sh", "-c", &script]);
+    // Spawned, so that a wait that never ends fails the test.
+    let (code, out, err) = finish(spawn(&jobs, &["--relay", "sh", "-c", &script]));
     assert_eq!(code, 0, "{err}");
     assert!(
         out.contains("cannot wait for job 12 from inside it"),
