@@ -437,8 +437,9 @@ The new job gets the old one's command (argv exactly as given), working
 directory, environment (saved in the job's directory, file `env`, 0600) and
 options (--strict, --quiet, the relay choice). It runs attached when stdout or
 stderr is a terminal, as `hupsafe CMD` would; TERM and HUPSAFE_JOB are this
-terminal's and this shell's, not the old ones. Jobs without a saved environment
-(started by an older hupsafe, or rescued) are rerun in the current
+terminal's and this shell's, not the old ones. Options given with rerun (-q,
+--strict, --no-relay) are added to the job's own. Jobs without a saved
+environment (started by an older hupsafe, or rescued) are rerun in the current
 environment, with a note saying so.
 
 Exit status: as `hupsafe CMD` (the command's own; 125, 126, 127); 1 if no job

@@ -318,6 +318,17 @@ fn rerun_repeats_the_command_cwd_and_environment() {
     assert_eq!(code, 9);
     assert_eq!(jobs.run(["rerun", "3"]).0, 9);
 
+    // Options: the job's own (-q: no notes), and those given with rerun
+    // (--no-relay: in place, no new job, no pty).
+    let (code, _, err) = jobs.run(["-q", "--relay", "sh", "-c", "exit 4"]);
+    assert_eq!((code, err.as_str()), (4, ""));
+    let (code, _, err) = jobs.run(["rerun", "5"]);
+    assert_eq!((code, err.as_str()), (4, ""), "the saved --quiet");
+    let (code, out, err) = jobs.run(["-q", "--no-relay", "rerun", "1"]);
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert!(out.contains("marker=from-the-first-run\n<a b>"), "{out}");
+    assert_eq!(jobs.ps().len(), 6, "no job for a run in place");
+
     // The control: without the saved argv, the record's copy (lossy: the
     // byte became U+FFFD) is not run.
     fs::remove_file(jobs.job_dir("1").join("argv")).unwrap();

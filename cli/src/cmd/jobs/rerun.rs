@@ -27,8 +27,9 @@ pub struct Again {
 const FROM_HERE: &[&str] = &["TERM", "HUPSAFE_JOB"];
 
 /// Reads job `args.id`, moves into its directory and environment, and says
-/// what to run.
-pub fn prepare(args: &RerunArgs) -> Result<Again> {
+/// what to run; `quiet` (given with `rerun`) silences the notes as the
+/// job's own --quiet does.
+pub fn prepare(args: &RerunArgs, quiet: bool) -> Result<Again> {
     let (_, job) = find_job(&args.id)?;
     let record = job
         .read_record()
@@ -62,7 +63,7 @@ pub fn prepare(args: &RerunArgs) -> Result<Again> {
             os_words(&e)
         ))
     })?;
-    let quiet = options.quiet;
+    let quiet = options.quiet || quiet;
     match env {
         Some(env) => replace_environment(env),
         None => {
