@@ -122,7 +122,7 @@ fn a_lost_job_exits_127_and_says_why() {
     let id = job.id();
     let program = job.pid().expect("the job's program");
     let mut waiter = spawn(&jobs, &["wait", &id]);
-    let mut follower = spawn(&jobs, &["logs", "-f", &id]);
+    let follower = spawn(&jobs, &["logs", "-f", &id]);
     assert!(still_running(&mut waiter));
     // The supervisor first, so that nothing writes a final record, then
     // the program (which outlives its supervisor: SIGHUP is ignored).
