@@ -375,4 +375,13 @@ fn rerun_without_a_saved_environment_or_directory_says_so() {
     let (code, _, err) = jobs.run(["rerun", "5"]);
     assert_eq!(code, 1);
     assert!(err.contains("no job '5'"), "{err}");
+    // A protected command line is the shell's to run, not hupsafe's.
+    let (code, out, err) = jobs.run(["line", "start", "--text", "echo a && echo b"]);
+    assert_eq!(code, 0, "{err}");
+    let line = out.lines().next().unwrap().to_string();
+    let (code, _, err) = jobs.run(["rerun", &line]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("is a command line"), "{err}");
+    assert_eq!(jobs.run(["line", "end", &line, "--status", "0"]).0, 0);
+    assert_eq!(jobs.run(["wait", &line]).0, 0);
 }
