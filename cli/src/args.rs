@@ -14,6 +14,8 @@ Examples:
   hupsafe install-nohup ~/.local/bin      make `nohup CMD` mean GNU nohup plus hupsafe
   LD_PRELOAD=$(hupsafe shim) node app.js  use the shim directly
   hupsafe ps; hupsafe attach 3            find a relayed job again after a hangup
+  hupsafe wait 3 && echo done             wait for a job to end, with its status
+  hupsafe rerun 3                         run job 3's command again, as it was started
   hupsafe completions bash > ~/.local/share/bash-completion/completions/hupsafe
   hupsafe man > ~/.local/share/man/man1/hupsafe.1
 
@@ -71,6 +73,8 @@ pub const VERBS: &[&str] = &[
     "signal",
     "forget",
     "gc",
+    "wait",
+    "rerun",
     "init",
     "mark",
     "unmark",
@@ -143,6 +147,10 @@ pub enum Verb {
     Rescue(RescueArgs),
     #[command(flatten)]
     Job(JobVerb),
+    /// Start a new job with the command, directory, environment and
+    /// options of an earlier one (which is kept)
+    #[command(after_help = RERUN_HELP)]
+    Rerun(RerunArgs),
     /// The shell integration's protected lines (called by its hooks)
     #[command(hide = true, subcommand)]
     Line(LineVerb),
@@ -225,6 +233,17 @@ pub const EXIT_STATUS: &str = "\
 Exit status: 0 on success; 1 if no job has that id, or the job is in the wrong
 state for this (already finished, still running); 2 for an ambiguous id prefix
 or a bad argument (signal name); 125 if hupsafe itself fails.
+
+Jobs are kept in $XDG_STATE_HOME/hupsafe (default ~/.local/state/hupsafe; the
+HUPSAFE_STATE_DIR variable overrides it). An id may be shortened to any prefix
+that names one job.";
+
+pub const LOGS_HELP: &str = "\
+Exit status: 0 once the log is printed; with -f, once the job has ended, its
+status as `hupsafe wait` gives it (the exit code, 128+N for signal N, 127 if the
+job is lost, 126 if it failed to start); 1 if no job has that id; 2 for an
+ambiguous id prefix, or following the job this runs inside; 125 if hupsafe
+itself fails.
 
 Jobs are kept in $XDG_STATE_HOME/hupsafe (default ~/.local/state/hupsafe; the
 HUPSAFE_STATE_DIR variable overrides it). An id may be shortened to any prefix
@@ -385,7 +404,7 @@ pub enum JobVerb {
     #[command(after_help = EXIT_STATUS)]
     Ps(PsArgs),
     /// Print a job's output, raw as the program wrote it
-    #[command(after_help = EXIT_STATUS)]
+    #[command(after_help = LOGS_HELP)]
     Logs(LogsArgs),
     /// Reattach this terminal to a running job
     #[command(after_help = ATTACH_HELP)]
@@ -402,6 +421,53 @@ pub enum JobVerb {
     /// Forget every finished or lost job
     #[command(after_help = EXIT_STATUS)]
     Gc,
+    /// Wait until jobs end; exit with the status of the last one (as the
+    /// shell's `wait`)
+    #[command(after_help = WAIT_HELP)]
+    Wait(WaitArgs),
+}
+
+pub const WAIT_HELP: &str = "\
+Without an ID, waits for every running (or stopped) job of yours, except the
+one this runs inside. The record is checked every 100 ms.
+
+Exit status, as the shell's `wait`: the job's exit code, or 128+N if signal N
+killed it (with several jobs, the last one given; with --any, the first to
+end); 127 if the job is lost (its supervisor is gone, so its status will never
+be known) or was forgotten meanwhile; 126 if it failed to start; 1 if no job
+has that id; 2 for an ambiguous id prefix, or a job this runs inside; 125 if
+hupsafe itself fails.";
+
+pub const RERUN_HELP: &str = "\
+The new job gets the old one's command (argv exactly as given), working
+directory, environment (saved in the job's directory, file `env`, 0600) and
+options (--strict, --quiet, the relay choice). It runs attached when stdout or
+stderr is a terminal, as `hupsafe CMD` would; TERM and HUPSAFE_JOB are this
+terminal's and this shell's, not the old ones. Options given with rerun (-q,
+--strict, --no-relay) are added to the job's own. Jobs without a saved
+environment (started by an older hupsafe, or rescued) are rerun in the current
+environment, with a note saying so.
+
+Exit status: as `hupsafe CMD` (the command's own; 125, 126, 127); 1 if no job
+has that id, its directory is gone, or it cannot be rerun (a protected command
+line: run it again from your shell's history); 2 for an ambiguous id prefix.";
+
+#[derive(Args, Debug)]
+pub struct WaitArgs {
+    /// Return as soon as one of the jobs ends, with its status; prints
+    /// `job ID: STATUS` on stdout
+    #[arg(long)]
+    pub any: bool,
+    /// The jobs (ids or unique prefixes) [default: every running job]
+    #[arg(value_name = "ID")]
+    pub ids: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RerunArgs {
+    /// The job to run again (an id or a unique prefix; see `hupsafe ps`)
+    #[arg(value_name = "ID")]
+    pub id: String,
 }
 
 #[derive(Args, Debug)]
@@ -413,7 +479,8 @@ pub struct PsArgs {
 
 #[derive(Args, Debug)]
 pub struct LogsArgs {
-    /// Keep printing what the job writes until it ends
+    /// Keep printing what the job writes until it ends; then exit with
+    /// its status (as `hupsafe wait`)
     #[arg(short, long)]
     pub follow: bool,
     /// Start with the last N lines only

@@ -115,6 +115,22 @@ fn real_main() -> Result<(), Error> {
         Some(Verb::Run(r)) => run(&r.command),
         Some(Verb::External(v)) => run(&v),
         Some(Verb::Job(j)) => cmd::jobs::run(j),
+        Some(Verb::Rerun(a)) => {
+            // Options given with `rerun` are added to the job's own.
+            let again = cmd::jobs::rerun::prepare(&a, cli.quiet)?;
+            let (cmd, args) = again.argv.split_first().expect("a saved argv is not empty");
+            let relay = match (cli.no_relay, cli.relay) {
+                (true, _) => relay::Choice::Never,
+                (_, true) => relay::Choice::Always,
+                _ => again.relay,
+            };
+            let opts = cmd::run::RunOptions {
+                quiet: again.quiet,
+                strict: again.strict || cli.strict,
+                relay,
+            };
+            Err(cmd::run::exec(cmd, args, &opts))
+        }
         Some(Verb::Line(l)) => cmd::line::run(l),
         Some(Verb::Shim) => {
             let p = sys::preload::install()?;

@@ -1423,3 +1423,44 @@ fn root_rescues_another_users_process_into_that_users_state() {
     // SAFETY: kill by pid of the python this test started.
     unsafe { libc::kill(pid, libc::SIGKILL) };
 }
+
+// ---- wait and rerun ----
+
+/// `rerun` reads the saved environment and argv only from files of the
+/// job itself: a link planted in their place (which could point at any
+/// file the user can read, or feed the job someone else's variables) is
+/// refused, and nothing runs. The control: the same text as the job's own
+/// file is used.
+#[test]
+fn rerun_never_reads_a_saved_environment_through_a_link() {
+    let jobs = Sandbox::for_jobs("sec-rerun-env");
+    let (code, _, err) = jobs.run(["--relay", "sh", "-c", "echo \"marker=$RERUN_MARKER\""]);
+    assert_eq!(code, 0, "{err}");
+    let env = jobs.job_dir("1").join("env");
+    let mut text = String::from("RERUN_MARKER=planted\0");
+    for (k, v) in jobs.env() {
+        text.push_str(&format!("{k}={v}\0"));
+    }
+    let planted = jobs.write("planted", &text);
+    fs::remove_file(&env).unwrap();
+    std::os::unix::fs::symlink(&planted, &env).unwrap();
+    let (code, out, err) = jobs.run(["rerun", "1"]);
+    assert_eq!(code, 125, "{out}");
+    assert!(
+        err.contains("cannot read job 1's saved environment"),
+        "{err}"
+    );
+    assert!(!out.contains("marker=planted"), "{out}");
+    assert_eq!(jobs.ps().len(), 1, "nothing ran");
+    // The control: the same text in the job's own file is the environment.
+    fs::remove_file(&env).unwrap();
+    fs::copy(&planted, &env).unwrap();
+    let (code, out, err) = jobs.run(["rerun", "1"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("marker=planted"), "{out}");
+    // The file a job saves is private.
+    assert_eq!(
+        fs::metadata(jobs.job_dir("2").join("env")).unwrap().mode() & 0o777,
+        0o600
+    );
+}

@@ -701,12 +701,17 @@ fn job_specs_time_and_kill_messages_are_the_shells() {
             poll(PATIENCE, || (k.programs().len() == 2).then_some(()))
                 .unwrap_or_else(|| panic!("{name} {what}: the background line never started"));
             s.run("kill -9 %1");
-            s.run("true");
-            let said = s.transcript();
             let message = match shell {
                 Shell::Bash => "Killed",
                 Shell::Zsh => "killed",
             };
+            // The shell reports the job at the first prompt after it reaped
+            // it: give it prompts until it does (or the patience runs out).
+            let _ = poll(PATIENCE, || {
+                s.run("true");
+                s.transcript().contains(message).then_some(())
+            });
+            let said = s.transcript();
             assert!(
                 said.contains(message),
                 "{name} {what}: no '{message}' message for the killed line:\n{said}"

@@ -9,6 +9,7 @@
 //!   jobs/<id>/record.json           the job's record, replaced atomically
 //!   jobs/<id>/log                   everything the program wrote to its terminal
 //!   jobs/<id>/sock                  the supervisor's socket while the job lives
+//!   jobs/<id>/argv, jobs/<id>/env   what `rerun` needs (NUL-separated; saved.rs)
 //! ```
 //!
 //! A record has one writer at a time (the starting `hupsafe`, then the
@@ -30,6 +31,7 @@ use crate::sys::trusted::{self, shown};
 
 mod job;
 mod record;
+mod saved;
 
 pub use job::{Job, SocketPath};
 pub use record::*;

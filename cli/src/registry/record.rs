@@ -204,6 +204,23 @@ pub struct Record {
     /// hupsafe), if any: relays nest.
     #[serde(default)]
     pub parent: Option<String>,
+    /// How `hupsafe CMD` was asked to run it, for `rerun` (jobs of
+    /// `hupsafe CMD` only: not lines, not rescued processes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<RunOptions>,
+}
+
+/// The options of a relayed run, as `rerun` needs them again.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    #[serde(default)]
+    pub strict: bool,
+    #[serde(default)]
+    pub quiet: bool,
+    /// The relay choice: `auto` (a terminal was there) or `always`
+    /// (`--relay`, `HUPSAFE_RELAY=1`).
+    #[serde(default)]
+    pub relay_always: bool,
 }
 
 impl Record {
@@ -237,6 +254,7 @@ impl Record {
             error: None,
             tty: None,
             parent: std::env::var("HUPSAFE_JOB").ok().filter(|j| valid_id(j)),
+            options: None,
         }
     }
 

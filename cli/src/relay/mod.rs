@@ -102,7 +102,12 @@ pub struct Launch<'a> {
 /// execs in place (the inherited SIG_IGN and the shim still protect the
 /// program; only the output is not kept).
 pub fn run(launch: &Launch, choice: Choice, quiet: bool) -> Option<Error> {
-    let conn = match start(launch) {
+    let options = crate::registry::RunOptions {
+        strict: launch.strict.is_some(),
+        quiet,
+        relay_always: choice == Choice::Always,
+    };
+    let conn = match start(launch, options) {
         Ok(c) => c,
         Err(e) if choice == Choice::Always => return Some(e),
         Err(e) => {
@@ -126,10 +131,10 @@ pub fn user_terminal() -> Option<BorrowedFd<'static>> {
     (0..3).map(os::stdio).find(|&fd| os::isatty(fd))
 }
 
-fn start(launch: &Launch) -> Result<client::Connection> {
+fn start(launch: &Launch, options: crate::registry::RunOptions) -> Result<client::Connection> {
     let registry = Registry::create()?;
     let job = registry.new_job()?;
-    match prepare(&job, launch) {
+    match prepare(&job, launch, options) {
         Ok(c) => Ok(c),
         Err(e) => {
             let _ = job.remove();
@@ -138,7 +143,11 @@ fn start(launch: &Launch) -> Result<client::Connection> {
     }
 }
 
-fn prepare(job: &Job, launch: &Launch) -> Result<client::Connection> {
+fn prepare(
+    job: &Job,
+    launch: &Launch,
+    options: crate::registry::RunOptions,
+) -> Result<client::Connection> {
     let Launch {
         program,
         argv0,
@@ -149,7 +158,17 @@ fn prepare(job: &Job, launch: &Launch) -> Result<client::Connection> {
     let mut command = vec![argv0.to_os_string()];
     command.extend(args.iter().cloned());
     let mut record = Record::new(&job.id, &command);
+    record.options = Some(options);
     job.write_first_record(&record)?;
+    // For `rerun`; the job runs without it (rerun then says so).
+    if let Err(e) = job.save_for_rerun(&command) {
+        if !options.quiet {
+            say!(
+                "note: cannot save the command and environment for `hupsafe rerun`: {}",
+                crate::error::os_words(&e)
+            );
+        }
+    }
     let log = job.create_log()?;
     let pair = pty::open_pair().map_err(|e| Error::io("open a pseudo-terminal", &e))?;
     record.tty = pty::name(&pair.master);

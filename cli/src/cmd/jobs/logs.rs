@@ -1,6 +1,7 @@
 //! `hupsafe logs [-f] [-n N] ID`: a job's output, byte for byte as the
 //! program wrote it to its terminal (so colours and `\r` progress bars
-//! replay), optionally followed until the job ends.
+//! replay), optionally followed until the job ends, then exiting with its
+//! status (as `hupsafe wait`).
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -47,6 +48,17 @@ pub fn run(args: &LogsArgs) -> Result<()> {
             io::ErrorKind::Other => read_error(&job, &e),
             _ => Error::failure(format!("write error: {}", os_words(&e))),
         })?;
+        if over && args.follow {
+            // Ends like `hupsafe wait`: with the job's status.
+            let end = super::ending::end_of(&job);
+            let status = end.map_or(0, |end| {
+                if let Some(why) = &end.why {
+                    say!("{why}");
+                }
+                end.status
+            });
+            std::process::exit(status);
+        }
         if over {
             return Ok(());
         }
@@ -54,12 +66,9 @@ pub fn run(args: &LogsArgs) -> Result<()> {
     }
 }
 
+/// Forgotten meanwhile, or damaged, counts as over: nothing more will come.
 fn job_is_over(job: &Job) -> bool {
-    match job.read_record() {
-        Ok(r) => !r.status().is_live(),
-        // Forgotten meanwhile, or damaged: nothing more will come.
-        Err(_) => true,
-    }
+    super::ending::end_of(job).is_some()
 }
 
 fn read_error(job: &Job, e: &io::Error) -> Error {

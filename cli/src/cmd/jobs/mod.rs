@@ -1,12 +1,17 @@
 //! The job verbs: `ps`, `logs`, `attach`, `stop`, `signal`, `forget`,
-//! `gc`. Their clap definitions live here (flattened into `cmd::Verb`),
-//! one file per verb beside them.
+//! `gc`, `wait`, and `rerun`'s first half (main runs the command, as for
+//! `hupsafe CMD`); `ending` is what `wait` and `logs -f` share. Their clap
+//! definitions live in args.rs (flattened into `args::Verb`), one file per
+//! verb here.
 
 mod attach;
+mod ending;
 mod forget;
 mod logs;
 mod ps;
+pub mod rerun;
 mod stop;
+mod wait;
 
 use crate::args::JobVerb;
 
@@ -22,5 +27,6 @@ pub fn run(verb: JobVerb) -> Result<()> {
         JobVerb::Signal(a) => stop::signal(&a),
         JobVerb::Forget(a) => forget::forget(&a),
         JobVerb::Gc => forget::gc(),
+        JobVerb::Wait(a) => wait::run(&a),
     }
 }
