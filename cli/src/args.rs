@@ -103,6 +103,15 @@ pub struct Cli {
     #[arg(long, global = true, help = STRICT_HELP)]
     pub strict: bool,
 
+    /// Keep a relayed job's log to about SIZE bytes (500K, 10M, 1G): when
+    /// the log holds SIZE it becomes `log.1` (replacing the older one) and
+    /// a new log begins, so at most 2 x SIZE is on disk and at least the
+    /// last SIZE bytes are kept; the program is never held up. `ps` says
+    /// when output was dropped. Default: `log_max` in the config file,
+    /// else no cap
+    #[arg(long, global = true, value_name = "SIZE", allow_hyphen_values = true)]
+    pub log_max: Option<String>,
+
     #[command(subcommand)]
     pub command: Option<Verb>,
 }
@@ -393,9 +402,26 @@ pub enum JobVerb {
     /// Remove finished jobs: their records and logs
     #[command(after_help = EXIT_STATUS)]
     Forget(ForgetArgs),
-    /// Forget every finished or lost job
-    #[command(after_help = EXIT_STATUS)]
-    Gc,
+    /// Forget every finished or lost job (with --older-than: finished
+    /// jobs that ended that long ago)
+    #[command(after_help = GC_HELP)]
+    Gc(GcArgs),
+}
+
+pub const GC_HELP: &str = "\
+Automatic: `keep_finished = 7d` in the config file ($XDG_CONFIG_HOME/hupsafe/config)
+removes finished jobs older than that whenever a job starts.
+
+Exit status: 0 on success (jobs that cannot be removed are named on stderr); 2 for
+a bad --older-than; 125 if hupsafe itself fails.";
+
+#[derive(Args, Debug)]
+pub struct GcArgs {
+    /// Only jobs that finished (exited, killed, failed to start) at least
+    /// this long ago, by their end time: a number with s, m, h or d (90m,
+    /// 7d); running and lost jobs are kept
+    #[arg(long, value_name = "AGE", allow_hyphen_values = true)]
+    pub older_than: Option<String>,
 }
 
 #[derive(Args, Debug)]

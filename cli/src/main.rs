@@ -12,6 +12,7 @@
 mod error;
 mod args;
 mod cmd;
+mod config;
 mod marks;
 mod nohup;
 mod registry;
@@ -40,7 +41,7 @@ fn hupsafe_main() -> ! {
         nohup::main(args);
     }
     let status = match external_command(&args) {
-        Some(command) => run(command, false, false, false, false),
+        Some(command) => run(command, false, false, false, false, None),
         None => real_main(),
     };
     let status = match status {
@@ -69,12 +70,14 @@ fn run(
     strict: bool,
     force_relay: bool,
     no_relay: bool,
+    log_max: Option<u64>,
 ) -> Result<(), Error> {
     let (cmd, args) = command.split_first().expect("clap requires a command");
     let opts = cmd::run::RunOptions {
         quiet,
         strict,
         relay: relay::choose(force_relay, no_relay)?,
+        log_max,
     };
     Err(cmd::run::exec(cmd, args, &opts))
 }
@@ -105,8 +108,22 @@ fn real_main() -> Result<(), Error> {
         }
     };
     let cli = Cli::from_arg_matches(&matches).map_err(|e| Error::failure(e.to_string()))?;
+    let log_max = match &cli.log_max {
+        Some(s) => Some(
+            config::parse_size(s)
+                .map_err(|why| Error::new(error::EXIT_BAD_INPUT, format!("--log-max: {why}")))?,
+        ),
+        None => None,
+    };
     let run = |command: &[std::ffi::OsString]| {
-        run(command, cli.quiet, cli.strict, cli.relay, cli.no_relay)
+        run(
+            command,
+            cli.quiet,
+            cli.strict,
+            cli.relay,
+            cli.no_relay,
+            log_max,
+        )
     };
     match cli.command {
         None => Err(Error::failure(

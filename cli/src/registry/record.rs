@@ -204,6 +204,14 @@ pub struct Record {
     /// hupsafe), if any: relays nest.
     #[serde(default)]
     pub parent: Option<String>,
+    /// The cap on the log (`--log-max`, or `log_max` in the config file):
+    /// rotated to `log.1` whenever it holds this many bytes.
+    #[serde(default)]
+    pub log_max: Option<u64>,
+    /// Bytes of output dropped by rotations of a capped log (logged, then
+    /// removed with an older `log.1`).
+    #[serde(default)]
+    pub log_dropped: u64,
 }
 
 impl Record {
@@ -237,6 +245,8 @@ impl Record {
             error: None,
             tty: None,
             parent: std::env::var("HUPSAFE_JOB").ok().filter(|j| valid_id(j)),
+            log_max: None,
+            log_dropped: 0,
         }
     }
 

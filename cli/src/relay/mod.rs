@@ -93,6 +93,8 @@ pub struct Launch<'a> {
     pub args: &'a [OsString],
     pub on_pty: [bool; 3],
     pub strict: Option<&'a crate::sys::strict::Filter>,
+    /// `--log-max`: the log's cap (else the config file's `log_max`).
+    pub log_max: Option<u64>,
 }
 
 /// Runs the program under a new supervisor and relays until it ends; exits
@@ -127,10 +129,17 @@ pub fn user_terminal() -> Option<BorrowedFd<'static>> {
 }
 
 fn start(launch: &Launch) -> Result<client::Connection> {
+    let config = crate::config::Config::load();
     let registry = Registry::create()?;
     let job = registry.new_job()?;
-    match prepare(&job, launch) {
-        Ok(c) => Ok(c),
+    match prepare(&job, launch, launch.log_max.or(config.log_max)) {
+        Ok(c) => {
+            // The program runs already; old jobs go before we relay.
+            if let Some(age) = config.keep_finished {
+                registry.expire(age);
+            }
+            Ok(c)
+        }
         Err(e) => {
             let _ = job.remove();
             Err(e)
@@ -138,17 +147,19 @@ fn start(launch: &Launch) -> Result<client::Connection> {
     }
 }
 
-fn prepare(job: &Job, launch: &Launch) -> Result<client::Connection> {
+fn prepare(job: &Job, launch: &Launch, log_max: Option<u64>) -> Result<client::Connection> {
     let Launch {
         program,
         argv0,
         args,
         on_pty,
         strict,
+        ..
     } = *launch;
     let mut command = vec![argv0.to_os_string()];
     command.extend(args.iter().cloned());
     let mut record = Record::new(&job.id, &command);
+    record.log_max = log_max;
     job.write_first_record(&record)?;
     let log = job.create_log()?;
     let pair = pty::open_pair().map_err(|e| Error::io("open a pseudo-terminal", &e))?;

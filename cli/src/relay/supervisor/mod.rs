@@ -192,13 +192,17 @@ impl Supervisor {
         let _ = os::set_nonblocking(&first);
 
         let log_reader = File::open(job.log_path()).ok();
+        let mut log = Log::new(log, log_reader);
+        if let Some(max) = record.log_max {
+            log = log.capped(job.log_path(), max);
+        }
         let mut s = Supervisor {
             job,
             record,
             master: Some(master),
             listener: Some(listener),
             signals,
-            log: Log::new(log, log_reader),
+            log,
             record_dirty: false,
             record_written: Instant::now(),
             record_gone: false,
@@ -236,6 +240,7 @@ impl Supervisor {
     /// Writes the record as it stands; whether it reached the disk.
     fn write_record(&mut self) -> bool {
         self.record.bytes_logged = self.log.end();
+        self.record.log_dropped = self.log.first();
         self.record.attached = if self.record.state.is_final() {
             0
         } else {
