@@ -34,6 +34,13 @@ Environment:
   HUPSAFE_STATE_DIR where jobs are kept (default: $XDG_STATE_HOME/hupsafe, else
                     $HOME/.local/state/hupsafe); must be yours and private (0700)
 
+Config file: $XDG_CONFIG_HOME/hupsafe/config (else ~/.config/hupsafe/config;
+HUPSAFE_CONFIG_DIR overrides the directory): `key = value` lines, `#` comments.
+  log_max = 100M      the default for --log-max
+  keep_finished = 7d  remove jobs that finished longer ago than this (s, m, h, d)
+                      whenever a job starts (by hand: hupsafe gc --older-than 7d)
+A line that cannot be used is named on stderr and skipped; a run never fails for it.
+
 Relayed: keys, Ctrl-C, Ctrl-Z (then fg/bg) and resizes reach the program as on
 its own terminal; Ctrl-] then d detaches, leaving the job running.
 

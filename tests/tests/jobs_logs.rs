@@ -335,3 +335,43 @@ fn keep_finished_removes_old_jobs_when_a_job_starts() {
     let new = finished(&jobs, env);
     assert_eq!(ids(&jobs), vec![recent, new]);
 }
+
+#[test]
+fn logs_follow_goes_on_across_rotations_to_the_end() {
+    let jobs = Sandbox::for_jobs("logs-follow-cap");
+    let tag = unique_tag("follow");
+    // 4000 lines of 64 bytes with pauses: about 16 rotations of a 16K log.
+    let program = python(
+        "import sys, time\nfor i in range(4000):\n    \
+         sys.stdout.write('line %010d %s\\n' % (i, 'x' * 47))\n    \
+         if i % 200 == 199: sys.stdout.flush(); time.sleep(0.05)\n\
+         print('END', sys.argv[1])\n",
+        &tag,
+    );
+    let mut child = jobs
+        .hupsafe(["--relay", "--log-max", "16K"])
+        .args(&program)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("cannot start hupsafe");
+    let id = jobs.job_tagged(&tag).id();
+    let (code, out, err) = jobs.run(["logs", "-f", &id]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(wait_child(&mut child), 0);
+    // Without moving on to the new log, -f would stop at the first
+    // rotation and never see the end.
+    assert_eq!(
+        out.lines().last().map(str::trim_end),
+        Some(format!("END {tag}").as_str()),
+        "{}",
+        &out[out.len().saturating_sub(500)..]
+    );
+    let numbers: Vec<u64> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("line ")?.get(..10)?.parse().ok())
+        .collect();
+    assert!(numbers.windows(2).all(|w| w[1] > w[0]), "in order");
+    assert_eq!(numbers.last(), Some(&3999));
+    assert!(jobs.record(&id)["log_dropped"].as_u64().unwrap() > 0);
+}
