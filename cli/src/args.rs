@@ -39,6 +39,7 @@ HUPSAFE_CONFIG_DIR overrides the directory): `key = value` lines, `#` comments.
   log_max = 100M      the default for --log-max
   keep_finished = 7d  remove jobs that finished longer ago than this (s, m, h, d)
                       whenever a job starts (by hand: hupsafe gc --older-than 7d)
+  notify = on         the default for --notify
 A line that cannot be used is named on stderr and skipped; a run never fails for it.
 
 Relayed: keys, Ctrl-C, Ctrl-Z (then fg/bg) and resizes reach the program as on
@@ -118,6 +119,23 @@ pub struct Cli {
     /// else no cap
     #[arg(long, global = true, value_name = "SIZE", allow_hyphen_values = true)]
     pub log_max: Option<String>,
+
+    /// When the relayed job ends, print one line at the next prompt of
+    /// every shell with the integration (`hupsafe: job 3 (python3
+    /// train.py) exited 0 after 3h12m`). Default: `notify = on` in the
+    /// config file, else off
+    #[arg(long, global = true)]
+    pub notify: bool,
+
+    /// When the relayed job ends, run CMD with `sh -c`, detached (stdin,
+    /// stdout and stderr on /dev/null, where the job started), with
+    /// HUPSAFE_JOB_ID, HUPSAFE_JOB_STATUS (the status as a shell reports
+    /// it: 128+N for signal N), HUPSAFE_JOB_STATE (`exited 0`, `killed by
+    /// SIGTERM`), HUPSAFE_JOB_LOG and HUPSAFE_JOB_COMMAND in its
+    /// environment; run after the final record is written, never waited
+    /// for. E.g. --on-exit 'notify-send "$HUPSAFE_JOB_COMMAND: $HUPSAFE_JOB_STATE"'
+    #[arg(long, global = true, value_name = "CMD", allow_hyphen_values = true)]
+    pub on_exit: Option<String>,
 
     #[command(subcommand)]
     pub command: Option<Verb>,
@@ -219,7 +237,9 @@ or completion. The shell parses the line as always, so quoting, globs,
 redirections and history are yours. Every prompt
 re-reads the marks file (no process is started), so a mark reaches every
 open shell at its next prompt. Protected commands whose output is a terminal
-are relayed (HUPSAFE_RELAY=auto unless you set HUPSAFE_RELAY).
+are relayed (HUPSAFE_RELAY=auto unless you set HUPSAFE_RELAY). Every prompt
+also shows, once, a line for each job started with --notify (or with
+`notify = on` in the config file) that ended since the last prompt.
 
 The script calls this binary by its absolute path; if it disappears, marked
 commands print one line and run unprotected.";

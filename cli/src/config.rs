@@ -6,6 +6,7 @@
 //! # hupsafe's defaults
 //! log_max = 100M        # keep about this much of each job's log (K, M, G)
 //! keep_finished = 7d    # remove finished jobs older than this (s, m, h, d)
+//! notify = on           # announce each job's end at the shells' prompts
 //! ```
 //!
 //! One `key = value` a line; `#` starts a comment; blank lines are fine. A
@@ -28,6 +29,8 @@ pub struct Config {
     /// `keep_finished`: finished jobs older than this are removed when a
     /// job starts.
     pub keep_finished: Option<Duration>,
+    /// `notify`: announce every relayed job's end (as `--notify`).
+    pub notify: Option<bool>,
 }
 
 /// The config file's path, if there is a place for it.
@@ -89,8 +92,9 @@ impl Config {
             let done = match key {
                 "log_max" => parse_size(value).map(|v| config.log_max = Some(v)),
                 "keep_finished" => parse_age(value).map(|v| config.keep_finished = Some(v)),
+                "notify" => parse_switch(value).map(|v| config.notify = Some(v)),
                 _ => Err(format!(
-                    "unknown key '{}' (known: log_max, keep_finished)",
+                    "unknown key '{}' (known: log_max, keep_finished, notify)",
                     crate::sys::words::visible(key)
                 )),
             };
@@ -160,6 +164,18 @@ pub fn parse_age(s: &str) -> Result<Duration, String> {
         _ => return Err(bad()),
     };
     n.checked_mul(unit).map(Duration::from_secs).ok_or_else(bad)
+}
+
+/// `on` or `off` (also yes/no, true/false, 1/0).
+pub fn parse_switch(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "on" | "yes" | "true" | "1" => Ok(true),
+        "off" | "no" | "false" | "0" => Ok(false),
+        _ => Err(format!(
+            "'{}' is not on or off",
+            crate::sys::words::visible(s)
+        )),
+    }
 }
 
 /// A byte count for people: `1.2 GB`, `512 KB`, `37 bytes`.

@@ -375,3 +375,150 @@ fn logs_follow_goes_on_across_rotations_to_the_end() {
     assert_eq!(numbers.last(), Some(&3999));
     assert!(jobs.record(&id)["log_dropped"].as_u64().unwrap() > 0);
 }
+
+// ---- being told: --notify and --on-exit ----
+
+use hupsafe_tests::relay::proc_state;
+use hupsafe_tests::shell::Shell;
+use hupsafe_tests::until;
+
+/// Runs `hupsafe --relay [ARGS] python CODE` to its end, with `env` added;
+/// the job's id.
+fn job_with(jobs: &Sandbox, args: &[&str], code: &str, env: &[(&str, &str)]) -> (String, i32) {
+    let tag = unique_tag("told");
+    let mut cmd = jobs.hupsafe(["--relay"]);
+    cmd.args(args).args(python(code, &tag));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let (status, _, err) = hupsafe_tests::sandbox::finish(&mut cmd);
+    assert!(err.is_empty() || status != 0, "{err}");
+    (jobs.job_tagged(&tag).id(), status)
+}
+
+#[test]
+fn notify_prints_one_line_at_the_next_prompt_of_every_shell() {
+    let world = Sandbox::with_programs("logs-notify");
+    let shells: Vec<Shell> = [Shell::Bash, Shell::Bash, Shell::Zsh]
+        .into_iter()
+        .filter(|s| s.require().is_some())
+        .collect();
+    let mut open: Vec<_> = shells.iter().map(|&s| world.open(s)).collect();
+    let file = world.state_dir().join("notifications");
+    // Control: a job without --notify says nothing.
+    let (quiet, _) = job_with(&world, &[], "print('quiet')", &[]);
+    let (told, status) = job_with(&world, &["--notify"], "import sys; sys.exit(5)", &[]);
+    assert_eq!(status, 5);
+    let line = format!("hupsafe: job {told} (");
+    until("the notification line", || {
+        fs::read_to_string(&file).ok().filter(|t| t.contains(&line))
+    });
+    for s in &mut open {
+        s.run("true");
+        s.run("true");
+        s.sync();
+        let t = s.transcript();
+        let shown: Vec<&str> = t.lines().filter(|l| l.contains(&line)).collect();
+        assert_eq!(shown.len(), 1, "{}: once:\n{t}", s.shell.name());
+        // A line of its own, before the prompt: the job, its command, how
+        // it ended and after how long.
+        // (What the terminal shows of it: zsh's PROMPT_SP may come first,
+        // ended by a carriage return.)
+        let shown = shown[0].trim_end().rsplit('\r').next().unwrap();
+        assert!(shown.starts_with(&line), "{}: {shown:?}", s.shell.name());
+        assert!(shown.contains("sys.exit(5)"), "{shown}");
+        assert!(shown.contains(") exited 5 after "), "{shown}");
+        assert!(shown.ends_with('s'), "a duration: {shown}");
+        assert!(!t.contains(&format!("hupsafe: job {quiet} (")), "{t}");
+    }
+    // A shell opened after the job ended is not told about it.
+    let mut late = world.open(Shell::Bash);
+    late.run("true");
+    late.sync();
+    assert!(!late.transcript().contains(&line), "{}", late.transcript());
+    // `notify = on` in the config file does what --notify does.
+    fs::write(world.config_dir().join("config"), "notify = on\n").unwrap();
+    let (by_config, _) = job_with(&world, &[], "print('configured')", &[]);
+    let line = format!("hupsafe: job {by_config} (");
+    until("the configured notification", || {
+        fs::read_to_string(&file).ok().filter(|t| t.contains(&line))
+    });
+    late.run("true");
+    late.sync();
+    assert!(late.transcript().contains(&line), "{}", late.transcript());
+}
+
+#[test]
+fn on_exit_runs_detached_with_the_jobs_story_in_its_environment() {
+    let jobs = Sandbox::for_jobs("logs-on-exit");
+    let out = jobs.root().join("on-exit.txt");
+    let cmd = format!(
+        "env | grep ^HUPSAFE_JOB_ | sort > {0}.tmp; mv {0}.tmp {0}",
+        out.display()
+    );
+    let (id, status) = job_with(
+        &jobs,
+        &["--on-exit", &cmd],
+        "import sys; print('hello'); sys.exit(3)",
+        &[],
+    );
+    assert_eq!(status, 3);
+    let text = until("the on-exit command's output", || {
+        fs::read_to_string(&out).ok()
+    });
+    let log = jobs.job_dir(&id).join("log");
+    for want in [
+        format!("HUPSAFE_JOB_ID={id}"),
+        "HUPSAFE_JOB_STATUS=3".into(),
+        "HUPSAFE_JOB_STATE=exited 3".into(),
+        format!("HUPSAFE_JOB_LOG={}", log.display()),
+    ] {
+        assert!(text.lines().any(|l| l == want), "{want} missing:\n{text}");
+    }
+    assert!(
+        text.contains("HUPSAFE_JOB_COMMAND=") && text.contains("sys.exit(3)"),
+        "{text}"
+    );
+    assert!(fs::read_to_string(&log).unwrap().contains("hello"));
+    assert_eq!(jobs.record(&id)["on_exit"], cmd.as_str());
+
+    // One that hangs holds nothing up: the job ends, its supervisor is
+    // gone with the final record written, the command still runs.
+    let pidfile = jobs.root().join("hang.pid");
+    let hang = format!(
+        "echo $$ > {}.tmp; mv {0}.tmp {0}; exec sleep 600",
+        pidfile.display()
+    );
+    let (id, status) = job_with(&jobs, &["--on-exit", &hang], "print('x')", &[]);
+    assert_eq!(status, 0);
+    let pid: i32 = until("the hanging command's pid", || {
+        fs::read_to_string(&pidfile).ok()?.trim().parse().ok()
+    });
+    let supervisor = jobs.supervisor_pid(&id);
+    until("the supervisor to be gone", || {
+        matches!(proc_state(supervisor), None | Some('Z')).then_some(())
+    });
+    assert_eq!(jobs.record(&id)["state"], "exited");
+    assert_eq!(jobs.job(&id).unwrap().state(), "exited 0");
+    assert!(
+        matches!(proc_state(pid), Some(c) if c != 'Z'),
+        "the command runs on"
+    );
+    // SAFETY: ending the sleep this test started, by its pid.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+
+    // One that fails changes nothing.
+    let (id, status) = job_with(&jobs, &["--on-exit", "exit 7"], "print('y')", &[]);
+    assert_eq!(status, 0);
+    jobs.wait_state(&id, "exited 0", |s| s == "exited 0");
+
+    // One that cannot run is refused before anything starts.
+    let tag = unique_tag("never");
+    let (code, _, err) = jobs.run(["--on-exit", "no-such-program-hupsafe --x", "echo", &tag]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--on-exit: 'no-such-program-hupsafe' not found"),
+        "{err}"
+    );
+    assert!(!jobs.ps().iter().any(|j| j.command().contains(&tag)));
+}

@@ -6,6 +6,7 @@
 //! ```text
 //! $XDG_STATE_HOME/hupsafe/          (HUPSAFE_STATE_DIR overrides it)
 //!   next-id                         the id counter, under flock
+//!   notifications                   a line for each ended --notify job, read by the shells
 //!   jobs/<id>/record.json           the job's record, replaced atomically
 //!   jobs/<id>/log                   everything the program wrote to its terminal
 //!   jobs/<id>/log.1                 with a cap (--log-max), the log before its last rotation

@@ -93,8 +93,20 @@ pub struct Launch<'a> {
     pub args: &'a [OsString],
     pub on_pty: [bool; 3],
     pub strict: Option<&'a crate::sys::strict::Filter>,
+    /// What the command line asks of the job.
+    pub job: &'a JobOptions,
+}
+
+/// Options of a relayed job given on the command line (the config file
+/// fills in the rest when the job starts).
+#[derive(Debug, Clone, Default)]
+pub struct JobOptions {
     /// `--log-max`: the log's cap (else the config file's `log_max`).
     pub log_max: Option<u64>,
+    /// `--notify` (else the config file's `notify`).
+    pub notify: bool,
+    /// `--on-exit CMD`.
+    pub on_exit: Option<String>,
 }
 
 /// Runs the program under a new supervisor and relays until it ends; exits
@@ -132,7 +144,12 @@ fn start(launch: &Launch) -> Result<client::Connection> {
     let config = crate::config::Config::load();
     let registry = Registry::create()?;
     let job = registry.new_job()?;
-    match prepare(&job, launch, launch.log_max.or(config.log_max)) {
+    let options = JobOptions {
+        log_max: launch.job.log_max.or(config.log_max),
+        notify: launch.job.notify || config.notify == Some(true),
+        on_exit: launch.job.on_exit.clone(),
+    };
+    match prepare(&job, launch, &options) {
         Ok(c) => {
             // The program runs already; old jobs go before we relay.
             if let Some(age) = config.keep_finished {
@@ -147,7 +164,7 @@ fn start(launch: &Launch) -> Result<client::Connection> {
     }
 }
 
-fn prepare(job: &Job, launch: &Launch, log_max: Option<u64>) -> Result<client::Connection> {
+fn prepare(job: &Job, launch: &Launch, options: &JobOptions) -> Result<client::Connection> {
     let Launch {
         program,
         argv0,
@@ -159,7 +176,9 @@ fn prepare(job: &Job, launch: &Launch, log_max: Option<u64>) -> Result<client::C
     let mut command = vec![argv0.to_os_string()];
     command.extend(args.iter().cloned());
     let mut record = Record::new(&job.id, &command);
-    record.log_max = log_max;
+    record.log_max = options.log_max;
+    record.notify = options.notify;
+    record.on_exit = options.on_exit.clone();
     job.write_first_record(&record)?;
     let log = job.create_log()?;
     let pair = pty::open_pair().map_err(|e| Error::io("open a pseudo-terminal", &e))?;

@@ -25,6 +25,7 @@
 //! they ask for, `log` the program's output and keys.
 
 pub(in crate::relay) mod clients;
+pub mod ended;
 pub(in crate::relay) mod log;
 mod program;
 
@@ -460,6 +461,13 @@ impl Supervisor {
             std::thread::sleep(pause);
             pause = (pause * 2).min(FINAL_RECORD_EVERY);
             written = self.write_record();
+        }
+        // Told once the record says how the job ended.
+        if self.record.notify {
+            ended::notify(&self.job, &self.record);
+        }
+        if let Some(cmd) = self.record.on_exit.clone() {
+            ended::on_exit(&self.job, &self.record, &cmd);
         }
     }
 }
