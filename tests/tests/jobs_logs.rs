@@ -129,6 +129,11 @@ fn a_capped_log_keeps_the_newest_output_without_holding_the_program_up() {
     let (_, some, _) = jobs.run(["logs", "-n", &want, &id]);
     assert_eq!(some.lines().count().to_string(), want);
     // ps says so.
+    assert_eq!(
+        jobs.job(&id).unwrap().json["log_dropped"],
+        dropped,
+        "ps --json"
+    );
     let line = ps_line(&jobs, &id);
     assert!(line.contains("exited 0 (log cut: "), "{line}");
     assert!(line.contains("MB dropped)"), "{line}");
@@ -409,6 +414,8 @@ fn notify_prints_one_line_at_the_next_prompt_of_every_shell() {
     let (quiet, _) = job_with(&world, &[], "print('quiet')", &[]);
     let (told, status) = job_with(&world, &["--notify"], "import sys; sys.exit(5)", &[]);
     assert_eq!(status, 5);
+    assert_eq!(world.job(&told).unwrap().json["notify"], true, "ps --json");
+    assert_eq!(world.job(&quiet).unwrap().json["notify"], false);
     let line = format!("hupsafe: job {told} (");
     until("the notification line", || {
         fs::read_to_string(&file).ok().filter(|t| t.contains(&line))
@@ -481,6 +488,11 @@ fn on_exit_runs_detached_with_the_jobs_story_in_its_environment() {
     );
     assert!(fs::read_to_string(&log).unwrap().contains("hello"));
     assert_eq!(jobs.record(&id)["on_exit"], cmd.as_str());
+    assert_eq!(
+        jobs.job(&id).unwrap().json["on_exit"],
+        cmd.as_str(),
+        "ps --json"
+    );
 
     // One that hangs holds nothing up: the job ends, its supervisor is
     // gone with the final record written, the command still runs.
@@ -521,4 +533,40 @@ fn on_exit_runs_detached_with_the_jobs_story_in_its_environment() {
         "{err}"
     );
     assert!(!jobs.ps().iter().any(|j| j.command().contains(&tag)));
+}
+
+/// A protected command line (a marked command typed at the prompt) takes
+/// its cap from the config file too.
+#[test]
+fn a_protected_lines_log_is_capped_by_the_config_file() {
+    let world = Sandbox::with_programs("logs-line-cap");
+    world.mark(&["python3"]);
+    let mut s = world.open(Shell::Bash);
+    let line = |tag: &str| {
+        format!(
+            "python3 -c 'for i in range(2000): print(\"line %06d %s\" % (i, \"x\" * 50))' {tag}"
+        )
+    };
+    // Control: no config file, no cap.
+    let tag = unique_tag("uncapped-line");
+    s.run(&line(&tag));
+    let id = world.job_tagged(&tag).id();
+    let record = world.wait_state(&id, "exited", |st| st == "exited 0").json;
+    assert!(world.record(&id)["log_max"].is_null(), "{record}");
+    assert!(!world.job_dir(&id).join("log.1").exists());
+
+    fs::write(world.config_dir().join("config"), "log_max = 8K\n").unwrap();
+    let tag = unique_tag("capped-line");
+    s.run(&line(&tag));
+    assert!(s.transcript().contains("line 001999"), "shown whole");
+    let id = world.job_tagged(&tag).id();
+    world.wait_state(&id, "exited", |st| st.starts_with("exited 0"));
+    let record = world.record(&id);
+    assert_eq!(record["log_max"], 8 * 1024, "{record}");
+    assert!(record["log_dropped"].as_u64().unwrap() > 0, "{record}");
+    let dir = world.job_dir(&id);
+    assert!(size(&dir.join("log")) + size(&dir.join("log.1")) <= 16 * 1024 + 64 * 1024);
+    let (_, out, _) = world.run(["logs", &id]);
+    assert!(out.contains("line 001999"), "the newest output is kept");
+    assert!(!out.contains("line 000000"), "the oldest is not");
 }

@@ -36,6 +36,8 @@ struct Row {
     error: Option<String>,
     log_max: Option<u64>,
     log_dropped: u64,
+    notify: bool,
+    on_exit: Option<String>,
 }
 
 impl Row {
@@ -77,6 +79,8 @@ impl Row {
             error: r.error,
             log_max: r.log_max,
             log_dropped: r.log_dropped,
+            notify: r.notify,
+            on_exit: r.on_exit,
         }
     }
 }
@@ -284,6 +288,8 @@ mod tests {
             error: None,
             log_max: None,
             log_dropped: 0,
+            notify: false,
+            on_exit: None,
         }];
         let t = table(&rows);
         assert!(!t.chars().any(|c| c.is_control() && c != '\n'), "{t:?}");
