@@ -19,7 +19,7 @@ pub const NOTIFICATIONS: &str = "notifications";
 
 /// Past this size the file starts again (the shells then show what the new
 /// one holds: they remember how many lines they have shown).
-const NOTIFICATIONS_MAX: u64 = 64 * 1024;
+const NOTIFICATIONS_MAX: u64 = 16 * 1024;
 
 /// The notifications file: `STATE/notifications`, reached from the job's
 /// directory (`STATE/jobs/ID`, which may be `/proc/self/fd/N/ID` with N the
