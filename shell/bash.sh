@@ -42,6 +42,9 @@ __hupsafe_has_rescue=@HUPSAFE_HAS_RESCUE@
 # `hupsafe wrap` wrappers win over the programs they wrap: their directory
 # goes first on PATH when it exists (wrappers skip it when they search).
 __hupsafe_wrap_dir=@HUPSAFE_WRAP_DIR@
+# Where ended jobs started with --notify leave a line each (see
+# __hupsafe_notify).
+__hupsafe_notify_file=@HUPSAFE_NOTIFY@
 # Where the DEBUG trap writes `history 1` to read it back without a fork.
 __hupsafe_line_dir=@HUPSAFE_LINE_DIR@
 [[ -n $__hupsafe_line_dir && -d $__hupsafe_line_dir && -w $__hupsafe_line_dir ]] ||
@@ -68,6 +71,9 @@ __hupsafe_armed=
 __hupsafe_line_names=${__hupsafe_line_names-}
 declare -gA __hupsafe_line_set
 __hupsafe_alias_text=${__hupsafe_alias_text-}
+# Lines of the notifications file shown already (or there before this
+# shell's first prompt); empty before it.
+__hupsafe_notify_seen=${__hupsafe_notify_seen-}
 
 # The hupsafe binary to run: the one that rendered this script, else one on
 # PATH. Sets __hupsafe_run_bin; fails with one line on stderr if neither.
@@ -176,8 +182,30 @@ __hupsafe_load() {
     __hupsafe_line_words
 }
 
-# The prompt hook: applies the marks file when its text changed, and drops
-# guarded jobs that are gone. Keeps $?.
+# Prints the lines of jobs that ended (started with --notify) added to the
+# notifications file since the last prompt: read with the mapfile builtin,
+# no process started. The file starting again (fewer lines than shown)
+# means every line in it is new.
+__hupsafe_notify() {
+    local lines=() i n
+    if [[ -n $__hupsafe_notify_file && -r $__hupsafe_notify_file ]]; then
+        mapfile -t lines <"$__hupsafe_notify_file" 2>/dev/null || lines=()
+    fi
+    n=${#lines[@]}
+    if [[ -z $__hupsafe_notify_seen ]]; then
+        # This shell's first prompt: only what ends from now on.
+        __hupsafe_notify_seen=$n
+        return 0
+    fi
+    ((n < __hupsafe_notify_seen)) && __hupsafe_notify_seen=0
+    for ((i = __hupsafe_notify_seen; i < n; i++)); do
+        [[ ${lines[i]} == 'hupsafe: job '* ]] && printf '%s\n' "${lines[i]}" >&2
+    done
+    __hupsafe_notify_seen=$n
+}
+
+# The prompt hook: applies the marks file when its text changed, drops
+# guarded jobs that are gone, and shows jobs that ended. Keeps $?.
 __hupsafe_prompt() {
     local s=$? text=
     if ((${#__hupsafe_line_open[@]})); then
@@ -196,6 +224,7 @@ __hupsafe_prompt() {
     if ((${#__hupsafe_guard[@]})); then
         __hupsafe_guard_prune
     fi
+    __hupsafe_notify
     text="${!BASH_ALIASES[*]}=${BASH_ALIASES[*]}"
     if [[ $text != "$__hupsafe_alias_text" ]]; then
         __hupsafe_alias_text=$text

@@ -59,6 +59,11 @@ typeset -g __hupsafe_run_bin=
 (( ${+__hupsafe_line} )) || typeset -g __hupsafe_line=
 (( ${+__hupsafe_line_open} )) || typeset -ga __hupsafe_line_open
 typeset -g __hupsafe_line_names= __hupsafe_line_re= __hupsafe_line_word=
+# Where ended jobs started with --notify leave a line each, and how many
+# lines of it were shown already (or there before this shell's first
+# prompt; empty before it).
+typeset -g __hupsafe_notify_file=@HUPSAFE_NOTIFY@
+(( ${+__hupsafe_notify_seen} )) || typeset -g __hupsafe_notify_seen=
 
 # The hupsafe binary to run: the one that rendered this script, else one on
 # PATH. Sets __hupsafe_run_bin; fails with one line on stderr if neither.
@@ -127,7 +132,33 @@ __hupsafe_load() {
     __hupsafe_line_words
 }
 
-# The precmd hook: applies the marks file when its text changed. Keeps $?.
+# Prints the lines of jobs that ended (started with --notify) added to the
+# notifications file since the last prompt: $(<file) reads in the shell, no
+# process started. The file starting again (fewer lines than shown) means
+# every line in it is new.
+__hupsafe_notify() {
+    emulate -L zsh
+    local text= i n
+    local -a lines
+    if [[ -n $__hupsafe_notify_file && -r $__hupsafe_notify_file ]]; then
+        text=$(<$__hupsafe_notify_file)
+    fi
+    [[ -n $text ]] && lines=("${(@f)text}")
+    n=$#lines
+    if [[ -z $__hupsafe_notify_seen ]]; then
+        # This shell's first prompt: only what ends from now on.
+        __hupsafe_notify_seen=$n
+        return 0
+    fi
+    (( n < __hupsafe_notify_seen )) && __hupsafe_notify_seen=0
+    for (( i = __hupsafe_notify_seen + 1; i <= n; i++ )); do
+        [[ $lines[i] == 'hupsafe: job '* ]] && print -r -- $lines[i] >&2
+    done
+    __hupsafe_notify_seen=$n
+}
+
+# The precmd hook: applies the marks file when its text changed, and shows
+# jobs that ended. Keeps $?.
 __hupsafe_precmd() {
     local s=$? text=
     if (( $#__hupsafe_line_open )); then
@@ -145,6 +176,7 @@ __hupsafe_precmd() {
         __hupsafe_marks_text=$text
         __hupsafe_load "$text"
     fi
+    __hupsafe_notify
     return $s
 }
 

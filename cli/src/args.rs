@@ -36,6 +36,14 @@ Environment:
   HUPSAFE_STATE_DIR where jobs are kept (default: $XDG_STATE_HOME/hupsafe, else
                     $HOME/.local/state/hupsafe); must be yours and private (0700)
 
+Config file: $XDG_CONFIG_HOME/hupsafe/config (else ~/.config/hupsafe/config;
+HUPSAFE_CONFIG_DIR overrides the directory): `key = value` lines, `#` comments.
+  log_max = 100M      the default for --log-max
+  keep_finished = 7d  remove jobs that finished longer ago than this (s, m, h, d)
+                      whenever a job starts (by hand: hupsafe gc --older-than 7d)
+  notify = on         the default for --notify
+A line that cannot be used is named on stderr and skipped; a run never fails for it.
+
 Relayed: keys, Ctrl-C, Ctrl-Z (then fg/bg) and resizes reach the program as on
 its own terminal; Ctrl-] then d detaches, leaving the job running.
 
@@ -110,6 +118,32 @@ pub struct Cli {
 
     #[arg(long, global = true, help = STRICT_HELP)]
     pub strict: bool,
+
+    /// Keep a relayed job's log to about SIZE bytes (500K, 10M, 1G): when
+    /// the log holds SIZE it becomes `log.1` (replacing the older one) and
+    /// a new log begins, so at most 2 x SIZE is on disk and at least the
+    /// last SIZE bytes are kept; the program is never held up. `ps` says
+    /// when output was dropped. Default: `log_max` in the config file,
+    /// else no cap
+    #[arg(long, global = true, value_name = "SIZE", allow_hyphen_values = true)]
+    pub log_max: Option<String>,
+
+    /// When the relayed job ends, print one line at the next prompt of
+    /// every shell with the integration (`hupsafe: job 3 (python3
+    /// train.py) exited 0 after 3h12m`). Default: `notify = on` in the
+    /// config file, else off
+    #[arg(long, global = true)]
+    pub notify: bool,
+
+    /// When the relayed job ends, run CMD with `sh -c`, detached (stdin,
+    /// stdout and stderr on /dev/null, where the job started), with
+    /// HUPSAFE_JOB_ID, HUPSAFE_JOB_STATUS (the status as a shell reports
+    /// it: 128+N for signal N), HUPSAFE_JOB_STATE (`exited 0`, `killed by
+    /// SIGTERM`), HUPSAFE_JOB_LOG and HUPSAFE_JOB_COMMAND in its
+    /// environment; run after the final record is written, never waited
+    /// for. E.g. --on-exit 'notify-send "$HUPSAFE_JOB_COMMAND: $HUPSAFE_JOB_STATE"'
+    #[arg(long, global = true, value_name = "CMD", allow_hyphen_values = true)]
+    pub on_exit: Option<String>,
 
     #[command(subcommand)]
     pub command: Option<Verb>,
@@ -215,7 +249,9 @@ or completion. The shell parses the line as always, so quoting, globs,
 redirections and history are yours. Every prompt
 re-reads the marks file (no process is started), so a mark reaches every
 open shell at its next prompt. Protected commands whose output is a terminal
-are relayed (HUPSAFE_RELAY=auto unless you set HUPSAFE_RELAY).
+are relayed (HUPSAFE_RELAY=auto unless you set HUPSAFE_RELAY). Every prompt
+also shows, once, a line for each job started with --notify (or with
+`notify = on` in the config file) that ended since the last prompt.
 
 The script calls this binary by its absolute path; if it disappears, marked
 commands print one line and run unprotected.";
@@ -418,9 +454,10 @@ pub enum JobVerb {
     /// Remove finished jobs: their records and logs
     #[command(after_help = EXIT_STATUS)]
     Forget(ForgetArgs),
-    /// Forget every finished or lost job
-    #[command(after_help = EXIT_STATUS)]
-    Gc,
+    /// Forget every finished or lost job (with --older-than: finished
+    /// jobs that ended that long ago)
+    #[command(after_help = GC_HELP)]
+    Gc(GcArgs),
     /// Wait until jobs end; exit with the status of the last one (as the
     /// shell's `wait`)
     #[command(after_help = WAIT_HELP)]
@@ -468,6 +505,22 @@ pub struct RerunArgs {
     /// The job to run again (an id or a unique prefix; see `hupsafe ps`)
     #[arg(value_name = "ID")]
     pub id: String,
+}
+
+pub const GC_HELP: &str = "\
+Automatic: `keep_finished = 7d` in the config file ($XDG_CONFIG_HOME/hupsafe/config)
+removes finished jobs older than that whenever a job starts.
+
+Exit status: 0 on success (jobs that cannot be removed are named on stderr); 2 for
+a bad --older-than; 125 if hupsafe itself fails.";
+
+#[derive(Args, Debug)]
+pub struct GcArgs {
+    /// Only jobs that finished (exited, killed, failed to start) at least
+    /// this long ago, by their end time: a number with s, m, h or d (90m,
+    /// 7d); running and lost jobs are kept
+    #[arg(long, value_name = "AGE", allow_hyphen_values = true)]
+    pub older_than: Option<String>,
 }
 
 #[derive(Args, Debug)]

@@ -12,6 +12,7 @@
 mod error;
 mod args;
 mod cmd;
+mod config;
 mod marks;
 mod nohup;
 mod registry;
@@ -40,7 +41,7 @@ fn hupsafe_main() -> ! {
         nohup::main(args);
     }
     let status = match external_command(&args) {
-        Some(command) => run(command, false, false, false, false),
+        Some(command) => run(command, false, false, false, false, Default::default()),
         None => real_main(),
     };
     let status = match status {
@@ -69,12 +70,14 @@ fn run(
     strict: bool,
     force_relay: bool,
     no_relay: bool,
+    job: relay::JobOptions,
 ) -> Result<(), Error> {
     let (cmd, args) = command.split_first().expect("clap requires a command");
     let opts = cmd::run::RunOptions {
         quiet,
         strict,
         relay: relay::choose(force_relay, no_relay)?,
+        job,
     };
     Err(cmd::run::exec(cmd, args, &opts))
 }
@@ -105,8 +108,16 @@ fn real_main() -> Result<(), Error> {
         }
     };
     let cli = Cli::from_arg_matches(&matches).map_err(|e| Error::failure(e.to_string()))?;
+    let job = job_options(&cli)?;
     let run = |command: &[std::ffi::OsString]| {
-        run(command, cli.quiet, cli.strict, cli.relay, cli.no_relay)
+        run(
+            command,
+            cli.quiet,
+            cli.strict,
+            cli.relay,
+            cli.no_relay,
+            job.clone(),
+        )
     };
     match cli.command {
         None => Err(Error::failure(
@@ -128,6 +139,7 @@ fn real_main() -> Result<(), Error> {
                 quiet: again.quiet,
                 strict: again.strict || cli.strict,
                 relay,
+                job: job.clone(),
             };
             Err(cmd::run::exec(cmd, args, &opts))
         }
@@ -152,6 +164,25 @@ fn real_main() -> Result<(), Error> {
         Some(Verb::Unwrap(a)) => cmd::wrap::unwrap(&a),
         Some(Verb::Install(a)) => cmd::wrap::install_system(&a),
     }
+}
+
+/// `--log-max`, `--notify` and `--on-exit`, checked: a bad size, or an
+/// on-exit command that could not run when the job ends, is refused now.
+fn job_options(cli: &Cli) -> Result<relay::JobOptions, Error> {
+    let bad = |why: String| Error::new(error::EXIT_BAD_INPUT, why);
+    let log_max = match &cli.log_max {
+        Some(s) => Some(config::parse_size(s).map_err(|why| bad(format!("--log-max: {why}")))?),
+        None => None,
+    };
+    if let Some(cmd) = &cli.on_exit {
+        relay::supervisor::ended::check_command(cmd)
+            .map_err(|why| bad(format!("--on-exit: {why}")))?;
+    }
+    Ok(relay::JobOptions {
+        log_max,
+        notify: cli.notify,
+        on_exit: cli.on_exit.clone(),
+    })
 }
 
 /// Whether help on stdout may carry colour: stdout is a terminal that says

@@ -73,6 +73,19 @@ pub fn render(shell: InitShell, bin: &Path, marks: &Path, prefix: &str, rescue: 
             ),
         )
         .replace("@HUPSAFE_WRAP_DIR@", &quote(&wrap_dir_for_path()))
+        .replace("@HUPSAFE_NOTIFY@", &quote(&notifications_file()))
+}
+
+/// The file ended `--notify` jobs append their line to (empty when there
+/// is no state directory).
+fn notifications_file() -> String {
+    crate::registry::Registry::location()
+        .map(|d| {
+            d.join(crate::relay::supervisor::ended::NOTIFICATIONS)
+                .to_string_lossy()
+                .into_owned()
+        })
+        .unwrap_or_default()
 }
 
 /// The wrap directory to put first on PATH (the script adds it only when

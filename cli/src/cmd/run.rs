@@ -17,6 +17,8 @@ pub struct RunOptions {
     pub relay: crate::relay::Choice,
     /// Apply the seccomp filter before exec (implies no relay).
     pub strict: bool,
+    /// `--log-max`, `--notify`, `--on-exit`: for the relayed job.
+    pub job: crate::relay::JobOptions,
 }
 
 /// Prepares the environment and process state, then replaces hupsafe with
@@ -118,6 +120,7 @@ pub fn exec(cmd: &OsStr, args: &[OsString], opts: &RunOptions) -> Error {
             args,
             on_pty,
             strict: filter.as_ref(),
+            job: &opts.job,
         };
         if let Some(e) = crate::relay::run(&launch, opts.relay, opts.quiet) {
             return e;

@@ -241,6 +241,15 @@ impl Job {
         Ok(f)
     }
 
+    /// The log's older part, `log.1`, left by a rotation of a capped log
+    /// (`--log-max`): `None` when there is none, or it is not a file of
+    /// yours.
+    pub fn open_older_log(&self) -> Option<File> {
+        let f = open_nofollow(&self.dir.join("log.1"), true).ok()?;
+        let m = f.metadata().ok()?;
+        (m.is_file() && m.uid() == uid()).then_some(f)
+    }
+
     /// Whether this is what a start that failed half-way leaves (killed, or
     /// refused by the disk, between claiming the id and writing the first
     /// record): no record, nothing else of value (an empty log, the spare,

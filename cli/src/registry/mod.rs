@@ -6,8 +6,10 @@
 //! ```text
 //! $XDG_STATE_HOME/hupsafe/          (HUPSAFE_STATE_DIR overrides it)
 //!   next-id                         the id counter, under flock
+//!   notifications                   a line for each ended --notify job, read by the shells
 //!   jobs/<id>/record.json           the job's record, replaced atomically
 //!   jobs/<id>/log                   everything the program wrote to its terminal
+//!   jobs/<id>/log.1                 with a cap (--log-max), the log before its last rotation
 //!   jobs/<id>/sock                  the supervisor's socket while the job lives
 //!   jobs/<id>/argv, jobs/<id>/env   what `rerun` needs (NUL-separated; saved.rs)
 //! ```
@@ -243,6 +245,32 @@ impl Registry {
         }
         jobs.sort_by_key(|j| j.id.parse::<u64>().unwrap_or(u64::MAX));
         (jobs, skipped)
+    }
+
+    /// The jobs that ended (exited, were killed, failed to start) more
+    /// than `age` ago, by the end time in their final record. Lost jobs
+    /// and unreadable records are never among them.
+    pub fn ended_before(&self, age: std::time::Duration) -> Vec<Job> {
+        let cutoff = record::now_ms().saturating_sub(age.as_millis() as u64);
+        let (jobs, _) = self.list();
+        jobs.into_iter()
+            .filter(|j| {
+                j.read_record().is_ok_and(|r| {
+                    r.state.is_final()
+                        && r.orphan().is_none()
+                        && r.ended_ms.is_some_and(|t| t < cutoff)
+                })
+            })
+            .collect()
+    }
+
+    /// `keep_finished` in the config file: removes the jobs that ended
+    /// more than `age` ago. Quiet, and never an error: it runs as a job
+    /// starts, and must not hold the start up.
+    pub fn expire(&self, age: std::time::Duration) {
+        for job in self.ended_before(age) {
+            let _ = job.remove();
+        }
     }
 
     /// The job named by `query`: an exact id, else a unique prefix.

@@ -24,7 +24,7 @@ pub fn now_ms() -> u64 {
 /// megabytes long, and JSON escaping makes a control byte six bytes),
 /// every other text is cut to a bound, and the rest are numbers. A reader
 /// refuses only files far larger ([`READ_MAX`]), which no record is.
-pub const MAX_RECORD: usize = COMMAND_MAX_JSON + PATH_MAX_JSON + 2 * MESSAGE_MAX_JSON + 256 + 2048;
+pub const MAX_RECORD: usize = COMMAND_MAX_JSON + PATH_MAX_JSON + 3 * MESSAGE_MAX_JSON + 256 + 2048;
 /// What a reader takes at most: anything larger is not a record.
 pub const READ_MAX: u64 = 1 << 20;
 /// The command's display copy, as JSON (each word counted with its quotes,
@@ -35,7 +35,7 @@ const WORD_MAX_JSON: usize = 2 * 1024;
 /// What a word costs beside its text in the pretty-printed array.
 const PER_WORD: usize = 8;
 const PATH_MAX_JSON: usize = 2 * 1024;
-const MESSAGE_MAX_JSON: usize = 1024;
+pub const MESSAGE_MAX_JSON: usize = 1024;
 
 /// Bytes `c` takes in a JSON string (serde_json escapes `"`, `\` and the
 /// C0 controls; six bytes is the most, `\u001b`).
@@ -208,6 +208,21 @@ pub struct Record {
     /// `hupsafe CMD` only: not lines, not rescued processes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options: Option<RunOptions>,
+    /// The cap on the log (`--log-max`, or `log_max` in the config file):
+    /// rotated to `log.1` whenever it holds this many bytes.
+    #[serde(default)]
+    pub log_max: Option<u64>,
+    /// Bytes of output dropped by rotations of a capped log (logged, then
+    /// removed with an older `log.1`).
+    #[serde(default)]
+    pub log_dropped: u64,
+    /// `--notify`: the job's end is announced at the next prompt of every
+    /// shell with the integration (a line in the notifications file).
+    #[serde(default)]
+    pub notify: bool,
+    /// `--on-exit CMD`: run by `sh -c` once the final record is written.
+    #[serde(default)]
+    pub on_exit: Option<String>,
 }
 
 /// The options of a relayed run, as `rerun` needs them again.
@@ -255,6 +270,10 @@ impl Record {
             tty: None,
             parent: std::env::var("HUPSAFE_JOB").ok().filter(|j| valid_id(j)),
             options: None,
+            log_max: None,
+            log_dropped: 0,
+            notify: false,
+            on_exit: None,
         }
     }
 
@@ -267,6 +286,7 @@ impl Record {
         r.error = r.error.map(|e| clip(&e, MESSAGE_MAX_JSON));
         r.log_error = r.log_error.map(|e| clip(&e, MESSAGE_MAX_JSON));
         r.tty = r.tty.map(|t| clip(&t, 256));
+        r.on_exit = r.on_exit.map(|c| clip(&c, MESSAGE_MAX_JSON));
         r
     }
 

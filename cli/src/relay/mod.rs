@@ -93,6 +93,20 @@ pub struct Launch<'a> {
     pub args: &'a [OsString],
     pub on_pty: [bool; 3],
     pub strict: Option<&'a crate::sys::strict::Filter>,
+    /// What the command line asks of the job.
+    pub job: &'a JobOptions,
+}
+
+/// Options of a relayed job given on the command line (the config file
+/// fills in the rest when the job starts).
+#[derive(Debug, Clone, Default)]
+pub struct JobOptions {
+    /// `--log-max`: the log's cap (else the config file's `log_max`).
+    pub log_max: Option<u64>,
+    /// `--notify` (else the config file's `notify`).
+    pub notify: bool,
+    /// `--on-exit CMD`.
+    pub on_exit: Option<String>,
 }
 
 /// Runs the program under a new supervisor and relays until it ends; exits
@@ -131,11 +145,23 @@ pub fn user_terminal() -> Option<BorrowedFd<'static>> {
     (0..3).map(os::stdio).find(|&fd| os::isatty(fd))
 }
 
-fn start(launch: &Launch, options: crate::registry::RunOptions) -> Result<client::Connection> {
+fn start(launch: &Launch, run: crate::registry::RunOptions) -> Result<client::Connection> {
+    let config = crate::config::Config::load();
     let registry = Registry::create()?;
     let job = registry.new_job()?;
-    match prepare(&job, launch, options) {
-        Ok(c) => Ok(c),
+    let options = JobOptions {
+        log_max: launch.job.log_max.or(config.log_max),
+        notify: launch.job.notify || config.notify == Some(true),
+        on_exit: launch.job.on_exit.clone(),
+    };
+    match prepare(&job, launch, run, &options) {
+        Ok(c) => {
+            // The program runs already; old jobs go before we relay.
+            if let Some(age) = config.keep_finished {
+                registry.expire(age);
+            }
+            Ok(c)
+        }
         Err(e) => {
             let _ = job.remove();
             Err(e)
@@ -146,7 +172,8 @@ fn start(launch: &Launch, options: crate::registry::RunOptions) -> Result<client
 fn prepare(
     job: &Job,
     launch: &Launch,
-    options: crate::registry::RunOptions,
+    run: crate::registry::RunOptions,
+    options: &JobOptions,
 ) -> Result<client::Connection> {
     let Launch {
         program,
@@ -154,15 +181,19 @@ fn prepare(
         args,
         on_pty,
         strict,
+        ..
     } = *launch;
     let mut command = vec![argv0.to_os_string()];
     command.extend(args.iter().cloned());
     let mut record = Record::new(&job.id, &command);
-    record.options = Some(options);
+    record.options = Some(run);
+    record.log_max = options.log_max;
+    record.notify = options.notify;
+    record.on_exit = options.on_exit.clone();
     job.write_first_record(&record)?;
     // For `rerun`; the job runs without it (rerun then says so).
     if let Err(e) = job.save_for_rerun(&command) {
-        if !options.quiet {
+        if !run.quiet {
             say!(
                 "note: cannot save the command and environment for `hupsafe rerun`: {}",
                 crate::error::os_words(&e)

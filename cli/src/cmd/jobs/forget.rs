@@ -5,7 +5,7 @@ use crate::error::{os_words, Error, Result, EXIT_NO_JOB};
 use crate::registry::{find_job, Job, Registry};
 use crate::sys::words::visible;
 
-use crate::args::ForgetArgs;
+use crate::args::{ForgetArgs, GcArgs};
 
 pub fn forget(args: &ForgetArgs) -> Result<()> {
     let mut first_error: Option<Error> = None;
@@ -66,10 +66,26 @@ fn forget_one(job: &Job, by_id: bool) -> Result<()> {
     })
 }
 
-pub fn gc() -> Result<()> {
+pub fn gc(args: &GcArgs) -> Result<()> {
+    let age = match &args.older_than {
+        Some(a) => Some(crate::config::parse_age(a).map_err(|why| {
+            Error::new(crate::error::EXIT_BAD_INPUT, format!("--older-than: {why}"))
+        })?),
+        None => None,
+    };
     let Some(registry) = Registry::open()? else {
         return crate::error::write_stdout(b"removed 0 jobs\n");
     };
+    if let Some(age) = age {
+        let mut removed = 0;
+        for job in registry.ended_before(age) {
+            match forget_one(&job, false) {
+                Ok(()) => removed += 1,
+                Err(e) => say!("{}", visible(&e.message)),
+            }
+        }
+        return crate::error::write_stdout(format!("removed {removed} jobs\n").as_bytes());
+    }
     let jobs = registry.list_reporting();
     let mut removed = 0;
     for job in jobs {

@@ -27,42 +27,98 @@ pub fn run(args: &LogsArgs) -> Result<()> {
             ),
         ));
     }
+    // A capped log (`--log-max`) may have an older part, `log.1`: read
+    // first, whole. Opened after the log, so a rotation in between shows
+    // as `log.1` being the file just opened as the log.
     let mut log = job.open_log()?;
+    let mut older = job.open_older_log();
+    if let Some(o) = &older {
+        if same_file(o, &log) {
+            older = Some(std::mem::replace(&mut log, job.open_log()?));
+        }
+    }
     // Without -f, the log as it is now: printed from inside the job, it
     // grows as it is read.
     let end = log.metadata().map_err(|e| read_error(&job, &e))?.len();
+    let mut older_end = match &older {
+        Some(o) => o.metadata().map_err(|e| read_error(&job, &e))?.len(),
+        None => 0,
+    };
     if let Some(n) = args.lines {
-        let at = start_of_last_lines(&mut log, n).map_err(|e| read_error(&job, &e))?;
+        let (at, found) = start_of_last_lines(&mut log, n).map_err(|e| read_error(&job, &e))?;
         log.seek(SeekFrom::Start(at))
             .map_err(|e| read_error(&job, &e))?;
+        match older.as_mut() {
+            Some(o) if found < n => {
+                // A line cut by the rotation is one line, not two.
+                let split = found > 0 && !ends_with_newline(o);
+                let more = n - found + u64::from(split);
+                let (at, _) = start_of_last_lines(o, more).map_err(|e| read_error(&job, &e))?;
+                o.seek(SeekFrom::Start(at))
+                    .map_err(|e| read_error(&job, &e))?;
+            }
+            _ => older_end = 0,
+        }
     }
     // Like cat: a closed pipe (`| head`) ends us quietly.
     crate::sys::startup::restore_sigpipe();
     let mut out = io::stdout().lock();
+    let copied = |log: &mut File, limit: u64, out: &mut io::StdoutLock| {
+        copy(log, limit, out).map_err(|e| match e.kind() {
+            io::ErrorKind::Other => read_error(&job, &e),
+            _ => Error::failure(format!("write error: {}", os_words(&e))),
+        })
+    };
+    if let Some(o) = older.as_mut() {
+        copied(o, older_end, &mut out)?;
+    }
     loop {
         // Whether the job was over before this read: then this read gets
         // everything it will ever write.
         let over = !args.follow || job_is_over(&job);
         let limit = if args.follow { u64::MAX } else { end };
-        copy(&mut log, limit, &mut out).map_err(|e| match e.kind() {
-            io::ErrorKind::Other => read_error(&job, &e),
-            _ => Error::failure(format!("write error: {}", os_words(&e))),
-        })?;
-        if over && args.follow {
-            // Ends like `hupsafe wait`: with the job's status.
-            let end = super::ending::end_of(&job);
-            let status = end.map_or(0, |end| {
-                if let Some(why) = &end.why {
-                    say!("{why}");
+        copied(&mut log, limit, &mut out)?;
+        if args.follow {
+            // Rotated: the file we read is done growing; on to the new log
+            // (what two rotations between looks carried away is not shown).
+            if let Ok(now) = job.open_log() {
+                if !same_file(&now, &log) {
+                    copied(&mut log, u64::MAX, &mut out)?;
+                    log = now;
+                    continue;
                 }
-                end.status
-            });
-            std::process::exit(status);
+            }
+            if over {
+                // Ends like `hupsafe wait`: with the job's status.
+                let end = super::ending::end_of(&job);
+                let status = end.map_or(0, |end| {
+                    if let Some(why) = &end.why {
+                        say!("{why}");
+                    }
+                    end.status
+                });
+                std::process::exit(status);
+            }
         }
         if over {
             return Ok(());
         }
         std::thread::sleep(FOLLOW_EVERY);
+    }
+}
+
+fn ends_with_newline(f: &File) -> bool {
+    use std::os::unix::fs::FileExt;
+    let len = f.metadata().map_or(0, |m| m.len());
+    let mut last = [0u8];
+    len == 0 || (f.read_at(&mut last, len - 1).is_ok() && last[0] == b'\n')
+}
+
+fn same_file(a: &File, b: &File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (a.metadata(), b.metadata()) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
     }
 }
 
@@ -103,11 +159,13 @@ fn copy(log: &mut File, end: u64, out: &mut impl Write) -> io::Result<()> {
 }
 
 /// The offset where the last `n` lines begin (a final line without a
-/// newline counts as a line), reading backwards a block at a time.
-fn start_of_last_lines(f: &mut File, n: u64) -> io::Result<u64> {
+/// newline counts as a line), reading backwards a block at a time; and how
+/// many lines there are from there (fewer than `n` when the file has
+/// fewer).
+fn start_of_last_lines(f: &mut File, n: u64) -> io::Result<(u64, u64)> {
     let len = f.seek(SeekFrom::End(0))?;
     if n == 0 {
-        return Ok(len);
+        return Ok((len, 0));
     }
     let mut buf = vec![0u8; 64 * 1024];
     let mut end = len;
@@ -130,12 +188,13 @@ fn start_of_last_lines(f: &mut File, n: u64) -> io::Result<u64> {
             }
             newlines += 1;
             if newlines == n {
-                return Ok(start + i as u64 + 1);
+                return Ok((start + i as u64 + 1, n));
             }
         }
         end = start;
     }
-    Ok(0)
+    // The first line has no newline before it.
+    Ok((0, if len > 0 { newlines + 1 } else { 0 }))
 }
 
 #[cfg(test)]
@@ -148,7 +207,7 @@ mod tests {
         let p = dir.join(format!("t{n}-{}", text.len()));
         std::fs::write(&p, text).unwrap();
         let mut f = File::open(&p).unwrap();
-        let at = start_of_last_lines(&mut f, n).unwrap();
+        let (at, _) = start_of_last_lines(&mut f, n).unwrap();
         let _ = std::fs::remove_dir_all(&dir);
         text[at as usize..].to_string()
     }

@@ -26,7 +26,7 @@ pub fn run(verb: JobVerb) -> Result<()> {
         JobVerb::Stop(a) => stop::stop(&a),
         JobVerb::Signal(a) => stop::signal(&a),
         JobVerb::Forget(a) => forget::forget(&a),
-        JobVerb::Gc => forget::gc(),
+        JobVerb::Gc(a) => forget::gc(&a),
         JobVerb::Wait(a) => wait::run(&a),
     }
 }

@@ -34,6 +34,10 @@ struct Row {
     bytes_lost: u64,
     log_error: Option<String>,
     error: Option<String>,
+    log_max: Option<u64>,
+    log_dropped: u64,
+    notify: bool,
+    on_exit: Option<String>,
 }
 
 impl Row {
@@ -73,6 +77,10 @@ impl Row {
             bytes_lost: r.bytes_lost,
             log_error: r.log_error,
             error: r.error,
+            log_max: r.log_max,
+            log_dropped: r.log_dropped,
+            notify: r.notify,
+            on_exit: r.on_exit,
         }
     }
 }
@@ -122,6 +130,12 @@ fn table(rows: &[Row]) -> String {
         let mut state = r.described.clone();
         if r.bytes_lost > 0 {
             state.push_str(&format!(" ({} bytes not logged)", r.bytes_lost));
+        }
+        if r.log_dropped > 0 {
+            state.push_str(&format!(
+                " (log cut: {} dropped)",
+                crate::config::human_bytes(r.log_dropped)
+            ));
         }
         cells.push([
             r.id.clone(),
@@ -272,6 +286,10 @@ mod tests {
             bytes_lost: 0,
             log_error: None,
             error: None,
+            log_max: None,
+            log_dropped: 0,
+            notify: false,
+            on_exit: None,
         }];
         let t = table(&rows);
         assert!(!t.chars().any(|c| c.is_control() && c != '\n'), "{t:?}");

@@ -84,10 +84,16 @@ pub struct Start<'a> {
 /// shell reads: the id, the terminal's path, the line's LD_PRELOAD and the
 /// job's directory, one per line.
 pub fn start(a: &Start) -> Result<String> {
+    let config = crate::config::Config::load();
     let registry = Registry::create()?;
     let job = registry.new_job()?;
-    match prepare(&job, a) {
-        Ok(out) => Ok(out),
+    match prepare(&job, a, config.log_max) {
+        Ok(out) => {
+            if let Some(age) = config.keep_finished {
+                registry.expire(age);
+            }
+            Ok(out)
+        }
         Err(e) => {
             let _ = job.remove();
             Err(e)
@@ -95,8 +101,9 @@ pub fn start(a: &Start) -> Result<String> {
     }
 }
 
-fn prepare(job: &Job, a: &Start) -> Result<String> {
+fn prepare(job: &Job, a: &Start, log_max: Option<u64>) -> Result<String> {
     let mut record = Record::new(&job.id, &[a.text.to_os_string()]);
+    record.log_max = log_max;
     job.write_first_record(&record)?;
     let log = job.create_log()?;
     let pair = pty::open_pair().map_err(|e| Error::io("open a pseudo-terminal", &e))?;

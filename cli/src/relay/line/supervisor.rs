@@ -155,6 +155,10 @@ impl Supervisor {
         record.program = ProcId::current();
         record.state = State::Running;
         let tty = record.tty.clone().unwrap_or_default();
+        let mut log = Log::new(log, reader);
+        if let Some(max) = record.log_max {
+            log = log.capped(job.log_path(), max);
+        }
         let s = Supervisor {
             job,
             record,
@@ -166,7 +170,7 @@ impl Supervisor {
             ack_fifo,
             fifo_in: Vec::new(),
             signals,
-            log: Log::new(log, reader),
+            log,
             screen,
             screen_out: VecDeque::with_capacity(SCREEN_QUEUE),
             screen_written: 0,
@@ -600,6 +604,7 @@ impl Supervisor {
         self.record.exit_code = self.status;
         self.record.ended_ms = Some(now_ms());
         self.record.bytes_logged = self.log.end();
+        self.record.log_dropped = self.log.first();
         self.record.attached = 0;
         let _ = self.job.write_record(&self.record);
         let mut payload = vec![0u8];

@@ -172,6 +172,8 @@ pub fn refill(c: &mut Client, log: &Log, buf: &mut [u8]) {
             c.mode = Mode::Live;
             break;
         }
+        // Rotated away meanwhile (a capped log): on from the oldest kept.
+        let at = at.max(log.first());
         if c.room() < CHUNK + proto::HEADER {
             c.flush();
             if c.room() < CHUNK + proto::HEADER {
@@ -577,5 +579,24 @@ mod tests {
         assert_eq!(c.mode, Mode::Live);
         let got = frames(&peer, &mut Decoder::default());
         assert_eq!(got, vec![(proto::OUTPUT, vec![b'x'; 10])]);
+    }
+
+    #[test]
+    fn a_replay_of_a_rotated_log_starts_at_the_oldest_kept_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = super::super::log::tests::log_in(&dir).capped(dir.path().join("log"), 10);
+        for part in [&b"0123456789"[..], b"abcdefghij", b"KLM"] {
+            assert_eq!(log.append(part).written, part.len());
+        }
+        assert_eq!(log.first(), 10, "the first ten bytes were rotated away");
+        // A client that was replaying from before the cut.
+        let (mut c, peer) = pair(Mode::Replay(4));
+        refill(&mut c, &log, &mut vec![0u8; CHUNK]);
+        assert_eq!(c.mode, Mode::Live);
+        let got: Vec<u8> = frames(&peer, &mut Decoder::default())
+            .into_iter()
+            .flat_map(|(_, p)| p)
+            .collect();
+        assert_eq!(got, b"abcdefghijKLM", "log.1 then log, nothing else");
     }
 }

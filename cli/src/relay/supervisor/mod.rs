@@ -25,6 +25,7 @@
 //! they ask for, `log` the program's output and keys.
 
 pub(in crate::relay) mod clients;
+pub mod ended;
 pub(in crate::relay) mod log;
 mod program;
 
@@ -192,13 +193,17 @@ impl Supervisor {
         let _ = os::set_nonblocking(&first);
 
         let log_reader = File::open(job.log_path()).ok();
+        let mut log = Log::new(log, log_reader);
+        if let Some(max) = record.log_max {
+            log = log.capped(job.log_path(), max);
+        }
         let mut s = Supervisor {
             job,
             record,
             master: Some(master),
             listener: Some(listener),
             signals,
-            log: Log::new(log, log_reader),
+            log,
             record_dirty: false,
             record_written: Instant::now(),
             record_gone: false,
@@ -236,6 +241,7 @@ impl Supervisor {
     /// Writes the record as it stands; whether it reached the disk.
     fn write_record(&mut self) -> bool {
         self.record.bytes_logged = self.log.end();
+        self.record.log_dropped = self.log.first();
         self.record.attached = if self.record.state.is_final() {
             0
         } else {
@@ -455,6 +461,13 @@ impl Supervisor {
             std::thread::sleep(pause);
             pause = (pause * 2).min(FINAL_RECORD_EVERY);
             written = self.write_record();
+        }
+        // Told once the record says how the job ended.
+        if self.record.notify {
+            ended::notify(&self.job, &self.record);
+        }
+        if let Some(cmd) = self.record.on_exit.clone() {
+            ended::on_exit(&self.job, &self.record, &cmd);
         }
     }
 }
