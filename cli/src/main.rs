@@ -40,7 +40,7 @@ fn hupsafe_main() -> ! {
         nohup::main(args);
     }
     let status = match external_command(&args) {
-        Some(command) => run(command, false, false, false, false),
+        Some(command) => run(command, false, false, false, false, false, None),
         None => real_main(),
     };
     let status = match status {
@@ -62,19 +62,32 @@ fn external_command(args: &[std::ffi::OsString]) -> Option<&[std::ffi::OsString]
     plain.then(|| &args[1..])
 }
 
-/// Runs `command` (CMD and its arguments) protected; returns only on failure.
+/// Runs `command` (CMD and its arguments) protected; returns only on
+/// failure (or, detached, once the job is started).
 fn run(
     command: &[std::ffi::OsString],
     quiet: bool,
     strict: bool,
     force_relay: bool,
     no_relay: bool,
+    detach: bool,
+    name: Option<&str>,
 ) -> Result<(), Error> {
     let (cmd, args) = command.split_first().expect("clap requires a command");
+    if let Some(name) = name {
+        registry::check_name(name)?;
+    }
     let opts = cmd::run::RunOptions {
         quiet,
         strict,
-        relay: relay::choose(force_relay, no_relay)?,
+        // Detached, the relay is the point: HUPSAFE_RELAY does not apply.
+        relay: if detach {
+            relay::Choice::Always
+        } else {
+            relay::choose(force_relay, no_relay)?
+        },
+        detach,
+        name: name.map(str::to_string),
     };
     Err(cmd::run::exec(cmd, args, &opts))
 }
@@ -105,9 +118,29 @@ fn real_main() -> Result<(), Error> {
         }
     };
     let cli = Cli::from_arg_matches(&matches).map_err(|e| Error::failure(e.to_string()))?;
+    let name = cli.job_name.as_deref();
     let run = |command: &[std::ffi::OsString]| {
-        run(command, cli.quiet, cli.strict, cli.relay, cli.no_relay)
+        run(
+            command,
+            cli.quiet,
+            cli.strict,
+            cli.relay,
+            cli.no_relay,
+            cli.detach,
+            name,
+        )
     };
+    let runs = matches!(cli.command, Some(Verb::Run(_) | Verb::External(_)));
+    if !runs && (cli.detach || name.is_some()) {
+        let flag = if cli.detach { "--detach" } else { "--name" };
+        return Err(Error::new(
+            error::EXIT_BAD_INPUT,
+            format!(
+                "{flag} goes with a command to run: hupsafe -d --name NAME CMD ARGS..., \
+                 or hupsafe run --detach --name NAME -- CMD ARGS..."
+            ),
+        ));
+    }
     match cli.command {
         None => Err(Error::failure(
             "no command given\nUsage: hupsafe [OPTIONS] CMD [ARGS]...\nTry 'hupsafe --help' for more information.",
