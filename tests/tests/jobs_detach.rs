@@ -333,6 +333,9 @@ fn attach_without_an_id_takes_the_latest_running_job() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("no running job to attach to"), "{err}");
 
+    // The terminal first: a finished job's pty number cannot be the
+    // terminal's (which would make it pass for the job we are inside).
+    let mut term = Terminal::bash(&jobs);
     let (a, b, c) = (unique_tag("a"), unique_tag("b"), unique_tag("c"));
     detach(&jobs, None, &echo_once(&a));
     let id_a = jobs.job_tagged(&a).id();
@@ -343,7 +346,6 @@ fn attach_without_an_id_takes_the_latest_running_job() {
     let id_c = jobs.job_tagged(&c).id();
     jobs.wait_state(&id_c, "exited 0", |s| s == "exited 0");
 
-    let mut term = Terminal::bash(&jobs);
     term.type_line(&format!("{}; echo attach-rc=$?", hupsafe_line(&["attach"])));
     term.expect(&format!("hupsafe: attaching to job {id_b} 'bee' ("));
     term.expect(&format!("ready {b}"));
