@@ -314,7 +314,7 @@ impl Registry {
                 return Err(Error::new(
                     EXIT_BAD_INPUT,
                     visible(&format!(
-                        "'{query}' is neither a job id (ids are numbers) nor a job name \
+                        "'{query}' is not a job id (ids are numbers), nor a job name \
                          ({why}); see: hupsafe ps"
                     )),
                 ));
