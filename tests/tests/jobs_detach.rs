@@ -12,8 +12,9 @@ use std::process::{Child, Command, Stdio};
 use hupsafe_tests::cli::hupsafe_bin;
 use hupsafe_tests::procfs::{is_alive, ProcStatus};
 use hupsafe_tests::relay::{python, shell_line, start_time, wait_child, Terminal};
+use hupsafe_tests::shell::{quote, SshTools, Sshd};
 use hupsafe_tests::Sandbox;
-use hupsafe_tests::{unique_tag, until};
+use hupsafe_tests::{require_tool, unique_tag, until};
 
 /// Prints `ready TAG`, then answers one line of input (`got LINE`), then
 /// exits 0: it runs until someone types to it.
@@ -363,4 +364,89 @@ fn attach_without_an_id_takes_the_latest_running_job() {
     term.expect("attach-rc=0");
     let (code, _, err) = jobs.run(["attach"]);
     assert_eq!(code, 1, "none left: {err}");
+}
+
+/// Prints `tick N` every 50 ms for ever.
+fn ticking(tag: &str) -> Vec<String> {
+    python(
+        "import time\ni = 0\nwhile True:\n    print('tick', i)\n    i += 1\n    time.sleep(0.05)\n",
+        tag,
+    )
+}
+
+/// The highest `tick N` in a log.
+fn last_tick(log: &str) -> Option<u64> {
+    log.lines()
+        .filter_map(|l| l.trim().strip_prefix("tick ")?.parse().ok())
+        .max()
+}
+
+/// `ssh -T host 'hupsafe -d CMD'` to a real sshd: no terminal on either
+/// side, stdout a pipe through the connection. ssh returns with the id
+/// (nothing of the job holds the connection open), and the program keeps
+/// writing, into its log, after the connection is gone. Control: the same
+/// line without -d runs in place: its output comes through the connection,
+/// and no job is made.
+#[test]
+fn detached_over_ssh_without_a_terminal() {
+    let tools = SshTools {
+        sshd: require_tool!("sshd", "openssh-server"),
+        ssh: require_tool!("ssh", "openssh-client"),
+        keygen: require_tool!("ssh-keygen", "openssh-client"),
+    };
+    let jobs = Sandbox::for_jobs("detach-ssh");
+    let sshd_dir = Sandbox::new("detach-sshd");
+    let sshd = Sshd::start(&tools, sshd_dir.root());
+    // sshd clears the environment: the remote command gets the sandbox's.
+    let remote = |words: &[String]| {
+        let mut line = vec![
+            "cd".to_string(),
+            quote(&jobs.root().to_string_lossy()),
+            "&& exec env -i".into(),
+        ];
+        for (k, v) in jobs.env() {
+            line.push(quote(&format!("{k}={v}")));
+        }
+        line.push(quote(&hupsafe_bin().to_string_lossy()));
+        line.extend(words.iter().map(|w| quote(w)));
+        line.join(" ")
+    };
+    let tag = unique_tag("ssh");
+    let mut words = vec!["-d".to_string(), "--name=remote".into()];
+    words.extend(ticking(&tag));
+    let mut ssh = sshd.ssh_without_tty(&remote(&words));
+    ssh.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = ssh.spawn().expect("cannot run ssh");
+    assert_eq!(
+        wait_child(&mut child),
+        0,
+        "ssh returns once the job started"
+    );
+    let out = std::io::read_to_string(child.stdout.take().unwrap()).unwrap();
+    let id = jobs.job_tagged(&tag).id();
+    assert_eq!(out, format!("{id} remote\n"));
+    let pid = program_pid(&jobs, &id);
+    let seen = until("ticks in the log", || last_tick(&jobs.log(&id)));
+    until("more ticks after the connection is gone", || {
+        (last_tick(&jobs.log(&id))? > seen + 3).then_some(())
+    });
+    assert!(ProcStatus::of(pid).unwrap().ignores(libc::SIGHUP));
+    let (code, _, err) = jobs.run(["stop", "remote"]);
+    assert_eq!(code, 0, "{err}");
+
+    // Control: without -d, nothing is kept; the program's output is the
+    // connection's (it ends with it).
+    let tag2 = unique_tag("ssh-plain");
+    let words = python("import sys; print('plain', sys.argv[1])", &tag2);
+    let mut ssh = sshd.ssh_without_tty(&remote(&words));
+    ssh.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = ssh.spawn().expect("cannot run ssh");
+    assert_eq!(wait_child(&mut child), 0);
+    let out = std::io::read_to_string(child.stdout.take().unwrap()).unwrap();
+    assert_eq!(out.trim(), format!("plain {tag2}"));
+    assert_eq!(jobs.ps().len(), 1, "no job without -d");
 }
