@@ -319,6 +319,18 @@ fn invalid_names_are_refused_before_any_job() {
     let (code, _, err) = jobs.run(["ps", "--name=x"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--name goes with a command"), "{err}");
+    // An attached run with a name is a job, even without a terminal
+    // (without one, it would run in place: see the control above).
+    let (code, out, err) = jobs.run(["--name=att", "sh", "-c", "echo attached-out; exit 3"]);
+    assert_eq!(code, 3, "the program's status: {err}");
+    assert!(out.contains("attached-out"), "relayed to stdout: {out}");
+    let named: Vec<_> = jobs
+        .ps()
+        .into_iter()
+        .filter(|j| j.json["name"] == "att")
+        .collect();
+    assert_eq!(named.len(), 1, "one job named att");
+    assert_eq!(named[0].state(), "exited 3");
     // Control: a good name, with 64 bytes, works.
     let good = "y".repeat(64);
     let (code, out, err) = jobs.run([format!("--name={good}"), "-d".into(), "true".into()]);
