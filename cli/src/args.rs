@@ -16,6 +16,8 @@ Examples:
   hupsafe ps; hupsafe attach 3            find a relayed job again after a hangup
   hupsafe wait 3 && echo done             wait for a job to end, with its status
   hupsafe rerun 3                         run job 3's command again, as it was started
+  hupsafe -d --name train python train.py start a job without a terminal; prints its id
+  hupsafe logs -f train; hupsafe attach     follow it by name; attach to the latest job
   hupsafe completions bash > ~/.local/share/bash-completion/completions/hupsafe
   hupsafe man > ~/.local/share/man/man1/hupsafe.1
 
@@ -55,8 +57,14 @@ Limits: SIGHUP stays ignored whoever sends it, so `kill -HUP PID` cannot make a
 protected daemon reload: its handler never runs (`hupsafe check PID` says so).
 Use its own reload command (nginx -s reload, systemctl reload) instead.
 
-Exit status: the command's own; 125 if hupsafe itself fails, 126 if the command
-cannot be run, 127 if it is not found.";
+Detached (-d, --detach): the job runs on a pty of its own (the size of your
+terminal, else 80x24), stdin included; stdout and stderr go to the pty and the
+job's log unless you redirected them to a file, which they keep. hupsafe prints
+`ID` (or `ID NAME`) on stdout and exits 0 once the program is started.
+
+Exit status: the command's own (0 once started, with -d); 2 for a bad or taken
+--name; 125 if hupsafe itself fails, 126 if the command cannot be run, 127 if it
+is not found.";
 
 /// Every word clap takes as a verb (names, aliases and clap's own `help`),
 /// so `main` can tell `hupsafe CMD ...` (an external command) without
@@ -144,6 +152,25 @@ pub struct Cli {
     /// for. E.g. --on-exit 'notify-send "$HUPSAFE_JOB_COMMAND: $HUPSAFE_JOB_STATE"'
     #[arg(long, global = true, value_name = "CMD", allow_hyphen_values = true)]
     pub on_exit: Option<String>,
+
+    /// Start the command as a job and return at once: print its id (and
+    /// name) and exit 0; no terminal needed (ssh without -t, cron, scripts).
+    /// See its output with `hupsafe logs`, take it over with `hupsafe attach`
+    #[arg(short, long, global = true, conflicts_with = "no_relay")]
+    pub detach: bool,
+
+    /// Name the job (1-64 bytes, no '/' or control characters, not all
+    /// digits, no leading '-'); every job verb takes it where it takes an
+    /// id. Unique among live jobs; a finished job keeps its name, and a new
+    /// job may take it (the name then means the live one)
+    #[arg(
+        long = "name",
+        id = "job_name",
+        value_name = "NAME",
+        global = true,
+        conflicts_with = "no_relay"
+    )]
+    pub job_name: Option<String>,
 
     #[command(subcommand)]
     pub command: Option<Verb>,
@@ -272,7 +299,8 @@ or a bad argument (signal name); 125 if hupsafe itself fails.
 
 Jobs are kept in $XDG_STATE_HOME/hupsafe (default ~/.local/state/hupsafe; the
 HUPSAFE_STATE_DIR variable overrides it). An id may be shortened to any prefix
-that names one job.";
+that names one job. A job given a name (--name) can be called by it: the live
+job of that name, else the newest finished one.";
 
 pub const LOGS_HELP: &str = "\
 Exit status: 0 once the log is printed; with -f, once the job has ended, its
@@ -291,10 +319,13 @@ Ctrl-C, Ctrl-Z and every other key go to the program, as if its terminal were
 yours; after Ctrl-Z, fg or bg continue it. Attaching to a stopped job continues
 it.
 
+Without ID: your most recently started job that is still running (it says
+which, on stderr).
+
 Exit status: the program's (128+N if signal N killed it) if it ends while
-attached; 0 after detaching; 1 if no job has that id or it has finished
-(see its output with `hupsafe logs ID`); 2 for an ambiguous id prefix; 125 if
-hupsafe itself fails.";
+attached; 0 after detaching; 1 if no job has that id or name, it has finished
+(see its output with `hupsafe logs ID`), or, without ID, no job is running;
+2 for an ambiguous id prefix; 125 if hupsafe itself fails.";
 
 #[derive(Subcommand, Debug)]
 pub enum ShellVerb {
@@ -539,7 +570,7 @@ pub struct LogsArgs {
     /// Start with the last N lines only
     #[arg(short = 'n', long = "lines", value_name = "N")]
     pub lines: Option<u64>,
-    /// The job (an id or a unique prefix; see `hupsafe ps`)
+    /// The job (an id, a unique prefix or a name; see `hupsafe ps`)
     #[arg(value_name = "ID")]
     pub id: String,
 }
@@ -549,9 +580,10 @@ pub struct AttachArgs {
     /// Replay up to this many bytes of recent output first
     #[arg(long, value_name = "BYTES", default_value_t = 16384)]
     pub replay: u32,
-    /// The job (an id or a unique prefix; see `hupsafe ps`)
+    /// The job (an id, a unique prefix or a name; see `hupsafe ps`)
+    /// [default: your most recent running job]
     #[arg(value_name = "ID")]
-    pub id: String,
+    pub id: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -559,7 +591,7 @@ pub struct StopArgs {
     /// Seconds between SIGTERM and SIGKILL
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     pub grace: f64,
-    /// The job (an id or a unique prefix; see `hupsafe ps`)
+    /// The job (an id, a unique prefix or a name; see `hupsafe ps`)
     #[arg(value_name = "ID")]
     pub id: String,
 }
@@ -569,14 +601,14 @@ pub struct SignalArgs {
     /// A signal name or number: TERM, SIGTERM, term, 15, RTMIN+1
     #[arg(value_name = "SIG", allow_hyphen_values = true)]
     pub signal: String,
-    /// The job (an id or a unique prefix; see `hupsafe ps`)
+    /// The job (an id, a unique prefix or a name; see `hupsafe ps`)
     #[arg(value_name = "ID")]
     pub id: String,
 }
 
 #[derive(Args, Debug)]
 pub struct ForgetArgs {
-    /// The jobs (ids or unique prefixes)
+    /// The jobs (ids, unique prefixes or names)
     #[arg(value_name = "ID", required = true)]
     pub ids: Vec<String>,
 }

@@ -41,7 +41,7 @@ fn hupsafe_main() -> ! {
         nohup::main(args);
     }
     let status = match external_command(&args) {
-        Some(command) => run(command, false, false, false, false, Default::default()),
+        Some(command) => run(command, Asked::default()),
         None => real_main(),
     };
     let status = match status {
@@ -63,21 +63,37 @@ fn external_command(args: &[std::ffi::OsString]) -> Option<&[std::ffi::OsString]
     plain.then(|| &args[1..])
 }
 
-/// Runs `command` (CMD and its arguments) protected; returns only on failure.
-fn run(
-    command: &[std::ffi::OsString],
+/// How `hupsafe CMD` was asked to run, as the command line says it.
+#[derive(Default)]
+struct Asked<'a> {
     quiet: bool,
     strict: bool,
     force_relay: bool,
     no_relay: bool,
+    detach: bool,
+    name: Option<&'a str>,
     job: relay::JobOptions,
-) -> Result<(), Error> {
+}
+
+/// Runs `command` (CMD and its arguments) protected; returns only on
+/// failure (or, detached, once the job is started).
+fn run(command: &[std::ffi::OsString], asked: Asked) -> Result<(), Error> {
     let (cmd, args) = command.split_first().expect("clap requires a command");
+    if let Some(name) = asked.name {
+        registry::check_name(name)?;
+    }
     let opts = cmd::run::RunOptions {
-        quiet,
-        strict,
-        relay: relay::choose(force_relay, no_relay)?,
-        job,
+        quiet: asked.quiet,
+        strict: asked.strict,
+        // Detached, the relay is the point: HUPSAFE_RELAY does not apply.
+        relay: if asked.detach {
+            relay::Choice::Always
+        } else {
+            relay::choose(asked.force_relay, asked.no_relay)?
+        },
+        detach: asked.detach,
+        name: asked.name.map(str::to_string),
+        job: asked.job,
     };
     Err(cmd::run::exec(cmd, args, &opts))
 }
@@ -109,16 +125,30 @@ fn real_main() -> Result<(), Error> {
     };
     let cli = Cli::from_arg_matches(&matches).map_err(|e| Error::failure(e.to_string()))?;
     let job = job_options(&cli)?;
+    let name = cli.job_name.as_deref();
     let run = |command: &[std::ffi::OsString]| {
-        run(
-            command,
-            cli.quiet,
-            cli.strict,
-            cli.relay,
-            cli.no_relay,
-            job.clone(),
-        )
+        let asked = Asked {
+            quiet: cli.quiet,
+            strict: cli.strict,
+            force_relay: cli.relay,
+            no_relay: cli.no_relay,
+            detach: cli.detach,
+            name,
+            job: job.clone(),
+        };
+        run(command, asked)
     };
+    let runs = matches!(cli.command, Some(Verb::Run(_) | Verb::External(_)));
+    if !runs && (cli.detach || name.is_some()) {
+        let flag = if cli.detach { "--detach" } else { "--name" };
+        return Err(Error::new(
+            error::EXIT_BAD_INPUT,
+            format!(
+                "{flag} goes with a command to run: hupsafe -d --name NAME CMD ARGS..., \
+                 or hupsafe run --detach --name NAME -- CMD ARGS..."
+            ),
+        ));
+    }
     match cli.command {
         None => Err(Error::failure(
             "no command given\nUsage: hupsafe [OPTIONS] CMD [ARGS]...\nTry 'hupsafe --help' for more information.",
@@ -140,6 +170,8 @@ fn real_main() -> Result<(), Error> {
                 strict: again.strict || cli.strict,
                 relay,
                 job: job.clone(),
+                detach: cli.detach,
+                name: name.map(str::to_string),
             };
             Err(cmd::run::exec(cmd, args, &opts))
         }

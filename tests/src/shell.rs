@@ -453,8 +453,18 @@ impl Sshd {
     /// `ssh -tt` to this sshd as the current user, running `remote` (a
     /// shell command line), with the test's throwaway key.
     pub fn ssh(&self, remote: &str) -> Command {
+        self.ssh_with("-tt", remote)
+    }
+
+    /// [`Sshd::ssh`] with `ssh -T`: no terminal on the remote side (what
+    /// `ssh host cmd` does when the local side is not a terminal).
+    pub fn ssh_without_tty(&self, remote: &str) -> Command {
+        self.ssh_with("-T", remote)
+    }
+
+    fn ssh_with(&self, tty: &str, remote: &str) -> Command {
         let mut c = Command::new(&self.ssh);
-        c.arg("-tt")
+        c.arg(tty)
             .args(["-F", "/dev/null"])
             .arg("-i")
             .arg(self.dir.join("user_key"))

@@ -211,7 +211,11 @@ fn wait_for_no_such_job_is_a_clear_error() {
     let (code, _, err) = jobs.run(["wait", "1"]);
     assert_eq!(code, 2, "1 begins 10 and 11: {err}");
     assert!(err.contains("ambiguous"), "{err}");
+    // A name no job has: no such job.
     let (code, _, err) = jobs.run(["wait", "x"]);
+    assert_eq!(code, 1, "{err}");
+    // Neither an id nor a name can be: bad input.
+    let (code, _, err) = jobs.run(["wait", "a/b"]);
     assert_eq!(code, 2);
     assert!(err.contains("is not a job id"), "{err}");
     // From inside a job: waiting for it would never end. Refused by id;

@@ -19,6 +19,11 @@ pub struct RunOptions {
     pub strict: bool,
     /// `--log-max`, `--notify`, `--on-exit`: for the relayed job.
     pub job: crate::relay::JobOptions,
+    /// Start a job and return at once (`-d`): print its id, exit 0.
+    pub detach: bool,
+    /// The job's name (`--name`, already checked); a name asks for a job
+    /// even without a terminal.
+    pub name: Option<String>,
 }
 
 /// Prepares the environment and process state, then replaces hupsafe with
@@ -113,7 +118,27 @@ pub fn exec(cmd: &OsStr, args: &[OsString], opts: &RunOptions) -> Error {
             );
         }
     }
-    if let Some(on_pty) = crate::relay::relayed_fds(opts.relay) {
+    let name = opts.name.as_deref();
+    if opts.detach {
+        let launch = crate::relay::Launch {
+            program: &program,
+            argv0: cmd,
+            args,
+            on_pty: crate::relay::detached_fds(),
+            strict: filter.as_ref(),
+            job: &opts.job,
+            name,
+        };
+        return match crate::relay::detach(&launch, opts.quiet) {
+            Ok((job, record)) => started(&job.id, &record, opts.quiet),
+            Err(e) => e,
+        };
+    }
+    let on_pty = crate::relay::relayed_fds(opts.relay).or_else(|| {
+        // A name asks for a job, as --relay does.
+        name.and_then(|_| crate::relay::relayed_fds(crate::relay::Choice::Always))
+    });
+    if let Some(on_pty) = on_pty {
         let launch = crate::relay::Launch {
             program: &program,
             argv0: cmd,
@@ -121,6 +146,7 @@ pub fn exec(cmd: &OsStr, args: &[OsString], opts: &RunOptions) -> Error {
             on_pty,
             strict: filter.as_ref(),
             job: &opts.job,
+            name,
         };
         if let Some(e) = crate::relay::run(&launch, opts.relay, opts.quiet) {
             return e;
@@ -132,6 +158,28 @@ pub fn exec(cmd: &OsStr, args: &[OsString], opts: &RunOptions) -> Error {
         }
     }
     exec_program(&program, cmd, args)
+}
+
+/// A detached job is started: its id (and name) on stdout, for scripts,
+/// and, on a terminal, how to reach it; then exit 0.
+fn started(id: &str, record: &crate::registry::Record, quiet: bool) -> Error {
+    let line = match &record.name {
+        Some(name) => format!("{id} {name}\n"),
+        None => format!("{id}\n"),
+    };
+    if let Err(e) = crate::error::write_stdout(line.as_bytes()) {
+        return e;
+    }
+    if !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        let called = record.name.as_deref().unwrap_or(id);
+        say!(
+            "{}",
+            crate::sys::words::visible(&format!(
+                "note: job {id} started detached: hupsafe logs -f {called}; hupsafe attach {called}"
+            ))
+        );
+    }
+    std::process::exit(0)
 }
 
 /// The one note `run` prints when the shim will not reach the program:

@@ -30,6 +30,7 @@ use crate::error::{os_words, Error, Result, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_N
 use crate::sys::dirs;
 use crate::sys::private_dir::{uid, Private};
 use crate::sys::trusted::{self, shown};
+use crate::sys::words::visible;
 
 mod job;
 mod record;
@@ -105,6 +106,19 @@ impl Registry {
 
     /// Claims a new id and its directory.
     pub fn new_job(&self) -> Result<Job> {
+        self.new_named_job(None, |_| Ok(()))
+    }
+
+    /// Claims a new id and its directory for a job called `name` (if
+    /// given), and runs `first` (which writes the first record) while the
+    /// counter's lock is held: two starts can never both take a name that
+    /// no live job holds. Fails (exit 2) when a live job holds the name;
+    /// the directory is removed when `first` fails.
+    pub fn new_named_job(
+        &self,
+        name: Option<&str>,
+        first: impl FnOnce(&Job) -> Result<()>,
+    ) -> Result<Job> {
         let counter_path = self.root.join("next-id");
         let fail = |what: &str, e: io::Error| {
             Error::io(
@@ -127,6 +141,21 @@ impl Registry {
         // Released when `counter` closes.
         rustix::fs::flock(&counter, rustix::fs::FlockOperation::LockExclusive)
             .map_err(|e| fail("lock", e.into()))?;
+        if let Some(name) = name {
+            if let Some((holder, r)) = self.holder_of(name) {
+                return Err(Error::new(
+                    EXIT_BAD_INPUT,
+                    visible(&format!(
+                        "the name '{name}' is taken by job {} ({}), which is {}; pick \
+                         another name, or stop that job first (hupsafe stop {name}). \
+                         A name is free again once its job has finished",
+                        holder.id,
+                        r.command.join(" "),
+                        r.describe()
+                    )),
+                ));
+            }
+        }
         let mut text = String::new();
         let _ = counter.read_to_string(&mut text);
         let mut n: u64 = match text.trim().parse() {
@@ -165,10 +194,43 @@ impl Registry {
             let _ = fs::remove_dir(&dir);
             return Err(fail("update", e));
         }
-        Ok(Job {
+        let job = Job {
             id: n.to_string(),
             dir,
-        })
+        };
+        if let Err(e) = first(&job) {
+            let _ = job.remove();
+            return Err(e);
+        }
+        Ok(job)
+    }
+
+    /// Every job whose record can be read, in id order.
+    fn records(&self) -> Vec<(Job, Record)> {
+        let (jobs, _) = self.list();
+        jobs.into_iter()
+            .filter_map(|j| {
+                let r = j.read_record().ok()?;
+                Some((j, r))
+            })
+            .collect()
+    }
+
+    /// The live job called `name`, if one is.
+    fn holder_of(&self, name: &str) -> Option<(Job, Record)> {
+        self.records()
+            .into_iter()
+            .find(|(_, r)| r.name.as_deref() == Some(name) && holds_name(r))
+    }
+
+    /// Your most recently started job that is still running (or stopped):
+    /// what `attach` without an id attaches to. Jobs this process runs
+    /// inside are passed over.
+    pub fn latest_live(&self) -> Option<(Job, Record)> {
+        self.records()
+            .into_iter()
+            .filter(|(j, r)| r.status().is_live() && !inside(self, j))
+            .max_by_key(|(j, r)| (r.started_ms, j.id.parse::<u64>().unwrap_or(0)))
     }
 
     fn highest_id(&self) -> u64 {
@@ -273,13 +335,27 @@ impl Registry {
         }
     }
 
-    /// The job named by `query`: an exact id, else a unique prefix.
+    /// The job named by `query`: a number is an id (an exact id, else a
+    /// unique prefix); anything else is a name (the live job of that name,
+    /// else the newest finished one).
     pub fn find(&self, query: &str) -> Result<Job> {
         if !valid_id(query) {
-            return Err(Error::new(
-                EXIT_BAD_INPUT,
-                format!("'{query}' is not a job id (ids are numbers; see: hupsafe ps)"),
-            ));
+            if let Err(why) = name_problem(query) {
+                return Err(Error::new(
+                    EXIT_BAD_INPUT,
+                    visible(&format!(
+                        "'{query}' is not a job id (ids are numbers), nor a job name \
+                         ({why}); see: hupsafe ps"
+                    )),
+                ));
+            }
+            return self
+                .records()
+                .into_iter()
+                .filter(|(_, r)| r.name.as_deref() == Some(query))
+                .max_by_key(|(j, r)| (holds_name(r), j.id.parse::<u64>().unwrap_or(0)))
+                .map(|(j, _)| j)
+                .ok_or_else(|| no_such_job(query));
         }
         let (jobs, _) = self.list();
         if let Some(j) = jobs.iter().find(|j| j.id == query) {
@@ -340,7 +416,52 @@ pub fn inside(registry: &Registry, job: &Job) -> bool {
 
 /// The error for an id that names no job.
 pub fn no_such_job(query: &str) -> Error {
-    Error::new(EXIT_NO_JOB, format!("no job '{query}' (see: hupsafe ps)"))
+    Error::new(
+        EXIT_NO_JOB,
+        visible(&format!("no job '{query}' (see: hupsafe ps)")),
+    )
+}
+
+/// Whether a job with this record holds its name: it is live, or lost
+/// with its program still running.
+fn holds_name(r: &Record) -> bool {
+    r.status().is_live() || r.orphan().is_some()
+}
+
+/// The longest job name, in bytes.
+pub const NAME_MAX: usize = 64;
+
+/// What is wrong with `name` as a job name, if anything.
+fn name_problem(name: &str) -> std::result::Result<(), &'static str> {
+    if name.is_empty() {
+        Err("it is empty")
+    } else if name.len() > NAME_MAX {
+        Err("it is longer than 64 bytes")
+    } else if name.contains('/') {
+        Err("it contains '/'")
+    } else if name.chars().any(char::is_control) {
+        Err("it contains a control character")
+    } else if name.starts_with('-') {
+        Err("it starts with '-', like an option")
+    } else if name.bytes().all(|b| b.is_ascii_digit()) {
+        Err("it is all digits, so it would read as a job id")
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks a name given with `--name` (exit 2 with the rule it breaks).
+pub fn check_name(name: &str) -> Result<()> {
+    name_problem(name).map_err(|why| {
+        Error::new(
+            EXIT_BAD_INPUT,
+            visible(&format!(
+                "'{name}' cannot be a job name: {why}. A name is 1 to {NAME_MAX} bytes, \
+                 without '/' or control characters, does not start with '-', and is \
+                 not all digits (e.g. --name train)"
+            )),
+        )
+    })
 }
 
 /// Finds a job given on the command line, or says there are no jobs at all.
@@ -388,5 +509,22 @@ mod tests {
         assert!(!valid_id(""));
         assert!(!valid_id("../1"));
         assert!(!valid_id("1a"));
+    }
+
+    #[test]
+    fn names_are_checked() {
+        for ok in [
+            "train",
+            "etl-nightly",
+            "a1",
+            "run 2",
+            "x".repeat(64).as_str(),
+        ] {
+            assert!(name_problem(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "a/b", "a\nb", "-x", "123", "x".repeat(65).as_str()] {
+            assert!(name_problem(bad).is_err(), "{bad:?}");
+            assert_eq!(check_name(bad).unwrap_err().status, EXIT_BAD_INPUT);
+        }
     }
 }

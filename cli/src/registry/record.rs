@@ -24,7 +24,8 @@ pub fn now_ms() -> u64 {
 /// megabytes long, and JSON escaping makes a control byte six bytes),
 /// every other text is cut to a bound, and the rest are numbers. A reader
 /// refuses only files far larger ([`READ_MAX`]), which no record is.
-pub const MAX_RECORD: usize = COMMAND_MAX_JSON + PATH_MAX_JSON + 3 * MESSAGE_MAX_JSON + 256 + 2048;
+pub const MAX_RECORD: usize =
+    COMMAND_MAX_JSON + PATH_MAX_JSON + 3 * MESSAGE_MAX_JSON + NAME_MAX_JSON + 256 + 2048;
 /// What a reader takes at most: anything larger is not a record.
 pub const READ_MAX: u64 = 1 << 20;
 /// The command's display copy, as JSON (each word counted with its quotes,
@@ -36,6 +37,9 @@ const WORD_MAX_JSON: usize = 2 * 1024;
 const PER_WORD: usize = 8;
 const PATH_MAX_JSON: usize = 2 * 1024;
 pub const MESSAGE_MAX_JSON: usize = 1024;
+/// The job's name (at most 64 bytes when given; a record from elsewhere is
+/// cut to this).
+const NAME_MAX_JSON: usize = 256;
 
 /// Bytes `c` takes in a JSON string (serde_json escapes `"`, `\` and the
 /// C0 controls; six bytes is the most, `\u001b`).
@@ -223,6 +227,9 @@ pub struct Record {
     /// `--on-exit CMD`: run by `sh -c` once the final record is written.
     #[serde(default)]
     pub on_exit: Option<String>,
+    /// The name given with `--name`, if any (see `registry::check_name`).
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 /// The options of a relayed run, as `rerun` needs them again.
@@ -274,6 +281,7 @@ impl Record {
             log_dropped: 0,
             notify: false,
             on_exit: None,
+            name: None,
         }
     }
 
@@ -287,6 +295,7 @@ impl Record {
         r.log_error = r.log_error.map(|e| clip(&e, MESSAGE_MAX_JSON));
         r.tty = r.tty.map(|t| clip(&t, 256));
         r.on_exit = r.on_exit.map(|c| clip(&c, MESSAGE_MAX_JSON));
+        r.name = r.name.map(|n| clip(&n, NAME_MAX_JSON));
         r
     }
 
@@ -393,6 +402,7 @@ mod tests {
             r.cwd = control.clone();
             r.error = Some(long.clone());
             r.log_error = Some(control.clone());
+            r.name = Some(control.clone());
             let text = serde_json::to_vec_pretty(&r.bounded()).unwrap();
             assert!(text.len() <= MAX_RECORD, "{} > {MAX_RECORD}", text.len());
             assert_eq!(r.command, display_command(r.command.clone()), "idempotent");

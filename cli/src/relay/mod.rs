@@ -84,8 +84,23 @@ pub fn relayed_fds(choice: Choice) -> Option<[bool; 3]> {
     }
 }
 
+/// Which of fds 0-2 a detached job (`hupsafe -d`) gets on its pty: stdin
+/// always (the starting hupsafe's stdin is not the job's to read), and
+/// stdout and stderr unless the user sent them to a file (`> out.txt`,
+/// which stays that file, as in the attached case). A terminal, a pipe
+/// (ssh without -t, cron: its reader goes away), a socket or /dev/null go
+/// on the pty, so the output is logged and shown to `attach`.
+pub fn detached_fds() -> [bool; 3] {
+    let to_file = |fd: i32| {
+        rustix::fs::fstat(os::stdio(fd))
+            .is_ok_and(|st| rustix::fs::FileType::from_raw_mode(st.st_mode).is_file())
+    };
+    [true, !to_file(1), !to_file(2)]
+}
+
 /// What a relayed job runs: the program found on PATH, argv as the user
-/// typed it, which of fds 0-2 go on the job's pty, and the --strict filter.
+/// typed it, which of fds 0-2 go on the job's pty, the --strict filter,
+/// and the job's name (`--name`).
 #[derive(Clone, Copy)]
 pub struct Launch<'a> {
     pub program: &'a Path,
@@ -95,6 +110,7 @@ pub struct Launch<'a> {
     pub strict: Option<&'a crate::sys::strict::Filter>,
     /// What the command line asks of the job.
     pub job: &'a JobOptions,
+    pub name: Option<&'a str>,
 }
 
 /// Options of a relayed job given on the command line (the config file
@@ -121,9 +137,11 @@ pub fn run(launch: &Launch, choice: Choice, quiet: bool) -> Option<Error> {
         quiet,
         relay_always: choice == Choice::Always,
     };
-    let conn = match start(launch, options) {
-        Ok(c) => c,
-        Err(e) if choice == Choice::Always => return Some(e),
+    let conn = match start(launch, options, true) {
+        Ok((_, Some(c))) => c,
+        Ok((_, None)) => unreachable!("an attached start has a connection"),
+        // A name asks for a job: never run in place without one.
+        Err(e) if choice == Choice::Always || launch.name.is_some() => return Some(e),
         Err(e) => {
             if !quiet {
                 say!(
@@ -145,22 +163,68 @@ pub fn user_terminal() -> Option<BorrowedFd<'static>> {
     (0..3).map(os::stdio).find(|&fd| os::isatty(fd))
 }
 
-fn start(launch: &Launch, run: crate::registry::RunOptions) -> Result<client::Connection> {
+/// Starts the program under a new supervisor with no client (`hupsafe
+/// -d`): the supervisor never waits for one; `attach` connects later.
+/// Returns the job and its first record once the supervisor is started.
+pub fn detach(launch: &Launch, quiet: bool) -> Result<(Job, Record)> {
+    let options = crate::registry::RunOptions {
+        strict: launch.strict.is_some(),
+        quiet,
+        relay_always: true,
+    };
+    let (job, _) = start(launch, options, false)?;
+    let record = job
+        .read_record()
+        .map_err(|why| Error::failure(format!("cannot read job {}'s record: {why}", job.id)))?;
+    Ok((job, record))
+}
+
+/// The size a job's terminal gets when there is no terminal to copy.
+const DEFAULT_SIZE: (u16, u16) = (24, 80);
+
+fn start(
+    launch: &Launch,
+    run: crate::registry::RunOptions,
+    attach: bool,
+) -> Result<(Job, Option<client::Connection>)> {
     let config = crate::config::Config::load();
     let registry = Registry::create()?;
-    let job = registry.new_job()?;
     let options = JobOptions {
         log_max: launch.job.log_max.or(config.log_max),
         notify: launch.job.notify || config.notify == Some(true),
         on_exit: launch.job.on_exit.clone(),
     };
-    match prepare(&job, launch, run, &options) {
+    let mut command = vec![launch.argv0.to_os_string()];
+    command.extend(launch.args.iter().cloned());
+    let mut record = None;
+    let job = registry.new_named_job(launch.name, |job| {
+        let mut r = Record::new(&job.id, &command);
+        r.name = launch.name.map(str::to_string);
+        r.options = Some(run);
+        r.log_max = options.log_max;
+        r.notify = options.notify;
+        r.on_exit = options.on_exit.clone();
+        job.write_first_record(&r)?;
+        record = Some(r);
+        Ok(())
+    })?;
+    let record = record.expect("the first record is written");
+    // For `rerun`; the job runs without it (rerun then says so).
+    if let Err(e) = job.save_for_rerun(&command) {
+        if !run.quiet {
+            say!(
+                "note: cannot save the command and environment for `hupsafe rerun`: {}",
+                crate::error::os_words(&e)
+            );
+        }
+    }
+    match prepare(&job, launch, record, attach) {
         Ok(c) => {
             // The program runs already; old jobs go before we relay.
             if let Some(age) = config.keep_finished {
                 registry.expire(age);
             }
-            Ok(c)
+            Ok((job, c))
         }
         Err(e) => {
             let _ = job.remove();
@@ -172,9 +236,9 @@ fn start(launch: &Launch, run: crate::registry::RunOptions) -> Result<client::Co
 fn prepare(
     job: &Job,
     launch: &Launch,
-    run: crate::registry::RunOptions,
-    options: &JobOptions,
-) -> Result<client::Connection> {
+    mut record: Record,
+    attach: bool,
+) -> Result<Option<client::Connection>> {
     let Launch {
         program,
         argv0,
@@ -183,36 +247,26 @@ fn prepare(
         strict,
         ..
     } = *launch;
-    let mut command = vec![argv0.to_os_string()];
-    command.extend(args.iter().cloned());
-    let mut record = Record::new(&job.id, &command);
-    record.options = Some(run);
-    record.log_max = options.log_max;
-    record.notify = options.notify;
-    record.on_exit = options.on_exit.clone();
-    job.write_first_record(&record)?;
-    // For `rerun`; the job runs without it (rerun then says so).
-    if let Err(e) = job.save_for_rerun(&command) {
-        if !run.quiet {
-            say!(
-                "note: cannot save the command and environment for `hupsafe rerun`: {}",
-                crate::error::os_words(&e)
-            );
-        }
-    }
     let log = job.create_log()?;
     let pair = pty::open_pair().map_err(|e| Error::io("open a pseudo-terminal", &e))?;
     record.tty = pty::name(&pair.master);
     // The program's terminal starts as a copy of the user's: same modes
     // (echo, erase key, ...), same size.
+    let mut size = None;
     if let Some(tty) = user_terminal() {
         if let Some(t) = pty::termios(tty) {
             let _ = pty::set_termios(&pair.slave, &t);
         }
-        if let Some(ws) = pty::winsize(tty) {
-            let _ = pty::set_winsize(&pair.master, &ws);
-        }
+        size = pty::winsize(tty).filter(|ws| ws.ws_row > 0 && ws.ws_col > 0);
     }
+    // Without a terminal to copy (ssh without -t, cron), a usual one.
+    let ws = size.unwrap_or(rustix::termios::Winsize {
+        ws_row: DEFAULT_SIZE.0,
+        ws_col: DEFAULT_SIZE.1,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    });
+    let _ = pty::set_winsize(&pair.master, &ws);
     let sock =
         SocketPath::new(&job.sock_path()).map_err(|e| Error::io("reach the job directory", &e))?;
     let listener = os::listen(&sock.path).map_err(|e| {
@@ -225,7 +279,12 @@ fn prepare(
         )
     })?;
     drop(sock);
-    let (ours, theirs) = os::socketpair().map_err(|e| Error::io("create a socket pair", &e))?;
+    let (ours, theirs) = if attach {
+        let (a, b) = os::socketpair().map_err(|e| Error::io("create a socket pair", &e))?;
+        (Some(a), Some(b))
+    } else {
+        (None, None)
+    };
     let mut stdio = [None, None, None];
     for fd in 0..3 {
         if !on_pty[fd] {
@@ -254,10 +313,10 @@ fn prepare(
         supervisor::run(start)
     }
     drop(start);
-    Ok(client::Connection {
-        fd: ours,
+    Ok(ours.map(|fd| client::Connection {
+        fd,
         job: job.clone(),
-    })
+    }))
 }
 
 /// Forks a supervisor: returns true in it (a new session's leader, nobody's

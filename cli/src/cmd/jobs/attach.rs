@@ -2,13 +2,17 @@
 //! after replaying the end of its log (so a waiting prompt is visible).
 
 use crate::error::{os_words, Error, Result, EXIT_BAD_INPUT, EXIT_NO_JOB};
-use crate::registry::{find_job, Job, Status};
+use crate::registry::{find_job, Job, Registry, Status};
 use crate::relay::client;
+use crate::sys::words::visible;
 
 use crate::args::AttachArgs;
 
 pub fn run(args: &AttachArgs) -> Result<()> {
-    let (registry, job) = find_job(&args.id)?;
+    let (registry, job) = match &args.id {
+        Some(id) => find_job(id)?,
+        None => latest()?,
+    };
     if crate::registry::inside(&registry, &job) {
         return Err(Error::new(
             EXIT_BAD_INPUT,
@@ -42,6 +46,31 @@ pub fn run(args: &AttachArgs) -> Result<()> {
     } else {
         std::process::exit(status)
     }
+}
+
+/// `attach` without an id: your most recent running job, named on stderr.
+fn latest() -> Result<(Registry, Job)> {
+    let none = || {
+        Error::new(
+            EXIT_NO_JOB,
+            "no running job to attach to (see: hupsafe ps; start one with hupsafe -d CMD)",
+        )
+    };
+    let registry = Registry::open()?.ok_or_else(none)?;
+    let (job, record) = registry.latest_live().ok_or_else(none)?;
+    let name = record
+        .name
+        .as_deref()
+        .map_or(String::new(), |n| format!(" '{n}'"));
+    say!(
+        "{}",
+        visible(&format!(
+            "attaching to job {}{name} ({})",
+            job.id,
+            record.command.join(" ")
+        ))
+    );
+    Ok((registry, job))
 }
 
 /// Refuses jobs that have nothing to attach to.

@@ -14,6 +14,7 @@ use crate::args::PsArgs;
 #[derive(Serialize)]
 struct Row {
     id: String,
+    name: Option<String>,
     pid: Option<i32>,
     state: String,
     /// Lost, but the program still runs (its supervisor was killed).
@@ -58,6 +59,7 @@ impl Row {
         };
         Row {
             id: r.id,
+            name: r.name,
             pid: r.program.map(|p| p.pid),
             state: status.to_string(),
             program_running,
@@ -123,9 +125,9 @@ pub fn run(args: &PsArgs) -> Result<()> {
 
 fn table(rows: &[Row]) -> String {
     let header = [
-        "ID", "PID", "STATE", "STARTED", "ELAPSED", "ATTACHED", "COMMAND", "LOG",
+        "ID", "NAME", "PID", "STATE", "STARTED", "ELAPSED", "ATTACHED", "COMMAND", "LOG",
     ];
-    let mut cells: Vec<[String; 8]> = vec![header.map(str::to_string)];
+    let mut cells: Vec<[String; 9]> = vec![header.map(str::to_string)];
     for r in rows {
         let mut state = r.described.clone();
         if r.bytes_lost > 0 {
@@ -139,6 +141,7 @@ fn table(rows: &[Row]) -> String {
         }
         cells.push([
             r.id.clone(),
+            r.name.clone().unwrap_or_else(|| "-".into()),
             r.pid.map_or("-".into(), |p| p.to_string()),
             state,
             local_time(r.started_ms),
@@ -159,7 +162,7 @@ fn table(rows: &[Row]) -> String {
             }
         }
     }
-    let mut width = [0usize; 8];
+    let mut width = [0usize; 9];
     for row in &cells {
         for (w, c) in width.iter_mut().zip(row) {
             *w = (*w).max(c.chars().count());
@@ -269,6 +272,7 @@ mod tests {
     fn cells_show_control_characters_as_escapes() {
         let rows = [Row {
             id: "1".into(),
+            name: Some("\u{1b}[2Jname".into()),
             pid: None,
             state: "running".into(),
             program_running: false,

@@ -70,8 +70,9 @@ pub struct Start {
     pub record: Record,
     pub pty: Pair,
     pub listener: OwnedFd,
-    /// The starting `hupsafe`'s connection, already attached.
-    pub first: OwnedFd,
+    /// The starting `hupsafe`'s connection, already attached; `None` for a
+    /// detached start (`hupsafe -d`): no client is waited for.
+    pub first: Option<OwnedFd>,
     /// The program's fds 0-2 that are not the pty (a redirected stdout,
     /// piped stdin); `None` means the pty.
     pub stdio: [Option<OwnedFd>; 3],
@@ -190,7 +191,9 @@ impl Supervisor {
         drop(stdio);
         let _ = os::set_nonblocking(&master);
         let _ = os::set_nonblocking(&listener);
-        let _ = os::set_nonblocking(&first);
+        if let Some(first) = &first {
+            let _ = os::set_nonblocking(first);
+        }
 
         let log_reader = File::open(job.log_path()).ok();
         let mut log = Log::new(log, log_reader);
@@ -215,13 +218,15 @@ impl Supervisor {
             last_output: Instant::now(),
             buf: vec![0; CHUNK].into_boxed_slice(),
         };
-        let mut first = Client::new(first, Mode::Live);
-        first.push(proto::WELCOME, &s.welcome());
-        s.clients.push(first);
+        if let Some(first) = first {
+            let mut first = Client::new(first, Mode::Live);
+            first.push(proto::WELCOME, &s.welcome());
+            s.clients.push(first);
+        }
         s.record.writer = ProcId::current();
         s.record.program = ProcId::of(pid);
         s.record.state = State::Running;
-        s.record.attached = 1;
+        s.record.attached = s.clients.len() as u32;
         s.write_record();
         detach_from_starter(&s);
         Ok(s)

@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# bench/jobs.sh: what detached jobs cost, against tmux and screen measured in
+# the same run. A report, never a timed assertion: exits 0 when a goal is
+# missed, non-zero only when something could not be measured. Results: the
+# table on stdout and in target/bench/jobs.txt.
+#
+#   start    `hupsafe -d true` until it returns (the job's record is written
+#            by then), against `tmux new -d true` and `screen -dm true`;
+#            interleaved, median of BENCH_STARTS each (a tool that is not
+#            installed is left out of the table)
+#   ps       `hupsafe ps` with 1,000 finished jobs in the registry (copies of
+#            one real job's directory, each with its own id), median of 20
+#            goal: < 50 ms
+#   memory   VmRSS of a detached job's supervisor, median of BENCH_JOBS idle
+#            jobs (`hupsafe -d sleep 300`); goal: <= 2 MiB
+#
+# Knobs (environment):
+#   BENCH_STARTS   50    starts per variant
+#   BENCH_JOBS     20    idle jobs for the memory figure
+set -euo pipefail
+
+STARTS=${BENCH_STARTS:-50}
+JOBS=${BENCH_JOBS:-20}
+
+die() { echo "bench/jobs.sh: $*" >&2; exit 1; }
+step() { echo "== $*" >&2; }
+
+for n in STARTS JOBS; do
+    if ! [[ ${!n} =~ ^[0-9]+$ ]] || ((${!n} == 0)); then
+        die "BENCH_$n must be a whole number above 0"
+    fi
+done
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+step "building hupsafe (release)"
+cargo build --release -p hupsafe >&2 || die "cargo build failed"
+HUPSAFE=${CARGO_TARGET_DIR:-target}/release/hupsafe
+HUPSAFE=$(realpath "$HUPSAFE")
+"$HUPSAFE" run --help 2>/dev/null | grep -q -- '--detach' ||
+    die "this hupsafe has no --detach"
+
+WORK=$(mktemp -d /tmp/hupsafe-bench-jobs.XXXXXX)
+chmod 700 "$WORK"
+cleanup() {
+    for d in "$WORK"/state/jobs/*/; do
+        if [[ -d $d ]]; then
+            "$HUPSAFE" stop --grace 1 "$(basename "$d")" >/dev/null 2>&1 || true
+        fi
+    done
+    tmux -L hupsafe-bench kill-server >/dev/null 2>&1 || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+export HUPSAFE_STATE_DIR=$WORK/state HUPSAFE_LIB_DIR=$WORK/lib
+
+step "start: $STARTS starts per variant, interleaved"
+read -r t_hs t_tmux t_screen < <(python3 - "$HUPSAFE" "$STARTS" "$WORK" <<'EOF'
+import os, shutil, subprocess, sys, time
+hs, n, work = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+env = dict(os.environ, SCREENDIR=os.path.join(work, "screens"))
+os.makedirs(env["SCREENDIR"], mode=0o700, exist_ok=True)
+variants = {"hupsafe": [hs, "-d", "true"]}
+if shutil.which("tmux"):
+    variants["tmux"] = ["tmux", "-L", "hupsafe-bench", "new", "-d", "true"]
+if shutil.which("screen"):
+    variants["screen"] = ["screen", "-dm", "true"]
+times = {k: [] for k in variants}
+for i in range(n):
+    for k, argv in variants.items():
+        t0 = time.perf_counter()
+        subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, env=env, check=True)
+        times[k].append((time.perf_counter() - t0) * 1e6)
+def med(k):
+    if k not in times:
+        return "-"
+    v = sorted(times[k])
+    return "%.0f" % v[len(v) // 2]
+print(med("hupsafe"), med("tmux"), med("screen"))
+EOF
+)
+"$HUPSAFE" gc >/dev/null 2>&1 || true
+
+step "ps: 1,000 finished jobs"
+"$HUPSAFE" -d true >/dev/null
+python3 - "$WORK/state/jobs" <<'EOF'
+import json, os, shutil, sys, time
+jobs = sys.argv[1]
+deadline = time.monotonic() + 30
+while True:
+    ids = [d for d in os.listdir(jobs) if d.isdigit()]
+    done = []
+    for d in ids:
+        try:
+            r = json.load(open(os.path.join(jobs, d, "record.json")))
+        except (OSError, ValueError):
+            continue
+        if r.get("state") == "exited":
+            done.append(d)
+    if done or time.monotonic() > deadline:
+        break
+    time.sleep(0.05)
+src = os.path.join(jobs, done[0])
+for i in range(2, 1001):
+    dst = os.path.join(jobs, str(10000 + i))
+    shutil.copytree(src, dst, symlinks=True)
+    p = os.path.join(dst, "record.json")
+    r = json.load(open(p))
+    r["id"] = str(10000 + i)
+    with open(p, "w") as f:
+        json.dump(r, f)
+EOF
+ps_ms=$(python3 - "$HUPSAFE" <<'EOF'
+import subprocess, sys, time
+runs = []
+for _ in range(20):
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.argv[1], "ps"], capture_output=True, check=True).stdout
+    runs.append((time.perf_counter() - t0) * 1000)
+lines = out.count(b"\n")
+assert lines >= 1001, lines
+runs.sort()
+print("%.1f" % runs[len(runs) // 2])
+EOF
+)
+"$HUPSAFE" gc >/dev/null 2>&1 || true
+
+step "memory: $JOBS idle detached jobs"
+for _ in $(seq "$JOBS"); do "$HUPSAFE" -d sleep 300 >/dev/null; done
+read -r n_sup rss_kib rss_max < <(python3 - "$WORK/state/jobs" "$JOBS" <<'EOF'
+import json, os, sys, time
+jobs, want = sys.argv[1], int(sys.argv[2])
+deadline = time.monotonic() + 60
+while True:
+    pids = []
+    for d in os.listdir(jobs):
+        try:
+            r = json.load(open(os.path.join(jobs, d, "record.json")))
+        except (OSError, ValueError):
+            continue
+        if r.get("state") == "running" and r.get("writer"):
+            pids.append(r["writer"]["pid"])
+    if len(pids) >= want or time.monotonic() > deadline:
+        break
+    time.sleep(0.05)
+time.sleep(0.5)
+rss = []
+for p in pids:
+    for line in open("/proc/%d/status" % p):
+        if line.startswith("VmRSS:"):
+            rss.append(int(line.split()[1]))
+rss.sort()
+print(len(pids), rss[len(rss) // 2], rss[-1])
+EOF
+)
+
+ratio() { python3 -c "import sys; a, b = sys.argv[1:]; print('-' if '-' in (a, b) else '%.2f' % (float(a) / float(b)))" "$1" "$2"; }
+
+mkdir -p target/bench
+{
+    echo "bench/jobs.sh on $(nproc) cpus, $(uname -r); hupsafe release build"
+    echo
+    printf '%-46s %10s %12s\n' "start a detached job (median of $STARTS)" "us" "vs hupsafe"
+    printf '%-46s %10s %12s\n' "hupsafe -d true" "$t_hs" "1.00"
+    printf '%-46s %10s %12s\n' "tmux new -d true" "$t_tmux" "$(ratio "$t_tmux" "$t_hs")"
+    printf '%-46s %10s %12s\n' "screen -dm true" "$t_screen" "$(ratio "$t_screen" "$t_hs")"
+    echo
+    printf '%-46s %10s\n' "hupsafe ps, 1,000 jobs, median of 20 (ms)" "$ps_ms"
+    printf '%-46s %10s\n' "goal < 50 ms" "$(python3 -c "print('met' if float('$ps_ms') < 50 else 'MISSED')")"
+    printf '%-46s %10s\n' "supervisor VmRSS, median of $n_sup (KiB)" "$rss_kib"
+    printf '%-46s %10s\n' "supervisor VmRSS, largest (KiB)" "$rss_max"
+    printf '%-46s %10s\n' "goal VmRSS <= 2048 KiB" "$( ((rss_kib <= 2048)) && echo met || echo MISSED)"
+} | tee target/bench/jobs.txt
