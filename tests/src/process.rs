@@ -627,3 +627,19 @@ pub fn hangup(launch: Launch) -> HangupOutcome {
         exit: run.finish(),
     }
 }
+
+/// `cmd.output()` for a program this test has just written (a copied
+/// binary): another test thread forking meanwhile holds the new file open
+/// for writing until its child execs, and exec then fails with ETXTBSY.
+/// Waits that out (at most about 2 s).
+pub fn output_of_fresh_binary(cmd: &mut std::process::Command) -> std::process::Output {
+    for _ in 0..100 {
+        match cmd.output() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            r => return r.unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}")),
+        }
+    }
+    panic!("{cmd:?} stayed busy (ETXTBSY)");
+}

@@ -163,18 +163,7 @@ fn another_users_process_is_judged_on_what_can_be_read() {
         .uid(65534)
         .gid(65534)
         .stdin(Stdio::null());
-    // The copy was just written: a test thread forking meanwhile may hold
-    // it open for writing until its child execs (ETXTBSY). Wait that out.
-    let out = (0..100)
-        .find_map(|_| match cmd.output() {
-            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-                None
-            }
-            r => Some(r),
-        })
-        .expect("the copy stayed busy")
-        .unwrap();
+    let out = hupsafe_tests::process::output_of_fresh_binary(&mut cmd);
     let text = String::from_utf8_lossy(&out.stdout);
     let json: serde_json::Value = serde_json::from_str(&text)
         .unwrap_or_else(|e| panic!("{e}: {text}\n{}", String::from_utf8_lossy(&out.stderr)));

@@ -208,11 +208,11 @@ fn a_wrapper_runs_the_program_unprotected_when_hupsafe_is_gone() {
     let copy = e.root().join("hupsafe-copy");
     fs::copy(hupsafe_bin(), &copy).unwrap();
     let wrap = wrap_dir(&e).display().to_string();
-    let out = Command::new(&copy)
-        .args(["wrap", "prog", "--dir", &wrap])
-        .env("PATH", default_path(&e))
-        .output()
-        .unwrap();
+    let out = hupsafe_tests::process::output_of_fresh_binary(
+        Command::new(&copy)
+            .args(["wrap", "prog", "--dir", &wrap])
+            .env("PATH", default_path(&e)),
+    );
     assert!(out.status.success(), "{out:?}");
     fs::remove_file(&copy).unwrap();
     let out = Command::new(wrap_dir(&e).join("prog"))
