@@ -47,7 +47,6 @@ cleanup() {
             "$HUPSAFE" stop --grace 1 "$(basename "$d")" >/dev/null 2>&1 || true
         fi
     done
-    tmux -L hupsafe-bench kill-server >/dev/null 2>&1 || true
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -61,12 +60,15 @@ env = dict(os.environ, SCREENDIR=os.path.join(work, "screens"))
 os.makedirs(env["SCREENDIR"], mode=0o700, exist_ok=True)
 variants = {"hupsafe": [hs, "-d", "true"]}
 if shutil.which("tmux"):
-    variants["tmux"] = ["tmux", "-L", "hupsafe-bench", "new", "-d", "true"]
+    # A server of its own each time: `true` ends at once, and the server
+    # with it, while the next start might connect to it.
+    variants["tmux"] = ["tmux", "-L", "hupsafe-bench-%d", "new", "-d", "true"]
 if shutil.which("screen"):
     variants["screen"] = ["screen", "-dm", "true"]
 times = {k: [] for k in variants}
 for i in range(n):
     for k, argv in variants.items():
+        argv = [a.replace("%d", str(i)) for a in argv]
         t0 = time.perf_counter()
         subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, env=env, check=True)
