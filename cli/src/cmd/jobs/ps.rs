@@ -42,7 +42,9 @@ struct Row {
 }
 
 impl Row {
-    fn new(job: &Job, r: Record) -> Row {
+    /// `jobs_shown`: the real name of the directory every job is in (found
+    /// once for all rows: it costs a readlink).
+    fn new(job: &Job, r: Record, jobs_shown: Option<&std::path::Path>) -> Row {
         let status = r.status();
         let (program_running, described) = (r.orphan().is_some(), r.describe());
         let end = match status {
@@ -72,9 +74,12 @@ impl Row {
             attached: if status.is_live() { r.attached } else { 0 },
             command: r.command,
             cwd: r.cwd,
-            log: crate::sys::trusted::shown(&job.log_path())
-                .to_string_lossy()
-                .into_owned(),
+            log: match jobs_shown {
+                Some(d) => d.join(&job.id).join("log"),
+                None => crate::sys::trusted::shown(&job.log_path()),
+            }
+            .to_string_lossy()
+            .into_owned(),
             bytes_logged: r.bytes_logged,
             bytes_lost: r.bytes_lost,
             log_error: r.log_error,
@@ -91,9 +96,13 @@ pub fn run(args: &PsArgs) -> Result<()> {
     let mut rows = Vec::new();
     if let Some(registry) = Registry::open()? {
         let jobs = registry.list_reporting();
+        let jobs_shown = jobs
+            .first()
+            .and_then(|j| j.dir.parent())
+            .map(crate::sys::trusted::shown);
         for job in jobs {
             match job.read_record() {
-                Ok(r) => rows.push(Row::new(&job, r)),
+                Ok(r) => rows.push(Row::new(&job, r, jobs_shown.as_deref())),
                 Err(why) => {
                     let hint = if job.is_leftover() {
                         " (left by a start that failed; hupsafe gc removes it)"
