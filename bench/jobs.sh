@@ -129,32 +129,7 @@ EOF
 
 step "memory: $JOBS idle detached jobs"
 for _ in $(seq "$JOBS"); do "$HUPSAFE" -d sleep 300 >/dev/null; done
-read -r n_sup rss_kib rss_max < <(python3 - "$WORK/state/jobs" "$JOBS" <<'EOF'
-import json, os, sys, time
-jobs, want = sys.argv[1], int(sys.argv[2])
-deadline = time.monotonic() + 60
-while True:
-    pids = []
-    for d in os.listdir(jobs):
-        try:
-            r = json.load(open(os.path.join(jobs, d, "record.json")))
-        except (OSError, ValueError):
-            continue
-        if r.get("state") == "running" and r.get("writer"):
-            pids.append(r["writer"]["pid"])
-    if len(pids) >= want or time.monotonic() > deadline:
-        break
-    time.sleep(0.05)
-time.sleep(0.5)
-rss = []
-for p in pids:
-    for line in open("/proc/%d/status" % p):
-        if line.startswith("VmRSS:"):
-            rss.append(int(line.split()[1]))
-rss.sort()
-print(len(pids), rss[len(rss) // 2], rss[-1])
-EOF
-)
+read -r n_sup rss_kib _ rss_max < <(python3 bench/supervisor_rss.py "$WORK/state/jobs" "$JOBS")
 
 ratio() { python3 -c "import sys; a, b = sys.argv[1:]; print('-' if '-' in (a, b) else '%.2f' % (float(a) / float(b)))" "$1" "$2"; }
 

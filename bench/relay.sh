@@ -110,34 +110,7 @@ step "memory: $JOBS idle jobs"
 for _ in $(seq "$JOBS"); do
     ("$HUPSAFE" --relay sleep 300 </dev/null >/dev/null 2>&1 &)
 done
-python3 - "$WORK/state/jobs" "$JOBS" <<'EOF' >"$WORK/rss"
-import json, os, sys, time
-jobs, want = sys.argv[1], int(sys.argv[2])
-deadline = time.monotonic() + 60
-while True:
-    pids = []
-    for d in os.listdir(jobs):
-        try:
-            r = json.load(open(os.path.join(jobs, d, "record.json")))
-        except (OSError, ValueError):
-            continue
-        if r.get("state") == "running" and r.get("writer"):
-            pids.append(r["writer"]["pid"])
-    if len(pids) >= want or time.monotonic() > deadline:
-        break
-    time.sleep(0.05)
-time.sleep(0.5)
-rss, pss = [], []
-for p in pids:
-    for line in open("/proc/%d/status" % p):
-        if line.startswith("VmRSS:"):
-            rss.append(int(line.split()[1]))
-    for line in open("/proc/%d/smaps_rollup" % p):
-        if line.startswith("Pss:"):
-            pss.append(int(line.split()[1]))
-rss.sort(); pss.sort()
-print(len(pids), rss[len(rss) // 2], pss[len(pss) // 2], rss[-1])
-EOF
+python3 bench/supervisor_rss.py "$WORK/state/jobs" "$JOBS" >"$WORK/rss"
 read -r n_sup rss_kib pss_kib rss_max < "$WORK/rss"
 for d in "$WORK"/state/jobs/*/; do
     "$HUPSAFE" stop --grace 1 "$(basename "$d")" >/dev/null 2>&1 || true
