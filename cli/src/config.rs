@@ -106,6 +106,16 @@ impl Config {
     }
 }
 
+/// `12h` as (12, "h"): the leading whole number and what follows it,
+/// white space around either ignored; None without a number (or one too
+/// large for u64).
+fn number_and_unit(s: &str) -> Option<(u64, &str)> {
+    let t = s.trim();
+    let digits = t.bytes().take_while(|b| b.is_ascii_digit()).count();
+    let n = t[..digits].parse().ok()?;
+    Some((n, t[digits..].trim()))
+}
+
 /// A size: a whole number of bytes, or with a suffix K, M, G or T (powers
 /// of 1024; `KB`, `KiB`, `k` mean the same). Zero is refused: a log of no
 /// bytes is no log.
@@ -116,13 +126,8 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
             crate::sys::words::visible(s)
         )
     };
-    let t = s.trim();
-    let digits = t.bytes().take_while(|b| b.is_ascii_digit()).count();
-    if digits == 0 {
-        return Err(bad());
-    }
-    let n: u64 = t[..digits].parse().map_err(|_| bad())?;
-    let unit = t[digits..].trim().to_ascii_uppercase();
+    let (n, unit) = number_and_unit(s).ok_or_else(bad)?;
+    let unit = unit.to_ascii_uppercase();
     let shift = match unit.as_str() {
         "" | "B" => 0,
         "K" | "KB" | "KIB" => 10,
@@ -150,13 +155,8 @@ pub fn parse_age(s: &str) -> Result<Duration, String> {
             crate::sys::words::visible(s)
         )
     };
-    let t = s.trim();
-    let digits = t.bytes().take_while(|b| b.is_ascii_digit()).count();
-    if digits == 0 {
-        return Err(bad());
-    }
-    let n: u64 = t[..digits].parse().map_err(|_| bad())?;
-    let unit: u64 = match t[digits..].trim() {
+    let (n, unit) = number_and_unit(s).ok_or_else(bad)?;
+    let unit: u64 = match unit {
         "s" => 1,
         "m" => 60,
         "h" => 3600,
