@@ -108,21 +108,12 @@ pub(super) fn find_sigreturn(pid: i32, mem: &File) -> Result<u64> {
     const SHORT: [u8; 7] = [0xb8, 0x0f, 0, 0, 0, 0x0f, 0x05];
     let regions =
         proc::code_mappings(pid).map_err(|e| os_failed(&format!("/proc/{pid}/maps"), &e))?;
-    for proc::CodeMapping {
-        start: a, end: z, ..
-    } in regions
-    {
-        let len = (z - a).min(64 << 20) as usize;
-        let mut buf = vec![0u8; len];
-        if mem.read_exact_at(&mut buf, a).is_err() {
-            continue;
-        }
-        if let Some(i) = buf.windows(LONG.len()).position(|w| w == LONG) {
-            return Ok(a + i as u64);
-        }
-        if let Some(i) = buf.windows(SHORT.len()).position(|w| w == SHORT) {
-            return Ok(a + i as u64);
-        }
+    let found = search_code(mem, regions, |buf| {
+        let at = |pat: &[u8]| buf.windows(pat.len()).position(|w| w == pat);
+        at(&LONG).or_else(|| at(&SHORT))
+    });
+    if let Some(at) = found {
+        return Ok(at);
     }
     Err(cannot("found no rt_sigreturn sequence in its code"))
 }
@@ -140,22 +131,34 @@ pub(super) fn find_syscall(pid: i32, mem: &File, regs: &libc::user_regs_struct) 
         proc::code_mappings(pid).map_err(|e| os_failed(&format!("/proc/{pid}/maps"), &e))?;
     // The vDSO first: it is small.
     regions.sort_by_key(|r| !r.vdso);
-    for proc::CodeMapping {
-        start: a, end: z, ..
-    } in regions
-    {
-        let len = (z - a).min(64 << 20) as usize;
-        let mut buf = vec![0u8; len];
-        if mem.read_exact_at(&mut buf, a).is_err() {
-            continue;
-        }
-        if let Some(i) = buf.windows(2).position(|w| w == [0x0f, 0x05]) {
-            return Ok(a + i as u64);
-        }
+    if let Some(at) = search_code(mem, regions, |buf| {
+        buf.windows(2).position(|w| w == [0x0f, 0x05])
+    }) {
+        return Ok(at);
     }
     Err(cannot(
         "found no `syscall` instruction in its executable memory",
     ))
+}
+
+/// The address of the first match `find` reports (an offset into a
+/// region's bytes), reading each executable region in turn (at most 64 MiB
+/// of it); regions that cannot be read are passed over.
+fn search_code(
+    mem: &File,
+    regions: Vec<proc::CodeMapping>,
+    find: impl Fn(&[u8]) -> Option<usize>,
+) -> Option<u64> {
+    regions.into_iter().find_map(
+        |proc::CodeMapping {
+             start: a, end: z, ..
+         }| {
+            let len = (z - a).min(64 << 20) as usize;
+            let mut buf = vec![0u8; len];
+            mem.read_exact_at(&mut buf, a).ok()?;
+            find(&buf).map(|i| a + i as u64)
+        },
+    )
 }
 
 /// The catchable signals blocked in this process while it holds a

@@ -298,12 +298,7 @@ impl Tracee {
         let mut r = self.saved;
         r.rax = nr as u64;
         r.orig_rax = u64::MAX; // not in a syscall: no restart logic
-        r.rdi = args[0];
-        r.rsi = args[1];
-        r.rdx = args[2];
-        r.r10 = args[3];
-        r.r8 = args[4];
-        r.r9 = args[5];
+        set_args(&mut r, args);
         r.rip = self.syscall_at;
         ptrace::setregs(self.pid, r).map_err(|e| failed("PTRACE_SETREGS", e))?;
         // Entry stop, then exit stop.
@@ -326,12 +321,7 @@ impl Tracee {
             )));
         }
         r.orig_rax = nr as u64;
-        r.rdi = args[0];
-        r.rsi = args[1];
-        r.rdx = args[2];
-        r.r10 = args[3];
-        r.r8 = args[4];
-        r.r9 = args[5];
+        set_args(&mut r, args);
         r.rip = fb.gadget;
         r.rsp = fb.frame;
         ptrace::setregs(self.pid, r).map_err(|e| failed("PTRACE_SETREGS", e))?;
@@ -619,4 +609,14 @@ fn inject(
         }
     }
     Ok(said)
+}
+
+/// The six argument registers of an x86_64 system call.
+fn set_args(r: &mut libc::user_regs_struct, args: [u64; 6]) {
+    r.rdi = args[0];
+    r.rsi = args[1];
+    r.rdx = args[2];
+    r.r10 = args[3];
+    r.r8 = args[4];
+    r.r9 = args[5];
 }
