@@ -112,19 +112,7 @@ for i in range(2, 1001):
     with open(p, "w") as f:
         json.dump(r, f)
 EOF
-ps_ms=$(python3 - "$HUPSAFE" <<'EOF'
-import subprocess, sys, time
-runs = []
-for _ in range(20):
-    t0 = time.perf_counter()
-    out = subprocess.run([sys.argv[1], "ps"], capture_output=True, check=True).stdout
-    runs.append((time.perf_counter() - t0) * 1000)
-lines = out.count(b"\n")
-assert lines >= 1001, lines
-runs.sort()
-print("%.1f" % runs[len(runs) // 2])
-EOF
-)
+ps_ms=$(python3 bench/ps_time.py "$HUPSAFE" 1001)
 "$HUPSAFE" gc >/dev/null 2>&1 || true
 
 step "memory: $JOBS idle detached jobs"

@@ -120,18 +120,7 @@ done
 step "ps: 200 jobs"
 for _ in $(seq 200); do "$HUPSAFE" --relay true </dev/null >/dev/null 2>&1 & done
 wait
-ps_ms=$(python3 - "$HUPSAFE" <<'EOF'
-import subprocess, sys, time
-runs = []
-for _ in range(20):
-    t0 = time.perf_counter()
-    out = subprocess.run([sys.argv[1], "ps"], capture_output=True, check=True).stdout
-    runs.append((time.perf_counter() - t0) * 1000)
-assert out.count(b"\n") == 201, out.count(b"\n")
-runs.sort()
-print("%.1f" % runs[len(runs) // 2])
-EOF
-)
+ps_ms=$(python3 bench/ps_time.py "$HUPSAFE" 201)
 
 mkdir -p target/bench
 {
