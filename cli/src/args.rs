@@ -509,10 +509,12 @@ hupsafe itself fails.";
 pub const RERUN_HELP: &str = "\
 The new job gets the old one's command (argv exactly as given), working
 directory, environment (saved in the job's directory, file `env`, 0600) and
-options (--strict, --quiet, the relay choice). It runs attached when stdout or
+options (--strict, --quiet, the relay choice, --log-max, --notify, --on-exit,
+and --name unless a running job holds the name). It runs attached when stdout or
 stderr is a terminal, as `hupsafe CMD` would; TERM and HUPSAFE_JOB are this
 terminal's and this shell's, not the old ones. Options given with rerun (-q,
---strict, --no-relay) are added to the job's own. Jobs without a saved
+--strict, --no-relay, -d, --name, --log-max, --notify, --on-exit) are added to
+the job's own, or replace them. Jobs without a saved
 environment (started by an older hupsafe, or rescued) are rerun in the current
 environment, with a note saying so.
 

@@ -138,7 +138,10 @@ fn real_main() -> Result<(), Error> {
         };
         run(command, asked)
     };
-    let runs = matches!(cli.command, Some(Verb::Run(_) | Verb::External(_)));
+    let runs = matches!(
+        cli.command,
+        Some(Verb::Run(_) | Verb::External(_) | Verb::Rerun(_))
+    );
     if !runs && (cli.detach || name.is_some()) {
         let flag = if cli.detach { "--detach" } else { "--name" };
         return Err(Error::new(
@@ -165,13 +168,23 @@ fn real_main() -> Result<(), Error> {
                 (_, true) => relay::Choice::Always,
                 _ => again.relay,
             };
+            // In place (--no-relay) there is no job to name.
+            let saved_name = again.name.filter(|_| relay != relay::Choice::Never);
+            let name = name.map(str::to_string).or(saved_name);
+            if let Some(name) = &name {
+                registry::check_name(name)?;
+            }
             let opts = cmd::run::RunOptions {
                 quiet: again.quiet,
                 strict: again.strict || cli.strict,
                 relay,
-                job: job.clone(),
+                job: relay::JobOptions {
+                    log_max: job.log_max.or(again.job.log_max),
+                    notify: job.notify || again.job.notify,
+                    on_exit: job.on_exit.clone().or(again.job.on_exit),
+                },
                 detach: cli.detach,
-                name: name.map(str::to_string),
+                name,
             };
             Err(cmd::run::exec(cmd, args, &opts))
         }

@@ -389,3 +389,122 @@ fn rerun_without_a_saved_environment_or_directory_says_so() {
     assert_eq!(jobs.run(["line", "end", &line, "--status", "0"]).0, 0);
     assert_eq!(jobs.run(["wait", &line]).0, 0);
 }
+
+#[test]
+fn ps_json_says_what_rerun_reuses_and_rerun_reuses_it() {
+    let jobs = Sandbox::for_jobs("rerun-options");
+    let secret = unique_tag("secret-value");
+    let work = jobs.dir("work");
+    let (code, out, err) = finish(
+        jobs.hupsafe([
+            "-d",
+            "--name",
+            "nightly",
+            "--notify",
+            "--log-max",
+            "1M",
+            "--on-exit",
+            "true",
+            "-q",
+            "sh",
+            "-c",
+            "exit 3",
+        ])
+        .env("RERUN_SECRET", &secret)
+        .current_dir(&work)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap(),
+    );
+    assert_eq!((code, out.as_str()), (0, "1 nightly\n"), "{err}");
+    assert_eq!(jobs.run(["wait", "nightly"]).0, 3);
+    // The control: a plain relayed run, and a protected command line.
+    assert_eq!(jobs.run(["--relay", "true"]).0, 0);
+    let (code, out, err) = jobs.run(["line", "start", "--text", "echo a | cat"]);
+    assert_eq!(code, 0, "{err}");
+    let line = out.lines().next().unwrap().to_string();
+    assert_eq!(jobs.run(["line", "end", &line, "--status", "0"]).0, 0);
+
+    let (code, text, err) = jobs.run(["ps", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    // The environment is saved, but its values are never shown.
+    let env = fs::read(jobs.job_dir("1").join("env")).unwrap();
+    assert!(String::from_utf8_lossy(&env).contains(&secret));
+    assert!(!text.contains(&secret), "ps --json shows the environment");
+    let ps: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let row = |id: &str| {
+        ps.as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["id"] == id)
+            .unwrap_or_else(|| panic!("no job {id}: {text}"))
+            .clone()
+    };
+    let nightly = row("1");
+    assert_eq!(nightly["cwd"], work.to_str().unwrap());
+    assert_eq!(
+        (
+            &nightly["name"],
+            &nightly["notify"],
+            &nightly["on_exit"],
+            &nightly["log_max"]
+        ),
+        (
+            &serde_json::json!("nightly"),
+            &serde_json::json!(true),
+            &serde_json::json!("true"),
+            &serde_json::json!(1 << 20)
+        )
+    );
+    assert_eq!(
+        nightly["rerun"],
+        serde_json::json!({"argv_saved": true, "env_saved": true,
+            "options": {"strict": false, "quiet": true, "relay": "always"}})
+    );
+    let plain = row("2");
+    assert_eq!(
+        (
+            &plain["name"],
+            &plain["notify"],
+            &plain["on_exit"],
+            &plain["log_max"]
+        ),
+        (
+            &serde_json::Value::Null,
+            &serde_json::json!(false),
+            &serde_json::Value::Null,
+            &serde_json::Value::Null
+        )
+    );
+    assert_eq!(
+        plain["rerun"]["options"],
+        serde_json::json!({"strict": false, "quiet": false, "relay": "always"})
+    );
+    assert_eq!(
+        row(&line)["rerun"],
+        serde_json::json!({"argv_saved": false, "env_saved": false, "options": null}),
+        "a protected line has nothing for rerun"
+    );
+    fs::remove_file(jobs.job_dir("2").join("env")).unwrap();
+    assert_eq!(jobs.job("2").unwrap().json["rerun"]["env_saved"], false);
+
+    // rerun takes the name (free: the job has ended) and the options.
+    let (code, _, err) = jobs.run(["rerun", "nightly"]);
+    assert_eq!((code, err.as_str()), (3, ""), "the saved -q, the status");
+    let again = jobs.job("4").expect("rerun starts job 4");
+    for key in ["name", "notify", "on_exit", "log_max", "cwd", "rerun"] {
+        assert_eq!(again.json[key], nightly[key], "{key}");
+    }
+    // A name a live job holds is not taken again.
+    let tag = unique_tag("held");
+    let (code, _, err) = jobs.run(["-d", "--name", "held", "sh", "-c", "sleep 60", &tag]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = jobs.run(["-d", "rerun", "held"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "6\n", "no name: {err}");
+    assert!(err.contains("the name 'held' is held by job 5"), "{err}");
+    for id in ["5", "6"] {
+        assert_eq!(jobs.run(["stop", "--grace", "1", id]).0, 0);
+    }
+}

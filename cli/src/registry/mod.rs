@@ -223,6 +223,12 @@ impl Registry {
             .find(|(_, r)| r.name.as_deref() == Some(name) && holds_name(r))
     }
 
+    /// The id of the live job called `name`, if one is (a new job cannot
+    /// take the name then).
+    pub fn name_holder(&self, name: &str) -> Option<String> {
+        self.holder_of(name).map(|(j, _)| j.id)
+    }
+
     /// Your most recently started job that is still running (or stopped):
     /// what `attach` without an id attaches to. Jobs this process runs
     /// inside are passed over.

@@ -81,6 +81,15 @@ impl Job {
         Ok(Some(env))
     }
 
+    /// Which of the argv and the environment are saved (each a regular
+    /// file of yours), without reading them: what `ps --json` says.
+    pub fn saved(&self) -> (bool, bool) {
+        let mine = |p: PathBuf| {
+            std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file() && m.uid() == uid())
+        };
+        (mine(self.argv_path()), mine(self.env_path()))
+    }
+
     /// A saved file: never through a symlink, yours, a regular file.
     fn read_saved(&self, path: &std::path::Path) -> io::Result<Option<Vec<u8>>> {
         let mut f = match open_nofollow(path, true) {

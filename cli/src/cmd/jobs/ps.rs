@@ -39,13 +39,54 @@ struct Row {
     log_dropped: u64,
     notify: bool,
     on_exit: Option<String>,
+    /// What `rerun` takes from the job beside `cwd`, `name`, `notify`,
+    /// `on_exit` and `log_max`; `None` in the table (it costs two stats).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rerun: Option<Rerun>,
+}
+
+/// What `rerun` would reuse, as `ps --json` shows it. The environment's
+/// values are never shown (they may hold secrets): only whether it is saved.
+#[derive(Serialize)]
+struct Rerun {
+    /// The argv exactly as given is saved (else rerun runs `command` when
+    /// it is whole, and refuses a protected command line).
+    argv_saved: bool,
+    /// The environment is saved (file `env` in the job's directory, 0600);
+    /// else rerun uses the current one.
+    env_saved: bool,
+    /// The run options; `None` for a job that saved none (a protected
+    /// command line, a rescued process, an older hupsafe).
+    options: Option<Options>,
+}
+
+#[derive(Serialize)]
+struct Options {
+    strict: bool,
+    quiet: bool,
+    /// `auto` (relayed because a terminal was there) or `always` (`--relay`,
+    /// `HUPSAFE_RELAY=1`, `-d`).
+    relay: &'static str,
 }
 
 impl Row {
     /// `jobs_shown`: the real name of the directory every job is in (found
     /// once for all rows: it costs a readlink).
-    fn new(job: &Job, r: Record, jobs_shown: Option<&std::path::Path>) -> Row {
+    /// `json`: with what `rerun` would reuse.
+    fn new(job: &Job, r: Record, jobs_shown: Option<&std::path::Path>, json: bool) -> Row {
         let status = r.status();
+        let rerun = json.then(|| {
+            let (argv_saved, env_saved) = job.saved();
+            Rerun {
+                argv_saved,
+                env_saved,
+                options: r.options.map(|o| Options {
+                    strict: o.strict,
+                    quiet: o.quiet,
+                    relay: if o.relay_always { "always" } else { "auto" },
+                }),
+            }
+        });
         let (program_running, described) = (r.orphan().is_some(), r.describe());
         let end = match status {
             Status::Exited(_) | Status::Killed(_) | Status::Failed => {
@@ -88,6 +129,7 @@ impl Row {
             log_dropped: r.log_dropped,
             notify: r.notify,
             on_exit: r.on_exit,
+            rerun,
         }
     }
 }
@@ -102,7 +144,7 @@ pub fn run(args: &PsArgs) -> Result<()> {
             .map(crate::sys::trusted::shown);
         for job in jobs {
             match job.read_record() {
-                Ok(r) => rows.push(Row::new(&job, r, jobs_shown.as_deref())),
+                Ok(r) => rows.push(Row::new(&job, r, jobs_shown.as_deref(), args.json)),
                 Err(why) => {
                     let hint = if job.is_leftover() {
                         " (left by a start that failed; hupsafe gc removes it)"
@@ -303,6 +345,7 @@ mod tests {
             log_dropped: 0,
             notify: false,
             on_exit: None,
+            rerun: None,
         }];
         let t = table(&rows);
         assert!(!t.chars().any(|c| c.is_control() && c != '\n'), "{t:?}");

@@ -1,5 +1,6 @@
 //! `hupsafe rerun ID`: a new job with the command, working directory,
-//! environment and options of an earlier one, which is kept. This half
+//! environment and options (run options, name, --notify, --on-exit,
+//! --log-max) of an earlier one, which is kept. This half
 //! finds what to run and puts this process where the job started (its
 //! directory, its environment); `main` then runs the command exactly as
 //! `hupsafe CMD` does (attached when stdout or stderr is a terminal).
@@ -9,7 +10,7 @@ use std::ffi::OsString;
 use crate::args::RerunArgs;
 use crate::error::{os_words, Error, Result, EXIT_NO_JOB};
 use crate::registry::{find_job, Job, Record, RunOptions};
-use crate::relay::Choice;
+use crate::relay::{Choice, JobOptions};
 use crate::sys::trusted::shown;
 use crate::sys::words::visible;
 
@@ -20,6 +21,11 @@ pub struct Again {
     pub quiet: bool,
     pub strict: bool,
     pub relay: Choice,
+    /// The job's --log-max, --notify and --on-exit (what the command line
+    /// of `rerun` gives is added by `main`).
+    pub job: JobOptions,
+    /// The job's name, when no live job holds it now.
+    pub name: Option<String>,
 }
 
 /// Variables that describe where rerun is typed, not the job: kept from
@@ -30,7 +36,7 @@ const FROM_HERE: &[&str] = &["TERM", "HUPSAFE_JOB"];
 /// what to run; `quiet` (given with `rerun`) silences the notes as the
 /// job's own --quiet does.
 pub fn prepare(args: &RerunArgs, quiet: bool) -> Result<Again> {
-    let (_, job) = find_job(&args.id)?;
+    let (registry, job) = find_job(&args.id)?;
     let record = job
         .read_record()
         .map_err(|why| Error::new(EXIT_NO_JOB, format!("job {}: {why}", job.id)))?;
@@ -84,6 +90,42 @@ pub fn prepare(args: &RerunArgs, quiet: bool) -> Result<Again> {
             job.id
         );
     }
+    let name = record
+        .name
+        .clone()
+        .filter(|name| match registry.name_holder(name) {
+            None => true,
+            Some(holder) => {
+                if !quiet {
+                    say!(
+                        "{}",
+                        visible(&format!(
+                            "note: the name '{name}' is held by job {holder}, which is still \
+                         running: the new job has none (give one with --name)"
+                        ))
+                    );
+                }
+                false
+            }
+        });
+    // Checked again where it will run: the saved PATH may not find it.
+    let on_exit = record.on_exit.clone().filter(|cmd| {
+        match crate::relay::supervisor::ended::check_command(cmd) {
+            Ok(()) => true,
+            Err(why) => {
+                if !quiet {
+                    say!(
+                        "{}",
+                        visible(&format!(
+                            "note: job {}'s --on-exit command is left out: {why}",
+                            job.id
+                        ))
+                    );
+                }
+                false
+            }
+        }
+    });
     if !quiet {
         say!(
             "rerunning job {} in {}: {shown_command}",
@@ -96,6 +138,12 @@ pub fn prepare(args: &RerunArgs, quiet: bool) -> Result<Again> {
         quiet,
         strict: options.strict,
         relay: relay_of(options),
+        job: JobOptions {
+            log_max: record.log_max,
+            notify: record.notify,
+            on_exit,
+        },
+        name,
     })
 }
 
