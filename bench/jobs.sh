@@ -11,8 +11,12 @@
 #   ps       `hupsafe ps` with 1,000 finished jobs in the registry (copies of
 #            one real job's directory, each with its own id), median of 20
 #            goal: < 50 ms
-#   memory   VmRSS of a detached job's supervisor, median of BENCH_JOBS idle
-#            jobs (`hupsafe -d sleep 300`); goal: <= 2 MiB
+#   memory   VmRSS (and PSS) of a detached job's supervisor, median of
+#            BENCH_JOBS idle jobs (`hupsafe -d sleep 300`); goal: <= 2 MiB.
+#            Baseline in the same run: as many jobs whose supervisors keep
+#            what they inherit from the starting hupsafe (its heap, its
+#            mapped code: HUPSAFE_BENCH_KEEP_INHERITED=1), in a state
+#            directory of their own
 #
 # Knobs (environment):
 #   BENCH_STARTS   50    starts per variant
@@ -42,10 +46,13 @@ HUPSAFE=$(realpath "$HUPSAFE")
 WORK=$(mktemp -d /tmp/hupsafe-bench-jobs.XXXXXX)
 chmod 700 "$WORK"
 cleanup() {
-    for d in "$WORK"/state/jobs/*/; do
-        if [[ -d $d ]]; then
-            "$HUPSAFE" stop --grace 1 "$(basename "$d")" >/dev/null 2>&1 || true
-        fi
+    for state in "$WORK"/state "$WORK"/kept; do
+        for d in "$state"/jobs/*/; do
+            if [[ -d $d ]]; then
+                HUPSAFE_STATE_DIR=$state "$HUPSAFE" stop --grace 1 "$(basename "$d")" \
+                    >/dev/null 2>&1 || true
+            fi
+        done
     done
     rm -rf "$WORK"
 }
@@ -116,8 +123,12 @@ ps_ms=$(python3 bench/ps_time.py "$HUPSAFE" 1001)
 "$HUPSAFE" gc >/dev/null 2>&1 || true
 
 step "memory: $JOBS idle detached jobs"
-for _ in $(seq "$JOBS"); do "$HUPSAFE" -d sleep 300 >/dev/null; done
-read -r n_sup rss_kib _ rss_max < <(python3 bench/supervisor_rss.py "$WORK/state/jobs" "$JOBS")
+for _ in $(seq "$JOBS"); do
+    "$HUPSAFE" -d sleep 300 >/dev/null
+    HUPSAFE_STATE_DIR=$WORK/kept HUPSAFE_BENCH_KEEP_INHERITED=1 "$HUPSAFE" -d sleep 300 >/dev/null
+done
+read -r n_sup rss_kib pss_kib rss_max < <(python3 bench/supervisor_rss.py "$WORK/state/jobs" "$JOBS")
+read -r n_kept kept_kib kept_pss _ < <(python3 bench/supervisor_rss.py "$WORK/kept/jobs" "$JOBS")
 
 ratio() { python3 -c "import sys; a, b = sys.argv[1:]; print('-' if '-' in (a, b) else '%.2f' % (float(a) / float(b)))" "$1" "$2"; }
 
@@ -132,7 +143,10 @@ mkdir -p target/bench
     echo
     printf '%-46s %10s\n' "hupsafe ps, 1,000 jobs, median of 20 (ms)" "$ps_ms"
     printf '%-46s %10s\n' "goal < 50 ms" "$(python3 -c "print('met' if float('$ps_ms') < 50 else 'MISSED')")"
-    printf '%-46s %10s\n' "supervisor VmRSS, median of $n_sup (KiB)" "$rss_kib"
+    echo
+    printf '%-46s %10s %10s %12s\n' "idle detached job's supervisor (KiB)" "VmRSS" "PSS" "VmRSS vs kept"
+    printf '%-46s %10s %10s %12s\n' "inherited memory kept (baseline, median of $n_kept)" "$kept_kib" "$kept_pss" "1.00"
+    printf '%-46s %10s %10s %12s\n' "hupsafe as shipped (median of $n_sup)" "$rss_kib" "$pss_kib" "$(ratio "$rss_kib" "$kept_kib")"
     printf '%-46s %10s\n' "supervisor VmRSS, largest (KiB)" "$rss_max"
     printf '%-46s %10s\n' "goal VmRSS <= 2048 KiB" "$( ((rss_kib <= 2048)) && echo met || echo MISSED)"
 } | tee target/bench/jobs.txt

@@ -7,6 +7,7 @@ pub mod dirs;
 pub mod elf;
 pub mod exec;
 pub mod logind;
+pub mod memory;
 pub mod preload;
 pub mod private_dir;
 pub mod proc;

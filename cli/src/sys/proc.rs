@@ -447,6 +447,56 @@ fn parse_code_mappings(maps: &str) -> Vec<CodeMapping> {
     out
 }
 
+/// The mappings of this process that are copies of a file and nothing
+/// else (private, not writable, file-backed, not one page copied on write:
+/// `Anonymous: 0 kB` in smaps), as address ranges. Dropping their pages
+/// loses nothing: the next access reads them again from the page cache.
+/// Relocated read-only data (RELRO) holds copied pages and is never among
+/// them.
+pub fn own_file_copies() -> io::Result<Vec<(usize, usize)>> {
+    Ok(parse_file_copies(&read_text("/proc/self/smaps")?))
+}
+
+fn parse_file_copies(smaps: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    // The mapping being read, if it may be one.
+    let mut current: Option<(usize, usize)> = None;
+    for line in smaps.lines() {
+        let mut f = line.split_whitespace();
+        let Some(first) = f.next() else { continue };
+        if let Some(kib) = line.strip_prefix("Anonymous:") {
+            if let Some(range) = current.take() {
+                if kib.trim() == "0 kB" {
+                    out.push(range);
+                }
+            }
+            continue;
+        }
+        if first.ends_with(':') {
+            continue;
+        }
+        // A mapping's first line: address perms offset dev inode [path]
+        current = None;
+        let (Some(perms), Some(_), Some(_), Some(inode)) = (f.next(), f.next(), f.next(), f.next())
+        else {
+            continue;
+        };
+        let Some((a, z)) = first.split_once('-') else {
+            continue;
+        };
+        let (Ok(start), Ok(end)) = (usize::from_str_radix(a, 16), usize::from_str_radix(z, 16))
+        else {
+            continue;
+        };
+        let perms = perms.as_bytes();
+        let copy = perms.len() == 4 && perms[1] == b'-' && perms[3] == b'p' && inode != "0";
+        if copy {
+            current = Some((start, end));
+        }
+    }
+    out
+}
+
 /// Yama's `kernel.yama.ptrace_scope`: 0 (classic ptrace rules), 1 (only
 /// a process's ancestors, or CAP_SYS_PTRACE), 2 (CAP_SYS_PTRACE only), 3
 /// (nobody, until reboot); None without Yama.
@@ -699,6 +749,46 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn file_copies_of_an_smaps_file() {
+        let entry = |head: &str, anon: u32| {
+            format!("{head}\nSize:                 12 kB\nRss:                   8 kB\nAnonymous:         {anon} kB\nVmFlags: rd mr mw me\n")
+        };
+        let smaps = [
+            entry(
+                "55d0a000-55d0b000 r--p 00000000 08:01 131      /usr/bin/x",
+                0,
+            ),
+            entry(
+                "55d0b000-55d0f000 r-xp 00001000 08:01 131      /usr/bin/x",
+                0,
+            ),
+            // RELRO: relocated, so copied on write; dropping it would undo that.
+            entry(
+                "55d0f000-55d10000 r--p 00005000 08:01 131      /usr/bin/x",
+                4,
+            ),
+            entry(
+                "55d10000-55d11000 rw-p 00006000 08:01 131      /usr/bin/x",
+                0,
+            ),
+            entry(
+                "55d11000-55d12000 r--s 00000000 08:01 132      /dev/shm/y",
+                0,
+            ),
+            entry("55d20000-55d40000 rw-p 00000000 00:00 0        [heap]", 8),
+            entry("7f000000-7f001000 r--p 00000000 00:00 0 ", 0),
+            entry("7ffd1000-7ffd3000 r-xp 00000000 00:00 0        [vdso]", 0),
+        ]
+        .concat();
+        assert_eq!(
+            parse_file_copies(&smaps),
+            vec![(0x55d0a000, 0x55d0b000), (0x55d0b000, 0x55d0f000)]
+        );
+        let own = own_file_copies().expect("this process's smaps");
+        assert!(!own.is_empty(), "the test binary's own code is one");
     }
 
     #[test]
