@@ -66,6 +66,10 @@ Exit status: the command's own (0 once started, with -d); 2 for a bad or taken
 --name; 125 if hupsafe itself fails, 126 if the command cannot be run, 127 if it
 is not found.";
 
+/// The value name of every argument that takes a job (an id, a unique
+/// prefix or a name): the completion scripts offer job ids and names there.
+pub const JOB: &str = "ID";
+
 /// Every word clap takes as a verb (names, aliases and clap's own `help`),
 /// so `main` can tell `hupsafe CMD ...` (an external command) without
 /// building the parser, which costs about 0.1 ms per start (README,
@@ -96,6 +100,7 @@ pub const VERBS: &[&str] = &[
     "unmark",
     "marks",
     "line",
+    "__jobs",
     "help",
 ];
 
@@ -217,6 +222,9 @@ pub enum Verb {
     Line(LineVerb),
     #[command(flatten)]
     Shell(ShellVerb),
+    /// Job ids and names, one a line, for the completion scripts
+    #[command(name = "__jobs", hide = true)]
+    Jobs(JobsArgs),
     #[command(external_subcommand)]
     External(Vec<OsString>),
 }
@@ -245,6 +253,17 @@ pub struct CompletionsArgs {
     /// The shell
     #[arg(value_enum)]
     pub shell: Shell,
+}
+
+#[derive(Args, Debug)]
+pub struct JobsArgs {
+    /// Print them only if word CWORD of WORDS (0: the command) is where a
+    /// job goes (else exit 1, printing nothing)
+    #[arg(long, value_name = "CWORD", requires = "words")]
+    pub cword: Option<usize>,
+    /// The command line's words, as the shell split them
+    #[arg(last = true, value_name = "WORDS", allow_hyphen_values = true)]
+    pub words: Vec<OsString>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -529,14 +548,14 @@ pub struct WaitArgs {
     #[arg(long)]
     pub any: bool,
     /// The jobs (ids or unique prefixes) [default: every running job]
-    #[arg(value_name = "ID")]
+    #[arg(value_name = JOB)]
     pub ids: Vec<String>,
 }
 
 #[derive(Args, Debug)]
 pub struct RerunArgs {
     /// The job to run again (an id or a unique prefix; see `hupsafe ps`)
-    #[arg(value_name = "ID")]
+    #[arg(value_name = JOB)]
     pub id: String,
 }
 
@@ -573,7 +592,7 @@ pub struct LogsArgs {
     #[arg(short = 'n', long = "lines", value_name = "N")]
     pub lines: Option<u64>,
     /// The job (an id, a unique prefix or a name; see `hupsafe ps`)
-    #[arg(value_name = "ID")]
+    #[arg(value_name = JOB)]
     pub id: String,
 }
 
@@ -584,7 +603,7 @@ pub struct AttachArgs {
     pub replay: u32,
     /// The job (an id, a unique prefix or a name; see `hupsafe ps`)
     /// [default: your most recent running job]
-    #[arg(value_name = "ID")]
+    #[arg(value_name = JOB)]
     pub id: Option<String>,
 }
 
@@ -594,7 +613,7 @@ pub struct StopArgs {
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     pub grace: f64,
     /// The job (an id, a unique prefix or a name; see `hupsafe ps`)
-    #[arg(value_name = "ID")]
+    #[arg(value_name = JOB)]
     pub id: String,
 }
 
@@ -604,14 +623,14 @@ pub struct SignalArgs {
     #[arg(value_name = "SIG", allow_hyphen_values = true)]
     pub signal: String,
     /// The job (an id, a unique prefix or a name; see `hupsafe ps`)
-    #[arg(value_name = "ID")]
+    #[arg(value_name = JOB)]
     pub id: String,
 }
 
 #[derive(Args, Debug)]
 pub struct ForgetArgs {
     /// The jobs (ids, unique prefixes or names)
-    #[arg(value_name = "ID", required = true)]
+    #[arg(value_name = JOB, required = true)]
     pub ids: Vec<String>,
 }
 

@@ -197,6 +197,7 @@ fn real_main() -> Result<(), Error> {
         }
         Some(Verb::InstallNohup(a)) => cmd::install_nohup::install(&a.dir),
         Some(Verb::Completions(a)) => cmd::completions::print(a.shell),
+        Some(Verb::Jobs(a)) => cmd::completions::jobs(&a),
         Some(Verb::Man) => cmd::man::print(),
         Some(Verb::Check(a)) => cmd::check::run(&a),
         Some(Verb::Doctor(a)) => cmd::doctor::run(&a),

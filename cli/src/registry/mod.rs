@@ -223,6 +223,19 @@ impl Registry {
             .find(|(_, r)| r.name.as_deref() == Some(name) && holds_name(r))
     }
 
+    /// Every job's id, and its name when it has one, in id order: what a
+    /// job argument can be (a job whose record cannot be read has its id
+    /// alone). Nothing is reported: completion must stay quiet.
+    pub fn ids_and_names(&self) -> Vec<(String, Option<String>)> {
+        let (jobs, _) = self.list();
+        jobs.into_iter()
+            .map(|j| {
+                let name = j.read_record().ok().and_then(|r| r.name);
+                (j.id, name)
+            })
+            .collect()
+    }
+
     /// The id of the live job called `name`, if one is (a new job cannot
     /// take the name then).
     pub fn name_holder(&self, name: &str) -> Option<String> {
