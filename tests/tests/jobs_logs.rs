@@ -570,3 +570,44 @@ fn a_protected_lines_log_is_capped_by_the_config_file() {
     assert!(out.contains("line 001999"), "the newest output is kept");
     assert!(!out.contains("line 000000"), "the oldest is not");
 }
+
+#[test]
+fn notifications_and_ps_show_commands_as_a_shell_would() {
+    let jobs = Sandbox::for_jobs("logs-quoted");
+    let (code, out, err) = jobs.run(["-d", "--name", "quoted", "--notify", "sh", "-c", "exit 3"]);
+    assert_eq!((code, out.as_str()), (0, "1 quoted\n"), "{err}");
+    assert_eq!(jobs.run(["wait", "1"]).0, 3);
+    let file = jobs.state_dir().join("notifications");
+    let told = until("the notification line", || {
+        fs::read_to_string(&file)
+            .ok()
+            .filter(|t| t.contains("hupsafe: job 1 "))
+    });
+    // The words as typed (quoted), and the name; not `sh -c exit 3`,
+    // which is another command.
+    assert!(
+        told.starts_with("hupsafe: job 1 'quoted' (sh -c 'exit 3') exited 3 after "),
+        "{told}"
+    );
+    // A protected command line is shown as typed, its escapes visible.
+    let text = "echo 'a b' | tr a-z A-Z \u{1b}[2J";
+    let (code, out, err) = jobs.run(["line", "start", "--text", text]);
+    assert_eq!(code, 0, "{err}");
+    let line = out.lines().next().unwrap().to_string();
+    assert_eq!(jobs.run(["line", "end", &line, "--status", "0"]).0, 0);
+    let (code, table, err) = jobs.run(["ps"]);
+    assert_eq!(code, 0, "{err}");
+    let row = |id: &str| {
+        table
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(id))
+            .unwrap_or_else(|| panic!("no row {id}: {table}"))
+            .to_string()
+    };
+    assert!(
+        row(&line).contains("echo 'a b' | tr a-z A-Z \\x1b[2J"),
+        "{table}"
+    );
+    // The control: a command's words are quoted where a shell needs it.
+    assert!(row("1").contains("sh -c 'exit 3'"), "{table}");
+}

@@ -150,7 +150,7 @@ impl Registry {
                          another name, or stop that job first (hupsafe stop {name}). \
                          A name is free again once its job has finished",
                         holder.id,
-                        r.command.join(" "),
+                        r.shown_command(),
                         r.describe()
                     )),
                 ));

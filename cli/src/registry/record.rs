@@ -339,6 +339,26 @@ impl Record {
         }
     }
 
+    /// Whether this is a command line the shell integration protects (its
+    /// command is the line as typed, one word with spaces in it; such a
+    /// job saves no run options).
+    pub fn is_line(&self) -> bool {
+        self.options.is_none()
+            && self.command.len() == 1
+            && self.command[0].contains(char::is_whitespace)
+    }
+
+    /// The command as the user reads it: a protected line as typed, else
+    /// the words as a shell would quote them. Control characters are left
+    /// as they are: pass it through `sys::words::visible` to print it.
+    pub fn shown_command(&self) -> String {
+        if self.is_line() {
+            self.command[0].clone()
+        } else {
+            crate::sys::words::shell_line(&self.command)
+        }
+    }
+
     /// The exit status a shell would report: the code, or 128+N for signal N.
     pub fn shell_status(&self) -> Option<i32> {
         match self.state {

@@ -118,6 +118,29 @@ pub fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
+/// A word as a shell would show it: as it is when no shell would read it
+/// otherwise, else quoted ([`quote`]).
+pub fn shell_word(w: &str) -> String {
+    let plain = !w.is_empty()
+        && w.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+    if plain {
+        w.to_string()
+    } else {
+        quote(w)
+    }
+}
+
+/// Words as a shell command line ([`shell_word`] each, spaces between):
+/// what the user would type to run them again.
+pub fn shell_line<S: AsRef<str>>(words: &[S]) -> String {
+    words
+        .iter()
+        .map(|w| shell_word(w.as_ref()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// `s` safe to print on a terminal: control characters (C0, DEL and C1,
 /// which a terminal would obey: colours, titles, cursor moves, a cleared
 /// screen) written as escapes (`\x1b`, `\u{9b}`), a backslash doubled so
@@ -142,7 +165,17 @@ pub fn visible(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::visible;
+    use super::{shell_line, visible};
+
+    #[test]
+    fn words_are_quoted_only_when_a_shell_needs_it() {
+        assert_eq!(shell_line(&["python", "train.py"]), "python train.py");
+        assert_eq!(
+            shell_line(&["echo", "a b", "it's", ""]),
+            "echo 'a b' 'it'\\''s' ''"
+        );
+        assert_eq!(shell_line(&["sh", "-c", "exit 3"]), "sh -c 'exit 3'");
+    }
 
     #[test]
     fn control_characters_become_escapes() {

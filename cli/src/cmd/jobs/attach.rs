@@ -67,7 +67,7 @@ fn latest() -> Result<(Registry, Job)> {
         visible(&format!(
             "attaching to job {}{name} ({})",
             job.id,
-            record.command.join(" ")
+            record.shown_command()
         ))
     );
     Ok((registry, job))

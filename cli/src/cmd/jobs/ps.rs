@@ -22,6 +22,9 @@ struct Row {
     /// The state as the table shows it.
     #[serde(skip)]
     described: String,
+    /// The command as the table shows it (a protected line as typed).
+    #[serde(skip)]
+    shown: String,
     exit_code: Option<i32>,
     signal: Option<i32>,
     started_ms: u64,
@@ -88,6 +91,7 @@ impl Row {
             }
         });
         let (program_running, described) = (r.orphan().is_some(), r.describe());
+        let shown = r.shown_command();
         let end = match status {
             Status::Exited(_) | Status::Killed(_) | Status::Failed => {
                 r.ended_ms.unwrap_or(r.started_ms)
@@ -107,6 +111,7 @@ impl Row {
             state: status.to_string(),
             program_running,
             described,
+            shown,
             exit_code,
             signal,
             started_ms: r.started_ms,
@@ -202,7 +207,7 @@ fn table(rows: &[Row]) -> String {
             } else {
                 "-".into()
             },
-            shorten(&shell_words(&r.command), 48),
+            shorten(&r.shown, 48),
             r.log.clone(),
         ]);
         // Nothing from the file system or the program reaches the
@@ -234,27 +239,6 @@ fn table(rows: &[Row]) -> String {
         out.push('\n');
     }
     out
-}
-
-/// The command as a shell would show it: words with odd characters quoted.
-fn shell_words(words: &[String]) -> String {
-    words
-        .iter()
-        .map(|w| {
-            if !w.is_empty()
-                && w.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
-            {
-                w.clone()
-            } else {
-                format!("'{}'", w.replace('\'', "'\\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
 }
 
 fn shorten(s: &str, max: usize) -> String {
@@ -312,14 +296,6 @@ mod tests {
     }
 
     #[test]
-    fn commands_are_quoted_like_a_shell() {
-        let w = |v: &[&str]| shell_words(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        assert_eq!(w(&["python", "train.py"]), "python train.py");
-        assert_eq!(w(&["echo", "a b", "it's"]), "echo 'a b' 'it'\\''s'");
-        assert_eq!(w(&["x\ny"]), "'x?y'");
-    }
-
-    #[test]
     fn cells_show_control_characters_as_escapes() {
         let rows = [Row {
             id: "1".into(),
@@ -328,6 +304,7 @@ mod tests {
             state: "running".into(),
             program_running: false,
             described: "running".into(),
+            shown: "\u{1b}]0;title\u{7}".into(),
             exit_code: None,
             signal: None,
             started_ms: 0,

@@ -42,13 +42,11 @@ pub fn prepare(args: &RerunArgs, quiet: bool) -> Result<Again> {
         .map_err(|why| Error::new(EXIT_NO_JOB, format!("job {}: {why}", job.id)))?;
     let options = record.options.unwrap_or_default();
     let argv = argv_of(&job, &record)?;
-    let shown_command = visible(
-        &argv
-            .iter()
-            .map(|a| shell_word(&a.to_string_lossy()))
-            .collect::<Vec<_>>()
-            .join(" "),
-    );
+    let words: Vec<String> = argv
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let shown_command = visible(&crate::sys::words::shell_line(&words));
     std::env::set_current_dir(&record.cwd).map_err(|e| {
         Error::new(
             EXIT_NO_JOB,
@@ -147,18 +145,6 @@ pub fn prepare(args: &RerunArgs, quiet: bool) -> Result<Again> {
     })
 }
 
-/// A word as a shell would show it: quoted unless plain.
-fn shell_word(w: &str) -> String {
-    let plain = !w.is_empty()
-        && w.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
-    if plain {
-        w.to_string()
-    } else {
-        crate::sys::words::quote(w)
-    }
-}
-
 fn relay_of(o: RunOptions) -> Choice {
     if o.relay_always {
         Choice::Always
@@ -182,10 +168,7 @@ fn argv_of(job: &Job, record: &Record) -> Result<Vec<OsString>> {
         return Ok(argv);
     }
     let words = &record.command;
-    let line = record.options.is_none()
-        && words.len() == 1
-        && words[0].contains(char::is_whitespace)
-        && !std::path::Path::new(&words[0]).exists();
+    let line = record.is_line() && !std::path::Path::new(&words[0]).exists();
     if line {
         return Err(Error::new(
             EXIT_NO_JOB,

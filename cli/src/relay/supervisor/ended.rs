@@ -32,7 +32,7 @@ pub fn notifications_path(job: &Job) -> PathBuf {
 /// after 3h12m`. Nothing from the program or the command line reaches the
 /// terminal unescaped.
 pub fn line(r: &Record) -> String {
-    let command = crate::sys::words::visible(&r.command.join(" "));
+    let command = crate::sys::words::visible(&r.shown_command());
     let command = if command.chars().count() > 60 {
         let mut c: String = command.chars().take(59).collect();
         c.push('…');
@@ -44,8 +44,11 @@ pub fn line(r: &Record) -> String {
         .ended_ms
         .unwrap_or(r.started_ms)
         .saturating_sub(r.started_ms);
+    let name = r.name.as_deref().map_or(String::new(), |n| {
+        format!(" '{}'", crate::sys::words::visible(n))
+    });
     format!(
-        "hupsafe: job {} ({command}) {} after {}\n",
+        "hupsafe: job {}{name} ({command}) {} after {}\n",
         r.id,
         r.describe(),
         duration(took)
@@ -166,6 +169,14 @@ mod tests {
             line(&r),
             "hupsafe: job 3 (python3 train.py) exited 0 after 3h12m\n"
         );
+        // Words quoted as a shell would, and the name.
+        r.command = vec!["sh".into(), "-c".into(), "exit 3".into()];
+        r.name = Some("train".into());
+        assert_eq!(
+            line(&r),
+            "hupsafe: job 3 'train' (sh -c 'exit 3') exited 0 after 3h12m\n"
+        );
+        r.name = None;
         r.command = vec!["evil\u{1b}]0;x\u{7}".into(), "x".repeat(100)];
         let l = line(&r);
         assert!(!l.trim_end().chars().any(|c| c.is_control()), "{l:?}");
