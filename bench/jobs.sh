@@ -11,6 +11,13 @@
 #   ps       `hupsafe ps` with 1,000 finished jobs in the registry (copies of
 #            one real job's directory, each with its own id), median of 20
 #            goal: < 50 ms
+#   expiry   `hupsafe -d true` with those 1,000 jobs and `keep_finished = 7d`
+#            in the config file, against the same start without it
+#            (interleaved, median of BENCH_STARTS each): what the automatic
+#            removal of old jobs costs a start; goal: < 1 ms more
+#   complete `hupsafe __jobs` (what the completion scripts run at TAB where
+#            a job goes: every id and name) with those 1,000 jobs, median
+#            of 20
 #   memory   VmRSS (and PSS) of a detached job's supervisor, median of
 #            BENCH_JOBS idle jobs (`hupsafe -d sleep 300`); goal: <= 2 MiB.
 #            Baseline in the same run: as many jobs whose supervisors keep
@@ -91,7 +98,7 @@ EOF
 "$HUPSAFE" gc >/dev/null 2>&1 || true
 
 step "ps: 1,000 finished jobs"
-"$HUPSAFE" -d true >/dev/null
+"$HUPSAFE" -d --name bench true >/dev/null
 python3 - "$WORK/state/jobs" <<'EOF'
 import json, os, shutil, sys, time
 jobs = sys.argv[1]
@@ -120,6 +127,29 @@ for i in range(2, 1001):
         json.dump(r, f)
 EOF
 ps_ms=$(python3 bench/ps_time.py "$HUPSAFE" 1001)
+# 1,000 ids and one name.
+jobs_ms=$(python3 bench/ps_time.py "$HUPSAFE" 1001 __jobs)
+
+step "expiry: $STARTS starts with and without keep_finished, 1,000 jobs"
+export HUPSAFE_CONFIG_DIR=$WORK/config
+mkdir -m 700 "$HUPSAFE_CONFIG_DIR"
+read -r t_plain t_keep < <(python3 - "$HUPSAFE" "$STARTS" "$HUPSAFE_CONFIG_DIR/config" <<'EOF'
+import subprocess, sys, time
+hs, n, config = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+times = {"plain": [], "keep": []}
+for _ in range(n):
+    for k, text in (("plain", ""), ("keep", "keep_finished = 7d\n")):
+        with open(config, "w") as f:
+            f.write(text)
+        t0 = time.perf_counter()
+        subprocess.run([hs, "-d", "true"], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, check=True)
+        times[k].append((time.perf_counter() - t0) * 1e6)
+med = lambda v: sorted(v)[len(v) // 2]
+print("%.0f %.0f" % (med(times["plain"]), med(times["keep"])))
+EOF
+)
+unset HUPSAFE_CONFIG_DIR
 "$HUPSAFE" gc >/dev/null 2>&1 || true
 
 step "memory: $JOBS idle detached jobs"
@@ -143,6 +173,10 @@ mkdir -p target/bench
     echo
     printf '%-46s %10s\n' "hupsafe ps, 1,000 jobs, median of 20 (ms)" "$ps_ms"
     printf '%-46s %10s\n' "goal < 50 ms" "$(python3 -c "print('met' if float('$ps_ms') < 50 else 'MISSED')")"
+    printf '%-46s %10s\n' "hupsafe __jobs, 1,000 jobs, median of 20 (ms)" "$jobs_ms"
+    printf '%-46s %10s\n' "hupsafe -d true, 1,000 jobs (us)" "$t_plain"
+    printf '%-46s %10s\n' "... with keep_finished = 7d (us)" "$t_keep"
+    printf '%-46s %10s\n' "goal: keep_finished costs < 1 ms" "$( ((t_keep - t_plain < 1000)) && echo met || echo MISSED)"
     echo
     printf '%-46s %10s %10s %12s\n' "idle detached job's supervisor (KiB)" "VmRSS" "PSS" "VmRSS vs kept"
     printf '%-46s %10s %10s %12s\n' "inherited memory kept (baseline, median of $n_kept)" "$kept_kib" "$kept_pss" "1.00"

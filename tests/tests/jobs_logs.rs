@@ -324,11 +324,15 @@ fn gc_older_than_removes_finished_jobs_by_end_time() {
 #[test]
 fn keep_finished_removes_old_jobs_when_a_job_starts() {
     let jobs = Sandbox::for_jobs("logs-keep");
-    let (xdg, _) = config(&jobs, "keep_finished = 7d\n");
-    let env = Some(("XDG_CONFIG_HOME", xdg.as_str()));
-    let old = finished(&jobs, env);
-    let recent = finished(&jobs, env);
+    // Ages are faked in the records before keep_finished is turned on: a
+    // start reads the records only when its last sweep said a job may be
+    // due, and ended jobs never end again earlier, as a faked one does.
+    let old = finished(&jobs, None);
+    let recent = finished(&jobs, None);
     age(&jobs, &old, 8);
+    age(&jobs, &recent, 2);
+    let (xdg, file) = config(&jobs, "keep_finished = 7d\n");
+    let env = Some(("XDG_CONFIG_HOME", xdg.as_str()));
     // Control: the old job is there until a job starts.
     assert_eq!(ids(&jobs), vec![old.clone(), recent.clone()]);
     let (code, _, err) = jobs.run(["gc", "--older-than", "100d"]);
@@ -338,7 +342,12 @@ fn keep_finished_removes_old_jobs_when_a_job_starts() {
         "gc by hand with another age keeps it"
     );
     let new = finished(&jobs, env);
-    assert_eq!(ids(&jobs), vec![recent, new]);
+    assert_eq!(ids(&jobs), vec![recent.clone(), new.clone()]);
+    // Another age applies at the next start, whatever the last sweep
+    // found due under the old one (the recent job: in 5 days).
+    fs::write(&file, "keep_finished = 1d\n").unwrap();
+    let newer = finished(&jobs, env);
+    assert_eq!(ids(&jobs), vec![new, newer]);
 }
 
 #[test]

@@ -7,6 +7,7 @@
 //! $XDG_STATE_HOME/hupsafe/          (HUPSAFE_STATE_DIR overrides it)
 //!   next-id                         the id counter, under flock
 //!   notifications                   a line for each ended --notify job, read by the shells
+//!   expiry                          when keep_finished next has a job to remove
 //!   jobs/<id>/record.json           the job's record, replaced atomically
 //!   jobs/<id>/log                   everything the program wrote to its terminal
 //!   jobs/<id>/log.1                 with a cap (--log-max), the log before its last rotation
@@ -38,6 +39,24 @@ mod saved;
 
 pub use job::{Job, SocketPath};
 pub use record::*;
+
+/// In the state directory: when `keep_finished` next has a job to remove,
+/// and for which age (`DUE_MS AGE_MS`, milliseconds).
+pub const EXPIRY: &str = "expiry";
+
+/// The due time and age in [`EXPIRY`], if it holds them (a stamp that is
+/// missing, damaged or not a file of yours only means a sweep now).
+fn read_expiry(path: &Path) -> Option<(u64, u64)> {
+    let mut f = crate::sys::private_dir::open_nofollow(path, true).ok()?;
+    let m = f.metadata().ok()?;
+    if !m.is_file() || m.uid() != uid() || m.len() > 64 {
+        return None;
+    }
+    let mut text = String::new();
+    f.read_to_string(&mut text).ok()?;
+    let (due, age) = text.trim().split_once(' ')?;
+    Some((due.parse().ok()?, age.parse().ok()?))
+}
 
 /// The variable that overrides the directory.
 const STATE_DIR_VAR: &str = dirs::STATE.var;
@@ -347,11 +366,39 @@ impl Registry {
 
     /// `keep_finished` in the config file: removes the jobs that ended
     /// more than `age` ago. Quiet, and never an error: it runs as a job
-    /// starts, and must not hold the start up.
+    /// starts, and must not hold the start up. The records are read only
+    /// once a job may have become old enough: each sweep leaves the time
+    /// of the next in [`EXPIRY`] (a job that has not ended yet ends later,
+    /// so it cannot be due sooner), and a start before then reads that
+    /// small file alone (reading 1,000 records took 23 ms a start).
     pub fn expire(&self, age: std::time::Duration) {
-        for job in self.ended_before(age) {
-            let _ = job.remove();
+        let now = record::now_ms();
+        let age_ms = age.as_millis() as u64;
+        let stamp = self.root.join(EXPIRY);
+        if read_expiry(&stamp).is_some_and(|(due, of)| of == age_ms && now < due) {
+            return;
         }
+        let mut due = now.saturating_add(age_ms);
+        for (job, r) in self.records() {
+            let Some(ended) = r
+                .ended_ms
+                .filter(|_| r.state.is_final() && r.orphan().is_none())
+            else {
+                continue;
+            };
+            let expires = ended.saturating_add(age_ms);
+            if expires < now {
+                let _ = job.remove();
+            } else {
+                due = due.min(expires.saturating_add(1));
+            }
+        }
+        let _ = crate::sys::private_dir::replace_file(
+            &stamp,
+            format!("{due} {age_ms}\n").as_bytes(),
+            0o600,
+            false,
+        );
     }
 
     /// The job named by `query`: a number is an id (an exact id, else a
