@@ -100,7 +100,6 @@ pub const VERBS: &[&str] = &[
     "unmark",
     "marks",
     "line",
-    "__jobs",
     "help",
 ];
 
@@ -222,9 +221,6 @@ pub enum Verb {
     Line(LineVerb),
     #[command(flatten)]
     Shell(ShellVerb),
-    /// Job ids and names, one a line, for the completion scripts
-    #[command(name = "__jobs", hide = true)]
-    Jobs(JobsArgs),
     #[command(external_subcommand)]
     External(Vec<OsString>),
 }
@@ -253,17 +249,6 @@ pub struct CompletionsArgs {
     /// The shell
     #[arg(value_enum)]
     pub shell: Shell,
-}
-
-#[derive(Args, Debug)]
-pub struct JobsArgs {
-    /// Print them only if word CWORD of WORDS (0: the command) is where a
-    /// job goes (else exit 1, printing nothing)
-    #[arg(long, value_name = "CWORD", requires = "words")]
-    pub cword: Option<usize>,
-    /// The command line's words, as the shell split them
-    #[arg(last = true, value_name = "WORDS", allow_hyphen_values = true)]
-    pub words: Vec<OsString>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]

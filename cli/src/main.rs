@@ -40,9 +40,18 @@ fn hupsafe_main() -> ! {
     if args.first().is_some_and(|a| nohup::invoked_as_nohup(a)) {
         nohup::main(args);
     }
-    let status = match external_command(&args) {
-        Some(command) => run(command, Asked::default()),
-        None => real_main(),
+    // The completion scripts' own verb: not clap's (its scripts would
+    // offer it), and asked at every TAB where a job goes.
+    let status = if args
+        .get(1)
+        .is_some_and(|a| a == cmd::completions::JOBS_VERB)
+    {
+        cmd::completions::jobs(&args[2..])
+    } else {
+        match external_command(&args) {
+            Some(command) => run(command, Asked::default()),
+            None => real_main(),
+        }
     };
     let status = match status {
         Ok(()) => 0,
@@ -197,7 +206,6 @@ fn real_main() -> Result<(), Error> {
         }
         Some(Verb::InstallNohup(a)) => cmd::install_nohup::install(&a.dir),
         Some(Verb::Completions(a)) => cmd::completions::print(a.shell),
-        Some(Verb::Jobs(a)) => cmd::completions::jobs(&a),
         Some(Verb::Man) => cmd::man::print(),
         Some(Verb::Check(a)) => cmd::check::run(&a),
         Some(Verb::Doctor(a)) => cmd::doctor::run(&a),

@@ -110,6 +110,7 @@ fn bash_offers_job_ids_and_names_where_a_job_goes() {
             "hupsafe signal ''",
             "hupsafe logs 1 ''",
             "hupsafe run nig",
+            "hupsafe __",
         ],
         None,
     );
@@ -135,6 +136,7 @@ fn bash_offers_job_ids_and_names_where_a_job_goes() {
         assert!(!offered[i].contains(&name), "{at}: {}", offered[i]);
     }
     assert_eq!(offered[8], "|", "run's words are a command's");
+    assert_eq!(offered[9], "|", "the scripts' own verb is not offered");
     // The control: clap's completion alone offers no job.
     let plain = bash_offers(&w, &[&line, "hupsafe logs ''"], Some("_hupsafe"));
     assert!(
@@ -229,6 +231,8 @@ fn listing_jobs_for_completion_is_silent_without_a_registry() {
     ] {
         assert_eq!(w.run(args), (0, String::new(), String::new()), "{args:?}");
     }
+    let (code, _, err) = w.run(["__jobs", "--cword"]);
+    assert_eq!(code, 2, "{err}");
     // Where no job goes: exit 1, still silent.
     assert_eq!(
         w.run(["__jobs", "--cword", "1", "--", "hupsafe", ""]),

@@ -7,8 +7,8 @@ use std::ffi::OsString;
 
 use clap::CommandFactory;
 
-use crate::args::{Cli, JobsArgs, Shell, JOB};
-use crate::error::{write_stdout, Error, Result};
+use crate::args::{Cli, Shell, JOB};
+use crate::error::{write_stdout, Error, Result, EXIT_BAD_INPUT};
 use crate::registry::Registry;
 
 pub fn print(shell: Shell) -> Result<()> {
@@ -94,14 +94,29 @@ fn zsh_with_jobs(script: &str) -> Result<String> {
     Ok(out)
 }
 
+/// The hidden verb the scripts run: `hupsafe __jobs [--cword N -- WORDS...]`.
+/// It is not one of clap's verbs, so no completion offers it.
+pub const JOBS_VERB: &str = "__jobs";
+
 /// `hupsafe __jobs`: every job's id, then every name, one a line; with
-/// `--cword`, only when that word is where a job goes (else exit 1).
+/// `--cword N -- WORDS...` (the command line as the shell split it, WORDS[0]
+/// the command), only when word N is where a job goes (else exit 1).
 /// Silent whatever happens: its stderr would land in the user's command
 /// line, and no registry simply means no jobs.
-pub fn jobs(args: &JobsArgs) -> Result<()> {
-    if let Some(cword) = args.cword {
-        if !takes_job(&args.words, cword) {
-            std::process::exit(1);
+pub fn jobs(args: &[OsString]) -> Result<()> {
+    match args {
+        [] => {}
+        [flag, n, dashes, words @ ..] if flag == "--cword" && dashes == "--" => {
+            let cword = n.to_str().and_then(|n| n.parse::<usize>().ok());
+            if !cword.is_some_and(|n| takes_job(words, n)) {
+                std::process::exit(1);
+            }
+        }
+        _ => {
+            return Err(Error::new(
+                EXIT_BAD_INPUT,
+                "usage: hupsafe __jobs [--cword N -- WORDS...] (for the completion scripts)",
+            ))
         }
     }
     let Ok(Some(registry)) = Registry::open() else {
