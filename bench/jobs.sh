@@ -23,7 +23,8 @@
 #            Baseline in the same run: as many jobs whose supervisors keep
 #            what they inherit from the starting hupsafe (its heap, its
 #            mapped code: HUPSAFE_BENCH_KEEP_INHERITED=1), in a state
-#            directory of their own
+#            directory of their own. Then one job is attached (a client on
+#            a pty) and detached: its VmRSS while attached and after
 #
 # Knobs (environment):
 #   BENCH_STARTS   50    starts per variant
@@ -160,6 +161,37 @@ done
 read -r n_sup rss_kib pss_kib rss_max < <(python3 bench/supervisor_rss.py "$WORK/state/jobs" "$JOBS")
 read -r n_kept kept_kib kept_pss _ < <(python3 bench/supervisor_rss.py "$WORK/kept/jobs" "$JOBS")
 
+step "memory: one of them attached (on a pty), then detached"
+read -r rss_attached rss_detached < <(python3 - "$HUPSAFE" "$WORK/state/jobs" <<'EOF'
+import json, os, pty, select, sys, time
+hs, jobs = sys.argv[1], sys.argv[2]
+job = sorted(os.listdir(jobs), key=int)[0]
+sup = json.load(open(os.path.join(jobs, job, "record.json")))["writer"]["pid"]
+def rss():
+    for line in open("/proc/%d/status" % sup):
+        if line.startswith("VmRSS:"):
+            return line.split()[1]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(hs, [hs, "attach", job])
+def drain(seconds):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if select.select([fd], [], [], 0.05)[0]:
+            try:
+                os.read(fd, 4096)
+            except OSError:
+                return
+drain(1.0)
+attached = rss()
+os.write(fd, b"\x1dd")  # Ctrl-] d: detach
+drain(0.5)
+os.waitpid(pid, 0)
+time.sleep(0.2)
+print(attached, rss())
+EOF
+)
+
 ratio() { python3 -c "import sys; a, b = sys.argv[1:]; print('-' if '-' in (a, b) else '%.2f' % (float(a) / float(b)))" "$1" "$2"; }
 
 mkdir -p target/bench
@@ -182,5 +214,7 @@ mkdir -p target/bench
     printf '%-46s %10s %10s %12s\n' "inherited memory kept (baseline, median of $n_kept)" "$kept_kib" "$kept_pss" "1.00"
     printf '%-46s %10s %10s %12s\n' "hupsafe as shipped (median of $n_sup)" "$rss_kib" "$pss_kib" "$(ratio "$rss_kib" "$kept_kib")"
     printf '%-46s %10s\n' "supervisor VmRSS, largest (KiB)" "$rss_max"
+    printf '%-46s %10s\n' "... one of them while attached (KiB)" "$rss_attached"
+    printf '%-46s %10s\n' "... after its client detached (KiB)" "$rss_detached"
     printf '%-46s %10s\n' "goal VmRSS <= 2048 KiB" "$( ((rss_kib <= 2048)) && echo met || echo MISSED)"
 } | tee target/bench/jobs.txt

@@ -232,12 +232,7 @@ impl Supervisor {
         s.record.attached = s.clients.len() as u32;
         s.write_record();
         detach_from_starter(&s);
-        // What the starting hupsafe left behind is not ours to keep for
-        // the job's lifetime (bench/jobs.sh measures it: the variable is
-        // its baseline).
-        if std::env::var_os(KEEP_INHERITED_VAR).is_none() {
-            crate::sys::memory::shed_inherited();
-        }
+        shed_memory();
         Ok(s)
     }
 
@@ -370,7 +365,12 @@ impl Supervisor {
                 self.refill(i);
             }
             self.drop_stuck(held);
+            let had_clients = !self.clients.is_empty();
             self.forget_dead();
+            if had_clients && self.clients.is_empty() {
+                // Serving a client touched code an idle job does not use.
+                shed_memory();
+            }
             if self.record_dirty && self.record_written.elapsed() >= RECORD_EVERY {
                 self.write_record();
             }
@@ -529,6 +529,15 @@ fn detach_from_starter(s: &Supervisor) {
     keep.extend(s.listener.as_ref().map(|f| f.as_raw_fd()));
     keep.extend(s.clients.iter().map(|c| c.fd.as_raw_fd()));
     detach_keeping(&keep);
+}
+
+/// Gives back the memory an idle supervisor does not use: what the starting
+/// hupsafe left behind, and the code pages serving clients brought in
+/// (bench/jobs.sh measures it: the variable is its baseline).
+fn shed_memory() {
+    if std::env::var_os(KEEP_INHERITED_VAR).is_none() {
+        crate::sys::memory::shed();
+    }
 }
 
 /// What [`detach_from_starter`] does, for any supervisor: every inherited
