@@ -189,7 +189,8 @@ pub enum Verb {
     /// Make `nohup` in DIR mean hupsafe's GNU nohup drop-in (a symlink)
     #[command(name = "install-nohup")]
     InstallNohup(InstallNohupArgs),
-    /// Print a shell completion script
+    /// Print a shell completion script (it completes job ids and names from
+    /// your jobs at TAB time, asking the `hupsafe` on PATH)
     Completions(CompletionsArgs),
     /// Print the manual page (roff) on stdout
     Man,
