@@ -70,7 +70,10 @@ __hupsafe_line_open=(${__hupsafe_line_open[@]+"${__hupsafe_line_open[@]}"})
 __hupsafe_armed=
 __hupsafe_line_names=${__hupsafe_line_names-}
 declare -gA __hupsafe_line_set
-__hupsafe_alias_text=${__hupsafe_alias_text-}
+# PROMPT_COMMAND as __hupsafe_arm_last last saw it, and the stamp file
+# (empty: read the files at the next prompt).
+__hupsafe_pc=
+__hupsafe_stamp=
 # Lines of the notifications file shown already (or there before this
 # shell's first prompt); empty before it.
 __hupsafe_notify_seen=${__hupsafe_notify_seen-}
@@ -206,13 +209,44 @@ __hupsafe_notify() {
 
 # The prompt hook: applies the marks file when its text changed, drops
 # guarded jobs that are gone, and shows jobs that ended. Keeps $?.
+# The marks and notifications files are read only when one of them is
+# not older than the stamp (two stats); see __hupsafe_refresh.
 __hupsafe_prompt() {
-    local s=$? text=
+    local s=$?
     if ((${#__hupsafe_line_open[@]})); then
         __hupsafe_line_sync_open
     fi
     if [[ -n $__hupsafe_line ]]; then
         __hupsafe_line_finish "$s"
+    fi
+    if [[ -z $__hupsafe_stamp || ! $__hupsafe_stamp -nt $__hupsafe_marks_file ||
+        ! $__hupsafe_stamp -nt $__hupsafe_notify_file ||
+        (-n $__hupsafe_marks_text && ! -e $__hupsafe_marks_file) ]]; then
+        __hupsafe_refresh
+    fi
+    if ((${#__hupsafe_guard[@]})); then
+        __hupsafe_guard_prune
+    fi
+    # Arms the DEBUG trap for the next line: here when this hook is all
+    # of PROMPT_COMMAND, else from its last entry (__hupsafe_arm).
+    if [[ ${PROMPT_COMMAND[*]-} == __hupsafe_prompt ]]; then
+        __hupsafe_armed=$HISTCMD
+    elif [[ ${PROMPT_COMMAND[*]-} != "$__hupsafe_pc" ]]; then
+        __hupsafe_arm_last
+    fi
+    return "$s"
+}
+
+# Reads the marks file (applied when its text changed) and shows the
+# notifications. The stamp, a file in the private scratch directory, is
+# written first: a file changed after it has an mtime not older than the
+# stamp's (the clock is coarse: equal counts as changed), so the next
+# prompt looks again; one changed before it is read now.
+__hupsafe_refresh() {
+    local text=
+    __hupsafe_stamp=
+    if [[ -n $__hupsafe_line_dir ]] && printf x 2>/dev/null 1<>"$__hupsafe_line_dir/$$.stamp"; then
+        __hupsafe_stamp=$__hupsafe_line_dir/$$.stamp
     fi
     if [[ -r $__hupsafe_marks_file ]]; then
         IFS= read -r -d '' text <"$__hupsafe_marks_file" 2>/dev/null || :
@@ -221,17 +255,7 @@ __hupsafe_prompt() {
         __hupsafe_marks_text=$text
         __hupsafe_load "$text"
     fi
-    if ((${#__hupsafe_guard[@]})); then
-        __hupsafe_guard_prune
-    fi
     __hupsafe_notify
-    text="${!BASH_ALIASES[*]}=${BASH_ALIASES[*]}"
-    if [[ $text != "$__hupsafe_alias_text" ]]; then
-        __hupsafe_alias_text=$text
-        __hupsafe_line_words
-    fi
-    __hupsafe_arm_last
-    return "$s"
 }
 
 # Guards a job (its process group id) against bash's hangup: see above.
@@ -269,19 +293,14 @@ __hupsafe_hangup() {
 # --- Protected lines -------------------------------------------------------
 
 # The names that make a line protected (marks with their function, the
-# prefix, aliases whose first word is one of them), as a set: most lines
-# have none of them as a word and cost a split and a few lookups.
+# prefix), as a set: most lines have none of them as a word and cost a
+# split and a few lookups. An alias whose first word is one of them
+# protects its line too (looked up when the line has it as a word).
 __hupsafe_line_words() {
-    local names=" ${__hupsafe_defined[*]-} " a first n
+    local names=" ${__hupsafe_defined[*]-} " n
     if [[ -n $__hupsafe_prefix && $(declare -f "$__hupsafe_prefix" 2>/dev/null) == *__hupsafe_prefixed* ]]; then
         names+="$__hupsafe_prefix "
     fi
-    for a in "${!BASH_ALIASES[@]}"; do
-        first=${BASH_ALIASES[$a]}
-        first=${first#"${first%%[![:space:]]*}"}
-        first=${first%%[[:space:]]*}
-        [[ -n $first && $names == *" $first "* ]] && names+="$a "
-    done
     __hupsafe_line_names=$names
     __hupsafe_line_set=()
     local -
@@ -289,6 +308,16 @@ __hupsafe_line_words() {
     for n in $names; do
         __hupsafe_line_set[$n]=1
     done
+}
+
+# Whether the word $1 is a protected name, or an alias whose first word is.
+__hupsafe_line_name() {
+    [[ -n ${__hupsafe_line_set[$1]+x} ]] && return 0
+    [[ -n ${BASH_ALIASES[$1]+x} ]] || return 1
+    local first=${BASH_ALIASES[$1]}
+    first=${first#"${first%%[![:space:]]*}"}
+    first=${first%%[[:space:]]*}
+    [[ -n $first && -n ${__hupsafe_line_set[$first]+x} ]]
 }
 
 # Whether the line $1 has a protected name in a command position: the
@@ -301,15 +330,8 @@ __hupsafe_line_words() {
 __hupsafe_line_marked() {
     ((${#__hupsafe_line_set[@]})) || return 1
     local text=$1 w cmd=1 re
-    # Fast path: none of the names is a word of the line (split on blanks
-    # and operators).
-    local - IFS=$' \t\n;&|(){}<>'
+    local - IFS=$' \t\n'
     set -f
-    for w in $text ''; do
-        [[ -n $w && -n ${__hupsafe_line_set[$w]+x} ]] && break
-    done
-    [[ -n $w ]] || return 1
-    IFS=$' \t\n'
     re="'[^']*'|\"[^\"]*\"|\`[^\`]*\`|[\$<>]\([^()]*\)"
     while [[ $text =~ $re ]]; do
         text=${text/"${BASH_REMATCH[0]}"/ q }
@@ -332,7 +354,7 @@ __hupsafe_line_marked() {
         *'>'* | *'<'*) continue ;;
         [A-Za-z_]*=*) [[ $w =~ $assign ]] && continue ;;
         esac
-        if [[ $__hupsafe_line_names == *" $w "* ]]; then
+        if __hupsafe_line_name "$w"; then
             __hupsafe_line_word=$w
             return 0
         fi
@@ -348,6 +370,11 @@ __hupsafe_arm() {
 }
 
 __hupsafe_arm_last() {
+    if [[ ${PROMPT_COMMAND[*]-} == __hupsafe_prompt ]]; then
+        # Ours alone: __hupsafe_prompt arms.
+        __hupsafe_pc=__hupsafe_prompt
+        return 0
+    fi
     if [[ -n ${PROMPT_COMMAND+x} && ${PROMPT_COMMAND@a} == *a* ]]; then
         [[ ${PROMPT_COMMAND[${#PROMPT_COMMAND[@]}-1]} == __hupsafe_arm ]] ||
             PROMPT_COMMAND+=(__hupsafe_arm)
@@ -358,6 +385,7 @@ __hupsafe_arm_last() {
         *) PROMPT_COMMAND="${PROMPT_COMMAND-}${PROMPT_COMMAND:+;}__hupsafe_arm" ;;
         esac
     fi
+    __hupsafe_pc=${PROMPT_COMMAND[*]-}
 }
 
 # The DEBUG trap, at the first command of a line typed at the prompt: is
@@ -386,6 +414,22 @@ __hupsafe_debug() {
     if ((HISTCMD != n)) && [[ $text != *"$BASH_COMMAND"* ]]; then
         return 0
     fi
+    # Most lines have none of the names as a word (split on blanks and
+    # operators; pathname expansion off when the line has a glob
+    # character): done here, in this function, for the cost of a call.
+    ((${#__hupsafe_line_set[@]})) || return 0
+    local w found='' IFS=$' \t\n;&|(){}<>'
+    if [[ $text == *[\*\?\[]* ]]; then
+        local -
+        set -f
+    fi
+    for w in $text; do
+        [[ -n $w ]] || continue
+        [[ -n ${__hupsafe_line_set[$w]+x} ]] && found=1 && break
+        [[ -n ${BASH_ALIASES[$w]+x} ]] && __hupsafe_line_name "$w" && found=1 && break
+    done
+    [[ -n $found ]] || return 0
+    unset IFS
     __hupsafe_line_marked "$text" || return 0
     __hupsafe_line_begin "$text"
 }
@@ -613,5 +657,8 @@ __hupsafe_arm_last
 # Marks apply at once in an interactive shell (re-sourcing reapplies them).
 if [[ $- == *i* ]]; then
     __hupsafe_marks_text=$'\001'
+    __hupsafe_stamp=
     __hupsafe_prompt
+    # Armed by the first prompt, not by the rest of ~/.bashrc.
+    __hupsafe_armed=
 fi

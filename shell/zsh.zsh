@@ -58,7 +58,10 @@ typeset -g __hupsafe_run_bin=
 # unprotected), empty between lines.
 (( ${+__hupsafe_line} )) || typeset -g __hupsafe_line=
 (( ${+__hupsafe_line_open} )) || typeset -ga __hupsafe_line_open
-typeset -g __hupsafe_line_names= __hupsafe_line_re= __hupsafe_line_word=
+typeset -g __hupsafe_line_names= __hupsafe_line_word=
+typeset -ga __hupsafe_line_list
+# The stamp file (empty: read the files at the next precmd).
+typeset -g __hupsafe_stamp=
 # Where ended jobs started with --notify leave a line each, and how many
 # lines of it were shown already (or there before this shell's first
 # prompt; empty before it).
@@ -158,14 +161,36 @@ __hupsafe_notify() {
 }
 
 # The precmd hook: applies the marks file when its text changed, and shows
-# jobs that ended. Keeps $?.
+# jobs that ended. Keeps $?. The files are read only when one of them is
+# not older than the stamp (see __hupsafe_refresh).
 __hupsafe_precmd() {
-    local s=$? text=
+    local s=$?
     if (( $#__hupsafe_line_open )); then
         __hupsafe_line_sync_open
     fi
     if [[ -n $__hupsafe_line ]]; then
         __hupsafe_line_finish $s
+    fi
+    if [[ -n $__hupsafe_stamp &&
+        ( $__hupsafe_stamp -nt $__hupsafe_marks_file ||
+            ( ! -e $__hupsafe_marks_file && -z $__hupsafe_marks_text ) ) &&
+        ( ! -e $__hupsafe_notify_file || $__hupsafe_stamp -nt $__hupsafe_notify_file ) ]]; then
+        return $s
+    fi
+    __hupsafe_refresh
+    return $s
+}
+
+# Reads the marks file (applied when its text changed) and shows the
+# notifications. The stamp, a file in the private scratch directory, is
+# written first: a file changed after it has an mtime not older than the
+# stamp's (the clock is coarse: equal counts as changed), so the next
+# precmd looks again; one changed before it is read now.
+__hupsafe_refresh() {
+    local text=
+    __hupsafe_stamp=
+    if [[ -n $__hupsafe_line_dir ]] && { print -n x } 2>/dev/null 1<>$__hupsafe_line_dir/$$.stamp; then
+        __hupsafe_stamp=$__hupsafe_line_dir/$$.stamp
     fi
     # $(<file) reads in the shell, no process started, in one read(2)
     # (zsh's `read -d ''` reads byte by byte: ~600 us for 1 kB).
@@ -177,14 +202,13 @@ __hupsafe_precmd() {
         __hupsafe_load "$text"
     fi
     __hupsafe_notify
-    return $s
 }
 
 # --- Protected lines -------------------------------------------------------
 
 # The names that make a line protected (marks with their function, the
-# prefix), and a regex that finds any of them as a word: most lines fail
-# it at once.
+# prefix), as a list: most lines have none of them as a word, which one
+# array intersection tells.
 __hupsafe_line_words() {
     emulate -L zsh
     local -a names=($__hupsafe_defined)
@@ -192,12 +216,7 @@ __hupsafe_line_words() {
         names+=($__hupsafe_prefix)
     fi
     __hupsafe_line_names=" ${(j: :)names} "
-    if (( $#names )); then
-        local alt=${(j:|:)${${names//./\\.}//+/\\+}}
-        __hupsafe_line_re="(^|[^A-Za-z0-9_.+/-])($alt)([^A-Za-z0-9_.+/-]|\$)"
-    else
-        __hupsafe_line_re=
-    fi
+    __hupsafe_line_list=($names)
 }
 
 # Whether the line $1 (aliases expanded) has a protected name in a command
@@ -208,7 +227,10 @@ __hupsafe_line_words() {
 __hupsafe_line_marked() {
     emulate -L zsh
     setopt extended_glob
-    [[ -n $__hupsafe_line_re && $1 =~ $__hupsafe_line_re ]] || return 1
+    # The words of the line, split on everything a name cannot hold.
+    local -a words=(${=1//[^A-Za-z0-9_.+\/-]/ })
+    words=(${words:*__hupsafe_line_list})
+    (( $#words )) || return 1
     local text=$1 w
     local -i cmd=1
     text=${text//[A-Za-z0-9_.:-]##[[:space:]]#\(\)[[:space:]]#\{[^\}]#\}/ ; }
@@ -237,7 +259,7 @@ __hupsafe_line_marked() {
 
 # preexec: $1 is the line as typed, $3 the text run (aliases expanded).
 __hupsafe_preexec() {
-    [[ -n $__hupsafe_line_re ]] || return 0
+    (( $#__hupsafe_line_list )) || return 0
     __hupsafe_line_marked "$3" || return 0
     __hupsafe_line_begin "${1:-$3}"
 }
@@ -459,5 +481,6 @@ fi
 # Marks apply at once in an interactive shell (re-sourcing reapplies them).
 if [[ -o interactive ]]; then
     __hupsafe_marks_text=$'\001'
+    __hupsafe_stamp=
     __hupsafe_precmd
 fi
