@@ -74,6 +74,11 @@ declare -gA __hupsafe_line_set
 # (empty: read the files at the next prompt).
 __hupsafe_pc=
 __hupsafe_stamp=
+# What this shell's standby is known by (kept when re-sourced), and
+# whether one should be on its way (then a line that finds none waits a
+# little for it).
+__hupsafe_token=${__hupsafe_token:-$$-$RANDOM$RANDOM}
+__hupsafe_standby_coming=
 # Lines of the notifications file shown already (or there before this
 # shell's first prompt); empty before it.
 __hupsafe_notify_seen=${__hupsafe_notify_seen-}
@@ -449,9 +454,12 @@ __hupsafe_line_begin() {
     [[ -t 0 ]] && __hupsafe_line_ttyin=1
     __hupsafe_line_bang=${!-}
     exec {__hupsafe_line_o}>&1 {__hupsafe_line_e}>&2
-    if ((o || e)); then
+    if ((o)) && __hupsafe_standby_take "$1"; then
+        : # The standby is the line's job now.
+    elif ((o || e)); then
         if ! reply=$(
             "$__hupsafe_run_bin" line start --text "$1" --shell-pid "$$" \
+                --token "$__hupsafe_token" \
                 --screen "$((o ? __hupsafe_line_o : __hupsafe_line_e))"
         ) || [[ $reply != *$'\n'*$'\n'*$'\n'* ]]; then
             printf 'hupsafe: running this line unprotected\n' >&2
@@ -459,6 +467,8 @@ __hupsafe_line_begin() {
             __hupsafe_line=-
             return 0
         fi
+        # It started a standby for the next line.
+        __hupsafe_standby_coming=1
         id=${reply%%$'\n'*}
         reply=${reply#*$'\n'}
         pty=${reply%%$'\n'*}
@@ -489,6 +499,55 @@ __hupsafe_line_begin() {
     if ((e)); then
         if ((o)); then exec 2>&1; else exec 2>|"$pty"; fi
     fi
+}
+
+# Hands the line $1 to this shell's standby (a job prepared ahead, see
+# shell/README.md) with builtins only: reads its announcement and checks
+# what it names (this shell's token and environment, a live standby, FIFOs
+# and a pty of the user's own, no symbolic links), writes `PWD NUL LINE
+# NUL` to its `take` FIFO and reads the job's id from `taken`. Sets the
+# caller's id, pty and preload, and __hupsafe_line_jobdir. Fails when
+# anything is not as it should be: the line is then started the slow way.
+__hupsafe_standby_take() {
+    local f=$__hupsafe_line_dir/$$.standby a sb n reply='' i
+    [[ -n $__hupsafe_line_dir ]] || return 1
+    if [[ ! -e $f && -n $__hupsafe_standby_coming ]]; then
+        # The last one's successor is still preparing (a line typed just
+        # after the prompt): it writes a byte to `ready` once announced.
+        local r=$__hupsafe_line_dir/$$.ready
+        for ((i = 0; i < 4; i++)); do
+            [[ -p $r && ! -L $r && -O $r ]] || break
+            IFS= read -r -t 0.025 -N 1 n 0<>"$r" 2>/dev/null
+            [[ -e $f ]] && break
+        done
+    fi
+    __hupsafe_standby_coming=
+    [[ -f $f && ! -L $f && -O $f ]] || return 1
+    mapfile -d '' -t a <"$f" 2>/dev/null || return 1
+    ((${#a[@]} == 8)) || return 1
+    [[ ${a[0]} == hupsafe-standby-1 && ${a[1]} == "$__hupsafe_token" &&
+        ${a[3]} == "${HUPSAFE_STATE_DIR-}|${XDG_STATE_HOME-}|${HOME-}|${HUPSAFE_CONFIG_DIR-}|${XDG_CONFIG_HOME-}|${HUPSAFE_LIB_DIR-}|${LD_PRELOAD-}|${HUPSAFE_JOB-}" &&
+        -n ${a[2]} && ${a[2]} != *[!0-9]* ]] || return 1
+    kill -0 "${a[2]}" 2>/dev/null || return 1
+    sb=${a[4]} n=${a[5]#/dev/pts/}
+    [[ ${a[5]} == /dev/pts/* && -n $n && $n != *[!0-9]* && -c ${a[5]} && -O ${a[5]} ]] || return 1
+    [[ -p $sb/take && ! -L $sb/take && -O $sb/take &&
+        -p $sb/taken && ! -L $sb/taken && -O $sb/taken ]] || return 1
+    { printf '%s\0%s\0' "$PWD" "$1" 1<>"$sb/take" && IFS= read -r -t 2 reply; } 0<>"$sb/taken" 2>/dev/null
+    [[ -n $reply && $reply != *[!0-9]* ]] || return 1
+    id=$reply pty=${a[5]} preload=${a[6]}
+    __hupsafe_line_jobdir=${a[7]}/$reply
+    __hupsafe_standby_coming=1
+}
+
+# Starts this shell's first standby, in the background (the binary forks
+# and returns): only for a shell on a terminal with something to protect.
+__hupsafe_standby_start() {
+    [[ -n $__hupsafe_line_dir && -t 1 && -x $__hupsafe_bin ]] || return 0
+    ((${#__hupsafe_line_set[@]})) || return 0
+    "$__hupsafe_bin" line standby --shell-pid "$$" --token "$__hupsafe_token" --screen 1 \
+        2>/dev/null </dev/null || return 0
+    __hupsafe_standby_coming=1
 }
 
 # At the next prompt: the output shown, then the shell as it was.
@@ -661,4 +720,5 @@ if [[ $- == *i* ]]; then
     __hupsafe_prompt
     # Armed by the first prompt, not by the rest of ~/.bashrc.
     __hupsafe_armed=
+    __hupsafe_standby_start
 fi

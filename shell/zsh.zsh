@@ -51,6 +51,11 @@ fi
 # it compares the value with its parent shell's pid.
 export HUPSAFE_SHELL_PID=$$
 typeset -g __hupsafe_run_bin=
+# What this shell's standby is known by (kept when re-sourced), and
+# whether one should be on its way (then a line that finds none waits a
+# little for it).
+typeset -g __hupsafe_token=${__hupsafe_token:-$$-$RANDOM$RANDOM}
+typeset -g __hupsafe_standby_coming=
 # Re-sourcing keeps what an earlier copy defined, so it can be undone.
 (( ${+__hupsafe_marks_text} )) || typeset -g __hupsafe_marks_text=
 (( ${+__hupsafe_defined} )) || typeset -ga __hupsafe_defined
@@ -281,8 +286,11 @@ __hupsafe_line_begin() {
     [[ -t 0 ]] && __hupsafe_line_ttyin=1
     typeset -gi __hupsafe_line_o __hupsafe_line_e
     exec {__hupsafe_line_o}>&1 {__hupsafe_line_e}>&2
-    if (( o || e )); then
+    if (( o )) && __hupsafe_standby_take "$1"; then
+        : # The standby is the line's job now.
+    elif (( o || e )); then
         if ! reply=$("$__hupsafe_run_bin" line start --text "$1" --shell-pid $$ \
+                --token $__hupsafe_token \
                 --screen $(( o ? __hupsafe_line_o : __hupsafe_line_e ))) ||
             [[ $reply != *$'\n'*$'\n'*$'\n'* ]]; then
             print -ru2 -- "hupsafe: running this line unprotected"
@@ -290,6 +298,8 @@ __hupsafe_line_begin() {
             __hupsafe_line=-
             return 0
         fi
+        # It started a standby for the next line.
+        __hupsafe_standby_coming=1
         local -a parts=("${(@f)reply}")
         id=$parts[1] pty=$parts[2] preload=$parts[3]
         typeset -g __hupsafe_line_jobdir=$parts[4]
@@ -324,6 +334,58 @@ __hupsafe_line_begin() {
     if (( e )); then
         if (( o )); then exec 2>&1; else exec 2>|$pty; fi
     fi
+}
+
+# Hands the line $1 to this shell's standby (a job prepared ahead, see
+# shell/README.md) with builtins only: reads its announcement and checks
+# what it names (this shell's token and environment, a live standby, FIFOs
+# and a pty of the user's own, no symbolic links), writes `PWD NUL LINE
+# NUL` to its `take` FIFO and reads the job's id from `taken`. Sets the
+# caller's id, pty and preload, and __hupsafe_line_jobdir. Fails when
+# anything is not as it should be: the line is then started the slow way.
+__hupsafe_standby_take() {
+    emulate -L zsh
+    local f=$__hupsafe_line_dir/$$.standby text sb n reply= i
+    local -a a
+    [[ -n $__hupsafe_line_dir ]] || return 1
+    if [[ ! -e $f && -n $__hupsafe_standby_coming ]]; then
+        # The last one's successor is still preparing (a line typed just
+        # after the prompt): it writes a byte to `ready` once announced.
+        local r=$__hupsafe_line_dir/$$.ready
+        for (( i = 0; i < 4; i++ )); do
+            [[ -p $r && ! -L $r && -O $r ]] || break
+            read -r -t 0.025 -k 1 n 0<>$r 2>/dev/null
+            [[ -e $f ]] && break
+        done
+    fi
+    __hupsafe_standby_coming=
+    [[ -f $f && ! -L $f && -O $f ]] || return 1
+    text=$(<$f) 2>/dev/null || return 1
+    a=("${(@0)${text%$'\0'}}")
+    (( $#a == 8 )) || return 1
+    [[ $a[1] == hupsafe-standby-1 && $a[2] == $__hupsafe_token &&
+        $a[4] == "${HUPSAFE_STATE_DIR-}|${XDG_STATE_HOME-}|${HOME-}|${HUPSAFE_CONFIG_DIR-}|${XDG_CONFIG_HOME-}|${HUPSAFE_LIB_DIR-}|${LD_PRELOAD-}|${HUPSAFE_JOB-}" &&
+        $a[3] == <-> ]] || return 1
+    kill -0 $a[3] 2>/dev/null || return 1
+    sb=$a[5] n=${a[6]#/dev/pts/}
+    [[ $a[6] == /dev/pts/<-> && -c $a[6] && -O $a[6] ]] || return 1
+    [[ -p $sb/take && ! -L $sb/take && -O $sb/take &&
+        -p $sb/taken && ! -L $sb/taken && -O $sb/taken ]] || return 1
+    { printf '%s\0%s\0' "$PWD" "$1" 1<>$sb/take && IFS= read -r -t 2 reply } 0<>$sb/taken 2>/dev/null
+    [[ $reply == <-> ]] || return 1
+    id=$reply pty=$a[6] preload=$a[7]
+    typeset -g __hupsafe_line_jobdir=$a[8]/$reply
+    __hupsafe_standby_coming=1
+}
+
+# Starts this shell's first standby, in the background (the binary forks
+# and returns): only for a shell on a terminal with something to protect.
+__hupsafe_standby_start() {
+    [[ -n $__hupsafe_line_dir && -t 1 && -x $__hupsafe_bin ]] || return 0
+    (( $#__hupsafe_line_list )) || return 0
+    "$__hupsafe_bin" line standby --shell-pid $$ --token $__hupsafe_token --screen 1 \
+        2>/dev/null </dev/null || return 0
+    __hupsafe_standby_coming=1
 }
 
 # At the next prompt: the output shown, then the shell as it was.
@@ -483,4 +545,5 @@ if [[ -o interactive ]]; then
     __hupsafe_marks_text=$'\001'
     __hupsafe_stamp=
     __hupsafe_precmd
+    __hupsafe_standby_start
 fi

@@ -52,25 +52,33 @@ pub struct Parts {
     pub reader: Option<File>,
     pub screen: Option<OwnedFd>,
     pub shell: Option<ProcId>,
+    /// Already off the starter's stdio and directory (a standby is).
+    pub detached: bool,
 }
 
 /// Starts the supervisor in a process of its own; returns here once it is
 /// on its way.
 pub fn spawn(parts: Parts) -> Result<()> {
     if super::super::fork_supervisor(true)? {
-        let code = match Supervisor::new(parts) {
-            Ok(mut s) => {
-                s.relay();
-                s.finish();
-                0
-            }
-            Err(()) => 1,
-        };
-        signal_hook::low_level::exit(code)
+        run(parts)
     }
     // Our copies of the pty, the socket and the FIFOs close here.
     drop(parts);
     Ok(())
+}
+
+/// Makes this process the line's supervisor (a standby taking its line
+/// does this; `spawn` in a new process).
+pub fn run(parts: Parts) -> ! {
+    let code = match Supervisor::new(parts) {
+        Ok(mut s) => {
+            s.relay();
+            s.finish();
+            0
+        }
+        Err(()) => 1,
+    };
+    signal_hook::low_level::exit(code)
 }
 
 /// A `line end` waiting for the output to reach the user's terminal.
@@ -125,6 +133,7 @@ impl Supervisor {
             reader,
             screen,
             shell,
+            detached,
         } = parts;
         for sig in [
             libc::SIGHUP,
@@ -194,7 +203,9 @@ impl Supervisor {
         keep.extend(s.slave.as_ref().map(|f| f.as_raw_fd()));
         keep.extend(s.listener.as_ref().map(|f| f.as_raw_fd()));
         keep.extend(s.screen.as_ref().map(|f| f.as_raw_fd()));
-        detach_keeping(&keep);
+        if !detached {
+            detach_keeping(&keep);
+        }
         let _ = s.job.write_record(&s.record);
         Ok(s)
     }
