@@ -337,14 +337,20 @@ __hupsafe_line_marked() {
     local text=$1 w cmd=1 re
     local - IFS=$' \t\n'
     set -f
-    re="'[^']*'|\"[^\"]*\"|\`[^\`]*\`|[\$<>]\([^()]*\)"
-    while [[ $text =~ $re ]]; do
-        text=${text/"${BASH_REMATCH[0]}"/ q }
-    done
-    re="[A-Za-z0-9_.:-]+[[:space:]]*\(\)[[:space:]]*\{[^}]*\}"
-    while [[ $text =~ $re ]]; do
-        text=${text/"${BASH_REMATCH[0]}"/ ; }
-    done
+    # (Each regex is compiled where it is used: only when the line has a
+    # character it could match.)
+    if [[ $text == *[\'\"\`]* || $text == *[\$\<\>]\(* ]]; then
+        re="'[^']*'|\"[^\"]*\"|\`[^\`]*\`|[\$<>]\([^()]*\)"
+        while [[ $text =~ $re ]]; do
+            text=${text/"${BASH_REMATCH[0]}"/ q }
+        done
+    fi
+    if [[ $text == *\(*\)* ]]; then
+        re="[A-Za-z0-9_.:-]+[[:space:]]*\(\)[[:space:]]*\{[^}]*\}"
+        while [[ $text =~ $re ]]; do
+            text=${text/"${BASH_REMATCH[0]}"/ ; }
+        done
+    fi
     re='[;&|(){}]'
     text=${text//$re/ ; }
     local assign='^[A-Za-z_][A-Za-z0-9_]*(\[[^]]*\])?\+?='
