@@ -509,8 +509,9 @@ __hupsafe_line_begin() {
 
 # Hands the line $1 to this shell's standby (a job prepared ahead, see
 # shell/README.md) with builtins only: reads its announcement and checks
-# what it names (this shell's token and environment, a live standby, FIFOs
-# and a pty of the user's own, no symbolic links), writes `PWD NUL LINE
+# what it names (this shell's token and environment, a live standby on
+# this stdout's terminal, FIFOs and a pty of the user's own, no symbolic
+# links), writes `PWD NUL LINE
 # NUL` to its `take` FIFO and reads the job's id from `taken`. Sets the
 # caller's id, pty and preload, and __hupsafe_line_jobdir. Fails when
 # anything is not as it should be: the line is then started the slow way.
@@ -530,11 +531,13 @@ __hupsafe_standby_take() {
     __hupsafe_standby_coming=
     [[ -f $f && ! -L $f && -O $f ]] || return 1
     mapfile -d '' -t a <"$f" 2>/dev/null || return 1
-    ((${#a[@]} == 8)) || return 1
+    ((${#a[@]} == 9)) || return 1
     [[ ${a[0]} == hupsafe-standby-1 && ${a[1]} == "$__hupsafe_token" &&
         ${a[3]} == "${HUPSAFE_STATE_DIR-}|${XDG_STATE_HOME-}|${HOME-}|${HUPSAFE_CONFIG_DIR-}|${XDG_CONFIG_HOME-}|${HUPSAFE_LIB_DIR-}|${LD_PRELOAD-}|${HUPSAFE_JOB-}" &&
         -n ${a[2]} && ${a[2]} != *[!0-9]* ]] || return 1
     kill -0 "${a[2]}" 2>/dev/null || return 1
+    # Its terminal is still this shell's stdout.
+    [[ -n ${a[8]} && /proc/self/fd/1 -ef ${a[8]} ]] || return 1
     sb=${a[4]} n=${a[5]#/dev/pts/}
     [[ ${a[5]} == /dev/pts/* && -n $n && $n != *[!0-9]* && -c ${a[5]} && -O ${a[5]} ]] || return 1
     [[ -p $sb/take && ! -L $sb/take && -O $sb/take &&

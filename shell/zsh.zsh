@@ -338,8 +338,9 @@ __hupsafe_line_begin() {
 
 # Hands the line $1 to this shell's standby (a job prepared ahead, see
 # shell/README.md) with builtins only: reads its announcement and checks
-# what it names (this shell's token and environment, a live standby, FIFOs
-# and a pty of the user's own, no symbolic links), writes `PWD NUL LINE
+# what it names (this shell's token and environment, a live standby on
+# this stdout's terminal, FIFOs and a pty of the user's own, no symbolic
+# links), writes `PWD NUL LINE
 # NUL` to its `take` FIFO and reads the job's id from `taken`. Sets the
 # caller's id, pty and preload, and __hupsafe_line_jobdir. Fails when
 # anything is not as it should be: the line is then started the slow way.
@@ -362,11 +363,13 @@ __hupsafe_standby_take() {
     [[ -f $f && ! -L $f && -O $f ]] || return 1
     text=$(<$f) 2>/dev/null || return 1
     a=("${(@0)${text%$'\0'}}")
-    (( $#a == 8 )) || return 1
+    (( $#a == 9 )) || return 1
     [[ $a[1] == hupsafe-standby-1 && $a[2] == $__hupsafe_token &&
         $a[4] == "${HUPSAFE_STATE_DIR-}|${XDG_STATE_HOME-}|${HOME-}|${HUPSAFE_CONFIG_DIR-}|${XDG_CONFIG_HOME-}|${HUPSAFE_LIB_DIR-}|${LD_PRELOAD-}|${HUPSAFE_JOB-}" &&
         $a[3] == <-> ]] || return 1
     kill -0 $a[3] 2>/dev/null || return 1
+    # Its terminal is still this shell's stdout.
+    [[ -n $a[9] && /proc/self/fd/1 -ef $a[9] ]] || return 1
     sb=$a[5] n=${a[6]#/dev/pts/}
     [[ $a[6] == /dev/pts/<-> && -c $a[6] && -O $a[6] ]] || return 1
     [[ -p $sb/take && ! -L $sb/take && -O $sb/take &&

@@ -186,7 +186,7 @@ fn prepare(job: &Job, a: &Start, log_max: Option<u64>) -> Result<String> {
     // No standby was ready for this line: one for the next (its failure
     // costs only speed).
     if let (Some(token), Some(pid)) = (a.token, a.shell_pid) {
-        let _ = standby::start(pid, token, a.screen);
+        standby::spawn(pid, token, a.screen);
     }
     Ok(format!(
         "{}\n{}\n{}\n{}\n",

@@ -85,6 +85,9 @@ struct Lineage {
     log_max: Option<u64>,
     keep_finished: Option<Duration>,
     env_key: String,
+    /// The user's terminal's path (the hook checks that its stdout is
+    /// still that terminal), empty without one.
+    screen_path: String,
     /// `shells/SHELLPID.ready`, a FIFO: a byte in it each time a standby
     /// is announced, for a hook that found none (the successor of the
     /// last one still preparing) to wait on.
@@ -140,6 +143,15 @@ pub fn start(shell_pid: i32, token: &str, screen: Option<i32>) -> Result<()> {
     let screen = screen
         .filter(|&fd| (0..=1024).contains(&fd))
         .and_then(reopen_terminal);
+    let screen_path = screen
+        .as_ref()
+        .and_then(|s| {
+            use std::os::fd::AsRawFd;
+            std::fs::read_link(format!("/proc/self/fd/{}", s.as_raw_fd())).ok()
+        })
+        .filter(|p| p.starts_with("/dev/"))
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
     // The pidfd is the shell's only if the pid was not recycled before it
     // was opened.
     let pidfd = rustix::process::Pid::from_raw(shell_pid)
@@ -170,6 +182,7 @@ pub fn start(shell_pid: i32, token: &str, screen: Option<i32>) -> Result<()> {
             log_max: config.log_max,
             keep_finished: config.keep_finished,
             env_key: env_key(),
+            screen_path,
             ready,
         })
     })();
@@ -177,6 +190,27 @@ pub fn start(shell_pid: i32, token: &str, screen: Option<i32>) -> Result<()> {
         Ok(lineage) => lineage.run(),
         Err(_) => signal_hook::low_level::exit(1),
     }
+}
+
+/// Starts `hupsafe line standby` for shell `shell_pid` from `line start`
+/// (no standby was ready): a new process of its own, so that it does not
+/// carry this one's arguments (the line's text) for the shell's life; it
+/// inherits the user's terminal on `screen`. Not waited for, and its
+/// failure costs only speed.
+pub fn spawn(shell_pid: i32, token: &str, screen: Option<i32>) {
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(["line", "standby", "--shell-pid", &shell_pid.to_string()])
+        .args(["--token", token])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    if let Some(fd) = screen.filter(|&fd| (3..=1024).contains(&fd)) {
+        cmd.args(["--screen", &fd.to_string()]);
+    }
+    let _ = cmd.spawn();
 }
 
 /// The environment variables of [`ENV_KEY`], as the hook joins them: each
@@ -285,7 +319,8 @@ impl Lineage {
     /// Writes the announcement (a new file renamed over the old one, so
     /// the hook reads a whole one): NUL-ended fields, the format, the
     /// token, this pid, the environment key, the standby's directory, its
-    /// pty, the line's LD_PRELOAD and the jobs directory.
+    /// pty, the line's LD_PRELOAD, the jobs directory and the user's
+    /// terminal.
     fn announce(&self, r: &Ready) -> std::io::Result<()> {
         let mut text = Vec::new();
         let jobs = self.registry.jobs_shown();
@@ -298,6 +333,7 @@ impl Lineage {
             r.tty.as_bytes(),
             self.preload.as_bytes(),
             jobs.as_os_str().as_bytes(),
+            self.screen_path.as_bytes(),
         ] {
             text.extend_from_slice(field);
             text.push(0);
