@@ -394,8 +394,12 @@ impl Lineage {
     /// Makes the line's job of standby `r` and answers the shell; forks
     /// the successor, which returns here; this process becomes the line's
     /// supervisor.
-    fn take(self, r: Ready, pwd: &[u8], text: &[u8]) -> Lineage {
+    fn take(mut self, r: Ready, pwd: &[u8], text: &[u8]) -> Lineage {
         self.unannounce();
+        // The config file as it is now, as `line start` would read it.
+        let config = crate::config::Config::load();
+        self.log_max = config.log_max;
+        self.keep_finished = config.keep_finished;
         let job = match self.registry.adopt(&r.job) {
             Ok(j) => j,
             Err(_) => self.refuse(r),
