@@ -510,8 +510,8 @@ __hupsafe_line_begin() {
 # Hands the line $1 to this shell's standby (a job prepared ahead, see
 # shell/README.md) with builtins only: reads its announcement and checks
 # what it names (this shell's token and environment, a live standby on
-# this stdout's terminal, FIFOs and a pty of the user's own, no symbolic
-# links), writes `PWD NUL LINE
+# this stdout's terminal, FIFOs and a pty of the user's own; the
+# announcement itself not a symbolic link), writes `PWD NUL LINE
 # NUL` to its `take` FIFO and reads the job's id from `taken`. Sets the
 # caller's id, pty and preload, and __hupsafe_line_jobdir. Fails when
 # anything is not as it should be: the line is then started the slow way.
@@ -524,7 +524,7 @@ __hupsafe_standby_take() {
         local r=$__hupsafe_line_dir/$$.ready
         for ((i = 0; i < 4; i++)); do
             [[ -p $r && ! -L $r && -O $r ]] || break
-            IFS= read -r -t 0.025 -N 1 n 0<>"$r" 2>/dev/null
+            IFS= read -r -t 0.025 n 0<>"$r" 2>/dev/null
             [[ -e $f ]] && break
         done
     fi
@@ -540,8 +540,7 @@ __hupsafe_standby_take() {
     [[ -n ${a[8]} && /proc/self/fd/1 -ef ${a[8]} ]] || return 1
     sb=${a[4]} n=${a[5]#/dev/pts/}
     [[ ${a[5]} == /dev/pts/* && -n $n && $n != *[!0-9]* && -c ${a[5]} && -O ${a[5]} ]] || return 1
-    [[ -p $sb/take && ! -L $sb/take && -O $sb/take &&
-        -p $sb/taken && ! -L $sb/taken && -O $sb/taken ]] || return 1
+    [[ -p $sb/take && -O $sb/take && -p $sb/taken && -O $sb/taken ]] || return 1
     { printf '%s\0%s\0' "$PWD" "$1" 1<>"$sb/take" && IFS= read -r -t 2 reply; } 0<>"$sb/taken" 2>/dev/null
     [[ -n $reply && $reply != *[!0-9]* ]] || return 1
     id=$reply pty=${a[5]} preload=${a[6]}

@@ -339,8 +339,8 @@ __hupsafe_line_begin() {
 # Hands the line $1 to this shell's standby (a job prepared ahead, see
 # shell/README.md) with builtins only: reads its announcement and checks
 # what it names (this shell's token and environment, a live standby on
-# this stdout's terminal, FIFOs and a pty of the user's own, no symbolic
-# links), writes `PWD NUL LINE
+# this stdout's terminal, FIFOs and a pty of the user's own; the
+# announcement itself not a symbolic link), writes `PWD NUL LINE
 # NUL` to its `take` FIFO and reads the job's id from `taken`. Sets the
 # caller's id, pty and preload, and __hupsafe_line_jobdir. Fails when
 # anything is not as it should be: the line is then started the slow way.
@@ -355,7 +355,8 @@ __hupsafe_standby_take() {
         local r=$__hupsafe_line_dir/$$.ready
         for (( i = 0; i < 4; i++ )); do
             [[ -p $r && ! -L $r && -O $r ]] || break
-            read -r -t 0.025 -k 1 n 0<>$r 2>/dev/null
+            # A line from the FIFO (`read -k` would read the terminal).
+            read -r -t 0.025 n 0<>$r 2>/dev/null
             [[ -e $f ]] && break
         done
     fi
@@ -372,8 +373,7 @@ __hupsafe_standby_take() {
     [[ -n $a[9] && /proc/self/fd/1 -ef $a[9] ]] || return 1
     sb=$a[5] n=${a[6]#/dev/pts/}
     [[ $a[6] == /dev/pts/<-> && -c $a[6] && -O $a[6] ]] || return 1
-    [[ -p $sb/take && ! -L $sb/take && -O $sb/take &&
-        -p $sb/taken && ! -L $sb/taken && -O $sb/taken ]] || return 1
+    [[ -p $sb/take && -O $sb/take && -p $sb/taken && -O $sb/taken ]] || return 1
     { printf '%s\0%s\0' "$PWD" "$1" 1<>$sb/take && IFS= read -r -t 2 reply } 0<>$sb/taken 2>/dev/null
     [[ $reply == <-> ]] || return 1
     id=$reply pty=$a[6] preload=$a[7]

@@ -45,8 +45,9 @@ const FORMAT: &str = "hupsafe-standby-1";
 pub const TAKE_FIFO: &str = "take";
 pub const TAKEN_FIFO: &str = "taken";
 /// How often a standby with nothing to do looks at its announcement (and
-/// at its shell, where there is no pidfd).
-const TICK: Duration = Duration::from_millis(250);
+/// at its shell, where there is no pidfd): a replaced standby has nothing
+/// to hurry for.
+const TICK: Duration = Duration::from_secs(1);
 /// The most a shell may write before the line is complete: a longer line
 /// is the shell's own to start (`line start`).
 const MAX_TAKE: usize = 1 << 20;
