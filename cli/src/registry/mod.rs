@@ -264,10 +264,23 @@ impl Registry {
     /// Makes the standby `standby` a job: claims the next id (under the
     /// counter's lock, as any start) and renames the standby's directory
     /// onto the id's, so its log, socket and FIFOs are the job's at once.
-    pub fn adopt(&self, standby: &Job) -> Result<Job> {
+    ///
+    /// `stamp` runs first, with the id about to be tried and the
+    /// standby's directory: it writes the job's record there, so that the
+    /// directory appears under the id with its record in it.
+    pub fn adopt(&self, standby: &Job, stamp: impl Fn(&Job) -> io::Result<()>) -> Result<Job> {
         // Renamed to the id itself (never over a directory: replacing one
         // costs ext4 milliseconds).
         let place = |dir: &Path| -> io::Result<()> {
+            let id = dir
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_string();
+            stamp(&Job {
+                id,
+                dir: standby.dir.clone(),
+            })?;
             rustix::fs::renameat_with(
                 rustix::fs::CWD,
                 &standby.dir,

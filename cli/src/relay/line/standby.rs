@@ -106,6 +106,9 @@ struct Ready {
     take: OwnedFd,
     taken: OwnedFd,
     log: File,
+    /// The record as far as it is known ahead (this process as its
+    /// writer); the line fills in the rest.
+    record: Record,
 }
 
 enum Outcome {
@@ -300,6 +303,10 @@ impl Lineage {
             make_fifo(&path).map_err(|e| Error::io(format_args!("create '{name}'"), &e.into()))?;
             fifos.push(open_fifo(&path).map_err(|e| Error::io(format_args!("open '{name}'"), &e))?);
         }
+        // A first record and its spare, so that the line's record is
+        // written into room already taken (no block allocated at Enter).
+        let record = Record::new("", &[]);
+        job.write_first_record(&record)?;
         let taken = fifos.pop().expect("four FIFOs");
         let take = fifos.pop().expect("four FIFOs");
         let ack_fifo = fifos.pop().expect("four FIFOs");
@@ -314,6 +321,7 @@ impl Lineage {
             take,
             taken,
             log,
+            record,
         })
     }
 
@@ -396,27 +404,31 @@ impl Lineage {
     /// the successor, which returns here; this process becomes the line's
     /// supervisor.
     fn take(mut self, r: Ready, pwd: &[u8], text: &[u8]) -> Lineage {
-        self.unannounce();
+        // The shell that writes to `take` read this announcement: it is
+        // this standby's (a newer one is made only when no standby
+        // answers), and goes without being read again.
+        let _ = std::fs::remove_file(self.shells.join(announcement(self.shell.pid)));
         // The config file as it is now, as `line start` would read it.
         let config = crate::config::Config::load();
         self.log_max = config.log_max;
         self.keep_finished = config.keep_finished;
-        let job = match self.registry.adopt(&r.job) {
+        let mut record = r.record.clone();
+        record.command =
+            crate::registry::display_command(vec![String::from_utf8_lossy(text).into_owned()]);
+        record.cwd = clip(&String::from_utf8_lossy(pwd), 2048);
+        record.started_ms = crate::registry::now_ms();
+        record.log_max = self.log_max;
+        record.tty = Some(r.tty.clone());
+        let stamp = |j: &Job| {
+            let mut r = record.clone();
+            r.id = j.id.clone();
+            j.write_record(&r)
+        };
+        let job = match self.registry.adopt(&r.job, stamp) {
             Ok(j) => j,
             Err(_) => self.refuse(r),
         };
-        let mut record = Record::new(
-            &job.id,
-            &[OsString::from(std::ffi::OsStr::from_bytes(text))],
-        );
-        record.cwd = clip(&String::from_utf8_lossy(pwd), 2048);
-        record.log_max = self.log_max;
-        record.tty = Some(r.tty.clone());
-        if job.write_first_record(&record).is_err() {
-            let _ = job.remove();
-            let _ = os::write(&r.taken, b"-\n");
-            signal_hook::low_level::exit(1);
-        }
+        record.id = job.id.clone();
         // The line's terminal starts as a copy of the user's, as now.
         if let Some(s) = &self.screen {
             if let Some(t) = pty::termios(s) {
@@ -440,6 +452,7 @@ impl Lineage {
             taken,
             log,
             job: _,
+            record: _,
         } = r;
         drop((take, taken));
         let parts = Parts {
