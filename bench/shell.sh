@@ -30,6 +30,9 @@
 #   BENCH_ROUNDS      5      rounds (variants alternate within each)
 #   BENCH_HOOK_CALLS  20000  calls of the hook alone
 #   BENCH_MARKS       20     names in the marks file
+#   BENCH_HUPSAFE     (built) a hupsafe binary to measure instead of the
+#                            release build (e.g. a copy of an older one, to
+#                            compare in the same session)
 set -euo pipefail
 
 LINES_PER_ROUND=${BENCH_LINES:-400}
@@ -52,10 +55,15 @@ done
 SHELLS=(bash)
 if command -v zsh >/dev/null; then SHELLS+=(zsh); else echo "zsh not installed: bash only" >&2; fi
 
-step "building hupsafe (release)"
-cargo build --quiet --release -p hupsafe
-HUPSAFE=${CARGO_TARGET_DIR:-$ROOT/target}/release/hupsafe
-[[ -x $HUPSAFE ]] || die "the release build did not produce $HUPSAFE"
+if [[ -n ${BENCH_HUPSAFE-} ]]; then
+    HUPSAFE=$BENCH_HUPSAFE
+    [[ -x $HUPSAFE ]] || die "BENCH_HUPSAFE=$HUPSAFE is not an executable"
+else
+    step "building hupsafe (release)"
+    cargo build --quiet --release -p hupsafe
+    HUPSAFE=${CARGO_TARGET_DIR:-$ROOT/target}/release/hupsafe
+    [[ -x $HUPSAFE ]] || die "the release build did not produce $HUPSAFE"
+fi
 
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
@@ -65,8 +73,9 @@ names=()
 for ((i = 0; i < MARKS; i++)); do names+=("benchmark-mark-$i"); done
 mkdir -p "$WORK/bin" "$WORK/state"
 chmod 700 "$WORK/state"
-ln -s "$(command -v true)" "$WORK/bin/hsbench"
-ln -s "$(command -v date)" "$WORK/bin/hsdate"
+# type -P: the programs, not bash's builtins of the same name.
+ln -s "$(type -P true)" "$WORK/bin/hsbench"
+ln -s "$(type -P date)" "$WORK/bin/hsdate"
 names+=(hsbench hsdate)
 export HUPSAFE_STATE_DIR=$WORK/state PATH=$WORK/bin:$PATH
 "$HUPSAFE" mark "${names[@]}" 2>/dev/null
@@ -191,7 +200,9 @@ hook_alone() {
     '
     local times
     case $shell in
-    bash) times=$(HUPSAFE=$HUPSAFE bash --norc --noprofile -i -c "$script" 2>/dev/null) ;;
+    # Without the DEBUG trap: the hook alone (armed by it, the trap would
+    # run the line hook before every command of the loop).
+    bash) times=$(HUPSAFE=$HUPSAFE bash --norc --noprofile -i -c "${script/init bash)\"/init bash)\"; trap - DEBUG}" 2>/dev/null) ;;
     zsh) times=$(HUPSAFE=$HUPSAFE zsh -f -i -c "zmodload zsh/datetime; $script" 2>/dev/null) ;;
     esac
     # Microseconds per call: the loop with the file unchanged, and the

@@ -70,7 +70,15 @@ __hupsafe_line_open=(${__hupsafe_line_open[@]+"${__hupsafe_line_open[@]}"})
 __hupsafe_armed=
 __hupsafe_line_names=${__hupsafe_line_names-}
 declare -gA __hupsafe_line_set
-__hupsafe_alias_text=${__hupsafe_alias_text-}
+# PROMPT_COMMAND as __hupsafe_arm_last last saw it, and the stamp file
+# (empty: read the files at the next prompt).
+__hupsafe_pc=
+__hupsafe_stamp=
+# What this shell's standby is known by (kept when re-sourced), and
+# whether one should be on its way (then a line that finds none waits a
+# little for it).
+__hupsafe_token=${__hupsafe_token:-$$-$RANDOM$RANDOM}
+__hupsafe_standby_coming=
 # Lines of the notifications file shown already (or there before this
 # shell's first prompt); empty before it.
 __hupsafe_notify_seen=${__hupsafe_notify_seen-}
@@ -206,13 +214,44 @@ __hupsafe_notify() {
 
 # The prompt hook: applies the marks file when its text changed, drops
 # guarded jobs that are gone, and shows jobs that ended. Keeps $?.
+# The marks and notifications files are read only when one of them is
+# not older than the stamp (two stats); see __hupsafe_refresh.
 __hupsafe_prompt() {
-    local s=$? text=
+    local s=$?
     if ((${#__hupsafe_line_open[@]})); then
         __hupsafe_line_sync_open
     fi
     if [[ -n $__hupsafe_line ]]; then
         __hupsafe_line_finish "$s"
+    fi
+    if [[ -z $__hupsafe_stamp || ! $__hupsafe_stamp -nt $__hupsafe_marks_file ||
+        ! $__hupsafe_stamp -nt $__hupsafe_notify_file ||
+        (-n $__hupsafe_marks_text && ! -e $__hupsafe_marks_file) ]]; then
+        __hupsafe_refresh
+    fi
+    if ((${#__hupsafe_guard[@]})); then
+        __hupsafe_guard_prune
+    fi
+    # Arms the DEBUG trap for the next line: here when this hook is all
+    # of PROMPT_COMMAND, else from its last entry (__hupsafe_arm).
+    if [[ ${PROMPT_COMMAND[*]-} == __hupsafe_prompt ]]; then
+        __hupsafe_armed=$HISTCMD
+    elif [[ ${PROMPT_COMMAND[*]-} != "$__hupsafe_pc" ]]; then
+        __hupsafe_arm_last
+    fi
+    return "$s"
+}
+
+# Reads the marks file (applied when its text changed) and shows the
+# notifications. The stamp, a file in the private scratch directory, is
+# written first: a file changed after it has an mtime not older than the
+# stamp's (the clock is coarse: equal counts as changed), so the next
+# prompt looks again; one changed before it is read now.
+__hupsafe_refresh() {
+    local text=
+    __hupsafe_stamp=
+    if [[ -n $__hupsafe_line_dir ]] && printf x 2>/dev/null 1<>"$__hupsafe_line_dir/$$.stamp"; then
+        __hupsafe_stamp=$__hupsafe_line_dir/$$.stamp
     fi
     if [[ -r $__hupsafe_marks_file ]]; then
         IFS= read -r -d '' text <"$__hupsafe_marks_file" 2>/dev/null || :
@@ -221,17 +260,7 @@ __hupsafe_prompt() {
         __hupsafe_marks_text=$text
         __hupsafe_load "$text"
     fi
-    if ((${#__hupsafe_guard[@]})); then
-        __hupsafe_guard_prune
-    fi
     __hupsafe_notify
-    text="${!BASH_ALIASES[*]}=${BASH_ALIASES[*]}"
-    if [[ $text != "$__hupsafe_alias_text" ]]; then
-        __hupsafe_alias_text=$text
-        __hupsafe_line_words
-    fi
-    __hupsafe_arm_last
-    return "$s"
 }
 
 # Guards a job (its process group id) against bash's hangup: see above.
@@ -269,19 +298,14 @@ __hupsafe_hangup() {
 # --- Protected lines -------------------------------------------------------
 
 # The names that make a line protected (marks with their function, the
-# prefix, aliases whose first word is one of them), as a set: most lines
-# have none of them as a word and cost a split and a few lookups.
+# prefix), as a set: most lines have none of them as a word and cost a
+# split and a few lookups. An alias whose first word is one of them
+# protects its line too (looked up when the line has it as a word).
 __hupsafe_line_words() {
-    local names=" ${__hupsafe_defined[*]-} " a first n
+    local names=" ${__hupsafe_defined[*]-} " n
     if [[ -n $__hupsafe_prefix && $(declare -f "$__hupsafe_prefix" 2>/dev/null) == *__hupsafe_prefixed* ]]; then
         names+="$__hupsafe_prefix "
     fi
-    for a in "${!BASH_ALIASES[@]}"; do
-        first=${BASH_ALIASES[$a]}
-        first=${first#"${first%%[![:space:]]*}"}
-        first=${first%%[[:space:]]*}
-        [[ -n $first && $names == *" $first "* ]] && names+="$a "
-    done
     __hupsafe_line_names=$names
     __hupsafe_line_set=()
     local -
@@ -289,6 +313,16 @@ __hupsafe_line_words() {
     for n in $names; do
         __hupsafe_line_set[$n]=1
     done
+}
+
+# Whether the word $1 is a protected name, or an alias whose first word is.
+__hupsafe_line_name() {
+    [[ -n ${__hupsafe_line_set[$1]+x} ]] && return 0
+    [[ -n ${BASH_ALIASES[$1]+x} ]] || return 1
+    local first=${BASH_ALIASES[$1]}
+    first=${first#"${first%%[![:space:]]*}"}
+    first=${first%%[[:space:]]*}
+    [[ -n $first && -n ${__hupsafe_line_set[$first]+x} ]]
 }
 
 # Whether the line $1 has a protected name in a command position: the
@@ -301,23 +335,22 @@ __hupsafe_line_words() {
 __hupsafe_line_marked() {
     ((${#__hupsafe_line_set[@]})) || return 1
     local text=$1 w cmd=1 re
-    # Fast path: none of the names is a word of the line (split on blanks
-    # and operators).
-    local - IFS=$' \t\n;&|(){}<>'
+    local - IFS=$' \t\n'
     set -f
-    for w in $text ''; do
-        [[ -n $w && -n ${__hupsafe_line_set[$w]+x} ]] && break
-    done
-    [[ -n $w ]] || return 1
-    IFS=$' \t\n'
-    re="'[^']*'|\"[^\"]*\"|\`[^\`]*\`|[\$<>]\([^()]*\)"
-    while [[ $text =~ $re ]]; do
-        text=${text/"${BASH_REMATCH[0]}"/ q }
-    done
-    re="[A-Za-z0-9_.:-]+[[:space:]]*\(\)[[:space:]]*\{[^}]*\}"
-    while [[ $text =~ $re ]]; do
-        text=${text/"${BASH_REMATCH[0]}"/ ; }
-    done
+    # (Each regex is compiled where it is used: only when the line has a
+    # character it could match.)
+    if [[ $text == *[\'\"\`]* || $text == *[\$\<\>]\(* ]]; then
+        re="'[^']*'|\"[^\"]*\"|\`[^\`]*\`|[\$<>]\([^()]*\)"
+        while [[ $text =~ $re ]]; do
+            text=${text/"${BASH_REMATCH[0]}"/ q }
+        done
+    fi
+    if [[ $text == *\(*\)* ]]; then
+        re="[A-Za-z0-9_.:-]+[[:space:]]*\(\)[[:space:]]*\{[^}]*\}"
+        while [[ $text =~ $re ]]; do
+            text=${text/"${BASH_REMATCH[0]}"/ ; }
+        done
+    fi
     re='[;&|(){}]'
     text=${text//$re/ ; }
     local assign='^[A-Za-z_][A-Za-z0-9_]*(\[[^]]*\])?\+?='
@@ -332,7 +365,7 @@ __hupsafe_line_marked() {
         *'>'* | *'<'*) continue ;;
         [A-Za-z_]*=*) [[ $w =~ $assign ]] && continue ;;
         esac
-        if [[ $__hupsafe_line_names == *" $w "* ]]; then
+        if __hupsafe_line_name "$w"; then
             __hupsafe_line_word=$w
             return 0
         fi
@@ -348,6 +381,11 @@ __hupsafe_arm() {
 }
 
 __hupsafe_arm_last() {
+    if [[ ${PROMPT_COMMAND[*]-} == __hupsafe_prompt ]]; then
+        # Ours alone: __hupsafe_prompt arms.
+        __hupsafe_pc=__hupsafe_prompt
+        return 0
+    fi
     if [[ -n ${PROMPT_COMMAND+x} && ${PROMPT_COMMAND@a} == *a* ]]; then
         [[ ${PROMPT_COMMAND[${#PROMPT_COMMAND[@]}-1]} == __hupsafe_arm ]] ||
             PROMPT_COMMAND+=(__hupsafe_arm)
@@ -358,6 +396,7 @@ __hupsafe_arm_last() {
         *) PROMPT_COMMAND="${PROMPT_COMMAND-}${PROMPT_COMMAND:+;}__hupsafe_arm" ;;
         esac
     fi
+    __hupsafe_pc=${PROMPT_COMMAND[*]-}
 }
 
 # The DEBUG trap, at the first command of a line typed at the prompt: is
@@ -386,6 +425,22 @@ __hupsafe_debug() {
     if ((HISTCMD != n)) && [[ $text != *"$BASH_COMMAND"* ]]; then
         return 0
     fi
+    # Most lines have none of the names as a word (split on blanks and
+    # operators; pathname expansion off when the line has a glob
+    # character): done here, in this function, for the cost of a call.
+    ((${#__hupsafe_line_set[@]})) || return 0
+    local w found='' IFS=$' \t\n;&|(){}<>'
+    if [[ $text == *[\*\?\[]* ]]; then
+        local -
+        set -f
+    fi
+    for w in $text; do
+        [[ -n $w ]] || continue
+        [[ -n ${__hupsafe_line_set[$w]+x} ]] && found=1 && break
+        [[ -n ${BASH_ALIASES[$w]+x} ]] && __hupsafe_line_name "$w" && found=1 && break
+    done
+    [[ -n $found ]] || return 0
+    unset IFS
     __hupsafe_line_marked "$text" || return 0
     __hupsafe_line_begin "$text"
 }
@@ -405,9 +460,12 @@ __hupsafe_line_begin() {
     [[ -t 0 ]] && __hupsafe_line_ttyin=1
     __hupsafe_line_bang=${!-}
     exec {__hupsafe_line_o}>&1 {__hupsafe_line_e}>&2
-    if ((o || e)); then
+    if ((o)) && __hupsafe_standby_take "$1"; then
+        : # The standby is the line's job now.
+    elif ((o || e)); then
         if ! reply=$(
             "$__hupsafe_run_bin" line start --text "$1" --shell-pid "$$" \
+                --token "$__hupsafe_token" \
                 --screen "$((o ? __hupsafe_line_o : __hupsafe_line_e))"
         ) || [[ $reply != *$'\n'*$'\n'*$'\n'* ]]; then
             printf 'hupsafe: running this line unprotected\n' >&2
@@ -415,6 +473,8 @@ __hupsafe_line_begin() {
             __hupsafe_line=-
             return 0
         fi
+        # It started a standby for the next line.
+        __hupsafe_standby_coming=1
         id=${reply%%$'\n'*}
         reply=${reply#*$'\n'}
         pty=${reply%%$'\n'*}
@@ -445,6 +505,57 @@ __hupsafe_line_begin() {
     if ((e)); then
         if ((o)); then exec 2>&1; else exec 2>|"$pty"; fi
     fi
+}
+
+# Hands the line $1 to this shell's standby (a job prepared ahead, see
+# shell/README.md) with builtins only: reads its announcement and checks
+# what it names (this shell's token and environment, a live standby on
+# this stdout's terminal, FIFOs and a pty of the user's own; the
+# announcement itself not a symbolic link), writes `PWD NUL LINE
+# NUL` to its `take` FIFO and reads the job's id from `taken`. Sets the
+# caller's id, pty and preload, and __hupsafe_line_jobdir. Fails when
+# anything is not as it should be: the line is then started the slow way.
+__hupsafe_standby_take() {
+    local f=$__hupsafe_line_dir/$$.standby a sb n reply='' i
+    [[ -n $__hupsafe_line_dir ]] || return 1
+    if [[ ! -e $f && -n $__hupsafe_standby_coming ]]; then
+        # The last one's successor is still preparing (a line typed just
+        # after the prompt): it writes a byte to `ready` once announced.
+        local r=$__hupsafe_line_dir/$$.ready
+        for ((i = 0; i < 4; i++)); do
+            [[ -p $r && ! -L $r && -O $r ]] || break
+            IFS= read -r -t 0.025 n 0<>"$r" 2>/dev/null
+            [[ -e $f ]] && break
+        done
+    fi
+    __hupsafe_standby_coming=
+    [[ -f $f && ! -L $f && -O $f ]] || return 1
+    mapfile -d '' -t a <"$f" 2>/dev/null || return 1
+    ((${#a[@]} == 9)) || return 1
+    [[ ${a[0]} == hupsafe-standby-1 && ${a[1]} == "$__hupsafe_token" &&
+        ${a[3]} == "${HUPSAFE_STATE_DIR-}|${XDG_STATE_HOME-}|${HOME-}|${HUPSAFE_CONFIG_DIR-}|${XDG_CONFIG_HOME-}|${HUPSAFE_LIB_DIR-}|${LD_PRELOAD-}|${HUPSAFE_JOB-}" &&
+        -n ${a[2]} && ${a[2]} != *[!0-9]* ]] || return 1
+    kill -0 "${a[2]}" 2>/dev/null || return 1
+    # Its terminal is still this shell's stdout.
+    [[ -n ${a[8]} && /proc/self/fd/1 -ef ${a[8]} ]] || return 1
+    sb=${a[4]} n=${a[5]#/dev/pts/}
+    [[ ${a[5]} == /dev/pts/* && -n $n && $n != *[!0-9]* && -c ${a[5]} && -O ${a[5]} ]] || return 1
+    [[ -p $sb/take && -O $sb/take && -p $sb/taken && -O $sb/taken ]] || return 1
+    { printf '%s\0%s\0' "$PWD" "$1" 1<>"$sb/take" && IFS= read -r -t 2 reply; } 0<>"$sb/taken" 2>/dev/null
+    [[ -n $reply && $reply != *[!0-9]* ]] || return 1
+    id=$reply pty=${a[5]} preload=${a[6]}
+    __hupsafe_line_jobdir=${a[7]}/$reply
+    __hupsafe_standby_coming=1
+}
+
+# Starts this shell's first standby, in the background (the binary forks
+# and returns): only for a shell on a terminal with something to protect.
+__hupsafe_standby_start() {
+    [[ -n $__hupsafe_line_dir && -t 1 && -x $__hupsafe_bin ]] || return 0
+    ((${#__hupsafe_line_set[@]})) || return 0
+    "$__hupsafe_bin" line standby --shell-pid "$$" --token "$__hupsafe_token" --screen 1 \
+        2>/dev/null </dev/null || return 0
+    __hupsafe_standby_coming=1
 }
 
 # At the next prompt: the output shown, then the shell as it was.
@@ -613,5 +724,9 @@ __hupsafe_arm_last
 # Marks apply at once in an interactive shell (re-sourcing reapplies them).
 if [[ $- == *i* ]]; then
     __hupsafe_marks_text=$'\001'
+    __hupsafe_stamp=
     __hupsafe_prompt
+    # Armed by the first prompt, not by the rest of ~/.bashrc.
+    __hupsafe_armed=
+    __hupsafe_standby_start
 fi

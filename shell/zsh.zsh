@@ -51,6 +51,11 @@ fi
 # it compares the value with its parent shell's pid.
 export HUPSAFE_SHELL_PID=$$
 typeset -g __hupsafe_run_bin=
+# What this shell's standby is known by (kept when re-sourced), and
+# whether one should be on its way (then a line that finds none waits a
+# little for it).
+typeset -g __hupsafe_token=${__hupsafe_token:-$$-$RANDOM$RANDOM}
+typeset -g __hupsafe_standby_coming=
 # Re-sourcing keeps what an earlier copy defined, so it can be undone.
 (( ${+__hupsafe_marks_text} )) || typeset -g __hupsafe_marks_text=
 (( ${+__hupsafe_defined} )) || typeset -ga __hupsafe_defined
@@ -58,7 +63,10 @@ typeset -g __hupsafe_run_bin=
 # unprotected), empty between lines.
 (( ${+__hupsafe_line} )) || typeset -g __hupsafe_line=
 (( ${+__hupsafe_line_open} )) || typeset -ga __hupsafe_line_open
-typeset -g __hupsafe_line_names= __hupsafe_line_re= __hupsafe_line_word=
+typeset -g __hupsafe_line_names= __hupsafe_line_word=
+typeset -ga __hupsafe_line_list
+# The stamp file (empty: read the files at the next precmd).
+typeset -g __hupsafe_stamp=
 # Where ended jobs started with --notify leave a line each, and how many
 # lines of it were shown already (or there before this shell's first
 # prompt; empty before it).
@@ -158,14 +166,36 @@ __hupsafe_notify() {
 }
 
 # The precmd hook: applies the marks file when its text changed, and shows
-# jobs that ended. Keeps $?.
+# jobs that ended. Keeps $?. The files are read only when one of them is
+# not older than the stamp (see __hupsafe_refresh).
 __hupsafe_precmd() {
-    local s=$? text=
+    local s=$?
     if (( $#__hupsafe_line_open )); then
         __hupsafe_line_sync_open
     fi
     if [[ -n $__hupsafe_line ]]; then
         __hupsafe_line_finish $s
+    fi
+    if [[ -n $__hupsafe_stamp &&
+        ( $__hupsafe_stamp -nt $__hupsafe_marks_file ||
+            ( ! -e $__hupsafe_marks_file && -z $__hupsafe_marks_text ) ) &&
+        ( ! -e $__hupsafe_notify_file || $__hupsafe_stamp -nt $__hupsafe_notify_file ) ]]; then
+        return $s
+    fi
+    __hupsafe_refresh
+    return $s
+}
+
+# Reads the marks file (applied when its text changed) and shows the
+# notifications. The stamp, a file in the private scratch directory, is
+# written first: a file changed after it has an mtime not older than the
+# stamp's (the clock is coarse: equal counts as changed), so the next
+# precmd looks again; one changed before it is read now.
+__hupsafe_refresh() {
+    local text=
+    __hupsafe_stamp=
+    if [[ -n $__hupsafe_line_dir ]] && { print -n x } 2>/dev/null 1<>$__hupsafe_line_dir/$$.stamp; then
+        __hupsafe_stamp=$__hupsafe_line_dir/$$.stamp
     fi
     # $(<file) reads in the shell, no process started, in one read(2)
     # (zsh's `read -d ''` reads byte by byte: ~600 us for 1 kB).
@@ -177,14 +207,13 @@ __hupsafe_precmd() {
         __hupsafe_load "$text"
     fi
     __hupsafe_notify
-    return $s
 }
 
 # --- Protected lines -------------------------------------------------------
 
 # The names that make a line protected (marks with their function, the
-# prefix), and a regex that finds any of them as a word: most lines fail
-# it at once.
+# prefix), as a list: most lines have none of them as a word, which one
+# array intersection tells.
 __hupsafe_line_words() {
     emulate -L zsh
     local -a names=($__hupsafe_defined)
@@ -192,12 +221,7 @@ __hupsafe_line_words() {
         names+=($__hupsafe_prefix)
     fi
     __hupsafe_line_names=" ${(j: :)names} "
-    if (( $#names )); then
-        local alt=${(j:|:)${${names//./\\.}//+/\\+}}
-        __hupsafe_line_re="(^|[^A-Za-z0-9_.+/-])($alt)([^A-Za-z0-9_.+/-]|\$)"
-    else
-        __hupsafe_line_re=
-    fi
+    __hupsafe_line_list=($names)
 }
 
 # Whether the line $1 (aliases expanded) has a protected name in a command
@@ -208,7 +232,10 @@ __hupsafe_line_words() {
 __hupsafe_line_marked() {
     emulate -L zsh
     setopt extended_glob
-    [[ -n $__hupsafe_line_re && $1 =~ $__hupsafe_line_re ]] || return 1
+    # The words of the line, split on everything a name cannot hold.
+    local -a words=(${=1//[^A-Za-z0-9_.+\/-]/ })
+    words=(${words:*__hupsafe_line_list})
+    (( $#words )) || return 1
     local text=$1 w
     local -i cmd=1
     text=${text//[A-Za-z0-9_.:-]##[[:space:]]#\(\)[[:space:]]#\{[^\}]#\}/ ; }
@@ -237,7 +264,7 @@ __hupsafe_line_marked() {
 
 # preexec: $1 is the line as typed, $3 the text run (aliases expanded).
 __hupsafe_preexec() {
-    [[ -n $__hupsafe_line_re ]] || return 0
+    (( $#__hupsafe_line_list )) || return 0
     __hupsafe_line_marked "$3" || return 0
     __hupsafe_line_begin "${1:-$3}"
 }
@@ -259,8 +286,11 @@ __hupsafe_line_begin() {
     [[ -t 0 ]] && __hupsafe_line_ttyin=1
     typeset -gi __hupsafe_line_o __hupsafe_line_e
     exec {__hupsafe_line_o}>&1 {__hupsafe_line_e}>&2
-    if (( o || e )); then
+    if (( o )) && __hupsafe_standby_take "$1"; then
+        : # The standby is the line's job now.
+    elif (( o || e )); then
         if ! reply=$("$__hupsafe_run_bin" line start --text "$1" --shell-pid $$ \
+                --token $__hupsafe_token \
                 --screen $(( o ? __hupsafe_line_o : __hupsafe_line_e ))) ||
             [[ $reply != *$'\n'*$'\n'*$'\n'* ]]; then
             print -ru2 -- "hupsafe: running this line unprotected"
@@ -268,6 +298,8 @@ __hupsafe_line_begin() {
             __hupsafe_line=-
             return 0
         fi
+        # It started a standby for the next line.
+        __hupsafe_standby_coming=1
         local -a parts=("${(@f)reply}")
         id=$parts[1] pty=$parts[2] preload=$parts[3]
         typeset -g __hupsafe_line_jobdir=$parts[4]
@@ -302,6 +334,61 @@ __hupsafe_line_begin() {
     if (( e )); then
         if (( o )); then exec 2>&1; else exec 2>|$pty; fi
     fi
+}
+
+# Hands the line $1 to this shell's standby (a job prepared ahead, see
+# shell/README.md) with builtins only: reads its announcement and checks
+# what it names (this shell's token and environment, a live standby on
+# this stdout's terminal, FIFOs and a pty of the user's own; the
+# announcement itself not a symbolic link), writes `PWD NUL LINE
+# NUL` to its `take` FIFO and reads the job's id from `taken`. Sets the
+# caller's id, pty and preload, and __hupsafe_line_jobdir. Fails when
+# anything is not as it should be: the line is then started the slow way.
+__hupsafe_standby_take() {
+    emulate -L zsh
+    local f=$__hupsafe_line_dir/$$.standby text sb n reply= i
+    local -a a
+    [[ -n $__hupsafe_line_dir ]] || return 1
+    if [[ ! -e $f && -n $__hupsafe_standby_coming ]]; then
+        # The last one's successor is still preparing (a line typed just
+        # after the prompt): it writes a byte to `ready` once announced.
+        local r=$__hupsafe_line_dir/$$.ready
+        for (( i = 0; i < 4; i++ )); do
+            [[ -p $r && ! -L $r && -O $r ]] || break
+            # A line from the FIFO (`read -k` would read the terminal).
+            read -r -t 0.025 n 0<>$r 2>/dev/null
+            [[ -e $f ]] && break
+        done
+    fi
+    __hupsafe_standby_coming=
+    [[ -f $f && ! -L $f && -O $f ]] || return 1
+    text=$(<$f) 2>/dev/null || return 1
+    a=("${(@0)${text%$'\0'}}")
+    (( $#a == 9 )) || return 1
+    [[ $a[1] == hupsafe-standby-1 && $a[2] == $__hupsafe_token &&
+        $a[4] == "${HUPSAFE_STATE_DIR-}|${XDG_STATE_HOME-}|${HOME-}|${HUPSAFE_CONFIG_DIR-}|${XDG_CONFIG_HOME-}|${HUPSAFE_LIB_DIR-}|${LD_PRELOAD-}|${HUPSAFE_JOB-}" &&
+        $a[3] == <-> ]] || return 1
+    kill -0 $a[3] 2>/dev/null || return 1
+    # Its terminal is still this shell's stdout.
+    [[ -n $a[9] && /proc/self/fd/1 -ef $a[9] ]] || return 1
+    sb=$a[5] n=${a[6]#/dev/pts/}
+    [[ $a[6] == /dev/pts/<-> && -c $a[6] && -O $a[6] ]] || return 1
+    [[ -p $sb/take && -O $sb/take && -p $sb/taken && -O $sb/taken ]] || return 1
+    { printf '%s\0%s\0' "$PWD" "$1" 1<>$sb/take && IFS= read -r -t 2 reply } 0<>$sb/taken 2>/dev/null
+    [[ $reply == <-> ]] || return 1
+    id=$reply pty=$a[6] preload=$a[7]
+    typeset -g __hupsafe_line_jobdir=$a[8]/$reply
+    __hupsafe_standby_coming=1
+}
+
+# Starts this shell's first standby, in the background (the binary forks
+# and returns): only for a shell on a terminal with something to protect.
+__hupsafe_standby_start() {
+    [[ -n $__hupsafe_line_dir && -t 1 && -x $__hupsafe_bin ]] || return 0
+    (( $#__hupsafe_line_list )) || return 0
+    "$__hupsafe_bin" line standby --shell-pid $$ --token $__hupsafe_token --screen 1 \
+        2>/dev/null </dev/null || return 0
+    __hupsafe_standby_coming=1
 }
 
 # At the next prompt: the output shown, then the shell as it was.
@@ -459,5 +546,7 @@ fi
 # Marks apply at once in an interactive shell (re-sourcing reapplies them).
 if [[ -o interactive ]]; then
     __hupsafe_marks_text=$'\001'
+    __hupsafe_stamp=
     __hupsafe_precmd
+    __hupsafe_standby_start
 fi

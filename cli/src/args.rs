@@ -706,6 +706,23 @@ pub enum LineVerb {
     Start(LineStartArgs),
     /// The shell finished the line: wait until its output is shown
     End(LineEndArgs),
+    /// Prepare a standby for the shell's next protected line (a job made
+    /// ready ahead, taken over by the hook with builtins at Enter)
+    Standby(LineStandbyArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct LineStandbyArgs {
+    /// The shell the standby is for: it ends when that shell does
+    #[arg(long)]
+    pub shell_pid: i32,
+    /// What the shell's hook knows its standby by (1 to 64 letters,
+    /// digits, '.', '-', '_')
+    #[arg(long)]
+    pub token: String,
+    /// A descriptor open on the user's terminal
+    #[arg(long)]
+    pub screen: Option<i32>,
 }
 
 #[derive(Args, Debug)]
@@ -720,6 +737,10 @@ pub struct LineStartArgs {
     /// the line is over for it
     #[arg(long)]
     pub shell_pid: Option<i32>,
+    /// The shell hook's standby token: with --shell-pid, also start a
+    /// standby for the shell's next line
+    #[arg(long)]
+    pub token: Option<String>,
 }
 
 #[derive(Args, Debug)]

@@ -9,6 +9,7 @@ pub fn run(verb: LineVerb) -> Result<()> {
     match verb {
         LineVerb::Start(a) => start(&a),
         LineVerb::End(a) => line::end(&a.id, a.status),
+        LineVerb::Standby(a) => line::start_standby(a.shell_pid, &a.token, a.screen),
     }
 }
 
@@ -17,6 +18,7 @@ fn start(a: &LineStartArgs) -> Result<()> {
         text: &a.text,
         screen: a.screen,
         shell_pid: a.shell_pid,
+        token: a.token.as_deref(),
     })?;
     write_stdout(out.as_bytes())
 }

@@ -13,6 +13,10 @@
 //!   jobs/<id>/log.1                 with a cap (--log-max), the log before its last rotation
 //!   jobs/<id>/sock                  the supervisor's socket while the job lives
 //!   jobs/<id>/argv, jobs/<id>/env   what `rerun` needs (NUL-separated; saved.rs)
+//!   jobs/<id>/sync, jobs/<id>/ack   a protected line's FIFOs to its shell (relay/line)
+//!   jobs/.standby-<pid>/            a standby: a line's job prepared ahead, no job yet
+//!   shells/                         the shell hooks' scratch files and standbys'
+//!                                   announcements (relay/line/standby.rs)
 //! ```
 //!
 //! A record has one writer at a time (the starting `hupsafe`, then the
@@ -56,6 +60,21 @@ fn read_expiry(path: &Path) -> Option<(u64, u64)> {
     f.read_to_string(&mut text).ok()?;
     let (due, age) = text.trim().split_once(' ')?;
     Some((due.parse().ok()?, age.parse().ok()?))
+}
+
+/// Where a standby's directory is, before its line makes it a job:
+/// `jobs/.standby-PID` (see [`Registry::new_standby`]).
+pub const STANDBY_PREFIX: &str = ".standby-";
+
+/// The shell hooks' private directory in the state directory.
+pub const SHELLS_DIR: &str = "shells";
+
+/// Removes a directory of plain files (a standby's), renamed first so a
+/// listing sees it whole or not at all.
+fn remove_tree(dir: &Path) -> io::Result<()> {
+    let gone = dir.with_file_name(format!(".gone-standby-{}", std::process::id()));
+    fs::rename(dir, &gone)?;
+    fs::remove_dir_all(&gone)
 }
 
 /// The variable that overrides the directory.
@@ -138,6 +157,20 @@ impl Registry {
         name: Option<&str>,
         first: impl FnOnce(&Job) -> Result<()>,
     ) -> Result<Job> {
+        let mut builder = fs::DirBuilder::new();
+        builder.mode(0o700);
+        self.claim(name, |dir| builder.create(dir), first)
+    }
+
+    /// Claims the next free id under the counter's lock: `place` makes its
+    /// directory (failing with AlreadyExists when the id is taken, and the
+    /// next is tried), then `first` runs, still under the lock.
+    fn claim(
+        &self,
+        name: Option<&str>,
+        place: impl Fn(&Path) -> io::Result<()>,
+        first: impl FnOnce(&Job) -> Result<()>,
+    ) -> Result<Job> {
         let counter_path = self.root.join("next-id");
         let fail = |what: &str, e: io::Error| {
             Error::io(
@@ -182,11 +215,9 @@ impl Registry {
             // Missing or damaged: never hand out an id that is in use.
             _ => self.highest_id() + 1,
         };
-        let mut builder = fs::DirBuilder::new();
-        builder.mode(0o700);
         let dir = loop {
             let dir = self.jobs.join(n.to_string());
-            match builder.create(&dir) {
+            match place(&dir) {
                 Ok(()) => break dir,
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => n += 1,
                 Err(e) => {
@@ -222,6 +253,123 @@ impl Registry {
             return Err(e);
         }
         Ok(job)
+    }
+
+    /// A directory for a standby (a protected line's job prepared before
+    /// the line is typed, relay/line/standby.rs): `jobs/.standby-PID`, a
+    /// name no listing shows (`ps`, `wait`, `attach`, `forget` skip names
+    /// starting with a dot) and no id can take. One left by a process of
+    /// ours that had this pid before is removed first.
+    pub fn new_standby(&self) -> Result<Job> {
+        let dir = self
+            .jobs
+            .join(format!("{STANDBY_PREFIX}{}", std::process::id()));
+        let job = Job {
+            id: String::new(),
+            dir,
+        };
+        if fs::symlink_metadata(&job.dir).is_ok() {
+            let _ = remove_tree(&job.dir);
+        }
+        let mut builder = fs::DirBuilder::new();
+        builder.mode(0o700);
+        builder
+            .create(&job.dir)
+            .map_err(|e| Error::io(format_args!("create '{}'", shown(&job.dir).display()), &e))?;
+        let _ = fs::set_permissions(&job.dir, fs::Permissions::from_mode(0o700));
+        Ok(job)
+    }
+
+    /// Makes the standby `standby` a job: claims the next id (under the
+    /// counter's lock, as any start) and renames the standby's directory
+    /// onto the id's, so its log, socket and FIFOs are the job's at once.
+    ///
+    /// `stamp` runs first, with the id about to be tried and the
+    /// standby's directory: it writes the job's record there, so that the
+    /// directory appears under the id with its record in it.
+    pub fn adopt(&self, standby: &Job, stamp: impl Fn(&Job) -> io::Result<()>) -> Result<Job> {
+        // Renamed to the id itself (never over a directory: replacing one
+        // costs ext4 milliseconds).
+        let place = |dir: &Path| -> io::Result<()> {
+            let id = dir
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_string();
+            stamp(&Job {
+                id,
+                dir: standby.dir.clone(),
+            })?;
+            rustix::fs::renameat_with(
+                rustix::fs::CWD,
+                &standby.dir,
+                rustix::fs::CWD,
+                dir,
+                rustix::fs::RenameFlags::NOREPLACE,
+            )
+            .map_err(|e| match e {
+                rustix::io::Errno::EXIST | rustix::io::Errno::NOTEMPTY => {
+                    io::Error::from(io::ErrorKind::AlreadyExists)
+                }
+                e => e.into(),
+            })
+        };
+        self.claim(None, place, |_| Ok(()))
+    }
+
+    /// Removes the standbys whose process is gone (killed before it could
+    /// clean up).
+    pub fn sweep_standbys(&self) {
+        let Ok(entries) = fs::read_dir(&self.jobs) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let Some(pid) = name
+                .to_str()
+                .and_then(|n| n.strip_prefix(STANDBY_PREFIX))
+                .and_then(|p| p.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            // No such process, or a zombie (a parent that does not reap).
+            let gone = pid > 0
+                && crate::sys::proc::stat(pid).map_or_else(
+                    |e| e.kind() == io::ErrorKind::NotFound,
+                    |st| st.state == 'Z' || st.state == 'X',
+                );
+            let ours = fs::symlink_metadata(e.path()).is_ok_and(|m| m.is_dir() && m.uid() == uid());
+            if gone && ours {
+                let _ = remove_tree(&e.path());
+            }
+        }
+    }
+
+    /// The registry, created if missing, and `shells/` in it, checked the
+    /// same way (a private directory of the user's own) and created if
+    /// missing: where the shell hooks keep their scratch files and a
+    /// standby announces itself.
+    pub fn create_with_shells() -> Result<(Registry, PathBuf)> {
+        let root = STATE.ensure(&Registry::location()?)?;
+        let jobs = STATE.child(&root, "jobs", true)?;
+        let shells = STATE.child(&root, SHELLS_DIR, true)?;
+        Ok((
+            Registry {
+                root: held(root)?,
+                jobs: held(jobs)?,
+            },
+            held(shells)?,
+        ))
+    }
+
+    /// The jobs directory's real path (what a shell is told).
+    pub fn jobs_shown(&self) -> PathBuf {
+        let real = shown(&self.jobs);
+        // `shown` of a bare /proc/self/fd/N ends in a slash.
+        match real.to_str() {
+            Some(t) if t.len() > 1 && t.ends_with('/') => PathBuf::from(t.trim_end_matches('/')),
+            _ => real,
+        }
     }
 
     /// Every job whose record can be read, in id order.

@@ -18,7 +18,10 @@
 //! The user's stdin stays the user's terminal: keys, Ctrl-C, Ctrl-Z,
 //! `stty` and job control are exactly as without hupsafe.
 
+mod standby;
 mod supervisor;
+
+pub use standby::start as start_standby;
 
 use std::fs::File;
 use std::os::fd::OwnedFd;
@@ -78,6 +81,9 @@ pub struct Start<'a> {
     /// The shell running the line: if it disappears without `line end`,
     /// the line is over for it.
     pub shell_pid: Option<i32>,
+    /// The shell hook's standby token: when given (with the shell's pid),
+    /// a standby is started for the shell's next line.
+    pub token: Option<&'a str>,
 }
 
 /// Registers the line's job, its terminal and supervisor; returns what the
@@ -174,8 +180,14 @@ fn prepare(job: &Job, a: &Start, log_max: Option<u64>) -> Result<String> {
         reader: File::open(job.log_path()).ok(),
         screen,
         shell,
+        detached: false,
     };
     supervisor::spawn(parts)?;
+    // No standby was ready for this line: one for the next (its failure
+    // costs only speed).
+    if let (Some(token), Some(pid)) = (a.token, a.shell_pid) {
+        standby::spawn(pid, token, a.screen);
+    }
     Ok(format!(
         "{}\n{}\n{}\n{}\n",
         job.id,

@@ -16,7 +16,7 @@ use super::super::proto;
 use super::super::pty;
 use super::super::supervisor::clients::{refill, refusal, Client, Mode};
 use super::super::supervisor::log::Log;
-use super::super::supervisor::{detach_keeping, MAX_CLIENTS};
+use super::super::supervisor::{detach_keeping, shed_memory, MAX_CLIENTS};
 use super::{SYNC, SYNCED, SYNC_PATIENCE};
 use crate::error::{os_words, Result};
 use crate::registry::{now_ms, Job, ProcId, Record, State};
@@ -52,25 +52,33 @@ pub struct Parts {
     pub reader: Option<File>,
     pub screen: Option<OwnedFd>,
     pub shell: Option<ProcId>,
+    /// Already off the starter's stdio and directory (a standby is).
+    pub detached: bool,
 }
 
 /// Starts the supervisor in a process of its own; returns here once it is
 /// on its way.
 pub fn spawn(parts: Parts) -> Result<()> {
     if super::super::fork_supervisor(true)? {
-        let code = match Supervisor::new(parts) {
-            Ok(mut s) => {
-                s.relay();
-                s.finish();
-                0
-            }
-            Err(()) => 1,
-        };
-        signal_hook::low_level::exit(code)
+        run(parts)
     }
     // Our copies of the pty, the socket and the FIFOs close here.
     drop(parts);
     Ok(())
+}
+
+/// Makes this process the line's supervisor (a standby taking its line
+/// does this; `spawn` in a new process).
+pub fn run(parts: Parts) -> ! {
+    let code = match Supervisor::new(parts) {
+        Ok(mut s) => {
+            s.relay();
+            s.finish();
+            0
+        }
+        Err(()) => 1,
+    };
+    signal_hook::low_level::exit(code)
 }
 
 /// A `line end` waiting for the output to reach the user's terminal.
@@ -110,6 +118,8 @@ struct Supervisor {
     /// The user's terminal size last given to the line's.
     size: Option<(u16, u16, u16, u16)>,
     buf: Box<[u8]>,
+    /// Memory given back since the last client left (see `relay`).
+    shed: bool,
 }
 
 impl Supervisor {
@@ -125,6 +135,7 @@ impl Supervisor {
             reader,
             screen,
             shell,
+            detached,
         } = parts;
         for sig in [
             libc::SIGHUP,
@@ -180,6 +191,7 @@ impl Supervisor {
             status: None,
             size: None,
             buf: vec![0; 16 * 1024].into_boxed_slice(),
+            shed: false,
         };
         // The shell's command substitution waits for our stdout to close:
         // first that, then the record (a rename over the old one, which
@@ -194,7 +206,9 @@ impl Supervisor {
         keep.extend(s.slave.as_ref().map(|f| f.as_raw_fd()));
         keep.extend(s.listener.as_ref().map(|f| f.as_raw_fd()));
         keep.extend(s.screen.as_ref().map(|f| f.as_raw_fd()));
-        detach_keeping(&keep);
+        if !detached {
+            detach_keeping(&keep);
+        }
         let _ = s.job.write_record(&s.record);
         Ok(s)
     }
@@ -251,9 +265,19 @@ impl Supervisor {
                     }
                     fds.push(PollFd::new(&c.fd, ev));
                 }
-                if os::poll(&mut fds, Some(Duration::from_millis(timeout))).is_err() {
-                    std::thread::sleep(Duration::from_millis(10));
-                    continue;
+                match os::poll(&mut fds, Some(Duration::from_millis(timeout))) {
+                    // A quiet turn: what the start left behind (and what
+                    // serving a client brought in) goes back, once per
+                    // quiet spell; a line can outlive its terminal by days.
+                    Ok(0) if !self.shed => {
+                        shed_memory();
+                        self.shed = true;
+                    }
+                    Ok(_) => {}
+                    Err(_) => {
+                        std::thread::sleep(Duration::from_millis(10));
+                        continue;
+                    }
                 }
                 (
                     master_at.map(|i| ready(&fds[i])),
@@ -535,6 +559,8 @@ impl Supervisor {
         if !self.clients.iter().any(|c| c.dead) {
             return;
         }
+        // Serving a client brought code back in: give it back when quiet.
+        self.shed = false;
         // Sync requests point at clients by index: keep them right.
         let mut map = Vec::with_capacity(self.clients.len());
         let mut next = 0;

@@ -534,7 +534,7 @@ fn detach_from_starter(s: &Supervisor) {
 /// Gives back the memory an idle supervisor does not use: what the starting
 /// hupsafe left behind, and the code pages serving clients brought in
 /// (bench/jobs.sh measures it: the variable is its baseline).
-fn shed_memory() {
+pub(in crate::relay) fn shed_memory() {
     if std::env::var_os(KEEP_INHERITED_VAR).is_none() {
         crate::sys::memory::shed();
     }
