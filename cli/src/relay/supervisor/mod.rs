@@ -28,6 +28,7 @@ pub(in crate::relay) mod clients;
 pub mod ended;
 pub(in crate::relay) mod log;
 mod program;
+pub(in crate::relay) mod screen;
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
