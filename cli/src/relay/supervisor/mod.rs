@@ -40,6 +40,7 @@ use std::time::{Duration, Instant};
 use self::clients::{Client, Mode};
 use self::log::Log;
 use self::program::{Change, End, Launch};
+use self::screen::Screen;
 use super::os::{self, Disposition, PollFd, PollFlags, SignalPipe};
 use super::proto;
 use super::pty::Pair;
@@ -83,7 +84,18 @@ pub struct Start {
     pub args: Vec<OsString>,
     /// The --strict seccomp filter, applied in the program's child.
     pub strict: Option<crate::sys::strict::Filter>,
+    /// The screen model's scrollback in lines; `None`: no model (attach
+    /// replays the end of the log instead).
+    pub screen: Option<usize>,
 }
+
+/// Bytes of log the model reads at a time.
+const CATCH_UP_READ: usize = 64 * 1024;
+/// What the model parses in a turn of the loop with nothing else to do.
+const CATCH_UP_BUDGET: usize = 256 * 1024;
+/// Behind by more than this, the model also parses in busy turns (a
+/// budget each), so that an attach never waits long for it.
+const BACKLOG_MAX: u64 = 16 << 20;
 
 struct Supervisor {
     job: Job,
@@ -106,6 +118,10 @@ struct Supervisor {
     /// When the master last gave us output (or the program ended).
     last_output: Instant,
     buf: Box<[u8]>,
+    /// The job's screen as a terminal would show it (issue 16), fed from
+    /// the log behind the relay.
+    screen: Option<Screen>,
+    catch_buf: Box<[u8]>,
 }
 
 /// Runs the supervisor (in the freshly double-forked process) and never
@@ -138,6 +154,7 @@ impl Supervisor {
             argv0,
             args,
             strict,
+            screen,
         } = start;
         // What the program should inherit, saved before the supervisor
         // changes them for itself.
@@ -197,6 +214,12 @@ impl Supervisor {
         }
 
         let log_reader = File::open(job.log_path()).ok();
+        // The model reads the log: without a reader, no model.
+        let screen = screen.filter(|_| log_reader.is_some()).map(|lines| {
+            let ws = super::pty::winsize(&master);
+            let (rows, cols) = ws.map_or((24, 80), |w| (w.ws_row, w.ws_col));
+            Screen::new(cols, rows, lines)
+        });
         let mut log = Log::new(log, log_reader);
         if let Some(max) = record.log_max {
             log = log.capped(job.log_path(), max);
@@ -218,9 +241,13 @@ impl Supervisor {
             ended_at: None,
             last_output: Instant::now(),
             buf: vec![0; CHUNK].into_boxed_slice(),
+            catch_buf: vec![0; if screen.is_some() { CATCH_UP_READ } else { 0 }].into_boxed_slice(),
+            screen,
         };
         if let Some(first) = first {
             let mut first = Client::new(first, Mode::Live);
+            // The pty was made its terminal's size.
+            first.size = s.master.as_ref().and_then(super::pty::winsize);
             first.push(proto::WELCOME, &s.welcome());
             s.clients.push(first);
         }
@@ -239,9 +266,14 @@ impl Supervisor {
         } else {
             "running"
         };
-        serde_json::json!({ "id": self.job.id, "pid": self.program, "state": state })
-            .to_string()
-            .into_bytes()
+        serde_json::json!({
+            "id": self.job.id,
+            "pid": self.program,
+            "state": state,
+            "screen": self.screen.is_some(),
+        })
+        .to_string()
+        .into_bytes()
     }
 
     /// Writes the record as it stands; whether it reached the disk.
@@ -285,6 +317,7 @@ impl Supervisor {
                 return;
             }
             let held = self.backpressure();
+            let mut idle = false;
             let (master_ev, listener_ev, clients_ev) = {
                 let ready = |p: &PollFd| p.revents();
                 let mut fds = vec![PollFd::from_borrowed_fd(self.signals.fd(), PollFlags::IN)];
@@ -320,10 +353,19 @@ impl Supervisor {
                     }
                     fds.push(PollFd::new(&c.fd, ev));
                 }
-                if os::poll(&mut fds, self.timeout(held)).is_err() {
-                    // Only EINVAL/ENOMEM: nothing sensible but to try again.
-                    std::thread::sleep(Duration::from_millis(10));
-                    continue;
+                let timeout = if self.behind() > 0 {
+                    Some(Duration::ZERO)
+                } else {
+                    self.timeout(held)
+                };
+                match os::poll(&mut fds, timeout) {
+                    Ok(0) => idle = true,
+                    Ok(_) => {}
+                    Err(_) => {
+                        // Only EINVAL/ENOMEM: nothing sensible but to try again.
+                        std::thread::sleep(Duration::from_millis(10));
+                        continue;
+                    }
                 }
                 (
                     master_at.map(|i| ready(&fds[i])),
@@ -360,6 +402,9 @@ impl Supervisor {
                 }
                 self.clients[i].linger();
                 self.refill(i);
+            }
+            if idle || self.behind() > BACKLOG_MAX {
+                self.catch_up(u64::MAX, CATCH_UP_BUDGET);
             }
             self.drop_stuck(held);
             self.forget_dead();
@@ -431,6 +476,40 @@ impl Supervisor {
         }
     }
 
+    /// How many logged bytes the model has not parsed yet.
+    fn behind(&self) -> u64 {
+        self.screen
+            .as_ref()
+            .map_or(0, |s| self.log.end().saturating_sub(s.parsed))
+    }
+
+    /// Feeds the model from the log up to offset `until`, at most `budget`
+    /// bytes.
+    fn catch_up(&mut self, until: u64, budget: usize) {
+        let Some(screen) = self.screen.as_mut() else {
+            return;
+        };
+        let until = until.min(self.log.end());
+        let mut left = budget;
+        while screen.parsed < until && left > 0 {
+            // Bytes rotated away before the model read them (it is kept
+            // ahead of rotations, so only a log cut by hand) are lost to it.
+            screen.parsed = screen.parsed.max(self.log.first());
+            let want = ((until - screen.parsed) as usize)
+                .min(left)
+                .min(self.catch_buf.len());
+            match self.log.read_at(&mut self.catch_buf[..want], screen.parsed) {
+                Some(n) => {
+                    screen.feed(&self.catch_buf[..n]);
+                    screen.parsed += n as u64;
+                    left = left.saturating_sub(n);
+                }
+                // Truncated by hand or unreadable: those bytes are lost.
+                None => screen.parsed = until,
+            }
+        }
+    }
+
     /// The final record, then the news to every client, then exit.
     fn finish(&mut self) {
         let _ = std::fs::remove_file(self.job.sock_path());
@@ -441,6 +520,18 @@ impl Supervisor {
         self.record.ended_ms = Some(now_ms());
         self.log.flush();
         let mut written = self.write_record();
+        if self.clients.iter().any(|c| c.drawn && c.attached()) {
+            self.catch_up(u64::MAX, usize::MAX);
+            let mut restore = Vec::new();
+            if let Some(s) = &self.screen {
+                s.restore(&mut restore);
+            }
+            for c in self.clients.iter_mut().filter(|c| c.drawn && c.attached()) {
+                // Whatever of the drawing and the log it still had to get.
+                c.render = None;
+                c.push(proto::RESTORE, &restore);
+            }
+        }
         self.broadcast(proto::EXITED, &End::payload(self.end));
         let deadline = Instant::now() + Duration::from_secs(2);
         while Instant::now() < deadline {

@@ -58,10 +58,6 @@ impl Screen {
         }
     }
 
-    pub fn size(&self) -> (u16, u16) {
-        (self.cols as u16, self.rows as u16)
-    }
-
     /// Feeds what the program wrote next.
     pub fn feed(&mut self, data: &[u8]) {
         // A run is worth skipping when its middle holds more than a screen.
@@ -71,7 +67,7 @@ impl Screen {
         let mut from = 0;
         while self.rows >= 2 {
             let mut ends = std::mem::take(&mut self.ends);
-            let Some(start) = fast::next_run(data, from, self.cols, min, &mut ends) else {
+            let Some(_) = fast::next_run(data, from, self.cols, min, &mut ends) else {
                 self.ends = ends;
                 break;
             };
@@ -186,10 +182,6 @@ impl Screen {
     /// What a terminal that showed the job needs to be the user's again.
     pub fn restore(&self, out: &mut Vec<u8>) {
         render::restore(&self.track, out);
-    }
-
-    pub fn scrollback_lines(&self) -> usize {
-        self.ring.len()
     }
 }
 

@@ -37,6 +37,7 @@ impl Ring {
         self.lens.push_back(line.len() as u32);
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.lens.len()
     }
@@ -45,6 +46,7 @@ impl Ring {
         self.lens.is_empty()
     }
 
+    #[cfg(test)]
     pub fn bytes(&self) -> usize {
         self.text.len()
     }
