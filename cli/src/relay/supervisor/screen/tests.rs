@@ -162,3 +162,48 @@ fn the_render_reset_comes_first_and_modes_and_title_last() {
     s.restore(&mut out);
     assert!(!out.starts_with(b"\x1b[?1049l"), "not in alt: no 1049l");
 }
+
+/// The model's own parse rate, printed for bench/relay.sh (`cargo test
+/// --release ... parse_rate -- --ignored --nocapture`): the relay bench's
+/// base64 flood (the fast path, then a full parse) and a curses-like
+/// stream of cursor moves and field updates, in 64 KiB feeds.
+#[test]
+#[ignore = "a benchmark, run by bench/relay.sh"]
+fn parse_rate() {
+    let line = b"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\r\n";
+    let flood: Vec<u8> = line.iter().copied().cycle().take(64 << 20).collect();
+    let mut curses = Vec::new();
+    let mut i = 0u64;
+    while curses.len() < 16 << 20 {
+        let _ = std::io::Write::write_fmt(
+            &mut curses,
+            format_args!(
+                "\x1b[{};{}H\x1b[1;3{}mcount {:6}\x1b[0m",
+                i % 24 + 1,
+                i % 60 + 1,
+                i % 8,
+                i * 7919 % 1_000_000
+            ),
+        );
+        i += 1;
+    }
+    let rate = |name: &str, data: &[u8], fast: bool| {
+        let mut s = Screen::new(80, 24, 10_000);
+        let t = std::time::Instant::now();
+        for chunk in data.chunks(64 << 10) {
+            if fast {
+                s.feed(chunk);
+            } else {
+                s.feed_parsed(chunk);
+            }
+        }
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "screen parse rate: {name} {:.0} MB/s",
+            data.len() as f64 / secs / 1e6
+        );
+    };
+    rate("base64-flood-fast-path", &flood, true);
+    rate("base64-flood-full-parse", &flood[..16 << 20], false);
+    rate("curses-like", &curses, true);
+}
