@@ -122,7 +122,7 @@ SCREEN_JOB='head -c 2M /dev/zero | base64; printf "\033]2;bench-frame\007"; exec
 screen_case() { # $1: "" or the model-off knob; prints "rss_kib first_ms first_bytes"
     env ${1:+"$1"} "$HUPSAFE" -d sh -c "$SCREEN_JOB" </dev/null >/dev/null 2>&1
     local id d
-    id=$("$HUPSAFE" ps --json | python3 -c 'import json,sys; print([j["id"] for j in json.load(sys.stdin) if j["state"] == "running"][-1])')
+    id=$("$HUPSAFE" ps --json | python3 -c 'import json,sys; print(max((j["id"] for j in json.load(sys.stdin)), key=int))')
     d=$WORK/state/jobs/$id
     for _ in $(seq 600); do grep -q bench-frame "$d/log" 2>/dev/null && break; sleep 0.05; done
     read -r _ rss _ _ < <(python3 bench/supervisor_rss.py "$WORK/state/jobs" 1)

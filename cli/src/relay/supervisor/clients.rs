@@ -328,8 +328,15 @@ impl Supervisor {
                 }
                 proto::RESIZE => {
                     if let Some(ws) = proto::parse_resize(&payload) {
-                        self.clients[i].size = Some(ws);
-                        self.follow_latest();
+                        // Its own terminal changed size and reflowed what
+                        // it shows: if the pty follows, the program redraws
+                        // for it (SIGWINCH), as without hupsafe.
+                        let c = &mut self.clients[i];
+                        let resized = c
+                            .size
+                            .is_some_and(|p| (p.ws_row, p.ws_col) != (ws.ws_row, ws.ws_col));
+                        c.size = Some(ws);
+                        self.follow(resized.then_some(i));
                     }
                 }
                 proto::CONTINUE if self.end.is_none() => {
@@ -455,6 +462,12 @@ impl Supervisor {
     /// The pty takes the size of the most recently active client that
     /// told its size; when that changes it, every client is redrawn.
     pub(super) fn follow_latest(&mut self) {
+        self.follow(None);
+    }
+
+    /// [`Self::follow_latest`], not redrawing client `resized` (whose own
+    /// terminal just took the new size).
+    fn follow(&mut self, resized: Option<usize>) {
         let Some(latest) = self
             .clients
             .iter()
@@ -490,7 +503,7 @@ impl Supervisor {
         }
         self.clients[latest].fresh = false;
         if !same {
-            self.redraw_all();
+            self.redraw_all(resized.filter(|&i| i == latest));
         }
     }
 
@@ -505,10 +518,10 @@ impl Supervisor {
         }
     }
 
-    /// Every attached client gets the model's screen at its new size (no
-    /// scrollback: their terminals have it already), then the log from
-    /// where the model stands.
-    fn redraw_all(&mut self) {
+    /// Every attached client but `except` gets the model's screen at its
+    /// new size (no scrollback: their terminals have it already), then the
+    /// log from where the model stands.
+    fn redraw_all(&mut self, except: Option<usize>) {
         let Some(s) = &self.screen else {
             return;
         };
@@ -517,7 +530,7 @@ impl Supervisor {
         let from = s.parsed;
         for i in 0..self.clients.len() {
             let c = &mut self.clients[i];
-            if !c.attached() || c.closing.is_some() {
+            if !c.attached() || c.closing.is_some() || except == Some(i) {
                 continue;
             }
             c.render = Some((render.clone(), 0));

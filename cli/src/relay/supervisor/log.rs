@@ -395,6 +395,8 @@ pub(super) mod tests {
             "across both files"
         );
         assert_eq!(read_all(&log, 12), b"cc\n");
+        assert_eq!(log.first_after(4), 0, "no rotation yet: nothing dropped");
+        assert_eq!(log.first_after(5), 10, "this append drops the first log.1");
         log.append(b"dddd\neeee\n"); // 15 in log: rotated again
         assert_eq!(log.end(), 25);
         assert_eq!(log.first(), 10, "the first log.1 is gone");
