@@ -491,9 +491,11 @@ impl Client {
         self.killed_by = None;
     }
 
-    /// The generic restore, if the supervisor's did not come.
+    /// The generic restore, if the supervisor's did not come (and the
+    /// output is a terminal: a pipe or file gets no escapes it never asked
+    /// for).
     fn restore_generic(&mut self) {
-        if self.model && !self.restored {
+        if self.model && !self.restored && os::isatty(self.screen) {
             let _ = os::write_all(self.screen, super::supervisor::screen::GENERIC_RESTORE);
             self.restored = true;
         }
