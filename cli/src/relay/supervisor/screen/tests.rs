@@ -14,7 +14,10 @@ impl Rng {
     }
 }
 
-fn state(s: &Screen) -> (String, Vec<Vec<u8>>, Tracker, (usize, usize, bool)) {
+/// Dump, ring, tracker and cursor (column, row, visible).
+type State = (String, Vec<Vec<u8>>, Tracker, (usize, usize, bool));
+
+fn state(s: &Screen) -> State {
     let c = s.vt.cursor();
     (
         s.vt.dump(),
@@ -87,7 +90,7 @@ fn the_fast_path_gives_the_same_screen_and_scrollback_as_a_full_parse() {
             full.feed_parsed(b"!");
             let (a, b) = (state(&fast), state(&full));
             if a != b {
-                let lines = |s: &(String, Vec<Vec<u8>>, Tracker, (usize, usize, bool))| {
+                let lines = |s: &State| {
                     s.1.iter()
                         .map(|l| String::from_utf8_lossy(l).into_owned())
                         .collect::<Vec<_>>()
@@ -103,7 +106,7 @@ fn the_fast_path_gives_the_same_screen_and_scrollback_as_a_full_parse() {
                     la.len(), lb.len(), la.get(at.saturating_sub(1)..at + 2), lb.get(at.saturating_sub(1)..at + 2), a.0 == b.0, a.2 == b.2, a.3, b.3
                 );
             }
-            skipped_any |= fast.ring.len() > 0;
+            skipped_any |= !fast.ring.is_empty();
         }
     }
     assert!(skipped_any);
