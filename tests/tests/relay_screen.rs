@@ -141,16 +141,25 @@ impl Story {
     /// `rows` (its first client), waits for its screen, detaches; the
     /// job's id.
     fn start(&self, mode: &str, window: &str, cols: u16, rows: u16) -> String {
+        self.start_with(&[], mode, window, cols, rows)
+    }
+
+    /// [`Story::start`] with more options for `hupsafe`.
+    fn start_with(
+        &self,
+        options: &[&str],
+        mode: &str,
+        window: &str,
+        cols: u16,
+        rows: u16,
+    ) -> String {
         let ready = self.jobs.root().join(format!("{mode}.ready"));
         let program = self.program.to_string_lossy().into_owned();
-        let cmd = self.hupsafe(&[
-            "--relay",
-            python3(),
-            "-u",
-            &program,
-            mode,
-            &ready.to_string_lossy(),
-        ]);
+        let mut args = vec!["--relay"];
+        args.extend(options);
+        let ready_path = ready.to_string_lossy().into_owned();
+        args.extend([python3(), "-u", &program, mode, &ready_path]);
+        let cmd = self.hupsafe(&args);
         self.tmux.window(window, cols, rows, &cmd);
         until("the program's screen", || ready.exists().then_some(()));
         let job = self.jobs.job_tagged(&format!("{mode}.ready"));
@@ -482,6 +491,46 @@ fn a_job_that_ends_while_attached_leaves_the_users_terminal_restored() {
 #[test]
 fn control_without_the_model_a_job_ending_leaves_the_terminal_as_it_set_it() {
     leave_story(false, true);
+}
+
+fn capped_log_story(control: bool) {
+    let Some(s) = Story::new("screen-capped", control) else {
+        return;
+    };
+    // The log keeps about 8 KiB: the screen's first lines were rotated
+    // away long before the attach; the model read them in time.
+    let id = s.start_with(&["--log-max", "4K"], "attrs", "job", 80, 24);
+    s.detach("job", &id);
+    until("the log to be cut", || {
+        (s.jobs.record(&id)["log_dropped"].as_u64()? > 0).then_some(())
+    });
+    // The reference is the program itself, straight on a tmux window (its
+    // output does not depend on time).
+    let program = s.program.to_string_lossy().into_owned();
+    let ready = s.jobs.root().join("direct.ready");
+    let direct = shell_line(&[
+        python3().to_string(),
+        "-u".into(),
+        program,
+        "attrs".into(),
+        ready.to_string_lossy().into_owned(),
+    ]);
+    s.tmux.window("ref", 80, 24, &direct);
+    until("the program's own screen", || ready.exists().then_some(()));
+    s.attach("att", 80, 24, &id);
+    s.expect("the screen of a job whose log was cut", || {
+        s.same("att", "ref", "truecolour")
+    });
+}
+
+#[test]
+fn a_capped_log_does_not_cost_the_screen() {
+    capped_log_story(false);
+}
+
+#[test]
+fn control_a_raw_replay_of_a_capped_log_does_not_draw_the_screen() {
+    capped_log_story(true);
 }
 
 #[test]
