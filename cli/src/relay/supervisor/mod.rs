@@ -93,6 +93,9 @@ pub struct Start {
 const CATCH_UP_READ: usize = 64 * 1024;
 /// What the model parses in a turn of the loop with nothing else to do.
 const CATCH_UP_BUDGET: usize = 256 * 1024;
+/// Less than a read behind, the model waits this long after the last
+/// output before it parses.
+const CATCH_UP_AFTER: Duration = Duration::from_millis(10);
 /// Behind by more than this, the model also parses in busy turns (a
 /// budget each), so that an attach never waits long for it.
 const BACKLOG_MAX: u64 = 16 << 20;
@@ -353,10 +356,9 @@ impl Supervisor {
                     }
                     fds.push(PollFd::new(&c.fd, ev));
                 }
-                let timeout = if self.behind() > 0 {
-                    Some(Duration::ZERO)
-                } else {
-                    self.timeout(held)
+                let timeout = match (self.model_wait(), self.timeout(held)) {
+                    (Some(m), Some(t)) => Some(m.min(t)),
+                    (m, t) => m.or(t),
                 };
                 match os::poll(&mut fds, timeout) {
                     Ok(0) => idle = true,
@@ -403,7 +405,7 @@ impl Supervisor {
                 self.clients[i].linger();
                 self.refill(i);
             }
-            if idle || self.behind() > BACKLOG_MAX {
+            if (idle && self.model_wait() == Some(Duration::ZERO)) || self.behind() > BACKLOG_MAX {
                 self.catch_up(u64::MAX, CATCH_UP_BUDGET);
             }
             self.drop_stuck(held);
@@ -473,6 +475,18 @@ impl Supervisor {
             if let Some(sig) = os::signal(sig) {
                 let _ = os::kill_group(self.program, sig);
             }
+        }
+    }
+
+    /// How long the model may wait before parsing what it has not:
+    /// nothing to parse, none; a read's worth, or output paused for
+    /// [`CATCH_UP_AFTER`], now. Parsing in large batches is what lets the
+    /// fast path skip most of a flood.
+    fn model_wait(&self) -> Option<Duration> {
+        match self.behind() {
+            0 => None,
+            n if n >= CATCH_UP_READ as u64 => Some(Duration::ZERO),
+            _ => Some(CATCH_UP_AFTER.saturating_sub(self.last_output.elapsed())),
         }
     }
 

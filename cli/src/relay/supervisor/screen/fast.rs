@@ -31,36 +31,6 @@ pub fn row_text(line: &[u8]) -> &[u8] {
     &text[..end]
 }
 
-/// The next run of at least `min` plain lines in `data` from `from`: its
-/// start and the ends of its lines.
-pub fn next_run(
-    data: &[u8],
-    from: usize,
-    cols: usize,
-    min: usize,
-    ends: &mut Vec<usize>,
-) -> Option<usize> {
-    let mut at = from;
-    while at < data.len() {
-        ends.clear();
-        let start = at;
-        let mut end = at;
-        while let Some(e) = plain_line(data, end, cols) {
-            ends.push(e);
-            end = e;
-        }
-        if ends.len() >= min {
-            return Some(start);
-        }
-        // Past this run and the line that broke it.
-        at = match data[end..].iter().position(|&b| b == b'\n') {
-            Some(p) => end + p + 1,
-            None => return None,
-        };
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,14 +53,5 @@ mod tests {
         assert_eq!(plain_line(b"abc\r", 0, 80), None, "not complete");
         assert_eq!(row_text(b"ab  \r\n"), b"ab");
         assert_eq!(row_text(b"  \r\n"), b"");
-    }
-
-    #[test]
-    fn runs_are_found_past_lines_that_break_them() {
-        let data = b"a\r\nb\r\n\x1b[1mx\r\nc\r\nd\r\ne\r\ntail";
-        let mut ends = Vec::new();
-        assert_eq!(next_run(data, 0, 80, 3, &mut ends), Some(13));
-        assert_eq!(ends, vec![16, 19, 22]);
-        assert_eq!(next_run(data, 0, 80, 4, &mut ends), None);
     }
 }

@@ -30,6 +30,10 @@ pub struct Screen {
     rows: usize,
     /// The log offset fed up to.
     pub parsed: u64,
+    /// The bytes fed so far end with a line feed, after this many plain
+    /// lines in a row (see `feed`).
+    line_start: bool,
+    plain: usize,
     /// Reused: the decoded text, a formatted line, the fast path's line ends.
     text: String,
     line: Vec<u8>,
@@ -52,6 +56,8 @@ impl Screen {
             cols,
             rows,
             parsed: 0,
+            line_start: true,
+            plain: 0,
             text: String::new(),
             line: Vec::new(),
             ends: Vec::new(),
@@ -60,31 +66,61 @@ impl Screen {
 
     /// Feeds what the program wrote next.
     pub fn feed(&mut self, data: &[u8]) {
-        // A run is worth skipping when its middle holds more than a screen.
-        let prefix = 2 * self.rows;
-        let min = prefix + self.rows;
-        let mut done = 0;
-        let mut from = 0;
-        while self.rows >= 2 {
-            let mut ends = std::mem::take(&mut self.ends);
-            let Some(_) = fast::next_run(data, from, self.cols, min, &mut ends) else {
-                self.ends = ends;
-                break;
-            };
-            // The first lines go through the parser: after them the
-            // cursor is on the bottom row and every row above holds one of
-            // these lines, whatever the screen was.
-            self.feed_parsed(&data[done..ends[prefix - 1]]);
-            done = ends[prefix - 1];
-            let run_end = *ends.last().expect("a run has lines");
-            if self.track.plain() && self.scan == Scan::Ground && self.carry.is_empty() {
-                self.skip(data, &ends[prefix - 1..]);
-                done = run_end;
-            }
-            from = run_end;
-            self.ends = ends;
+        if data.is_empty() {
+            return;
         }
-        self.feed_parsed(&data[done..]);
+        let rows = self.rows;
+        let mut fed = 0;
+        let mut at = 0;
+        // Plain lines just before `at` (fed already, some in earlier feeds).
+        let mut count = self.plain;
+        if !self.line_start {
+            // The first line began in an earlier feed: it breaks a run.
+            match memchr_lf(data) {
+                Some(p) => at = p + 1,
+                None => at = data.len(),
+            }
+            count = 0;
+        }
+        let mut ends = std::mem::take(&mut self.ends);
+        while at < data.len() && rows >= 2 {
+            ends.clear();
+            let mut end = at;
+            while let Some(e) = fast::plain_line(data, end, self.cols) {
+                ends.push(e);
+                end = e;
+            }
+            // After 2 x rows plain lines the cursor is on the bottom row and
+            // every row above holds one of them, whatever the screen was:
+            // from there on, lines can be skipped if a screenful follows.
+            let prefix = (2 * rows).saturating_sub(count);
+            if ends.len() >= prefix + rows {
+                let from = if prefix == 0 { at } else { ends[prefix - 1] };
+                self.feed_parsed(&data[fed..from]);
+                fed = from;
+                if self.track.plain() && self.scan == Scan::Ground && self.carry.is_empty() {
+                    let mut bounds = Vec::with_capacity(ends.len() - prefix + 1);
+                    bounds.push(from);
+                    bounds.extend_from_slice(&ends[prefix..]);
+                    self.skip(data, &bounds);
+                    fed = end;
+                }
+            }
+            count += ends.len();
+            if end == data.len() {
+                break;
+            }
+            // Past the line that broke the run.
+            count = 0;
+            at = match memchr_lf(&data[end..]) {
+                Some(p) => end + p + 1,
+                None => data.len(),
+            };
+        }
+        self.ends = ends;
+        self.feed_parsed(&data[fed..]);
+        self.line_start = data.last() == Some(&b'\n');
+        self.plain = if self.line_start { count } else { 0 };
     }
 
     /// The middle of a plain run: `bounds` are the end of the lines before
@@ -152,8 +188,10 @@ impl Screen {
             render::format_line(&line, &mut self.line);
             self.ring.push(&self.line);
         }
-        // avt resets the margins on a resize.
+        // avt resets the margins on a resize; the rows are reflowed, so no
+        // run goes on across it.
         self.track.region = false;
+        self.plain = 0;
     }
 
     /// What sets a terminal of the pty's size to the model's state:
@@ -183,6 +221,10 @@ impl Screen {
     pub fn restore(&self, out: &mut Vec<u8>) {
         render::restore(&self.track, out);
     }
+}
+
+fn memchr_lf(data: &[u8]) -> Option<usize> {
+    data.iter().position(|&b| b == b'\n')
 }
 
 /// Decodes UTF-8 into `text`, invalid bytes as U+FFFD; an incomplete
