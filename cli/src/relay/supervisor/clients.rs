@@ -431,7 +431,7 @@ impl Supervisor {
             self.catch_up(u64::MAX, usize::MAX);
             let mut render = Vec::new();
             let mut from = self.log.end();
-            if let Some(s) = &self.screen {
+            if let Some(s) = self.screen.as_mut() {
                 s.render(true, &mut render);
                 from = s.parsed;
             }
@@ -522,7 +522,7 @@ impl Supervisor {
     /// new size (no scrollback: their terminals have it already), then the
     /// log from where the model stands.
     fn redraw_all(&mut self, except: Option<usize>) {
-        let Some(s) = &self.screen else {
+        let Some(s) = self.screen.as_mut() else {
             return;
         };
         let mut render = Vec::new();

@@ -38,6 +38,8 @@ pub struct Screen {
     text: String,
     line: Vec<u8>,
     ends: Vec<usize>,
+    /// The screen's rows above the cursor after a skip, not yet in avt.
+    shown: Vec<Vec<u8>>,
 }
 
 impl Screen {
@@ -61,6 +63,7 @@ impl Screen {
             text: String::new(),
             line: Vec::new(),
             ends: Vec::new(),
+            shown: Vec::new(),
         }
     }
 
@@ -126,22 +129,43 @@ impl Screen {
     /// The middle of a plain run: `bounds` are the end of the lines before
     /// it and the ends of its lines. As a full parse would: the rows above
     /// the cursor scroll into the ring, then all but the last `rows - 1`
-    /// lines; those are drawn from the top, leaving the cursor on the
-    /// blank bottom row.
+    /// lines; those are the screen's rows above its blank bottom row, where
+    /// the cursor is. They are drawn into avt only when something needs
+    /// it ([`Screen::settle`]): a flood of plain lines never reaches avt.
     fn skip(&mut self, data: &[u8], bounds: &[usize]) {
         let lines = bounds.len() - 1;
         let keep = self.rows - 1;
-        self.text.clear();
-        self.text.extend(std::iter::repeat_n('\n', keep));
-        self.feed_vt();
+        if self.shown.is_empty() {
+            self.text.clear();
+            self.text.extend(std::iter::repeat_n('\n', keep));
+            self.feed_vt();
+        } else {
+            // The rows of the previous skip, as avt would have given them.
+            for row in self.shown.drain(..) {
+                self.ring.push(&row);
+            }
+        }
         for w in bounds[..=lines - keep].windows(2) {
             self.ring.push(fast::row_text(&data[w[0]..w[1]]));
         }
+        for w in bounds[lines - keep..].windows(2) {
+            self.shown.push(fast::row_text(&data[w[0]..w[1]]).to_vec());
+        }
+    }
+
+    /// Draws the rows the last skip left aside into avt: from the top, each
+    /// on a line of its own, leaving the cursor on the blank bottom row.
+    fn settle(&mut self) {
+        if self.shown.is_empty() {
+            return;
+        }
         self.text.clear();
         self.text.push_str("\x1b[H");
-        let shown = &data[bounds[lines - keep]..bounds[lines]];
-        self.text
-            .push_str(std::str::from_utf8(shown).unwrap_or_default());
+        for row in self.shown.drain(..) {
+            self.text
+                .push_str(std::str::from_utf8(&row).unwrap_or_default());
+            self.text.push_str("\r\n");
+        }
         self.feed_vt();
     }
 
@@ -150,6 +174,7 @@ impl Screen {
         if data.is_empty() {
             return;
         }
+        self.settle();
         self.text.clear();
         if self.carry.is_empty() {
             decode(data, &mut self.text, &mut self.carry);
@@ -180,6 +205,7 @@ impl Screen {
         if (cols, rows) == (self.cols, self.rows) {
             return;
         }
+        self.settle();
         self.cols = cols;
         self.rows = rows;
         let changes = self.vt.resize(cols, rows);
@@ -197,7 +223,8 @@ impl Screen {
     /// What sets a terminal of the pty's size to the model's state:
     /// a reset, the scrollback (if asked) scrolled into the terminal's own
     /// history, the screens, cursor, pen and modes, the job's title.
-    pub fn render(&self, scrollback: bool, out: &mut Vec<u8>) {
+    pub fn render(&mut self, scrollback: bool, out: &mut Vec<u8>) {
+        self.settle();
         out.extend_from_slice(render::RESET);
         out.extend_from_slice(render::PUSH_TITLE);
         if scrollback && !self.ring.is_empty() {
