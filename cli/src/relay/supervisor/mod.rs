@@ -498,8 +498,13 @@ impl Supervisor {
     }
 
     /// Feeds the model from the log up to offset `until`, at most `budget`
-    /// bytes.
+    /// bytes (about: a feed ends on a line when it can).
     fn catch_up(&mut self, until: u64, budget: usize) {
+        // While output flows and the model is not needed at once, each
+        // feed ends after a line feed (the rest is read again next time):
+        // a run of plain lines then goes on from feed to feed, and the fast
+        // path skips it (docs/SCREEN-MODEL.md, section 6).
+        let whole_lines = budget != usize::MAX && self.last_output.elapsed() < CATCH_UP_AFTER;
         let Some(screen) = self.screen.as_mut() else {
             return;
         };
@@ -513,7 +518,15 @@ impl Supervisor {
                 .min(left)
                 .min(self.catch_buf.len());
             match self.log.read_at(&mut self.catch_buf[..want], screen.parsed) {
-                Some(n) => {
+                Some(mut n) => {
+                    if whole_lines {
+                        match self.catch_buf[..n].iter().rposition(|&b| b == b'\n') {
+                            Some(p) => n = p + 1,
+                            // The rest of a line still being written.
+                            None if screen.parsed + n as u64 >= until => return,
+                            None => {}
+                        }
+                    }
                     screen.feed(&self.catch_buf[..n]);
                     screen.parsed += n as u64;
                     left = left.saturating_sub(n);
