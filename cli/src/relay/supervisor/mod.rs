@@ -522,8 +522,14 @@ impl Supervisor {
                     if whole_lines {
                         match self.catch_buf[..n].iter().rposition(|&b| b == b'\n') {
                             Some(p) => n = p + 1,
-                            // The rest of a line still being written.
-                            None if screen.parsed + n as u64 >= until => return,
+                            // The rest of a line still being written (a
+                            // whole read of it is fed: the loop must not
+                            // wait for a line end that may not come).
+                            None if screen.parsed + n as u64 >= until
+                                && n < self.catch_buf.len() =>
+                            {
+                                return
+                            }
                             None => {}
                         }
                     }
