@@ -87,6 +87,9 @@ elif mode == "attrs":
       "\x1b[7mreverse\x1b[0m \x1b[9mstrike\x1b[0m \x1b[1;4;7;31;43mall\x1b[0m\r\n")
     updates(10, 1, 3000)
     w("\x1b[12;1Hdone \x1b[1;35m")
+elif mode == "lines":
+    for i in range(3000):
+        w("numbered line %d\r\n" % i)
 elif mode == "wide":
     w("CJK: 漢字かな混じり文 한국어\r\n")
     w("emoji: 🙂🚀 end\r\n")
@@ -536,4 +539,65 @@ fn control_a_raw_replay_of_a_capped_log_does_not_draw_the_screen() {
 #[test]
 fn control_a_raw_replay_does_not_draw_a_second_client() {
     two_clients_story(true);
+}
+
+/// The numbers of the `numbered line N` lines window `name` has in its
+/// history and on its screen, in order.
+fn numbered(s: &Story, name: &str) -> Vec<u32> {
+    s.tmux
+        .run(&["capture-pane", "-p", "-S", "-", "-E", "-", "-t", name])
+        .lines()
+        .filter_map(|l| l.trim_end().strip_prefix("numbered line ")?.parse().ok())
+        .collect()
+}
+
+fn scrollback_story(lines: Option<u32>, control: bool) {
+    let Some(s) = Story::new("screen-scrollback", control) else {
+        return;
+    };
+    if let Some(n) = lines {
+        let dir = s.jobs.home().join(".config/hupsafe");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("config"), format!("scrollback = {n}\n")).unwrap();
+    }
+    let id = s.start("lines", "job", 80, 24);
+    s.detach("job", &id);
+    // Room for every line in the attaching window's own history.
+    s.tmux.run(&["set-option", "-g", "history-limit", "20000"]);
+    s.attach("att", 80, 24, &id);
+    // 3,000 lines: 23 on the screen (the cursor is on the blank last
+    // row), the rest in the model's scrollback, as far as it goes.
+    let first = match lines {
+        Some(n) => 3000 - 23 - n,
+        None => 0,
+    };
+    let want: Vec<u32> = (first..3000).collect();
+    s.expect("the scrollback above the screen, each line once", || {
+        let got = numbered(&s, "att");
+        if got == want {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} numbered lines, from {:?} to {:?}",
+                got.len(),
+                got.first(),
+                got.last()
+            ))
+        }
+    });
+}
+
+#[test]
+fn the_scrollback_is_drawn_above_the_screen_on_attach() {
+    scrollback_story(None, false);
+}
+
+#[test]
+fn the_scrollback_is_as_long_as_the_config_file_says() {
+    scrollback_story(Some(500), false);
+}
+
+#[test]
+fn control_a_raw_replay_does_not_give_the_scrollback() {
+    scrollback_story(None, true);
 }

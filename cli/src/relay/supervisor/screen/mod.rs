@@ -235,8 +235,16 @@ impl Screen {
                 out.extend_from_slice(&line);
                 out.extend_from_slice(b"\x1b[0m");
             }
+            // A screenful of line feeds scrolls the last of them into the
+            // history too (a clear would only erase them in most
+            // terminals); the screen is then blank.
+            for _ in 0..self.rows {
+                out.extend_from_slice(b"\r\n");
+            }
+            out.extend_from_slice(b"\x1b[H\x1b[J");
+        } else {
+            out.extend_from_slice(b"\x1b[H\x1b[2J");
         }
-        out.extend_from_slice(b"\x1b[H\x1b[2J");
         // avt enters the alternate screen with 1047, which keeps no cursor
         // of its own: 1049 does, as the program's own 1049h would have.
         let dump = self.vt.dump().replacen("\x1b[?1047h", "\x1b[?1049h", 1);
