@@ -73,7 +73,12 @@ impl Tmux {
 
     /// A window showing the raw log at `log` as it grows: the reference.
     pub fn reference(&self, name: &str, cols: u16, rows: u16, log: &Path) {
-        let cmd = format!("stty raw -echo; exec tail -c +1 -f '{}'", log.display());
+        // tail's notes (no inotify left on a busy machine: it polls then)
+        // must not land on the screen.
+        let cmd = format!(
+            "stty raw -echo; exec tail -c +1 -s 0.1 -f '{}' 2>/dev/null",
+            log.display()
+        );
         self.window(name, cols, rows, &cmd);
     }
 
@@ -106,6 +111,8 @@ impl Tmux {
     }
 }
 
+/// The server ends with its windows (their programs get SIGHUP). It must
+/// be dropped before the sandbox that holds its socket.
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = self

@@ -109,8 +109,9 @@ while True:
 "#;
 
 struct Story {
-    jobs: Sandbox,
+    // Dropped first: its socket is in the sandbox.
     tmux: Tmux,
+    jobs: Sandbox,
     program: PathBuf,
     control: bool,
 }
