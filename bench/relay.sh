@@ -9,6 +9,19 @@
 #               (baseline), under hupsafe's relay, under `script -q -c CMD
 #               /dev/null`; and under `tmux new -d` (detached, timed to
 #               completion: tmux renders into its own screen, nobody drains)
+#               With the screen model (issue 16) on, as shipped; and the
+#               like-for-like tmux case: `tmux new` attached to a drained pty
+#               (it renders into its screen and redraws its client), and the
+#               relay with the model off (HUPSAFE_TEST_NO_SCREEN_MODEL=1)
+#               goals: relay >= 0.9x the throughput of script -q; faster
+#               than attached tmux
+#   screen      the model's own parse rate (cargo test --release
+#               parse_rate); a supervisor's VmRSS with a 10,000-line
+#               scrollback on an 80x24 pty after ~36,000 lines of 76
+#               characters (goal <= 4 MiB), and the same with the model off;
+#               attach to first frame: ms from starting `hupsafe attach` to
+#               the whole drawing (10,000 lines of scrollback and the
+#               screen) shown, median of 3, and the old raw replay's
 #   echo        keystroke echo latency on a pty running `cat`: straight, and
 #               relayed (key -> client -> supervisor -> job pty -> back);
 #               three alternating rounds, the best median of each kept
@@ -81,8 +94,11 @@ step "throughput: ${MB} MiB base64 on a drained pty"
 read -r t_direct n_direct < <(python3 "$PTY" drain sh -c "$FLOOD")
 read -r t_relay n_relay < <(python3 "$PTY" drain "$HUPSAFE" sh -c "$FLOOD")
 read -r t_script n_script < <(python3 "$PTY" drain script -q -c "$FLOOD" /dev/null)
-t_tmux=
+read -r t_nomodel n_nomodel < <(HUPSAFE_TEST_NO_SCREEN_MODEL=1 python3 "$PTY" drain "$HUPSAFE" sh -c "$FLOOD")
+t_tmux=; t_tmuxa=
 if command -v tmux >/dev/null; then
+    read -r t_tmuxa _ < <(TERM=xterm-256color python3 "$PTY" drain \
+        tmux -L "$TMUX_SOCKET-a" -f /dev/null new-session -x 200 -y 50 "$FLOOD")
     t0=$(date +%s.%N)
     tmux -L "$TMUX_SOCKET" -f /dev/null new-session -d -x 200 -y 50 \
         "$FLOOD; tmux -L $TMUX_SOCKET wait-for -S flood-done"
@@ -93,6 +109,34 @@ if command -v tmux >/dev/null; then
 fi
 log_bytes=$(stat -c %s "$WORK"/state/jobs/*/log | head -n 1)
 HUPSAFE_STATE_DIR=$WORK/state "$HUPSAFE" gc >/dev/null
+
+step "screen model: parse rate (release test build)"
+cargo test --release --quiet -p hupsafe --bins parse_rate -- --ignored --nocapture 2>/dev/null |
+    sed -n 's/^screen parse rate: //p' >"$WORK/parse"
+[[ -s $WORK/parse ]] || die "the parse rate test printed nothing"
+
+step "screen model: scrollback memory and attach to first frame"
+# One job at a time on the default 80x24 pty: 2 MiB of zeros in base64
+# (about 36,000 lines of 76 characters), a title as the end marker, idle.
+SCREEN_JOB='head -c 2M /dev/zero | base64; printf "\033]2;bench-frame\007"; exec sleep 300'
+screen_case() { # $1: "" or the model-off knob; prints "rss_kib first_ms first_bytes"
+    env ${1:+"$1"} "$HUPSAFE" -d sh -c "$SCREEN_JOB" </dev/null >/dev/null 2>&1
+    local id d
+    id=$("$HUPSAFE" ps --json | python3 -c 'import json,sys; print(max((j["id"] for j in json.load(sys.stdin)), key=int))')
+    d=$WORK/state/jobs/$id
+    for _ in $(seq 600); do grep -q bench-frame "$d/log" 2>/dev/null && break; sleep 0.05; done
+    read -r _ rss _ _ < <(python3 bench/supervisor_rss.py "$WORK/state/jobs" 1)
+    local ms=() bytes=0 m b
+    for _ in 1 2 3; do
+        read -r m b < <(python3 "$PTY" first bench-frame "$HUPSAFE" attach "$id")
+        ms+=("$m") bytes=$b
+    done
+    "$HUPSAFE" stop --grace 1 "$id" >/dev/null 2>&1 || true
+    "$HUPSAFE" gc >/dev/null
+    echo "$rss $(printf '%s\n' "${ms[@]}" | sort -n | sed -n 2p) $bytes"
+}
+read -r s_rss s_first s_bytes < <(screen_case "")
+read -r r_rss r_first r_bytes < <(screen_case HUPSAFE_TEST_NO_SCREEN_MODEL=1)
 
 step "echo latency: $KEYS keys, 3 alternating rounds (best median kept)"
 e_direct=; e_relay=
@@ -130,11 +174,22 @@ mkdir -p target/bench
     printf '%-44s %10s %10s %8s\n' "program straight on the pty" "$t_direct" "$(mbps "$t_direct" "$n_direct")" "1.00"
     printf '%-44s %10s %10s %8s\n' "hupsafe relay (supervisor + client)" "$t_relay" "$(mbps "$t_relay" "$n_relay")" "$(ratio "$t_relay" "$t_direct")"
     printf '%-44s %10s %10s %8s\n' "script -q -c CMD /dev/null" "$t_script" "$(mbps "$t_script" "$n_script")" "$(ratio "$t_script" "$t_direct")"
+    printf '%-44s %10s %10s %8s\n' "hupsafe relay, screen model off" "$t_nomodel" "$(mbps "$t_nomodel" "$n_nomodel")" "$(ratio "$t_nomodel" "$t_direct")"
     if [[ -n $t_tmux ]]; then
-        printf '%-44s %10s %10s %8s\n' "tmux new -d (to completion)" "$t_tmux" "$(mbps "$t_tmux" "$n_direct")" "$(ratio "$t_tmux" "$t_direct")"
+        printf '%-44s %10s %10s %8s\n' "tmux new -d (to completion, nobody drawn)" "$t_tmux" "$(mbps "$t_tmux" "$n_direct")" "$(ratio "$t_tmux" "$t_direct")"
+        printf '%-44s %10s %10s %8s\n' "tmux new, attached client drained" "$t_tmuxa" "$(mbps "$t_tmuxa" "$n_direct")" "$(ratio "$t_tmuxa" "$t_direct")"
     fi
-    printf '%-44s %10s\n' "  hupsafe vs script" "$(ratio "$t_relay" "$t_script")x"
-    [[ -n $t_tmux ]] && printf '%-44s %10s\n' "  hupsafe vs tmux" "$(ratio "$t_relay" "$t_tmux")x"
+    thr=$(ratio "$t_script" "$t_relay")
+    printf '%-44s %10s   goal >= 0.90: %s\n' "  hupsafe throughput / script's" "${thr}x" \
+        "$(python3 -c "import sys; print('met' if float(sys.argv[1]) >= 0.9 else 'MISSED')" "$thr")"
+    printf '%-44s %10s\n' "  hupsafe time / script's" "$(ratio "$t_relay" "$t_script")x"
+    printf '%-44s %10s\n' "  model off: hupsafe time / script's" "$(ratio "$t_nomodel" "$t_script")x"
+    if [[ -n $t_tmux ]]; then
+        vs=$(ratio "$t_relay" "$t_tmuxa")
+        printf '%-44s %10s   goal < 1.00: %s\n' "  hupsafe time / attached tmux's" "${vs}x" \
+            "$(python3 -c "import sys; print('met' if float(sys.argv[1]) < 1 else 'MISSED')" "$vs")"
+        printf '%-44s %10s\n' "  hupsafe time / detached tmux's" "$(ratio "$t_relay" "$t_tmux")x"
+    fi
     printf '%-44s %10s\n' "  bytes the relay logged" "$log_bytes"
     echo
     printf '%-44s %10s %10s %8s\n' "echo latency ($KEYS keys, cat)" "median us" "p99 us" "ratio"
@@ -145,6 +200,17 @@ mkdir -p target/bench
     printf '%-44s %10s\n' "supervisor VmRSS, largest (KiB)" "$rss_max"
     printf '%-44s %10s\n' "supervisor PSS, median (KiB)" "$pss_kib"
     printf '%-44s %10s\n' "goal VmRSS <= 2048 KiB" "$( ((rss_kib <= 2048)) && echo met || echo MISSED)"
+    echo
+    echo "screen model (80x24, 10,000-line scrollback)"
+    while read -r name rate unit; do
+        printf '%-44s %10s\n' "  parse rate, $name ($unit)" "$rate"
+    done <"$WORK/parse"
+    printf '%-44s %10s   goal <= 4096: %s\n' "  supervisor VmRSS after 36,000 lines (KiB)" "$s_rss" "$( ((s_rss <= 4096)) && echo met || echo MISSED)"
+    printf '%-44s %10s\n' "  the same, model off (KiB)" "$r_rss"
+    printf '%-44s %10s\n' "  attach to first frame, median of 3 (ms)" "$s_first"
+    printf '%-44s %10s\n' "    bytes drawn (scrollback and screen)" "$s_bytes"
+    printf '%-44s %10s\n' "  model off: attach to the replay (ms)" "$r_first"
+    printf '%-44s %10s\n' "    bytes replayed" "$r_bytes"
     echo
     printf '%-44s %10s\n' "hupsafe ps, 200 jobs, median of 20 (ms)" "$ps_ms"
     printf '%-44s %10s\n' "goal < 50 ms" "$(python3 -c "import sys; print('met' if float(sys.argv[1]) < 50 else 'MISSED')" "$ps_ms")"

@@ -10,26 +10,30 @@
                               <p99_us>"
   relay_pty.py echo-raw N CMD...  the same, typing only once CMD (a relay)
                               has put the terminal in raw mode
+  relay_pty.py first MARKER CMD...  run CMD (an attach) on a new 24x80 pty;
+                              print the milliseconds until MARKER is shown
+                              and the bytes shown by then, then end CMD
 """
 
 import errno
 import fcntl
 import os
 import select
+import signal
 import struct
 import sys
 import termios
 import time
 
 
-def spawn(argv):
+def spawn(argv, rows=50, cols=200):
     pid, fd = os.forkpty()
     if pid == 0:
         try:
             os.execvp(argv[0], argv)
         finally:
             os._exit(127)
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
     return pid, fd
 
 
@@ -109,11 +113,25 @@ def echo(n, argv, wait_raw):
     print("%.0f %.0f" % (lat[len(lat) // 2] * 1e6, lat[min(len(lat) - 1, len(lat) * 99 // 100)] * 1e6))
 
 
+def first(marker, argv):
+    start = time.monotonic()
+    pid, fd = spawn(argv, 24, 80)
+    seen = wait_for(fd, marker.encode(), 30)
+    elapsed = time.monotonic() - start
+    os.kill(pid, signal.SIGTERM)
+    while read_some(fd, 5) not in (None, b""):
+        pass
+    os.waitpid(pid, 0)
+    print("%.1f %d" % (elapsed * 1e3, len(seen)))
+
+
 def main():
     if len(sys.argv) >= 3 and sys.argv[1] == "drain":
         drain(sys.argv[2:])
     elif len(sys.argv) >= 4 and sys.argv[1] in ("echo", "echo-raw"):
         echo(int(sys.argv[2]), sys.argv[3:], sys.argv[1] == "echo-raw")
+    elif len(sys.argv) >= 4 and sys.argv[1] == "first":
+        first(sys.argv[2], sys.argv[3:])
     else:
         sys.exit(__doc__)
 

@@ -584,7 +584,9 @@ pub struct LogsArgs {
 
 #[derive(Args, Debug)]
 pub struct AttachArgs {
-    /// Replay up to this many bytes of recent output first
+    /// For a protected command line (no screen model): replay up to this
+    /// many bytes of recent output first. Other jobs are drawn as their
+    /// screen stands, with `scrollback` lines above (config file)
     #[arg(long, value_name = "BYTES", default_value_t = 16384)]
     pub replay: u32,
     /// The job (an id, a unique prefix or a name; see `hupsafe ps`)

@@ -7,6 +7,7 @@
 //! log_max = 100M        # keep about this much of each job's log (K, M, G)
 //! keep_finished = 7d    # remove finished jobs older than this (s, m, h, d)
 //! notify = on           # announce each job's end at the shells' prompts
+//! scrollback = 10000     # lines `attach` draws above a job's screen
 //! ```
 //!
 //! One `key = value` a line; `#` starts a comment; blank lines are fine. A
@@ -31,7 +32,15 @@ pub struct Config {
     pub keep_finished: Option<Duration>,
     /// `notify`: announce every relayed job's end (as `--notify`).
     pub notify: Option<bool>,
+    /// `scrollback`: lines of a job's screen model kept above its screen,
+    /// drawn on attach (else [`SCROLLBACK`]).
+    pub scrollback: Option<usize>,
 }
+
+/// The default `scrollback`.
+pub const SCROLLBACK: usize = 10_000;
+/// The largest `scrollback` (the ring is also bounded in bytes).
+pub const SCROLLBACK_MAX: usize = 100_000;
 
 /// The config file's path, if there is a place for it.
 pub fn path() -> Option<PathBuf> {
@@ -93,8 +102,9 @@ impl Config {
                 "log_max" => parse_size(value).map(|v| config.log_max = Some(v)),
                 "keep_finished" => parse_age(value).map(|v| config.keep_finished = Some(v)),
                 "notify" => parse_switch(value).map(|v| config.notify = Some(v)),
+                "scrollback" => parse_lines(value).map(|v| config.scrollback = Some(v)),
                 _ => Err(format!(
-                    "unknown key '{}' (known: log_max, keep_finished, notify)",
+                    "unknown key '{}' (known: log_max, keep_finished, notify, scrollback)",
                     crate::sys::words::visible(key)
                 )),
             };
@@ -164,6 +174,17 @@ pub fn parse_age(s: &str) -> Result<Duration, String> {
         _ => return Err(bad()),
     };
     n.checked_mul(unit).map(Duration::from_secs).ok_or_else(bad)
+}
+
+/// A number of scrollback lines, 0 to [`SCROLLBACK_MAX`].
+pub fn parse_lines(s: &str) -> Result<usize, String> {
+    match number_and_unit(s) {
+        Some((n, "")) if n <= SCROLLBACK_MAX as u64 => Ok(n as usize),
+        _ => Err(format!(
+            "'{}' is not a number of lines: give 0 to {SCROLLBACK_MAX}, e.g. 10000",
+            crate::sys::words::visible(s)
+        )),
+    }
 }
 
 /// `on` or `off` (also yes/no, true/false, 1/0).
@@ -255,6 +276,18 @@ mod tests {
         assert_eq!(c, Config::default());
         assert_eq!(complaints.len(), 1, "{complaints:?}");
         assert!(complaints[0].starts_with("note: ignoring the config file"));
+    }
+
+    #[test]
+    fn scrollback_lines() {
+        assert_eq!(parse_lines("10000"), Ok(10_000));
+        assert_eq!(parse_lines(" 0 "), Ok(0));
+        for bad in ["", "lots", "10k", "-1", "100001"] {
+            let why = parse_lines(bad).unwrap_err();
+            assert!(why.contains("0 to 100000"), "{why}");
+        }
+        let (c, complaints) = Config::parse("scrollback = 500\n", Path::new("c"));
+        assert_eq!((c.scrollback, complaints.len()), (Some(500), 0));
     }
 
     #[test]

@@ -15,6 +15,8 @@
 //!   directories) every test runs hupsafe in, removed when dropped;
 //! - [`relay`]: an interactive shell on a real pty to type into and hang
 //!   up on, and `hupsafe` jobs in a sandbox's state directory;
+//! - [`tmux`]: a private tmux server as the independent terminal emulator
+//!   of the screen stories, captures read back into cells;
 //! - [`differential`]: comparing SIGHUP under the shim with a real signal;
 //! - [`tools`]: outside programs a test needs (zsh, sshd, patchelf...),
 //!   found on PATH, or the test is skipped with one line naming the package;
@@ -33,6 +35,7 @@ pub mod relay;
 pub mod sandbox;
 pub mod shell;
 pub mod shim;
+pub mod tmux;
 pub mod tools;
 pub mod users;
 pub mod wait;

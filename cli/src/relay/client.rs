@@ -121,7 +121,19 @@ struct Client {
     note: Option<String>,
     /// The signal that killed the program, to die of in turn.
     killed_by: Option<i32>,
+    /// The supervisor keeps a model of the job's screen: it sends the
+    /// restore sequence when this client leaves, and if the connection
+    /// drops the client writes a generic one.
+    model: bool,
+    /// The restore sequence reached the terminal.
+    restored: bool,
+    /// The user detached: the connection is ending on purpose.
+    detaching: bool,
 }
+
+/// How long a detaching client waits for the supervisor's restore
+/// sequence (a busy supervisor first catches its model up).
+const RESTORE_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Why the relay loop ends.
 type Outcome = i32;
@@ -164,6 +176,9 @@ impl Client {
             signals,
             note: None,
             killed_by: None,
+            model: false,
+            restored: false,
+            detaching: false,
         };
         if let Mode::Attach { replay } = mode {
             let mut hello = proto::VERSION.to_be_bytes().to_vec();
@@ -339,9 +354,14 @@ impl Client {
             self.incoming.consume();
             match kind {
                 proto::WELCOME => {
-                    let stopped = serde_json::from_slice::<serde_json::Value>(&payload)
-                        .ok()
+                    let welcome = serde_json::from_slice::<serde_json::Value>(&payload).ok();
+                    let stopped = welcome
+                        .as_ref()
                         .and_then(|v| v.get("state")?.as_str().map(|s| s == "stopped"))
+                        .unwrap_or(false);
+                    self.model = welcome
+                        .as_ref()
+                        .and_then(|v| v.get("screen")?.as_bool())
                         .unwrap_or(false);
                     if stopped && !self.started {
                         // Attaching to a stopped job is `fg`.
@@ -353,6 +373,12 @@ impl Client {
                     self.suspend();
                 }
                 proto::CONTINUED => self.program_stopped = false,
+                proto::RESTORE => {
+                    if let Err(e) = os::write_all(self.screen, &payload) {
+                        return Some(terminal_gone(&e));
+                    }
+                    self.restored = true;
+                }
                 proto::EXITED => {
                     let killed = payload.first() == Some(&1);
                     let value = proto::u32_at(&payload, 1).unwrap_or(0) as i32;
@@ -415,6 +441,7 @@ impl Client {
                         }
                         self.send(proto::DETACH, &[]);
                         self.flush();
+                        self.await_restore();
                         self.detach_note();
                         return Some(0);
                     }
@@ -433,6 +460,47 @@ impl Client {
         None
     }
 
+    /// After DETACH: the output still on its way, then the supervisor's
+    /// restore sequence (or, if it does not come, the generic one).
+    fn await_restore(&mut self) {
+        if !self.model {
+            return;
+        }
+        self.detaching = true;
+        let deadline = std::time::Instant::now() + RESTORE_WITHIN;
+        while !self.restored {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            self.flush();
+            let mut fds = [PollFd::new(&self.fd, PollFlags::IN)];
+            if os::poll(&mut fds, Some(left)).is_err() {
+                break;
+            }
+            if fds[0].revents().is_empty() {
+                continue;
+            }
+            // The end of the connection, EXITED or an error end it too.
+            if self.on_socket().is_some() {
+                break;
+            }
+        }
+        self.restore_generic();
+        // Whatever came meanwhile, the user detached.
+        self.killed_by = None;
+    }
+
+    /// The generic restore, if the supervisor's did not come (and the
+    /// output is a terminal: a pipe or file gets no escapes it never asked
+    /// for).
+    fn restore_generic(&mut self) {
+        if self.model && !self.restored && os::isatty(self.screen) {
+            let _ = os::write_all(self.screen, super::supervisor::screen::GENERIC_RESTORE);
+            self.restored = true;
+        }
+    }
+
     fn detach_note(&mut self) {
         self.note = Some(format!(
             "detached from job {id}, which keeps running; reattach with: hupsafe attach {id}",
@@ -446,6 +514,10 @@ impl Client {
     /// the job still stands for it: it waits for the end and exits with the
     /// program's status, so scripts keep working.
     fn connection_lost(&mut self) -> Outcome {
+        self.restore_generic();
+        if self.detaching {
+            return 0;
+        }
         let id = self.job.id.clone();
         let mut said = false;
         loop {

@@ -218,7 +218,12 @@ fn start(
             );
         }
     }
-    match prepare(&job, launch, record, attach) {
+    // The screen model; a knob for the tests' controls turns it off (attach
+    // then replays the end of the log, as before the model).
+    let screen = std::env::var_os("HUPSAFE_TEST_NO_SCREEN_MODEL")
+        .is_none()
+        .then(|| config.scrollback.unwrap_or(crate::config::SCROLLBACK));
+    match prepare(&job, launch, record, attach, screen) {
         Ok(c) => {
             // The program runs already; old jobs go before we relay.
             if let Some(age) = config.keep_finished {
@@ -238,6 +243,7 @@ fn prepare(
     launch: &Launch,
     mut record: Record,
     attach: bool,
+    screen: Option<usize>,
 ) -> Result<Option<client::Connection>> {
     let Launch {
         program,
@@ -306,6 +312,7 @@ fn prepare(
         argv0: argv0.to_os_string(),
         args: args.to_vec(),
         strict: strict.cloned(),
+        screen,
     };
 
     if fork_supervisor(false)? {

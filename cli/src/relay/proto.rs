@@ -45,6 +45,10 @@ pub const CONTINUED: u8 = b'C';
 pub const EXITED: u8 = b'X';
 /// UTF-8 text: the supervisor refuses the client, or the job failed.
 pub const ERROR: u8 = b'E';
+/// Bytes that give the client's terminal back to its user (main screen,
+/// modes off, title popped): the answer to DETACH, and sent before EXITED
+/// to a client that was drawn the job's screen.
+pub const RESTORE: u8 = b'R';
 
 /// Appends one frame to a queue.
 pub fn put(out: &mut VecDeque<u8>, kind: u8, payload: &[u8]) {

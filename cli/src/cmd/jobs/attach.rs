@@ -1,5 +1,6 @@
 //! `hupsafe attach ID`: this terminal becomes the job's terminal again,
-//! after replaying the end of its log (so a waiting prompt is visible).
+//! drawn as the job's screen stands (the supervisor's model of it; for a
+//! protected line, which has none, the end of its log is replayed).
 
 use crate::error::{os_words, Error, Result, EXIT_BAD_INPUT, EXIT_NO_JOB};
 use crate::registry::{find_job, Job, Registry, Status};

@@ -56,6 +56,17 @@ pub struct Client {
     /// When it connected: one that has not said hello within
     /// [`HELLO_WITHIN`] is dropped.
     pub since: Instant,
+    /// A drawing of the job's screen still to send (and how much of it is
+    /// sent), before the log from `Mode::Replay`'s offset.
+    pub render: Option<(Vec<u8>, usize)>,
+    /// Its terminal showed a drawing of the model: it gets the restore
+    /// sequence when the job ends.
+    pub drawn: bool,
+    /// Its terminal's size, once told.
+    pub size: Option<pty::Winsize>,
+    /// When it last typed (or attached): the pty's size follows the most
+    /// recently active client, as tmux's "latest".
+    pub active: Instant,
 }
 
 impl Client {
@@ -70,6 +81,10 @@ impl Client {
             fresh: false,
             dead: false,
             since: Instant::now(),
+            render: None,
+            drawn: false,
+            size: None,
+            active: Instant::now(),
         }
     }
 
@@ -161,9 +176,40 @@ pub fn refusal(job: &str, me: u32, peer: io::Result<u32>, staying: usize) -> Opt
     })
 }
 
+/// Queues what the queue takes of a pending drawing, in frames of at most
+/// a chunk.
+fn send_render(c: &mut Client) {
+    while let Some((len, sent)) = c.render.as_ref().map(|(r, s)| (r.len(), *s)) {
+        if c.dead {
+            return;
+        }
+        if sent >= len {
+            c.render = None;
+            break;
+        }
+        if c.room() < CHUNK + proto::HEADER {
+            c.flush();
+            if c.room() < CHUNK + proto::HEADER {
+                return;
+            }
+        }
+        let n = (len - sent).min(CHUNK);
+        let Some((render, at)) = c.render.take() else {
+            return;
+        };
+        c.push(proto::OUTPUT, &render[sent..sent + n]);
+        c.render = Some((render, at + n));
+    }
+}
+
 /// Feeds a replaying client from the log while its queue has room; once it
 /// has everything logged so far, it goes live.
 pub fn refill(c: &mut Client, log: &Log, buf: &mut [u8]) {
+    send_render(c);
+    if c.render.is_some() {
+        c.flush();
+        return;
+    }
     while let Mode::Replay(at) = c.mode {
         if c.dead {
             return;
@@ -277,19 +323,20 @@ impl Supervisor {
                     }
                     self.input.extend(&payload);
                     self.write_input();
+                    self.clients[i].active = Instant::now();
+                    self.follow_latest();
                 }
                 proto::RESIZE => {
-                    if let (Some(ws), Some(m)) = (proto::parse_resize(&payload), &self.master) {
-                        let _ = pty::set_winsize(m, &ws);
-                        if std::mem::take(&mut self.clients[i].fresh) {
-                            // To the terminal's foreground group (our
-                            // program's, or one it made), as a resize would
-                            // send it.
-                            let fg = os::tcgetpgrp(m);
-                            if fg > 0 {
-                                let _ = os::kill_group(fg, Signal::WINCH);
-                            }
-                        }
+                    if let Some(ws) = proto::parse_resize(&payload) {
+                        // Its own terminal changed size and reflowed what
+                        // it shows: if the pty follows, the program redraws
+                        // for it (SIGWINCH), as without hupsafe.
+                        let c = &mut self.clients[i];
+                        let resized = c
+                            .size
+                            .is_some_and(|p| (p.ws_row, p.ws_col) != (ws.ws_row, ws.ws_col));
+                        c.size = Some(ws);
+                        self.follow(resized.then_some(i));
                     }
                 }
                 proto::CONTINUE if self.end.is_none() => {
@@ -304,7 +351,22 @@ impl Supervisor {
                     }
                 }
                 proto::DETACH => {
-                    self.clients[i].dead = true;
+                    if self.screen.is_some() {
+                        // Its terminal back as it was: from the model as it
+                        // stands after everything the client was sent.
+                        self.catch_up(u64::MAX, usize::MAX);
+                        let mut restore = Vec::new();
+                        if let Some(s) = &self.screen {
+                            s.restore(&mut restore);
+                        }
+                        let c = &mut self.clients[i];
+                        c.render = None;
+                        c.push(proto::RESTORE, &restore);
+                        c.flush();
+                        c.close_soon();
+                    } else {
+                        self.clients[i].dead = true;
+                    }
                 }
                 proto::SIGNAL => {
                     if let Some(sig) = proto::u32_at(&payload, 0) {
@@ -362,20 +424,120 @@ impl Supervisor {
             c.close_soon();
             return;
         }
-        let replay = proto::u32_at(payload, 4).unwrap_or(0) as u64;
-        let from = self.log.end().saturating_sub(replay);
-        let from = if from > 0 {
-            self.log.line_start_after(from)
-        } else {
-            0
-        };
         let welcome = self.welcome();
-        let c = &mut self.clients[i];
-        c.push(proto::WELCOME, &welcome);
-        c.mode = Mode::Replay(from);
-        c.fresh = true;
+        if self.screen.is_some() {
+            // The screen as it is, then the log from where the model
+            // stands: nothing missed, nothing twice.
+            self.catch_up(u64::MAX, usize::MAX);
+            let mut render = Vec::new();
+            let mut from = self.log.end();
+            if let Some(s) = self.screen.as_mut() {
+                s.render(true, &mut render);
+                from = s.parsed;
+            }
+            let c = &mut self.clients[i];
+            c.push(proto::WELCOME, &welcome);
+            c.render = Some((render, 0));
+            c.drawn = true;
+            c.mode = Mode::Replay(from);
+        } else {
+            let replay = proto::u32_at(payload, 4).unwrap_or(0) as u64;
+            let from = self.log.end().saturating_sub(replay);
+            let from = if from > 0 {
+                self.log.line_start_after(from)
+            } else {
+                0
+            };
+            let c = &mut self.clients[i];
+            c.push(proto::WELCOME, &welcome);
+            c.mode = Mode::Replay(from);
+            // Without a model, the program is asked to redraw.
+            c.fresh = true;
+        }
+        self.clients[i].active = Instant::now();
         self.refill(i);
         self.write_record();
+    }
+
+    /// The pty takes the size of the most recently active client that
+    /// told its size; when that changes it, every client is redrawn.
+    pub(super) fn follow_latest(&mut self) {
+        self.follow(None);
+    }
+
+    /// [`Self::follow_latest`], not redrawing client `resized` (whose own
+    /// terminal just took the new size).
+    fn follow(&mut self, resized: Option<usize>) {
+        let Some(latest) = self
+            .clients
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.attached() && c.closing.is_none() && c.size.is_some())
+            .max_by_key(|(_, c)| c.active)
+            .map(|(i, _)| i)
+        else {
+            return;
+        };
+        let Some(m) = &self.master else {
+            return;
+        };
+        let ws = self.clients[latest].size.expect("filtered on a size");
+        let now = pty::winsize(m);
+        let same = now.is_some_and(|n| (n.ws_row, n.ws_col) == (ws.ws_row, ws.ws_col));
+        if same && now.is_some_and(|n| (n.ws_xpixel, n.ws_ypixel) == (ws.ws_xpixel, ws.ws_ypixel)) {
+            if std::mem::take(&mut self.clients[latest].fresh) {
+                self.winch();
+            }
+            return;
+        }
+        if !same && self.screen.is_some() {
+            // Bytes written before the resize were laid out at the old size.
+            self.catch_up(u64::MAX, usize::MAX);
+            if let Some(s) = self.screen.as_mut() {
+                s.resize(ws.ws_col, ws.ws_row);
+            }
+        }
+        if let Some(m) = &self.master {
+            // The kernel sends the SIGWINCH when the size changes.
+            let _ = pty::set_winsize(m, &ws);
+        }
+        self.clients[latest].fresh = false;
+        if !same {
+            self.redraw_all(resized.filter(|&i| i == latest));
+        }
+    }
+
+    /// A SIGWINCH to the terminal's foreground group (our program's, or
+    /// one it made), as a resize would send it.
+    fn winch(&self) {
+        if let Some(m) = &self.master {
+            let fg = os::tcgetpgrp(m);
+            if fg > 0 {
+                let _ = os::kill_group(fg, Signal::WINCH);
+            }
+        }
+    }
+
+    /// Every attached client but `except` gets the model's screen at its
+    /// new size (no scrollback: their terminals have it already), then the
+    /// log from where the model stands.
+    fn redraw_all(&mut self, except: Option<usize>) {
+        let Some(s) = self.screen.as_mut() else {
+            return;
+        };
+        let mut render = Vec::new();
+        s.render(false, &mut render);
+        let from = s.parsed;
+        for i in 0..self.clients.len() {
+            let c = &mut self.clients[i];
+            if !c.attached() || c.closing.is_some() || except == Some(i) {
+                continue;
+            }
+            c.render = Some((render.clone(), 0));
+            c.drawn = true;
+            c.mode = Mode::Replay(from);
+            self.refill(i);
+        }
     }
 
     /// Feeds replaying client `i` from the log.
@@ -398,7 +560,12 @@ impl Supervisor {
 
     pub(super) fn forget_dead(&mut self) {
         let before = self.record.attached as usize;
+        let count = self.clients.len();
         self.clients.retain(|c| !c.dead);
+        if self.clients.len() != count {
+            // The latest client may have left: the pty follows the next.
+            self.follow_latest();
+        }
         if self.clients.iter().filter(|c| c.attached()).count() != before {
             self.write_record();
         }

@@ -173,6 +173,15 @@ impl Log {
         None
     }
 
+    /// The oldest byte still kept once `n` more are appended: later than
+    /// [`Log::first`] when that append rotates the log.
+    pub fn first_after(&self, n: usize) -> u64 {
+        match &self.cap {
+            Some(cap) if self.end + n as u64 - self.base >= cap.next => self.base,
+            _ => self.first(),
+        }
+    }
+
     pub fn flush(&mut self) {
         let _ = self.file.flush();
     }
@@ -262,11 +271,24 @@ impl Supervisor {
             c.push(proto::OUTPUT, data);
             c.flush();
         }
+        // The model reads the log: it must have read what a rotation is
+        // about to drop (it is normally far ahead of that).
+        let kept = self.log.first_after(data.len());
+        if self.screen.as_ref().is_some_and(|s| s.parsed < kept) {
+            self.catch_up(kept, usize::MAX);
+        }
         let appended = self.log.append(data);
         if appended.error.is_some() {
             self.record.log_error = appended.error;
         }
         let lost = (data.len() - appended.written) as u64;
+        if lost > 0 && self.screen.is_some() {
+            // Not in the log, still on the screen: fed now, in order.
+            self.catch_up(u64::MAX, usize::MAX);
+            if let Some(s) = self.screen.as_mut() {
+                s.feed(&data[appended.written..]);
+            }
+        }
         if lost > 0 {
             if self.record.bytes_lost == 0 {
                 // The first loss is worth a record at once.
@@ -373,6 +395,8 @@ pub(super) mod tests {
             "across both files"
         );
         assert_eq!(read_all(&log, 12), b"cc\n");
+        assert_eq!(log.first_after(4), 0, "no rotation yet: nothing dropped");
+        assert_eq!(log.first_after(5), 10, "this append drops the first log.1");
         log.append(b"dddd\neeee\n"); // 15 in log: rotated again
         assert_eq!(log.end(), 25);
         assert_eq!(log.first(), 10, "the first log.1 is gone");

@@ -28,6 +28,7 @@ pub(in crate::relay) mod clients;
 pub mod ended;
 pub(in crate::relay) mod log;
 mod program;
+pub(in crate::relay) mod screen;
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
@@ -39,6 +40,7 @@ use std::time::{Duration, Instant};
 use self::clients::{Client, Mode};
 use self::log::Log;
 use self::program::{Change, End, Launch};
+use self::screen::Screen;
 use super::os::{self, Disposition, PollFd, PollFlags, SignalPipe};
 use super::proto;
 use super::pty::Pair;
@@ -85,7 +87,21 @@ pub struct Start {
     pub args: Vec<OsString>,
     /// The --strict seccomp filter, applied in the program's child.
     pub strict: Option<crate::sys::strict::Filter>,
+    /// The screen model's scrollback in lines; `None`: no model (attach
+    /// replays the end of the log instead).
+    pub screen: Option<usize>,
 }
+
+/// Bytes of log the model reads at a time.
+const CATCH_UP_READ: usize = 64 * 1024;
+/// What the model parses in a turn of the loop with nothing else to do.
+const CATCH_UP_BUDGET: usize = 256 * 1024;
+/// Less than a read behind, the model waits this long after the last
+/// output before it parses.
+const CATCH_UP_AFTER: Duration = Duration::from_millis(10);
+/// Behind by more than this, the model also parses in busy turns (a
+/// budget each), so that an attach never waits long for it.
+const BACKLOG_MAX: u64 = 16 << 20;
 
 struct Supervisor {
     job: Job,
@@ -108,6 +124,10 @@ struct Supervisor {
     /// When the master last gave us output (or the program ended).
     last_output: Instant,
     buf: Box<[u8]>,
+    /// The job's screen as a terminal would show it (issue 16), fed from
+    /// the log behind the relay.
+    screen: Option<Screen>,
+    catch_buf: Box<[u8]>,
 }
 
 /// Runs the supervisor (in the freshly double-forked process) and never
@@ -140,6 +160,7 @@ impl Supervisor {
             argv0,
             args,
             strict,
+            screen,
         } = start;
         // What the program should inherit, saved before the supervisor
         // changes them for itself.
@@ -199,6 +220,12 @@ impl Supervisor {
         }
 
         let log_reader = File::open(job.log_path()).ok();
+        // The model reads the log: without a reader, no model.
+        let screen = screen.filter(|_| log_reader.is_some()).map(|lines| {
+            let ws = super::pty::winsize(&master);
+            let (rows, cols) = ws.map_or((24, 80), |w| (w.ws_row, w.ws_col));
+            Screen::new(cols, rows, lines)
+        });
         let mut log = Log::new(log, log_reader);
         if let Some(max) = record.log_max {
             log = log.capped(job.log_path(), max);
@@ -220,9 +247,13 @@ impl Supervisor {
             ended_at: None,
             last_output: Instant::now(),
             buf: vec![0; CHUNK].into_boxed_slice(),
+            catch_buf: vec![0; if screen.is_some() { CATCH_UP_READ } else { 0 }].into_boxed_slice(),
+            screen,
         };
         if let Some(first) = first {
             let mut first = Client::new(first, Mode::Live);
+            // The pty was made its terminal's size.
+            first.size = s.master.as_ref().and_then(super::pty::winsize);
             first.push(proto::WELCOME, &s.welcome());
             s.clients.push(first);
         }
@@ -242,9 +273,14 @@ impl Supervisor {
         } else {
             "running"
         };
-        serde_json::json!({ "id": self.job.id, "pid": self.program, "state": state })
-            .to_string()
-            .into_bytes()
+        serde_json::json!({
+            "id": self.job.id,
+            "pid": self.program,
+            "state": state,
+            "screen": self.screen.is_some(),
+        })
+        .to_string()
+        .into_bytes()
     }
 
     /// Writes the record as it stands; whether it reached the disk.
@@ -288,6 +324,7 @@ impl Supervisor {
                 return;
             }
             let held = self.backpressure();
+            let mut idle = false;
             let (master_ev, listener_ev, clients_ev) = {
                 let ready = |p: &PollFd| p.revents();
                 let mut fds = vec![PollFd::from_borrowed_fd(self.signals.fd(), PollFlags::IN)];
@@ -323,10 +360,18 @@ impl Supervisor {
                     }
                     fds.push(PollFd::new(&c.fd, ev));
                 }
-                if os::poll(&mut fds, self.timeout(held)).is_err() {
-                    // Only EINVAL/ENOMEM: nothing sensible but to try again.
-                    std::thread::sleep(Duration::from_millis(10));
-                    continue;
+                let timeout = match (self.model_wait(), self.timeout(held)) {
+                    (Some(m), Some(t)) => Some(m.min(t)),
+                    (m, t) => m.or(t),
+                };
+                match os::poll(&mut fds, timeout) {
+                    Ok(0) => idle = true,
+                    Ok(_) => {}
+                    Err(_) => {
+                        // Only EINVAL/ENOMEM: nothing sensible but to try again.
+                        std::thread::sleep(Duration::from_millis(10));
+                        continue;
+                    }
                 }
                 (
                     master_at.map(|i| ready(&fds[i])),
@@ -363,6 +408,9 @@ impl Supervisor {
                 }
                 self.clients[i].linger();
                 self.refill(i);
+            }
+            if (idle && self.model_wait() == Some(Duration::ZERO)) || self.behind() > BACKLOG_MAX {
+                self.catch_up(u64::MAX, CATCH_UP_BUDGET);
             }
             self.drop_stuck(held);
             let had_clients = !self.clients.is_empty();
@@ -439,6 +487,71 @@ impl Supervisor {
         }
     }
 
+    /// How long the model may wait before parsing what it has not:
+    /// nothing to parse, none; a read's worth, or output paused for
+    /// [`CATCH_UP_AFTER`], now. Parsing in large batches is what lets the
+    /// fast path skip most of a flood.
+    fn model_wait(&self) -> Option<Duration> {
+        match self.behind() {
+            0 => None,
+            n if n >= CATCH_UP_READ as u64 => Some(Duration::ZERO),
+            _ => Some(CATCH_UP_AFTER.saturating_sub(self.last_output.elapsed())),
+        }
+    }
+
+    /// How many logged bytes the model has not parsed yet.
+    fn behind(&self) -> u64 {
+        self.screen
+            .as_ref()
+            .map_or(0, |s| self.log.end().saturating_sub(s.parsed))
+    }
+
+    /// Feeds the model from the log up to offset `until`, at most `budget`
+    /// bytes (about: a feed ends on a line when it can).
+    fn catch_up(&mut self, until: u64, budget: usize) {
+        // While output flows and the model is not needed at once, each
+        // feed ends after a line feed (the rest is read again next time):
+        // a run of plain lines then goes on from feed to feed, and the fast
+        // path skips it (docs/SCREEN-MODEL.md, section 6).
+        let whole_lines = budget != usize::MAX && self.last_output.elapsed() < CATCH_UP_AFTER;
+        let Some(screen) = self.screen.as_mut() else {
+            return;
+        };
+        let until = until.min(self.log.end());
+        let mut left = budget;
+        while screen.parsed < until && left > 0 {
+            // Bytes rotated away before the model read them (it is kept
+            // ahead of rotations, so only a log cut by hand) are lost to it.
+            screen.parsed = screen.parsed.max(self.log.first());
+            let want = ((until - screen.parsed) as usize)
+                .min(left)
+                .min(self.catch_buf.len());
+            match self.log.read_at(&mut self.catch_buf[..want], screen.parsed) {
+                Some(mut n) => {
+                    if whole_lines {
+                        match self.catch_buf[..n].iter().rposition(|&b| b == b'\n') {
+                            Some(p) => n = p + 1,
+                            // The rest of a line still being written (a
+                            // whole read of it is fed: the loop must not
+                            // wait for a line end that may not come).
+                            None if screen.parsed + n as u64 >= until
+                                && n < self.catch_buf.len() =>
+                            {
+                                return
+                            }
+                            None => {}
+                        }
+                    }
+                    screen.feed(&self.catch_buf[..n]);
+                    screen.parsed += n as u64;
+                    left = left.saturating_sub(n);
+                }
+                // Truncated by hand or unreadable: those bytes are lost.
+                None => screen.parsed = until,
+            }
+        }
+    }
+
     /// The final record, then the news to every client, then exit.
     fn finish(&mut self) {
         let _ = std::fs::remove_file(self.job.sock_path());
@@ -449,6 +562,18 @@ impl Supervisor {
         self.record.ended_ms = Some(now_ms());
         self.log.flush();
         let mut written = self.write_record();
+        if self.clients.iter().any(|c| c.drawn && c.attached()) {
+            self.catch_up(u64::MAX, usize::MAX);
+            let mut restore = Vec::new();
+            if let Some(s) = &self.screen {
+                s.restore(&mut restore);
+            }
+            for c in self.clients.iter_mut().filter(|c| c.drawn && c.attached()) {
+                // Whatever of the drawing and the log it still had to get.
+                c.render = None;
+                c.push(proto::RESTORE, &restore);
+            }
+        }
         self.broadcast(proto::EXITED, &End::payload(self.end));
         let deadline = Instant::now() + Duration::from_secs(2);
         while Instant::now() < deadline {

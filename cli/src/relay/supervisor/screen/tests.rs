@@ -1,0 +1,223 @@
+use super::*;
+
+/// A small deterministic generator (no dependency for a test).
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Dump, ring, tracker and cursor (column, row, visible).
+type State = (String, Vec<Vec<u8>>, Tracker, (usize, usize, bool));
+
+fn state(s: &mut Screen) -> State {
+    s.settle();
+    let c = s.vt.cursor();
+    (
+        s.vt.dump(),
+        s.ring.lines().collect(),
+        s.track.clone(),
+        (c.col, c.row, c.visible),
+    )
+}
+
+/// A stream mixing what programs write: long plain runs, exact-width and
+/// wrapping lines, colours, cursor moves over a full screen, CR overlays,
+/// the alternate screen, a scroll region, an OSC holding CR LF, UTF-8.
+fn stream(seed: u64, cols: usize) -> Vec<u8> {
+    let mut r = Rng(seed);
+    let mut out = Vec::new();
+    for _ in 0..60 {
+        match r.below(12) {
+            0..=3 => {
+                for i in 0..r.below(300) {
+                    let len = r.below(cols as u64 + 3) as usize;
+                    let c = b'a' + (i % 26) as u8;
+                    out.extend(std::iter::repeat_n(c, len));
+                    if r.below(9) == 0 {
+                        out.extend_from_slice(b"  ");
+                    }
+                    out.extend_from_slice(b"\r\n");
+                }
+            }
+            4 => out.extend_from_slice(b"\x1b[31mred\x1b[0m\r\n\x1b[44mblue bg"),
+            5 => {
+                for _ in 0..30 {
+                    let _ = std::io::Write::write_fmt(
+                        &mut out,
+                        format_args!("\x1b[{};{}H#", r.below(30), r.below(90)),
+                    );
+                }
+            }
+            6 => out.extend_from_slice(b"progress 10%\rprogress 20%\r\n"),
+            7 => out.extend_from_slice(b"\x1b[?1049h\x1b[2Jalt\r\n"),
+            8 => out.extend_from_slice(b"\x1b[?1049l"),
+            9 => out.extend_from_slice(b"\x1b[2;10r"),
+            10 => out.extend_from_slice(b"\x1b[r\x1b]0;ti\r\ntle\r\n\x1b\\"),
+            _ => out.extend_from_slice("wide 界界 é\r\n\x1b[m\x1b(0lqk\x1b(B\t|\r\n".as_bytes()),
+        }
+    }
+    // avt hands out the lines that left the main screen at the end of a
+    // feed, and none while the alternate screen is shown: end on the main
+    // screen, so that both rings are complete.
+    out.extend_from_slice(b"\x1b[?1049l\x1b[r");
+    out
+}
+
+#[test]
+fn the_fast_path_gives_the_same_screen_and_scrollback_as_a_full_parse() {
+    let mut skipped_any = false;
+    for seed in 1..40u64 {
+        for (cols, rows) in [(80u16, 24u16), (20, 5), (7, 2)] {
+            let data = stream(seed * 7919, cols as usize);
+            let mut fast = Screen::new(cols, rows, 100_000);
+            let mut full = Screen::new(cols, rows, 100_000);
+            let mut r = Rng(seed);
+            let mut at = 0;
+            let mut resized = false;
+            while at < data.len() {
+                let n = (1 + r.below(70_000) as usize).min(data.len() - at);
+                fast.feed(&data[at..at + n]);
+                full.feed_parsed(&data[at..at + n]);
+                at += n;
+                // A resize mid-stream: no run goes on across it. (On the
+                // main screen: avt keeps the lines that left it while the
+                // alternate one is shown, and would reflow them.)
+                if !resized && at > data.len() / 2 && !full.track.alt {
+                    resized = true;
+                    fast.resize(cols + 3, rows + 1);
+                    full.resize(cols + 3, rows + 1);
+                }
+            }
+            fast.feed(b"!");
+            full.feed_parsed(b"!");
+            let (a, b) = (state(&mut fast), state(&mut full));
+            if a != b {
+                let lines = |s: &State| {
+                    s.1.iter()
+                        .map(|l| String::from_utf8_lossy(l).into_owned())
+                        .collect::<Vec<_>>()
+                };
+                let (la, lb) = (lines(&a), lines(&b));
+                let at = la
+                    .iter()
+                    .zip(&lb)
+                    .position(|(x, y)| x != y)
+                    .unwrap_or(la.len().min(lb.len()));
+                panic!(
+                    "seed {seed}, {cols}x{rows}: rings {} and {} lines, first difference at {at}: {:?} / {:?}\nscreen same: {}, tracker same: {}, cursor {:?} {:?}",
+                    la.len(), lb.len(), la.get(at.saturating_sub(1)..at + 2), lb.get(at.saturating_sub(1)..at + 2), a.0 == b.0, a.2 == b.2, a.3, b.3
+                );
+            }
+            skipped_any |= !fast.ring.is_empty();
+        }
+    }
+    assert!(skipped_any);
+}
+
+#[test]
+fn the_fast_path_skips_most_of_a_flood() {
+    let line = b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0\r\n";
+    let data: Vec<u8> = line
+        .iter()
+        .copied()
+        .cycle()
+        .take(line.len() * 2000)
+        .collect();
+    let mut s = Screen::new(80, 24, 10_000);
+    s.feed(&data);
+    s.settle();
+    assert_eq!(s.ring.len(), 2000 - 23);
+    assert_eq!(s.vt.cursor().row, 23);
+    assert_eq!(s.vt.line(0).text().trim_end().as_bytes(), &line[..76]);
+}
+
+#[test]
+fn utf8_cut_between_feeds_is_joined() {
+    let mut s = Screen::new(10, 2, 0);
+    let text = "é界".as_bytes();
+    for b in text {
+        s.feed(std::slice::from_ref(b));
+    }
+    s.feed(b"\xff!");
+    assert_eq!(s.vt.line(0).text().trim_end(), "é界\u{fffd}!");
+}
+
+#[test]
+fn the_render_reset_comes_first_and_modes_and_title_last() {
+    let mut s = Screen::new(20, 4, 100);
+    s.feed(b"one\r\ntwo\r\nthree\r\nfour\r\nfive\r\n");
+    s.feed(b"\x1b[?2004h\x1b]2;job\x07\x1b[?1049h\x1b[1;1Hin alt \xe2\x94\x80\x1b[7b");
+    let mut out = Vec::new();
+    s.render(true, &mut out);
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.starts_with(std::str::from_utf8(render::RESET).unwrap()));
+    assert!(text.contains("\r\none\x1b[0m\r\ntwo\x1b[0m"), "{text:?}");
+    assert!(text.contains("\x1b[?1049h"), "{text:?}");
+    assert!(!text.contains("\x1b[?1047h"), "{text:?}");
+    assert!(
+        text.contains("in alt ────────"),
+        "REP written out: {text:?}"
+    );
+    assert!(text.ends_with("\x1b[?2004h\x1b]2;job\x07"), "{text:?}");
+    let mut out = Vec::new();
+    s.restore(&mut out);
+    assert!(out.starts_with(b"\x1b[?1049l"));
+    assert!(out.ends_with(b"\x1b[0m\x1b[23;0t\r\n"));
+    s.feed(b"\x1b[?1049l");
+    let mut out = Vec::new();
+    s.restore(&mut out);
+    assert!(!out.starts_with(b"\x1b[?1049l"), "not in alt: no 1049l");
+}
+
+/// The model's own parse rate, printed for bench/relay.sh (`cargo test
+/// --release ... parse_rate -- --ignored --nocapture`): the relay bench's
+/// base64 flood (the fast path, then a full parse) and a curses-like
+/// stream of cursor moves and field updates, in 64 KiB feeds.
+#[test]
+#[ignore = "a benchmark, run by bench/relay.sh"]
+fn parse_rate() {
+    let line = b"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\r\n";
+    let flood: Vec<u8> = line.iter().copied().cycle().take(64 << 20).collect();
+    let mut curses = Vec::new();
+    let mut i = 0u64;
+    while curses.len() < 16 << 20 {
+        let _ = std::io::Write::write_fmt(
+            &mut curses,
+            format_args!(
+                "\x1b[{};{}H\x1b[1;3{}mcount {:6}\x1b[0m",
+                i % 24 + 1,
+                i % 60 + 1,
+                i % 8,
+                i * 7919 % 1_000_000
+            ),
+        );
+        i += 1;
+    }
+    let rate = |name: &str, data: &[u8], fast: bool| {
+        let mut s = Screen::new(80, 24, 10_000);
+        let t = std::time::Instant::now();
+        for chunk in data.chunks(64 << 10) {
+            if fast {
+                s.feed(chunk);
+            } else {
+                s.feed_parsed(chunk);
+            }
+        }
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "screen parse rate: {name} {:.0} MB/s",
+            data.len() as f64 / secs / 1e6
+        );
+    };
+    rate("base64-flood-fast-path", &flood, true);
+    rate("base64-flood-full-parse", &flood[..16 << 20], false);
+    rate("curses-like", &curses, true);
+}

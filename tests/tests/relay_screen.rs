@@ -1,0 +1,604 @@
+//! `hupsafe attach` shows the job's screen as it is (issue 16): the
+//! supervisor keeps a model of the job's terminal and draws it on attach,
+//! then relays live output from exactly where the model stands; detaching,
+//! or the job ending, gives the user's terminal back.
+//!
+//! tmux is the independent emulator: a window follows the job's raw log
+//! (what a terminal that saw everything shows), another runs `hupsafe
+//! attach`; both are read back as cells and flags and must agree. Every
+//! program below writes far more than the old 16 KiB replay after drawing
+//! its screen. The control: the same stories with the model turned off
+//! (`HUPSAFE_TEST_NO_SCREEN_MODEL`, attach then replays the end of the log
+//! as before) must fail.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use hupsafe_tests::cli::hupsafe_bin;
+use hupsafe_tests::relay::{python3, shell_line};
+use hupsafe_tests::tmux::Tmux;
+use hupsafe_tests::wait::{poll, PATIENCE};
+use hupsafe_tests::{until, Sandbox};
+
+/// How long a control is given to (wrongly) agree.
+const CONTROL_PATIENCE: Duration = Duration::from_secs(4);
+
+/// The programs of the stories, by mode (argv[1]); argv[2] is the file
+/// created once the screen is drawn. Keys: `q` ends the program at once,
+/// leaving its terminal as it is (a crash); `l` leaves the alternate
+/// screen; others are shown.
+const PROGRAM: &str = r#"
+import os, sys, tty, signal
+mode, ready = sys.argv[1], sys.argv[2]
+out = sys.stdout.buffer
+def w(s):
+    out.write(s.encode() if isinstance(s, str) else s); out.flush()
+def updates(row, col, n):
+    for i in range(n):
+        w("\x1b[%d;%dHcount %6d" % (row, col, i))
+def done():
+    open(ready, "w").close()
+
+if mode == "curses":
+    import curses
+    def main(s):
+        curses.start_color(); curses.use_default_colors()
+        curses.init_pair(1, curses.COLOR_RED, -1)
+        curses.init_pair(2, curses.COLOR_WHITE, curses.COLOR_BLUE)
+        s.keypad(True)
+        s.box(); s.addstr(1, 2, "DASHBOARD", curses.A_BOLD | curses.color_pair(1))
+        s.addstr(3, 2, "status:", curses.A_UNDERLINE)
+        s.addstr(5, 2, " reverse ", curses.A_REVERSE | curses.color_pair(2))
+        s.refresh()
+        # Most digits change each time: curses writes only what changed.
+        for i in range(5000):
+            s.addstr(3, 10, "count %6d" % (i * 7919 % 1000000)); s.refresh()
+        s.addstr(7, 2, "done"); s.refresh()
+        done()
+        while True:
+            k = s.getch()
+            if k == ord("q"):
+                os._exit(0)
+            s.addstr(9, 2, "key %d" % k); s.refresh()
+    curses.wrapper(main)
+
+signal.signal(signal.SIGWINCH, signal.SIG_IGN)
+tty.setraw(0)
+if mode == "alt":
+    for i in range(40):
+        w("main screen line %d\r\n" % i)
+    w("\x1b]2;alt-title\x07\x1b[?1002h\x1b[?1006h\x1b[?2004h\x1b=\x1b[?1h")
+    w("\x1b[?1049h\x1b[H\x1b[2J\x1b[2;3HALT SCREEN\x1b[4;20r\x1b[4;1H")
+    for i in range(30):
+        w("region line %d\r\n" % i)
+    w("\x1b[r")
+    updates(22, 3, 3000)
+    # The modes again at the end, so that the old replay has them too
+    # (leaving them set is what the control must show).
+    w("\x1b[23;3Hdone\x1b[?25l\x1b[?1002h\x1b[?1006h\x1b=\x1b[?1h\x1b[10;5H")
+elif mode == "attrs":
+    for n in range(8):
+        w("\x1b[%dmfg%d\x1b[%dmbg%d\x1b[0m " % (30 + n, n, 40 + n, n))
+    w("\r\n")
+    for n in (9, 100, 196, 231):
+        w("\x1b[38;5;%dm256:%d\x1b[48;5;%dm bg \x1b[0m " % (n, n, 255 - n))
+    w("\r\n\x1b[38;2;10;200;30mtruecolour\x1b[48;2;200;10;30m both \x1b[0m\r\n")
+    w("\x1b[1mbold\x1b[0m \x1b[2mdim\x1b[0m \x1b[3mitalic\x1b[0m \x1b[4munder\x1b[0m "
+      "\x1b[7mreverse\x1b[0m \x1b[9mstrike\x1b[0m \x1b[1;4;7;31;43mall\x1b[0m\r\n")
+    updates(10, 1, 3000)
+    w("\x1b[12;1Hdone \x1b[1;35m")
+elif mode == "lines":
+    for i in range(3000):
+        w("numbered line %d\r\n" % i)
+elif mode == "wide":
+    w("CJK: 漢字かな混じり文 한국어\r\n")
+    w("emoji: 🙂🚀 end\r\n")
+    w("x" * 79 + "界" + "after\r\n")
+    w("marks: e\u0301 a\u0308 n\u0303 done\r\n")
+    updates(10, 1, 3000)
+    w("\x1b[12;1Hdone")
+done()
+while True:
+    k = os.read(0, 1)
+    if k == b"q":
+        os._exit(0)
+    elif k == b"l":
+        w("\x1b[?1049lback on the main screen\r\n")
+    elif k:
+        w("\x1b[15;1Hkey %r" % k)
+"#;
+
+struct Story {
+    // Dropped first: its socket is in the sandbox.
+    tmux: Tmux,
+    jobs: Sandbox,
+    program: PathBuf,
+    control: bool,
+}
+
+impl Story {
+    fn new(label: &str, control: bool) -> Option<Story> {
+        let tmux = hupsafe_tests::tools::require_tool("tmux", "tmux")?;
+        let jobs = Sandbox::for_jobs(label);
+        let program = jobs.write("screen.py", PROGRAM);
+        let tmux = Tmux::new(tmux, &jobs);
+        Some(Story {
+            jobs,
+            tmux,
+            program,
+            control,
+        })
+    }
+
+    fn hupsafe(&self, args: &[&str]) -> String {
+        let mut words = vec![hupsafe_bin().to_string_lossy().into_owned()];
+        words.extend(args.iter().map(|s| s.to_string()));
+        let line = shell_line(&words);
+        if self.control {
+            format!("HUPSAFE_TEST_NO_SCREEN_MODEL=1 {line}")
+        } else {
+            line
+        }
+    }
+
+    /// Starts the program in `mode` from window `window` of `cols` x
+    /// `rows` (its first client), waits for its screen, detaches; the
+    /// job's id.
+    fn start(&self, mode: &str, window: &str, cols: u16, rows: u16) -> String {
+        self.start_with(&[], mode, window, cols, rows)
+    }
+
+    /// [`Story::start`] with more options for `hupsafe`.
+    fn start_with(
+        &self,
+        options: &[&str],
+        mode: &str,
+        window: &str,
+        cols: u16,
+        rows: u16,
+    ) -> String {
+        let ready = self.jobs.root().join(format!("{mode}.ready"));
+        let program = self.program.to_string_lossy().into_owned();
+        let mut args = vec!["--relay"];
+        args.extend(options);
+        let ready_path = ready.to_string_lossy().into_owned();
+        args.extend([python3(), "-u", &program, mode, &ready_path]);
+        let cmd = self.hupsafe(&args);
+        self.tmux.window(window, cols, rows, &cmd);
+        until("the program's screen", || ready.exists().then_some(()));
+        let job = self.jobs.job_tagged(&format!("{mode}.ready"));
+        job.id()
+    }
+
+    fn detach(&self, window: &str, id: &str) {
+        self.tmux.keys(window, &["C-]", "d"]);
+        until("the detach", || {
+            (self.jobs.job(id).map(|j| j.attached()) == Some(0)).then_some(())
+        });
+    }
+
+    fn log(&self, id: &str) -> PathBuf {
+        self.jobs.job_dir(id).join("log")
+    }
+
+    fn attach(&self, window: &str, cols: u16, rows: u16, id: &str) {
+        // The window stays alive after: tmux shows a dead pane's cursor
+        // hidden.
+        let cmd = format!("{}; exec cat >/dev/null", self.hupsafe(&["attach", id]));
+        self.tmux.window(window, cols, rows, &cmd);
+    }
+
+    /// Whether windows `a` and `b` show the same screen and state, and `a`
+    /// shows `marker`.
+    fn same(&self, a: &str, b: &str, marker: &str) -> Result<(), String> {
+        let (sa, sb) = (self.tmux.screen(a), self.tmux.screen(b));
+        if !sa.text().contains(marker) {
+            return Err(format!("{a} does not show {marker:?} yet:\n{}", sa.text()));
+        }
+        if let Some(d) = sa.diff(&sb) {
+            return Err(format!("{a} and {b}: {d}"));
+        }
+        let (fa, fb) = (self.tmux.flags(a), self.tmux.flags(b));
+        if fa != fb {
+            return Err(format!("{a} and {b} flags:\n  {fa}\n  {fb}"));
+        }
+        Ok(())
+    }
+
+    /// Waits for `check` to pass, or with the model off (the control)
+    /// checks that it does not: the old replay must fail the story.
+    fn expect(&self, what: &str, mut check: impl FnMut() -> Result<(), String>) {
+        let mut last = String::new();
+        let patience = if self.control {
+            CONTROL_PATIENCE
+        } else {
+            PATIENCE
+        };
+        let passed = poll(patience, || match check() {
+            Ok(()) => Some(()),
+            Err(e) => {
+                last = e;
+                None
+            }
+        })
+        .is_some();
+        if self.control {
+            assert!(
+                !passed,
+                "control: {what} passed without the screen model; the story proves nothing"
+            );
+        } else {
+            assert!(passed, "{what}: {last}");
+        }
+    }
+}
+
+impl Drop for Story {
+    fn drop(&mut self) {
+        self.jobs.kill_all();
+    }
+}
+
+fn curses_story(control: bool) {
+    let Some(s) = Story::new("screen-curses", control) else {
+        return;
+    };
+    let id = s.start("curses", "job", 80, 24);
+    s.detach("job", &id);
+    let log = s.log(&id);
+    assert!(
+        std::fs::metadata(&log).unwrap().len() > 2 * 16384,
+        "5,000 updates are far more than the old replay"
+    );
+    s.tmux.reference("ref", 80, 24, &log);
+    s.attach("att", 80, 24, &id);
+    s.expect("the curses screen on attach", || {
+        s.same("att", "ref", "DASHBOARD")
+    });
+    if control {
+        return;
+    }
+    // Live output goes on from where the drawing stands.
+    s.tmux.keys("att", &["z"]);
+    s.expect("a key's answer after attach", || {
+        s.same("att", "ref", "key 122")
+    });
+}
+
+#[test]
+fn a_curses_screen_updated_thousands_of_times_is_drawn_on_attach() {
+    curses_story(false);
+}
+
+#[test]
+fn control_a_raw_replay_does_not_draw_the_curses_screen() {
+    curses_story(true);
+}
+
+fn alt_story(control: bool) {
+    let Some(s) = Story::new("screen-alt", control) else {
+        return;
+    };
+    let id = s.start("alt", "job", 80, 24);
+    s.detach("job", &id);
+    s.tmux.reference("ref", 80, 24, &s.log(&id));
+    s.attach("att", 80, 24, &id);
+    s.expect(
+        "the alternate screen, its modes and title on attach",
+        || s.same("att", "ref", "ALT SCREEN"),
+    );
+    if control {
+        return;
+    }
+    let flags = s.tmux.flags("att");
+    for want in [
+        "alt 1",
+        "cursor-shown 0",
+        "decckm 1",
+        "keypad 1",
+        "title alt-title",
+    ] {
+        assert!(flags.contains(want), "{want}: {flags}");
+    }
+    // The main screen behind it was kept: the job leaves the alternate
+    // screen and both windows show it.
+    s.tmux.keys("att", &["l"]);
+    s.expect(
+        "the main screen after the job leaves the alternate one",
+        || s.same("att", "ref", "back on the main screen"),
+    );
+}
+
+#[test]
+fn the_alternate_screen_modes_and_title_are_drawn_on_attach() {
+    alt_story(false);
+}
+
+#[test]
+fn control_a_raw_replay_does_not_draw_the_alternate_screen() {
+    alt_story(true);
+}
+
+fn simple_story(mode: &str, control: bool) {
+    let Some(s) = Story::new(&format!("screen-{mode}"), control) else {
+        return;
+    };
+    let id = s.start(mode, "job", 80, 24);
+    s.detach("job", &id);
+    s.tmux.reference("ref", 80, 24, &s.log(&id));
+    s.attach("att", 80, 24, &id);
+    let marker = if mode == "attrs" {
+        "truecolour"
+    } else {
+        "漢字"
+    };
+    s.expect(&format!("the {mode} screen on attach"), || {
+        s.same("att", "ref", marker)
+    });
+}
+
+#[test]
+fn colours_and_attributes_are_drawn_on_attach() {
+    simple_story("attrs", false);
+}
+
+#[test]
+fn control_a_raw_replay_does_not_draw_colours_and_attributes() {
+    simple_story("attrs", true);
+}
+
+#[test]
+fn wide_and_combining_characters_are_drawn_on_attach() {
+    // The cursor is parked off the line with combining marks: the model
+    // (avt) gives each mark a cell of its own, so a cursor on that line
+    // would be drawn too far right (a limit in the README).
+    simple_story("wide", false);
+}
+
+#[test]
+fn control_a_raw_replay_does_not_draw_wide_characters() {
+    simple_story("wide", true);
+}
+
+fn resize_story(control: bool) {
+    let Some(s) = Story::new("screen-resize", control) else {
+        return;
+    };
+    let id = s.start("alt", "job", 80, 24);
+    s.detach("job", &id);
+    s.tmux.reference("ref", 80, 24, &s.log(&id));
+    // Attached from a larger terminal: the job's pty takes its size (the
+    // program ignores SIGWINCH: only the model can draw it right).
+    s.attach("att", 100, 30, &id);
+    until("the pty to follow the new client", || {
+        let stty = std::process::Command::new("stty")
+            .arg("size")
+            .stdin(std::fs::File::open(s.jobs.record(&id)["tty"].as_str()?).ok()?)
+            .output()
+            .ok()?;
+        (String::from_utf8_lossy(&stty.stdout).trim() == "30 100").then_some(())
+    });
+    s.tmux.resize("ref", 100, 30);
+    s.expect("the screen at the new size", || {
+        s.same("att", "ref", "ALT SCREEN")
+    });
+}
+
+#[test]
+fn a_resize_while_detached_is_drawn_at_the_new_size() {
+    resize_story(false);
+}
+
+#[test]
+fn control_a_raw_replay_does_not_draw_a_resized_screen() {
+    resize_story(true);
+}
+
+fn two_clients_story(control: bool) {
+    let Some(s) = Story::new("screen-two", control) else {
+        return;
+    };
+    let id = s.start("alt", "job", 80, 24);
+    s.tmux.reference("ref", 80, 24, &s.log(&id));
+    // A second client, larger, while the first stays: the latest sets the
+    // size, and both are redrawn.
+    s.attach("att", 100, 30, &id);
+    s.tmux.resize("ref", 100, 30);
+    s.expect("the new client at its size", || {
+        s.same("att", "ref", "ALT SCREEN")
+    });
+    if control {
+        return;
+    }
+    // The first client types: it is the latest, the pty takes its size
+    // back, and every client is redrawn at it.
+    s.tmux.keys("job", &["k"]);
+    s.tmux.resize("ref", 80, 24);
+    s.expect("the first client after it typed", || {
+        s.same("job", "ref", "key b'k'")
+    });
+    s.expect("the second client, redrawn at the smaller size", || {
+        let (att, rf) = (s.tmux.screen("att"), s.tmux.screen("ref"));
+        match att.crop(80, 24).diff(&rf) {
+            None if att.rows.len() <= 24 => Ok(()),
+            None => Err(format!("drawn below the pty's rows:\n{}", att.text())),
+            Some(d) => Err(d),
+        }
+    });
+}
+
+#[test]
+fn two_clients_of_different_sizes_follow_the_latest() {
+    two_clients_story(false);
+}
+
+fn restored(flags: &str) -> Result<(), String> {
+    for want in [
+        "alt 0",
+        "cursor-shown 1",
+        "decckm 0",
+        "keypad 0",
+        "mouse 00000",
+        "region 0,23",
+    ] {
+        if !flags.contains(want) {
+            return Err(format!("not restored ({want}): {flags}"));
+        }
+    }
+    Ok(())
+}
+
+fn leave_story(by_detach: bool, control: bool) {
+    let Some(s) = Story::new("screen-leave", control) else {
+        return;
+    };
+    let id = s.start("alt", "job", 80, 24);
+    s.detach("job", &id);
+    s.attach("att", 80, 24, &id);
+    until("the attach to show the job", || {
+        s.tmux.text("att").contains("done").then_some(())
+    });
+    if by_detach {
+        s.tmux.keys("att", &["C-]", "d"]);
+    } else {
+        // The job dies in the alternate screen with its modes set.
+        s.tmux.keys("att", &["q"]);
+    }
+    let gone = if by_detach { "detached from job" } else { "" };
+    s.expect("the user's terminal restored", || {
+        let text = s.tmux.text("att");
+        if !text.contains(gone) {
+            return Err(format!("still attached: {text}"));
+        }
+        if !by_detach && s.jobs.job(&id).is_some_and(|j| j.state() == "running") {
+            return Err("still running".into());
+        }
+        restored(&s.tmux.flags("att"))
+    });
+}
+
+#[test]
+fn detaching_restores_the_users_terminal() {
+    leave_story(true, false);
+}
+
+#[test]
+fn control_without_the_model_detaching_leaves_the_terminal_as_the_job_set_it() {
+    leave_story(true, true);
+}
+
+#[test]
+fn a_job_that_ends_while_attached_leaves_the_users_terminal_restored() {
+    leave_story(false, false);
+}
+
+#[test]
+fn control_without_the_model_a_job_ending_leaves_the_terminal_as_it_set_it() {
+    leave_story(false, true);
+}
+
+fn capped_log_story(control: bool) {
+    let Some(s) = Story::new("screen-capped", control) else {
+        return;
+    };
+    // The log keeps about 8 KiB: the screen's first lines were rotated
+    // away long before the attach; the model read them in time.
+    let id = s.start_with(&["--log-max", "4K"], "attrs", "job", 80, 24);
+    s.detach("job", &id);
+    until("the log to be cut", || {
+        (s.jobs.record(&id)["log_dropped"].as_u64()? > 0).then_some(())
+    });
+    // The reference is the program itself, straight on a tmux window (its
+    // output does not depend on time).
+    let program = s.program.to_string_lossy().into_owned();
+    let ready = s.jobs.root().join("direct.ready");
+    let direct = shell_line(&[
+        python3().to_string(),
+        "-u".into(),
+        program,
+        "attrs".into(),
+        ready.to_string_lossy().into_owned(),
+    ]);
+    s.tmux.window("ref", 80, 24, &direct);
+    until("the program's own screen", || ready.exists().then_some(()));
+    s.attach("att", 80, 24, &id);
+    s.expect("the screen of a job whose log was cut", || {
+        s.same("att", "ref", "truecolour")
+    });
+}
+
+#[test]
+fn a_capped_log_does_not_cost_the_screen() {
+    capped_log_story(false);
+}
+
+#[test]
+fn control_a_raw_replay_of_a_capped_log_does_not_draw_the_screen() {
+    capped_log_story(true);
+}
+
+#[test]
+fn control_a_raw_replay_does_not_draw_a_second_client() {
+    two_clients_story(true);
+}
+
+/// The numbers of the `numbered line N` lines window `name` has in its
+/// history and on its screen, in order.
+fn numbered(s: &Story, name: &str) -> Vec<u32> {
+    s.tmux
+        .run(&["capture-pane", "-p", "-S", "-", "-E", "-", "-t", name])
+        .lines()
+        .filter_map(|l| l.trim_end().strip_prefix("numbered line ")?.parse().ok())
+        .collect()
+}
+
+fn scrollback_story(lines: Option<u32>, control: bool) {
+    let Some(s) = Story::new("screen-scrollback", control) else {
+        return;
+    };
+    if let Some(n) = lines {
+        let dir = s.jobs.home().join(".config/hupsafe");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("config"), format!("scrollback = {n}\n")).unwrap();
+    }
+    let id = s.start("lines", "job", 80, 24);
+    s.detach("job", &id);
+    // Room for every line in the attaching window's own history.
+    s.tmux.run(&["set-option", "-g", "history-limit", "20000"]);
+    s.attach("att", 80, 24, &id);
+    // 3,000 lines: 23 on the screen (the cursor is on the blank last
+    // row), the rest in the model's scrollback, as far as it goes.
+    let first = match lines {
+        Some(n) => 3000 - 23 - n,
+        None => 0,
+    };
+    let want: Vec<u32> = (first..3000).collect();
+    s.expect("the scrollback above the screen, each line once", || {
+        let got = numbered(&s, "att");
+        if got == want {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} numbered lines, from {:?} to {:?}",
+                got.len(),
+                got.first(),
+                got.last()
+            ))
+        }
+    });
+}
+
+#[test]
+fn the_scrollback_is_drawn_above_the_screen_on_attach() {
+    scrollback_story(None, false);
+}
+
+#[test]
+fn the_scrollback_is_as_long_as_the_config_file_says() {
+    scrollback_story(Some(500), false);
+}
+
+#[test]
+fn control_a_raw_replay_does_not_give_the_scrollback() {
+    scrollback_story(None, true);
+}
