@@ -125,7 +125,7 @@ screen_case() { # $1: "" or the model-off knob; prints "rss_kib first_ms first_b
     id=$("$HUPSAFE" ps --json | python3 -c 'import json,sys; print(max((j["id"] for j in json.load(sys.stdin)), key=int))')
     d=$WORK/state/jobs/$id
     for _ in $(seq 600); do grep -q bench-frame "$d/log" 2>/dev/null && break; sleep 0.05; done
-    read -r _ rss _ _ < <(python3 bench/supervisor_rss.py "$WORK/state/jobs" 1)
+    read -r _ rss _ _ _ < <(python3 bench/supervisor_rss.py "$WORK/state/jobs" 1)
     local ms=() bytes=0 m b
     for _ in 1 2 3; do
         read -r m b < <(python3 "$PTY" first bench-frame "$HUPSAFE" attach "$id")
@@ -155,7 +155,7 @@ for _ in $(seq "$JOBS"); do
     ("$HUPSAFE" --relay sleep 300 </dev/null >/dev/null 2>&1 &)
 done
 python3 bench/supervisor_rss.py "$WORK/state/jobs" "$JOBS" >"$WORK/rss"
-read -r n_sup rss_kib pss_kib rss_max < "$WORK/rss"
+read -r n_sup rss_kib pss_kib rss_max _ < "$WORK/rss"
 for d in "$WORK"/state/jobs/*/; do
     "$HUPSAFE" stop --grace 1 "$(basename "$d")" >/dev/null 2>&1 || true
 done

@@ -2,8 +2,10 @@
 
 usage: supervisor_rss.py JOBS_DIR WANT
 Waits (up to 60 s) until WANT jobs run, then prints one line:
-  COUNT MEDIAN_VMRSS_KIB MEDIAN_PSS_KIB LARGEST_VMRSS_KIB
-(PSS splits shared pages among the processes that share them.)
+  COUNT MEDIAN_VMRSS_KIB MEDIAN_PSS_KIB LARGEST_VMRSS_KIB MEDIAN_PRIVATE_KIB
+(PSS splits shared pages among the processes that share them; PRIVATE is
+Private_Clean + Private_Dirty: what the machine would get back if the
+supervisor ended, the pages no other process maps.)
 """
 import json
 import os
@@ -25,7 +27,7 @@ while True:
         break
     time.sleep(0.05)
 time.sleep(0.5)
-rss, pss = [], []
+rss, pss, priv = [], [], []
 for p in pids:
     for line in open("/proc/%d/status" % p):
         if line.startswith("VmRSS:"):
@@ -33,6 +35,12 @@ for p in pids:
     for line in open("/proc/%d/smaps_rollup" % p):
         if line.startswith("Pss:"):
             pss.append(int(line.split()[1]))
+    own = 0
+    for line in open("/proc/%d/smaps_rollup" % p):
+        if line.startswith(("Private_Clean:", "Private_Dirty:")):
+            own += int(line.split()[1])
+    priv.append(own)
 rss.sort()
 pss.sort()
-print(len(pids), rss[len(rss) // 2], pss[len(pss) // 2], rss[-1])
+priv.sort()
+print(len(pids), rss[len(rss) // 2], pss[len(pss) // 2], rss[-1], priv[len(priv) // 2])
