@@ -12,6 +12,7 @@ use super::super::os::{self, PollFlags, Signal};
 use super::super::proto::{self, Decoder};
 use super::super::pty;
 use super::log::Log;
+use super::screen::Screen;
 use super::{Supervisor, CHUNK, INPUT_QUEUE, MAX_CLIENTS, STUCK_AFTER};
 use crate::error::os_words;
 
@@ -242,6 +243,65 @@ pub fn refill(c: &mut Client, log: &Log, buf: &mut [u8]) {
     c.flush();
 }
 
+/// Client `c` starts on a drawing of `screen` (its scrollback above),
+/// after `welcome`, then the log from where the model stands: nothing
+/// missed, nothing twice. The model has caught up with the log.
+pub fn start_drawn(c: &mut Client, welcome: &[u8], screen: &mut Screen) {
+    let mut render = Vec::new();
+    screen.render(true, &mut render);
+    c.push(proto::WELCOME, welcome);
+    c.render = Some((render, 0));
+    c.drawn = true;
+    c.mode = Mode::Replay(screen.parsed);
+}
+
+/// Client `c` detaches: its terminal back as it was, from the model as it
+/// stands after everything the client was sent (caught up), then it goes.
+pub fn restore_and_close(c: &mut Client, screen: &Screen) {
+    let mut restore = Vec::new();
+    screen.restore(&mut restore);
+    c.render = None;
+    c.push(proto::RESTORE, &restore);
+    c.flush();
+    c.close_soon();
+}
+
+/// The job ends: every client whose terminal shows a drawing gets it back
+/// (whatever of the drawing and the log it still had to get is dropped).
+pub fn restore_drawn(clients: &mut [Client], screen: Option<&Screen>) {
+    let mut restore = Vec::new();
+    if let Some(s) = screen {
+        s.restore(&mut restore);
+    }
+    for c in clients.iter_mut().filter(|c| c.drawn && c.attached()) {
+        c.render = None;
+        c.push(proto::RESTORE, &restore);
+    }
+}
+
+/// Every attached client but `except` gets the model's screen at its new
+/// size (no scrollback: their terminals have it already), then the log
+/// from where the model stands.
+pub fn redraw(
+    clients: &mut [Client],
+    screen: &mut Screen,
+    except: Option<usize>,
+    log: &Log,
+    buf: &mut [u8],
+) {
+    let mut render = Vec::new();
+    screen.render(false, &mut render);
+    for (i, c) in clients.iter_mut().enumerate() {
+        if !c.attached() || c.closing.is_some() || except == Some(i) {
+            continue;
+        }
+        c.render = Some((render.clone(), 0));
+        c.drawn = true;
+        c.mode = Mode::Replay(screen.parsed);
+        refill(c, log, buf);
+    }
+}
+
 impl Supervisor {
     pub(super) fn accept(&mut self) {
         let Some(l) = self.listener.as_ref() else {
@@ -352,20 +412,11 @@ impl Supervisor {
                 }
                 proto::DETACH => {
                     if self.screen.is_some() {
-                        // Its terminal back as it was: from the model as it
-                        // stands after everything the client was sent.
                         self.catch_up(u64::MAX, usize::MAX);
-                        let mut restore = Vec::new();
-                        if let Some(s) = &self.screen {
-                            s.restore(&mut restore);
-                        }
-                        let c = &mut self.clients[i];
-                        c.render = None;
-                        c.push(proto::RESTORE, &restore);
-                        c.flush();
-                        c.close_soon();
-                    } else {
-                        self.clients[i].dead = true;
+                    }
+                    match &self.screen {
+                        Some(s) => restore_and_close(&mut self.clients[i], s),
+                        None => self.clients[i].dead = true,
                     }
                 }
                 proto::SIGNAL => {
@@ -426,20 +477,10 @@ impl Supervisor {
         }
         let welcome = self.welcome();
         if self.screen.is_some() {
-            // The screen as it is, then the log from where the model
-            // stands: nothing missed, nothing twice.
             self.catch_up(u64::MAX, usize::MAX);
-            let mut render = Vec::new();
-            let mut from = self.log.end();
-            if let Some(s) = self.screen.as_mut() {
-                s.render(true, &mut render);
-                from = s.parsed;
-            }
-            let c = &mut self.clients[i];
-            c.push(proto::WELCOME, &welcome);
-            c.render = Some((render, 0));
-            c.drawn = true;
-            c.mode = Mode::Replay(from);
+        }
+        if let Some(s) = self.screen.as_mut() {
+            start_drawn(&mut self.clients[i], &welcome, s);
         } else {
             let replay = proto::u32_at(payload, 4).unwrap_or(0) as u64;
             let from = self.log.end().saturating_sub(replay);
@@ -518,25 +559,10 @@ impl Supervisor {
         }
     }
 
-    /// Every attached client but `except` gets the model's screen at its
-    /// new size (no scrollback: their terminals have it already), then the
-    /// log from where the model stands.
+    /// Every attached client but `except` redrawn ([`redraw`]).
     fn redraw_all(&mut self, except: Option<usize>) {
-        let Some(s) = self.screen.as_mut() else {
-            return;
-        };
-        let mut render = Vec::new();
-        s.render(false, &mut render);
-        let from = s.parsed;
-        for i in 0..self.clients.len() {
-            let c = &mut self.clients[i];
-            if !c.attached() || c.closing.is_some() || except == Some(i) {
-                continue;
-            }
-            c.render = Some((render.clone(), 0));
-            c.drawn = true;
-            c.mode = Mode::Replay(from);
-            self.refill(i);
+        if let Some(s) = self.screen.as_mut() {
+            redraw(&mut self.clients, s, except, &self.log, &mut self.buf);
         }
     }
 

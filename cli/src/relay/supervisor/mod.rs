@@ -27,6 +27,7 @@
 pub(in crate::relay) mod clients;
 pub mod ended;
 pub(in crate::relay) mod log;
+pub(in crate::relay) mod model;
 mod program;
 pub(in crate::relay) mod screen;
 
@@ -39,6 +40,7 @@ use std::time::{Duration, Instant};
 
 use self::clients::{Client, Mode};
 use self::log::Log;
+use self::model::{BACKLOG_MAX, CATCH_UP_BUDGET, CATCH_UP_READ};
 use self::program::{Change, End, Launch};
 use self::screen::Screen;
 use super::os::{self, Disposition, PollFd, PollFlags, SignalPipe};
@@ -91,17 +93,6 @@ pub struct Start {
     /// replays the end of the log instead).
     pub screen: Option<usize>,
 }
-
-/// Bytes of log the model reads at a time.
-const CATCH_UP_READ: usize = 64 * 1024;
-/// What the model parses in a turn of the loop with nothing else to do.
-const CATCH_UP_BUDGET: usize = 256 * 1024;
-/// Less than a read behind, the model waits this long after the last
-/// output before it parses.
-const CATCH_UP_AFTER: Duration = Duration::from_millis(10);
-/// Behind by more than this, the model also parses in busy turns (a
-/// budget each), so that an attach never waits long for it.
-const BACKLOG_MAX: u64 = 16 << 20;
 
 struct Supervisor {
     job: Job,
@@ -487,68 +478,23 @@ impl Supervisor {
         }
     }
 
-    /// How long the model may wait before parsing what it has not:
-    /// nothing to parse, none; a read's worth, or output paused for
-    /// [`CATCH_UP_AFTER`], now. Parsing in large batches is what lets the
-    /// fast path skip most of a flood.
+    /// How long the model may wait before parsing what it has not
+    /// ([`model::wait`]).
     fn model_wait(&self) -> Option<Duration> {
-        match self.behind() {
-            0 => None,
-            n if n >= CATCH_UP_READ as u64 => Some(Duration::ZERO),
-            _ => Some(CATCH_UP_AFTER.saturating_sub(self.last_output.elapsed())),
-        }
+        model::wait(self.behind(), self.last_output)
     }
 
     /// How many logged bytes the model has not parsed yet.
     fn behind(&self) -> u64 {
-        self.screen
-            .as_ref()
-            .map_or(0, |s| self.log.end().saturating_sub(s.parsed))
+        model::behind(self.screen.as_ref(), &self.log)
     }
 
     /// Feeds the model from the log up to offset `until`, at most `budget`
     /// bytes (about: a feed ends on a line when it can).
     fn catch_up(&mut self, until: u64, budget: usize) {
-        // While output flows and the model is not needed at once, each
-        // feed ends after a line feed (the rest is read again next time):
-        // a run of plain lines then goes on from feed to feed, and the fast
-        // path skips it (docs/SCREEN-MODEL.md, section 6).
-        let whole_lines = budget != usize::MAX && self.last_output.elapsed() < CATCH_UP_AFTER;
-        let Some(screen) = self.screen.as_mut() else {
-            return;
-        };
-        let until = until.min(self.log.end());
-        let mut left = budget;
-        while screen.parsed < until && left > 0 {
-            // Bytes rotated away before the model read them (it is kept
-            // ahead of rotations, so only a log cut by hand) are lost to it.
-            screen.parsed = screen.parsed.max(self.log.first());
-            let want = ((until - screen.parsed) as usize)
-                .min(left)
-                .min(self.catch_buf.len());
-            match self.log.read_at(&mut self.catch_buf[..want], screen.parsed) {
-                Some(mut n) => {
-                    if whole_lines {
-                        match self.catch_buf[..n].iter().rposition(|&b| b == b'\n') {
-                            Some(p) => n = p + 1,
-                            // The rest of a line still being written (a
-                            // whole read of it is fed: the loop must not
-                            // wait for a line end that may not come).
-                            None if screen.parsed + n as u64 >= until
-                                && n < self.catch_buf.len() =>
-                            {
-                                return
-                            }
-                            None => {}
-                        }
-                    }
-                    screen.feed(&self.catch_buf[..n]);
-                    screen.parsed += n as u64;
-                    left = left.saturating_sub(n);
-                }
-                // Truncated by hand or unreadable: those bytes are lost.
-                None => screen.parsed = until,
-            }
+        if let Some(screen) = self.screen.as_mut() {
+            let buf = &mut self.catch_buf;
+            model::catch_up(screen, &self.log, buf, self.last_output, until, budget);
         }
     }
 
@@ -564,15 +510,7 @@ impl Supervisor {
         let mut written = self.write_record();
         if self.clients.iter().any(|c| c.drawn && c.attached()) {
             self.catch_up(u64::MAX, usize::MAX);
-            let mut restore = Vec::new();
-            if let Some(s) = &self.screen {
-                s.restore(&mut restore);
-            }
-            for c in self.clients.iter_mut().filter(|c| c.drawn && c.attached()) {
-                // Whatever of the drawing and the log it still had to get.
-                c.render = None;
-                c.push(proto::RESTORE, &restore);
-            }
+            clients::restore_drawn(&mut self.clients, self.screen.as_ref());
         }
         self.broadcast(proto::EXITED, &End::payload(self.end));
         let deadline = Instant::now() + Duration::from_secs(2);
