@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use hupsafe_tests::cli::hupsafe_bin;
 use hupsafe_tests::relay::{python3, shell_line};
+use hupsafe_tests::shell::{quote, Shell};
 use hupsafe_tests::tmux::Tmux;
 use hupsafe_tests::wait::{poll, PATIENCE};
 use hupsafe_tests::{until, Sandbox};
@@ -28,7 +29,7 @@ const CONTROL_PATIENCE: Duration = Duration::from_secs(4);
 /// leaving its terminal as it is (a crash); `l` leaves the alternate
 /// screen; others are shown.
 const PROGRAM: &str = r#"
-import os, sys, tty, signal
+import os, sys, tty, signal, time
 mode, ready = sys.argv[1], sys.argv[2]
 out = sys.stdout.buffer
 def w(s):
@@ -39,7 +40,7 @@ def updates(row, col, n):
 def done():
     open(ready, "w").close()
 
-if mode == "curses":
+if mode in ("curses", "curses-line"):
     import curses
     def main(s):
         curses.start_color(); curses.use_default_colors()
@@ -55,6 +56,10 @@ if mode == "curses":
             s.addstr(3, 10, "count %6d" % (i * 7919 % 1000000)); s.refresh()
         s.addstr(7, 2, "done"); s.refresh()
         done()
+        # A protected line's stdin is the user's terminal, which hangs up:
+        # it only waits.
+        while mode == "curses-line":
+            time.sleep(60)
         while True:
             k = s.getch()
             if k == ord("q"):
@@ -118,8 +123,11 @@ struct Story {
 
 impl Story {
     fn new(label: &str, control: bool) -> Option<Story> {
+        Story::on(Sandbox::for_jobs(label), control)
+    }
+
+    fn on(jobs: Sandbox, control: bool) -> Option<Story> {
         let tmux = hupsafe_tests::tools::require_tool("tmux", "tmux")?;
-        let jobs = Sandbox::for_jobs(label);
         let program = jobs.write("screen.py", PROGRAM);
         let tmux = Tmux::new(tmux, &jobs);
         Some(Story {
@@ -601,4 +609,89 @@ fn the_scrollback_is_as_long_as_the_config_file_says() {
 #[test]
 fn control_a_raw_replay_does_not_give_the_scrollback() {
     scrollback_story(None, true);
+}
+
+/// A protected command line (bash with the integration, `python3`
+/// marked) drawing a curses screen, whose terminal then hangs up (its tmux
+/// window is killed): `attach` draws the line's screen from its own model,
+/// as for a job started with `hupsafe`, and detaching gives the terminal
+/// back. The control sets `HUPSAFE_TEST_NO_SCREEN_MODEL` in the shell, so
+/// the line's supervisor (started by the hooks or a standby) has no model.
+fn line_story(control: bool) {
+    let world = Sandbox::with_programs(&format!("screen-line-{control}"));
+    world.mark(&["python3"]);
+    let Some(s) = Story::on(world, control) else {
+        return;
+    };
+    let knob = if control {
+        "HUPSAFE_TEST_NO_SCREEN_MODEL=1 "
+    } else {
+        ""
+    };
+    let shell = format!(
+        "{knob}PS1='$ ' HISTFILE=/dev/null exec bash {}",
+        Shell::Bash.interactive_args().join(" ")
+    );
+    s.tmux.window("user", 80, 24, &shell);
+    let inited = s.jobs.root().join("inited");
+    let init = format!(
+        "{}; touch {}",
+        s.jobs.init_line(Shell::Bash),
+        quote(&inited.to_string_lossy())
+    );
+    s.tmux.keys("user", &[&init, "Enter"]);
+    until("the integration", || inited.exists().then_some(()));
+    let ready = s.jobs.root().join("curses-line.ready");
+    let line = format!(
+        "python3 -u {} curses-line {}",
+        quote(&s.program.to_string_lossy()),
+        quote(&ready.to_string_lossy())
+    );
+    s.tmux.keys("user", &[&line, "Enter"]);
+    until("the line's screen", || ready.exists().then_some(()));
+    let job = s.jobs.job_tagged("curses-line.ready");
+    let id = job.id();
+    // The terminal goes: its window closes, as a dropped SSH link's would.
+    s.tmux.run(&["kill-session", "-t", "user"]);
+    let log = s.log(&id);
+    assert!(
+        std::fs::metadata(&log).unwrap().len() > 2 * 16384,
+        "5,000 updates are far more than the old replay"
+    );
+    s.tmux.reference("ref", 80, 24, &log);
+    s.attach("att", 80, 24, &id);
+    s.expect("the protected line's curses screen on attach", || {
+        s.same("att", "ref", "DASHBOARD")
+    });
+    if control {
+        return;
+    }
+    assert!(
+        s.tmux.flags("att").contains("keypad 1"),
+        "curses set keypad mode: {}",
+        s.tmux.flags("att")
+    );
+    s.tmux.keys("att", &["C-]", "d"]);
+    s.expect("the user's terminal restored after detaching", || {
+        let text = s.tmux.text("att");
+        if !text.contains("detached from job") {
+            return Err(format!("still attached: {text}"));
+        }
+        restored(&s.tmux.flags("att"))
+    });
+    assert_eq!(
+        s.jobs.job(&id).map(|j| j.state()).as_deref(),
+        Some("running"),
+        "detaching ended the line"
+    );
+}
+
+#[test]
+fn a_protected_lines_curses_screen_is_drawn_on_attach_after_the_hangup() {
+    line_story(false);
+}
+
+#[test]
+fn control_a_protected_line_without_the_model_does_not_draw_its_screen() {
+    line_story(true);
 }

@@ -218,11 +218,7 @@ fn start(
             );
         }
     }
-    // The screen model; a knob for the tests' controls turns it off (attach
-    // then replays the end of the log, as before the model).
-    let screen = std::env::var_os("HUPSAFE_TEST_NO_SCREEN_MODEL")
-        .is_none()
-        .then(|| config.scrollback.unwrap_or(crate::config::SCROLLBACK));
+    let screen = model_scrollback(&config);
     match prepare(&job, launch, record, attach, screen) {
         Ok(c) => {
             // The program runs already; old jobs go before we relay.
@@ -236,6 +232,15 @@ fn start(
             Err(e)
         }
     }
+}
+
+/// The screen model's scrollback in lines, or `None`: no model. A knob
+/// for the tests' controls turns it off (attach then replays the end of
+/// the log, as before the model).
+pub(crate) fn model_scrollback(config: &crate::config::Config) -> Option<usize> {
+    std::env::var_os("HUPSAFE_TEST_NO_SCREEN_MODEL")
+        .is_none()
+        .then(|| config.scrollback.unwrap_or(crate::config::SCROLLBACK))
 }
 
 fn prepare(

@@ -93,7 +93,7 @@ pub fn start(a: &Start) -> Result<String> {
     let config = crate::config::Config::load();
     let registry = Registry::create()?;
     let job = registry.new_job()?;
-    match prepare(&job, a, config.log_max) {
+    match prepare(&job, a, &config) {
         Ok(out) => {
             if let Some(age) = config.keep_finished {
                 registry.expire(age);
@@ -107,9 +107,9 @@ pub fn start(a: &Start) -> Result<String> {
     }
 }
 
-fn prepare(job: &Job, a: &Start, log_max: Option<u64>) -> Result<String> {
+fn prepare(job: &Job, a: &Start, config: &crate::config::Config) -> Result<String> {
     let mut record = Record::new(&job.id, &[a.text.to_os_string()]);
-    record.log_max = log_max;
+    record.log_max = config.log_max;
     job.write_first_record(&record)?;
     let log = job.create_log()?;
     let pair = pty::open_pair().map_err(|e| Error::io("open a pseudo-terminal", &e))?;
@@ -179,6 +179,7 @@ fn prepare(job: &Job, a: &Start, log_max: Option<u64>) -> Result<String> {
         log,
         reader: File::open(job.log_path()).ok(),
         screen,
+        scrollback: super::model_scrollback(config),
         shell,
         detached: false,
     };

@@ -412,6 +412,7 @@ impl Lineage {
         let config = crate::config::Config::load();
         self.log_max = config.log_max;
         self.keep_finished = config.keep_finished;
+        let scrollback = super::super::model_scrollback(&config);
         let mut record = r.record.clone();
         record.command =
             crate::registry::display_command(vec![String::from_utf8_lossy(text).into_owned()]);
@@ -465,6 +466,7 @@ impl Lineage {
             ack_fifo,
             log,
             screen: self.screen.as_ref().and_then(|s| s.try_clone().ok()),
+            scrollback,
             shell: Some(self.shell),
             detached: true,
         };

@@ -1,8 +1,9 @@
 //! A protected line's supervisor: holds the line's pty master, logs what
 //! the line writes, copies it to the user's terminal while it is there,
 //! serves `attach` and `line end` on the job's socket, and ends when
-//! nothing holds the line's terminal any more. Clients, their queues and
-//! the log are the relay supervisor's own ([`super::super::supervisor`]).
+//! nothing holds the line's terminal any more. Clients, their queues, the
+//! log and the screen model (drawn on attach, as for a program's job) are
+//! the relay supervisor's own ([`super::super::supervisor`]).
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -14,8 +15,12 @@ use rustix::process::Pid;
 use super::super::os::{self, Disposition, PollFd, PollFlags, SignalPipe};
 use super::super::proto;
 use super::super::pty;
-use super::super::supervisor::clients::{refill, refusal, Client, Mode};
+use super::super::supervisor::clients::{
+    redraw, refill, refusal, restore_and_close, restore_drawn, start_drawn, Client, Mode,
+};
 use super::super::supervisor::log::Log;
+use super::super::supervisor::model::{self, BACKLOG_MAX, CATCH_UP_BUDGET, CATCH_UP_READ};
+use super::super::supervisor::screen::Screen;
 use super::super::supervisor::{detach_keeping, shed_memory, MAX_CLIENTS};
 use super::{SYNC, SYNCED, SYNC_PATIENCE};
 use crate::error::{os_words, Result};
@@ -51,6 +56,9 @@ pub struct Parts {
     /// The log again, for replays.
     pub reader: Option<File>,
     pub screen: Option<OwnedFd>,
+    /// The screen model's scrollback in lines; `None`: no model (attach
+    /// replays the end of the log instead).
+    pub scrollback: Option<usize>,
     pub shell: Option<ProcId>,
     /// Already off the starter's stdio and directory (a standby is).
     pub detached: bool,
@@ -120,6 +128,18 @@ struct Supervisor {
     buf: Box<[u8]>,
     /// Memory given back since the last client left (see `relay`).
     shed: bool,
+    /// The line's screen as a terminal would show it (not the user's
+    /// terminal, `screen`), fed from the log behind the relay. Made the
+    /// first time it is needed (`ensure_model`), never on the way from
+    /// the shell's Enter to the line's start: a line that ends quickly
+    /// never has one.
+    model: Option<Screen>,
+    /// The model's scrollback, `None`: no model.
+    scrollback: Option<usize>,
+    /// The model's reads of the log (empty until it is made).
+    catch_buf: Box<[u8]>,
+    /// When the line last wrote.
+    last_output: Instant,
 }
 
 impl Supervisor {
@@ -134,6 +154,7 @@ impl Supervisor {
             log,
             reader,
             screen,
+            scrollback,
             shell,
             detached,
         } = parts;
@@ -192,6 +213,10 @@ impl Supervisor {
             size: None,
             buf: vec![0; 16 * 1024].into_boxed_slice(),
             shed: false,
+            model: None,
+            scrollback,
+            catch_buf: Box::default(),
+            last_output: Instant::now(),
         };
         // The shell's command substitution waits for our stdout to close:
         // first that, then the record (a rename over the old one, which
@@ -223,7 +248,64 @@ impl Supervisor {
         let now = (ws.ws_row, ws.ws_col, ws.ws_xpixel, ws.ws_ypixel);
         if self.size != Some(now) {
             self.size = Some(now);
-            let _ = pty::set_winsize(&self.master, &ws);
+            self.resize(&ws, None);
+        }
+    }
+
+    /// The line's terminal takes size `ws` (the user's terminal's, or a
+    /// client's): the model lays out what came before at the old size,
+    /// then takes the new one, and every client but `except` (whose own
+    /// terminal just took it) is redrawn.
+    fn resize(&mut self, ws: &pty::Winsize, except: Option<usize>) {
+        let now = pty::winsize(&self.master);
+        let same = now.is_some_and(|n| (n.ws_row, n.ws_col) == (ws.ws_row, ws.ws_col));
+        if !same {
+            self.ensure_model();
+            self.catch_up(u64::MAX, usize::MAX);
+            if let Some(m) = self.model.as_mut() {
+                m.resize(ws.ws_col, ws.ws_row);
+            }
+        }
+        let _ = pty::set_winsize(&self.master, ws);
+        if let Some(m) = self.model.as_mut().filter(|_| !same) {
+            redraw(&mut self.clients, m, except, &self.log, &mut self.buf);
+        }
+    }
+
+    /// Makes the model (if the line has one) at the line's terminal's
+    /// size; it then parses the log from its start.
+    fn ensure_model(&mut self) {
+        let Some(lines) = self.scrollback.filter(|_| self.model.is_none()) else {
+            return;
+        };
+        let ws = pty::winsize(&self.master);
+        let (rows, cols) = ws.map_or((24, 80), |w| (w.ws_row, w.ws_col));
+        self.model = Some(Screen::new(cols, rows, lines));
+        self.catch_buf = vec![0; CATCH_UP_READ].into_boxed_slice();
+    }
+
+    /// Feeds the model from the log ([`model::catch_up`]).
+    fn catch_up(&mut self, until: u64, budget: usize) {
+        if let Some(m) = self.model.as_mut() {
+            let buf = &mut self.catch_buf;
+            model::catch_up(m, &self.log, buf, self.last_output, until, budget);
+        }
+    }
+
+    /// The model's share of a turn of the loop (`idle`: nothing was
+    /// ready): made once the shell waits for nothing and there is output
+    /// to parse, then fed in batches, as the program supervisor does.
+    fn tend_model(&mut self, idle: bool) {
+        let wanted = self.scrollback.is_some() && self.model.is_none();
+        let output = self.log.end();
+        if wanted && self.syncs.is_empty() && output > 0 && (idle || output >= CATCH_UP_READ as u64)
+        {
+            self.ensure_model();
+        }
+        let behind = model::behind(self.model.as_ref(), &self.log);
+        let due = model::wait(behind, self.last_output) == Some(Duration::ZERO);
+        if (idle && due) || behind > BACKLOG_MAX {
+            self.catch_up(u64::MAX, CATCH_UP_BUDGET);
         }
     }
 
@@ -238,7 +320,10 @@ impl Supervisor {
                 self.screen_out.len() >= SCREEN_QUEUE || self.clients.iter().any(Client::is_full);
             // Wakes now and then to follow the terminal's size and the
             // shell's life.
-            let timeout = if self.syncs.is_empty() { 250 } else { 20 };
+            let timeout = Duration::from_millis(if self.syncs.is_empty() { 250 } else { 20 });
+            let behind = model::behind(self.model.as_ref(), &self.log);
+            let timeout = model::wait(behind, self.last_output).map_or(timeout, |w| w.min(timeout));
+            let mut idle = false;
             let (master, screen, listener, fifo, clients) = {
                 let ready = |p: &PollFd| p.revents();
                 let mut fds = vec![PollFd::from_borrowed_fd(self.signals.fd(), PollFlags::IN)];
@@ -265,14 +350,8 @@ impl Supervisor {
                     }
                     fds.push(PollFd::new(&c.fd, ev));
                 }
-                match os::poll(&mut fds, Some(Duration::from_millis(timeout))) {
-                    // A quiet turn: what the start left behind (and what
-                    // serving a client brought in) goes back, once per
-                    // quiet spell; a line can outlive its terminal by days.
-                    Ok(0) if !self.shed => {
-                        shed_memory();
-                        self.shed = true;
-                    }
+                match os::poll(&mut fds, Some(timeout)) {
+                    Ok(0) => idle = true,
                     Ok(_) => {}
                     Err(_) => {
                         std::thread::sleep(Duration::from_millis(10));
@@ -321,6 +400,14 @@ impl Supervisor {
             }
             self.answer_syncs();
             self.forget_dead();
+            self.tend_model(idle);
+            if idle && !self.shed {
+                // A quiet turn: what the start left behind (and what
+                // serving a client brought in) goes back, once per quiet
+                // spell; a line can outlive its terminal by days.
+                shed_memory();
+                self.shed = true;
+            }
         }
     }
 
@@ -334,6 +421,7 @@ impl Supervisor {
             match os::read(&self.master, &mut self.buf) {
                 Ok(0) => return self.slave.is_none(),
                 Ok(n) => {
+                    self.last_output = Instant::now();
                     let chunk = self.buf[..n].to_vec();
                     self.output(&chunk);
                 }
@@ -345,10 +433,25 @@ impl Supervisor {
     }
 
     fn output(&mut self, chunk: &[u8]) {
+        // The model reads the log: it must have read what a rotation is
+        // about to drop (made now if it is not yet).
+        let kept = self.log.first_after(chunk.len());
+        if self.scrollback.is_some() && kept > self.model.as_ref().map_or(0, |m| m.parsed) {
+            self.ensure_model();
+            self.catch_up(kept, usize::MAX);
+        }
         let appended = self.log.append(chunk);
         if let Some(why) = appended.error {
             self.record.bytes_lost += (chunk.len() - appended.written) as u64;
             self.record.log_error = Some(why);
+        }
+        if appended.written < chunk.len() && self.scrollback.is_some() {
+            // Not in the log, still on the screen: fed now, in order.
+            self.ensure_model();
+            self.catch_up(u64::MAX, usize::MAX);
+            if let Some(m) = self.model.as_mut() {
+                m.feed(&chunk[appended.written..]);
+            }
         }
         if self.screen.is_some() {
             self.screen_out.extend(chunk);
@@ -405,14 +508,22 @@ impl Supervisor {
 
     fn read_client(&mut self, i: usize) {
         let c = &mut self.clients[i];
+        if c.closing.is_some() {
+            // What a client sent away still says is dropped; its end of
+            // file ends it.
+            let mut scratch = [0u8; 1024];
+            match os::read(&c.fd, &mut scratch) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Ok(n) if n > 0 => {}
+                _ => c.dead = true,
+            }
+            return;
+        }
         match c.input.fill_from(&c.fd) {
             Ok(0) => c.dead = true,
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
             Err(_) => c.dead = true,
-        }
-        if c.closing.is_some() {
-            return;
         }
         loop {
             let (kind, payload) = match self.clients[i].input.peek() {
@@ -437,7 +548,14 @@ impl Supervisor {
                 }
                 proto::RESIZE => {
                     if let Some(ws) = proto::parse_resize(&payload) {
-                        let _ = pty::set_winsize(&self.master, &ws);
+                        // Its own terminal took the new size already: the
+                        // others are redrawn.
+                        let c = &mut self.clients[i];
+                        let resized = c
+                            .size
+                            .is_some_and(|p| (p.ws_row, p.ws_col) != (ws.ws_row, ws.ws_col));
+                        c.size = Some(ws);
+                        self.resize(&ws, resized.then_some(i));
                     }
                 }
                 proto::SIGNAL => {
@@ -448,7 +566,13 @@ impl Supervisor {
                         }
                     }
                 }
-                proto::DETACH => self.clients[i].dead = true,
+                proto::DETACH => {
+                    self.catch_up(u64::MAX, usize::MAX);
+                    match &self.model {
+                        Some(m) => restore_and_close(&mut self.clients[i], m),
+                        None => self.clients[i].dead = true,
+                    }
+                }
                 _ => {}
             }
         }
@@ -511,13 +635,21 @@ impl Supervisor {
             "id": self.job.id,
             "pid": std::process::id(),
             "state": "running",
+            "screen": self.scrollback.is_some(),
         })
         .to_string();
-        let from = self.log.end().saturating_sub(replay);
-        let c = &mut self.clients[i];
-        c.push(proto::WELCOME, welcome.as_bytes());
-        c.mode = Mode::Replay(from);
-        refill(c, &self.log, &mut self.buf);
+        self.ensure_model();
+        self.catch_up(u64::MAX, usize::MAX);
+        if let Some(m) = self.model.as_mut() {
+            start_drawn(&mut self.clients[i], welcome.as_bytes(), m);
+        } else {
+            let from = self.log.end().saturating_sub(replay);
+            let c = &mut self.clients[i];
+            c.push(proto::WELCOME, welcome.as_bytes());
+            c.mode = Mode::Replay(from);
+        }
+        self.shed = false;
+        refill(&mut self.clients[i], &self.log, &mut self.buf);
         self.record.attached = self.clients.iter().filter(|c| c.attached()).count() as u32;
         let _ = self.job.write_record(&self.record);
     }
@@ -580,10 +712,9 @@ impl Supervisor {
                 None => false,
             },
         });
-        let before = self.clients.iter().filter(|c| c.attached()).count();
         self.clients.retain(|c| !c.dead);
         let after = self.clients.iter().filter(|c| c.attached()).count();
-        if before != after {
+        if after != self.record.attached as usize {
             self.record.attached = after as u32;
             let _ = self.job.write_record(&self.record);
         }
@@ -633,6 +764,10 @@ impl Supervisor {
         self.record.log_dropped = self.log.first();
         self.record.attached = 0;
         let _ = self.job.write_record(&self.record);
+        if self.clients.iter().any(|c| c.drawn && c.attached()) {
+            self.catch_up(u64::MAX, usize::MAX);
+            restore_drawn(&mut self.clients, self.model.as_ref());
+        }
         let mut payload = vec![0u8];
         payload.extend((self.status.unwrap_or(0) as u32).to_be_bytes());
         for c in self.clients.iter_mut().filter(|c| c.attached()) {
