@@ -651,14 +651,16 @@ fn line_story(control: bool) {
     until("the line's screen", || ready.exists().then_some(()));
     let job = s.jobs.job_tagged("curses-line.ready");
     let id = job.id();
-    // The terminal goes: its window closes, as a dropped SSH link's would.
-    s.tmux.run(&["kill-session", "-t", "user"]);
     let log = s.log(&id);
     assert!(
         std::fs::metadata(&log).unwrap().len() > 2 * 16384,
         "5,000 updates are far more than the old replay"
     );
+    // (Before the user's window goes: the tmux server ends with its last
+    // session.)
     s.tmux.reference("ref", 80, 24, &log);
+    // The terminal goes: its window closes, as a dropped SSH link's would.
+    s.tmux.run(&["kill-session", "-t", "user"]);
     s.attach("att", 80, 24, &id);
     s.expect("the protected line's curses screen on attach", || {
         s.same("att", "ref", "DASHBOARD")
@@ -684,6 +686,22 @@ fn line_story(control: bool) {
         Some("running"),
         "detaching ended the line"
     );
+    // Attached again from a larger terminal: with the user's terminal
+    // gone, the line's takes the client's size (curses redraws only on a
+    // key it never reads: only the model can draw it right).
+    s.attach("big", 100, 30, &id);
+    until("the line's pty to follow the new client", || {
+        let stty = std::process::Command::new("stty")
+            .arg("size")
+            .stdin(std::fs::File::open(s.jobs.record(&id)["tty"].as_str()?).ok()?)
+            .output()
+            .ok()?;
+        (String::from_utf8_lossy(&stty.stdout).trim() == "30 100").then_some(())
+    });
+    s.tmux.resize("ref", 100, 30);
+    s.expect("the line's screen at the new size", || {
+        s.same("big", "ref", "DASHBOARD")
+    });
 }
 
 #[test]

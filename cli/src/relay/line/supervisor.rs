@@ -240,15 +240,40 @@ impl Supervisor {
 
     /// The line's terminal takes the size of the user's, which the line's
     /// processes cannot be told about otherwise (they get SIGWINCH from
-    /// the user's terminal, and ask theirs for the size).
+    /// the user's terminal, and ask theirs for the size); once the user's
+    /// terminal is gone, the size of the attached clients'.
     fn follow_size(&mut self) {
-        let Some(ws) = self.screen.as_ref().and_then(pty::winsize) else {
+        let Some(s) = &self.screen else {
+            self.follow_clients(None);
+            return;
+        };
+        let Some(ws) = pty::winsize(s) else {
             return;
         };
         let now = (ws.ws_row, ws.ws_col, ws.ws_xpixel, ws.ws_ypixel);
         if self.size != Some(now) {
             self.size = Some(now);
             self.resize(&ws, None);
+        }
+    }
+
+    /// Without the user's terminal, the line's takes the size of the most
+    /// recently active client that told its size (as a program's job
+    /// does), not redrawing client `resized` (whose own terminal just took
+    /// it).
+    fn follow_clients(&mut self, resized: Option<usize>) {
+        if self.screen.is_some() {
+            return;
+        }
+        let latest = self
+            .clients
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.attached() && c.closing.is_none())
+            .filter_map(|(i, c)| Some((i, c.size?, c.active)))
+            .max_by_key(|&(_, _, active)| active);
+        if let Some((i, ws, _)) = latest {
+            self.resize(&ws, resized.filter(|&r| r == i));
         }
     }
 
@@ -331,9 +356,16 @@ impl Supervisor {
                     fds.push(PollFd::new(&self.master, PollFlags::IN));
                     fds.len() - 1
                 });
-                let screen_at = self.screen.as_ref().filter(|_| !self.screen_out.is_empty());
-                let screen_at = screen_at.map(|s| {
-                    fds.push(PollFd::new(s, PollFlags::OUT));
+                // Watched with nothing to write too: its hangup (always
+                // reported) tells the line's terminal to follow the
+                // clients' size from then on.
+                let screen_at = self.screen.as_ref().map(|s| {
+                    let ev = if self.screen_out.is_empty() {
+                        PollFlags::empty()
+                    } else {
+                        PollFlags::OUT
+                    };
+                    fds.push(PollFd::new(s, ev));
                     fds.len() - 1
                 });
                 let listener_at = self.listener.as_ref().map(|l| {
@@ -378,7 +410,12 @@ impl Supervisor {
             if master.is_some_and(|r| !r.is_empty()) && self.read_master() {
                 return;
             }
-            if screen.is_some_and(|r| !r.is_empty()) {
+            if screen.is_some_and(|r| r.intersects(PollFlags::HUP | PollFlags::ERR)) {
+                // The user's terminal hung up: the line goes on, into the
+                // log only.
+                self.screen = None;
+                self.screen_out.clear();
+            } else if screen.is_some_and(|r| !r.is_empty()) {
                 self.write_screen();
             }
             if listener.is_some_and(|r| r.contains(PollFlags::IN)) {
@@ -545,17 +582,20 @@ impl Supervisor {
                 _ if self.clients[i].mode == Mode::Hello => {}
                 proto::INPUT => {
                     let _ = os::write(&self.master, &payload);
+                    self.clients[i].active = Instant::now();
                 }
                 proto::RESIZE => {
                     if let Some(ws) = proto::parse_resize(&payload) {
-                        // Its own terminal took the new size already: the
-                        // others are redrawn.
+                        // While the user's terminal is there, the line's
+                        // keeps its size; after, a client's terminal that
+                        // changed size reflowed what it shows, and the line
+                        // redraws for it (SIGWINCH).
                         let c = &mut self.clients[i];
                         let resized = c
                             .size
                             .is_some_and(|p| (p.ws_row, p.ws_col) != (ws.ws_row, ws.ws_col));
                         c.size = Some(ws);
-                        self.resize(&ws, resized.then_some(i));
+                        self.follow_clients(resized.then_some(i));
                     }
                 }
                 proto::SIGNAL => {
@@ -649,6 +689,7 @@ impl Supervisor {
             c.mode = Mode::Replay(from);
         }
         self.shed = false;
+        self.clients[i].active = Instant::now();
         refill(&mut self.clients[i], &self.log, &mut self.buf);
         self.record.attached = self.clients.iter().filter(|c| c.attached()).count() as u32;
         let _ = self.job.write_record(&self.record);
