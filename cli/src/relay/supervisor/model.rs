@@ -79,3 +79,44 @@ pub fn catch_up(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_model_waits_for_a_reads_worth_or_a_pause() {
+        let now = Instant::now();
+        assert_eq!(wait(0, now), None, "nothing to parse");
+        assert_eq!(wait(CATCH_UP_READ as u64, now), Some(Duration::ZERO));
+        let soon = wait(10, now).unwrap();
+        assert!(soon > Duration::ZERO && soon <= CATCH_UP_AFTER);
+        let paused = now - CATCH_UP_AFTER;
+        assert_eq!(wait(10, paused), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn while_output_flows_a_budgeted_feed_ends_on_a_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = super::super::log::tests::log_in(&dir);
+        log.append(b"one\ntwo\nthr");
+        let mut screen = Screen::new(80, 24, 100);
+        let mut buf = vec![0; CATCH_UP_READ];
+        let flowing = Instant::now();
+        catch_up(
+            &mut screen,
+            &log,
+            &mut buf,
+            flowing,
+            u64::MAX,
+            CATCH_UP_BUDGET,
+        );
+        assert_eq!(screen.parsed, 8, "the line still being written waits");
+        assert_eq!(behind(Some(&screen), &log), 3);
+        // Needed now (an attach): everything.
+        catch_up(&mut screen, &log, &mut buf, flowing, u64::MAX, usize::MAX);
+        assert_eq!(screen.parsed, log.end());
+        assert_eq!(behind(Some(&screen), &log), 0);
+        assert_eq!(behind(None, &log), 0, "no model is never behind");
+    }
+}
