@@ -584,9 +584,10 @@ pub struct LogsArgs {
 
 #[derive(Args, Debug)]
 pub struct AttachArgs {
-    /// For a protected command line (no screen model): replay up to this
-    /// many bytes of recent output first. Other jobs are drawn as their
-    /// screen stands, with `scrollback` lines above (config file)
+    /// For a job without a screen model (one an older hupsafe started):
+    /// replay up to this many bytes of recent output first. Jobs are
+    /// otherwise drawn as their screen stands, with `scrollback` lines
+    /// above (config file)
     #[arg(long, value_name = "BYTES", default_value_t = 16384)]
     pub replay: u32,
     /// The job (an id, a unique prefix or a name; see `hupsafe ps`)
