@@ -231,19 +231,28 @@ impl Client {
                 p.revents()
                     .intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR)
             };
-            let (socket_ready, keys_ready) = {
+            let (signals_ready, socket_ready, keys_ready) = {
                 let mut fds = vec![
                     PollFd::from_borrowed_fd(self.signals.fd(), PollFlags::IN),
                     PollFd::new(&self.fd, ev),
                 ];
                 fds.extend(keys.map(|k| PollFd::from_borrowed_fd(k, PollFlags::IN)));
-                if os::poll(&mut fds, None).is_err() {
-                    return EXIT_FAILURE;
-                }
-                (ready(&fds[1]), fds.get(2).is_some_and(ready))
+                let interrupted = match os::poll(&mut fds, None) {
+                    Ok(n) => n == 0,
+                    Err(_) => return EXIT_FAILURE,
+                };
+                (
+                    interrupted || ready(&fds[0]),
+                    ready(&fds[1]),
+                    fds.get(2).is_some_and(ready),
+                )
             };
-            if let Some(status) = self.on_signals() {
-                return status;
+            // Only when the pipe has something: reading it in every turn
+            // of a flood costs a system call each.
+            if signals_ready {
+                if let Some(status) = self.on_signals() {
+                    return status;
+                }
             }
             if socket_ready {
                 if let Some(status) = self.on_socket() {

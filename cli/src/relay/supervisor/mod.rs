@@ -110,6 +110,9 @@ struct Supervisor {
     clients: Vec<Client>,
     input: VecDeque<u8>,
     program: i32,
+    /// A SIGCHLD came (or may have): the program's state is worth asking
+    /// (a waitpid per turn of a busy loop would be a system call wasted).
+    child_news: bool,
     end: Option<End>,
     ended_at: Option<Instant>,
     /// When the master last gave us output (or the program ended).
@@ -234,6 +237,7 @@ impl Supervisor {
             clients: Vec::new(),
             input: VecDeque::with_capacity(INPUT_QUEUE),
             program: pid,
+            child_news: true,
             end: None,
             ended_at: None,
             last_output: Instant::now(),
@@ -316,7 +320,7 @@ impl Supervisor {
             }
             let held = self.backpressure();
             let mut idle = false;
-            let (master_ev, listener_ev, clients_ev) = {
+            let (signals_ev, master_ev, listener_ev, clients_ev) = {
                 let ready = |p: &PollFd| p.revents();
                 let mut fds = vec![PollFd::from_borrowed_fd(self.signals.fd(), PollFlags::IN)];
                 let master_at = self.master.as_ref().and_then(|m| {
@@ -365,13 +369,23 @@ impl Supervisor {
                     }
                 }
                 (
+                    ready(&fds[0]),
                     master_at.map(|i| ready(&fds[i])),
                     listener_at.map(|i| ready(&fds[i])),
                     fds[clients_at..].iter().map(ready).collect::<Vec<_>>(),
                 )
             };
 
-            let sigs = self.signals.take();
+            // Only when the pipe has something (or poll was interrupted):
+            // a read that finds nothing in every busy turn costs a flood.
+            let sigs = if idle || signals_ev.contains(PollFlags::IN) {
+                self.signals.take()
+            } else {
+                0
+            };
+            if idle || os::has(sigs, libc::SIGCHLD) {
+                self.child_news = true;
+            }
             if os::has(sigs, libc::SIGTERM) {
                 // Asked to end the job: pass it on to the program, as
                 // `hupsafe stop` would, and finish when it ends.
@@ -430,7 +444,7 @@ impl Supervisor {
 
     /// Collects the program's state changes.
     fn reap(&mut self) {
-        if self.end.is_some() {
+        if self.end.is_some() || !std::mem::take(&mut self.child_news) {
             return;
         }
         while let Some(change) = program::next_change(self.program) {
