@@ -112,9 +112,15 @@ fn prepare(job: &Job, a: &Start, config: &crate::config::Config) -> Result<Strin
     record.log_max = config.log_max;
     job.write_first_record(&record)?;
     let log = job.create_log()?;
-    let pair = pty::open_pair().map_err(|e| Error::io("open a pseudo-terminal", &e))?;
-    let tty = pty::name(&pair.master)
-        .ok_or_else(|| Error::failure("cannot name the line's pseudo-terminal"))?;
+    // The shell ends the line through two FIFOs, with builtins only (no
+    // process at the prompt): it writes its status to `sync`, and reads
+    // `ok` from `ack` once the output is shown.
+    let Doors {
+        pair,
+        tty,
+        listener,
+        mut fifos,
+    } = open_doors(job, &[SYNC_FIFO, ACK_FIFO])?;
     record.tty = Some(tty.clone());
     let screen = a
         .screen
@@ -129,39 +135,6 @@ fn prepare(job: &Job, a: &Start, config: &crate::config::Config) -> Result<Strin
         if let Some(ws) = pty::winsize(s) {
             let _ = pty::set_winsize(&pair.master, &ws);
         }
-    }
-    let sock =
-        SocketPath::new(&job.sock_path()).map_err(|e| Error::io("reach the job directory", &e))?;
-    let listener = os::listen(&sock.path).map_err(|e| {
-        Error::io(
-            format_args!("create the socket '{}'", shown(&job.sock_path()).display()),
-            &e,
-        )
-    })?;
-    drop(sock);
-    // The shell ends the line through two FIFOs, with builtins only (no
-    // process at the prompt): it writes its status to `sync`, and reads
-    // `ok` from `ack` once the output is shown.
-    let mut fifos = Vec::new();
-    for name in [SYNC_FIFO, ACK_FIFO] {
-        let path = job.dir.join(name);
-        rustix::fs::mknodat(
-            rustix::fs::CWD,
-            &path,
-            rustix::fs::FileType::Fifo,
-            Mode::from_raw_mode(0o600),
-            0,
-        )
-        .map_err(|e| {
-            Error::io(
-                format_args!("create '{}'", shown(&path).display()),
-                &e.into(),
-            )
-        })?;
-        fifos.push(
-            open_fifo(&path)
-                .map_err(|e| Error::io(format_args!("open '{}'", shown(&path).display()), &e))?,
-        );
     }
     let ack_fifo = fifos.pop().expect("two FIFOs");
     let sync_fifo = fifos.pop().expect("two FIFOs");
@@ -200,6 +173,65 @@ fn prepare(job: &Job, a: &Start, config: &crate::config::Config) -> Result<Strin
 
 /// Opens a FIFO for reading and writing (never blocks, never sees end of
 /// file), non-blocking.
+/// What a line's job needs in its directory before the line runs.
+struct Doors {
+    pair: pty::Pair,
+    /// The pty's name (`/dev/pts/N`).
+    tty: String,
+    /// The socket clients attach through.
+    listener: OwnedFd,
+    /// The FIFOs asked for, in that order, open for reading and writing.
+    fifos: Vec<OwnedFd>,
+}
+
+/// Opens a pty and makes the socket and the FIFOs `fifos` in `job`'s
+/// directory: for `line start`, and for a standby ahead of its line.
+fn open_doors(job: &Job, fifos: &[&str]) -> Result<Doors> {
+    let pair = pty::open_pair().map_err(|e| Error::io("open a pseudo-terminal", &e))?;
+    let tty = pty::name(&pair.master)
+        .ok_or_else(|| Error::failure("cannot name the line's pseudo-terminal"))?;
+    let sock =
+        SocketPath::new(&job.sock_path()).map_err(|e| Error::io("reach the job directory", &e))?;
+    let listener = os::listen(&sock.path).map_err(|e| {
+        Error::io(
+            format_args!("create the socket '{}'", shown(&job.sock_path()).display()),
+            &e,
+        )
+    })?;
+    drop(sock);
+    let fifos = fifos
+        .iter()
+        .map(|name| {
+            let path = job.dir.join(name);
+            make_fifo(&path).map_err(|e| {
+                Error::io(
+                    format_args!("create '{}'", shown(&path).display()),
+                    &e.into(),
+                )
+            })?;
+            open_fifo(&path)
+                .map_err(|e| Error::io(format_args!("open '{}'", shown(&path).display()), &e))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Doors {
+        pair,
+        tty,
+        listener,
+        fifos,
+    })
+}
+
+/// Makes a FIFO only its owner may open.
+fn make_fifo(path: &Path) -> rustix::io::Result<()> {
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::FileType::Fifo,
+        Mode::from_raw_mode(0o600),
+        0,
+    )
+}
+
 fn open_fifo(path: &Path) -> std::io::Result<OwnedFd> {
     let flags = OFlags::RDWR | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOFOLLOW;
     Ok(rustix::fs::open(path, flags, Mode::empty())?)

@@ -33,9 +33,9 @@ use rustix::fs::{Mode, OFlags};
 use super::super::os::{self, PollFd, PollFlags};
 use super::super::pty;
 use super::supervisor::{self, Parts};
-use super::{open_fifo, reopen_terminal, ACK_FIFO, SYNC_FIFO};
+use super::{make_fifo, open_doors, open_fifo, reopen_terminal, Doors, ACK_FIFO, SYNC_FIFO};
 use crate::error::{Error, Result};
-use crate::registry::{clip, Job, ProcId, Record, Registry, SocketPath};
+use crate::registry::{clip, Job, ProcId, Record, Registry};
 use crate::sys::trusted::shown;
 
 /// The announcement's first field: its format.
@@ -290,19 +290,12 @@ impl Lineage {
 
     fn fill(&self, job: &Job) -> Result<Ready> {
         let log = job.create_log()?;
-        let pair = pty::open_pair().map_err(|e| Error::io("open a pseudo-terminal", &e))?;
-        let tty = pty::name(&pair.master)
-            .ok_or_else(|| Error::failure("cannot name the line's pseudo-terminal"))?;
-        let sock = SocketPath::new(&job.sock_path())
-            .map_err(|e| Error::io("reach the standby's directory", &e))?;
-        let listener = os::listen(&sock.path).map_err(|e| Error::io("create the socket", &e))?;
-        drop(sock);
-        let mut fifos = Vec::new();
-        for name in [SYNC_FIFO, ACK_FIFO, TAKE_FIFO, TAKEN_FIFO] {
-            let path = job.dir.join(name);
-            make_fifo(&path).map_err(|e| Error::io(format_args!("create '{name}'"), &e.into()))?;
-            fifos.push(open_fifo(&path).map_err(|e| Error::io(format_args!("open '{name}'"), &e))?);
-        }
+        let Doors {
+            pair,
+            tty,
+            listener,
+            mut fifos,
+        } = open_doors(job, &[SYNC_FIFO, ACK_FIFO, TAKE_FIFO, TAKEN_FIFO])?;
         // A first record and its spare, so that the line's record is
         // written into room already taken (no block allocated at Enter).
         let record = Record::new("", &[]);
@@ -518,16 +511,6 @@ fn ready_fifo(path: &Path) -> Option<OwnedFd> {
         Err(_) => make_fifo(path).ok()?,
     }
     open_fifo(path).ok()
-}
-
-fn make_fifo(path: &Path) -> rustix::io::Result<()> {
-    rustix::fs::mknodat(
-        rustix::fs::CWD,
-        path,
-        rustix::fs::FileType::Fifo,
-        Mode::from_raw_mode(0o600),
-        0,
-    )
 }
 
 /// Reads what the shell wrote to `take`; the line once it is whole.

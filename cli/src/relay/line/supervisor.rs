@@ -590,11 +590,7 @@ impl Supervisor {
                         // keeps its size; after, a client's terminal that
                         // changed size reflowed what it shows, and the line
                         // redraws for it (SIGWINCH).
-                        let c = &mut self.clients[i];
-                        let resized = c
-                            .size
-                            .is_some_and(|p| (p.ws_row, p.ws_col) != (ws.ws_row, ws.ws_col));
-                        c.size = Some(ws);
+                        let resized = self.clients[i].resize(ws);
                         self.follow_clients(resized.then_some(i));
                     }
                 }

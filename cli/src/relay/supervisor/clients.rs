@@ -71,6 +71,16 @@ pub struct Client {
 }
 
 impl Client {
+    /// Takes the size its terminal reports; whether that changed from a
+    /// size it had reported before (its terminal reflowed what it shows).
+    pub fn resize(&mut self, ws: pty::Winsize) -> bool {
+        let resized = self
+            .size
+            .is_some_and(|p| (p.ws_row, p.ws_col) != (ws.ws_row, ws.ws_col));
+        self.size = Some(ws);
+        resized
+    }
+
     pub fn new(fd: OwnedFd, mode: Mode) -> Client {
         Client {
             fd,
@@ -391,11 +401,7 @@ impl Supervisor {
                         // Its own terminal changed size and reflowed what
                         // it shows: if the pty follows, the program redraws
                         // for it (SIGWINCH), as without hupsafe.
-                        let c = &mut self.clients[i];
-                        let resized = c
-                            .size
-                            .is_some_and(|p| (p.ws_row, p.ws_col) != (ws.ws_row, ws.ws_col));
-                        c.size = Some(ws);
+                        let resized = self.clients[i].resize(ws);
                         self.follow(resized.then_some(i));
                     }
                 }
