@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::error::{write_stdout, Result};
 use crate::registry::{now_ms, Job, Record, Registry, Status};
+use crate::relay::supervisor::ended::duration;
 use crate::sys::words::visible;
 
 use crate::args::PsArgs;
@@ -272,28 +273,9 @@ fn local_time(ms: u64) -> String {
     }
 }
 
-/// `45s`, `3m12s`, `2h05m`, `4d07h`.
-fn duration(ms: u64) -> String {
-    let s = ms / 1000;
-    match s {
-        0..=59 => format!("{s}s"),
-        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
-        3600..=86399 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
-        _ => format!("{}d{:02}h", s / 86400, s % 86400 / 3600),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_read_well() {
-        assert_eq!(duration(0), "0s");
-        assert_eq!(duration(192_000), "3m12s");
-        assert_eq!(duration(7_500_000), "2h05m");
-        assert_eq!(duration(370_000_000), "4d06h");
-    }
 
     #[test]
     fn cells_show_control_characters_as_escapes() {

@@ -107,6 +107,13 @@ impl Client {
         c
     }
 
+    /// Tells the client `why` it cannot stay, and lets it go.
+    fn refuse(&mut self, why: &str) {
+        self.push(proto::ERROR, why.as_bytes());
+        self.flush();
+        self.close_soon();
+    }
+
     pub fn close_soon(&mut self) {
         self.closing.get_or_insert_with(Instant::now);
         self.mode = Mode::Hello;
@@ -460,10 +467,7 @@ impl Supervisor {
                 "job {} already has {MAX_CLIENTS} clients attached",
                 self.job.id
             );
-            let c = &mut self.clients[i];
-            c.push(proto::ERROR, why.as_bytes());
-            c.flush();
-            c.close_soon();
+            self.clients[i].refuse(&why);
             return;
         }
         let version = proto::u32_at(payload, 0).unwrap_or(0);
@@ -475,10 +479,7 @@ impl Supervisor {
                 proto::VERSION,
                 self.job.id
             );
-            let c = &mut self.clients[i];
-            c.push(proto::ERROR, why.as_bytes());
-            c.flush();
-            c.close_soon();
+            self.clients[i].refuse(&why);
             return;
         }
         let welcome = self.welcome();

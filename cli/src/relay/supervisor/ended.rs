@@ -55,7 +55,8 @@ pub fn line(r: &Record) -> String {
     )
 }
 
-/// `3s`, `3m12s`, `3h12m`, `4d06h`.
+/// `3s`, `3m12s`, `3h12m`, `4d06h`: a job's time in `ps` and in the
+/// end-of-job notification.
 pub fn duration(ms: u64) -> String {
     let s = ms / 1000;
     match s {
@@ -157,6 +158,14 @@ pub fn check_command(cmd: &str) -> Result<(), String> {
 mod tests {
     use super::*;
     use crate::registry::State;
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(duration(0), "0s");
+        assert_eq!(duration(192_000), "3m12s");
+        assert_eq!(duration(7_500_000), "2h05m");
+        assert_eq!(duration(370_000_000), "4d06h");
+    }
 
     #[test]
     fn the_line_says_which_job_how_it_ended_and_after_how_long() {
