@@ -86,6 +86,19 @@ for i in range(3000):
     time.sleep(0.1)
 ";
 
+/// `count.py TAG N LABEL`, for the protected-line stories: SIGHUP back to
+/// its default, `tick 0` to `tick N-1` every 50 ms (flushed), then `done
+/// LABEL`. TAG only marks its command line, so its process can be found.
+pub const PY_COUNT: &str = "\
+import signal, sys, time
+signal.signal(signal.SIGHUP, signal.SIG_DFL)
+n = int(sys.argv[2])
+for i in range(n):
+    print('tick %d' % i, flush=True)
+    time.sleep(0.05)
+print('done %s' % sys.argv[3], flush=True)
+";
+
 /// The same in node, which resets every inherited signal disposition at
 /// start-up and dies of SIGHUP by default.
 pub const NODE_TICKER: &str = "\

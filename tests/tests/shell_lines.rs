@@ -21,19 +21,9 @@ use std::path::Path;
 use hupsafe_tests::cli::hupsafe_bin;
 use hupsafe_tests::procfs;
 use hupsafe_tests::relay::PROMPT;
-use hupsafe_tests::shell::{quote, side_by_side, Session, Shell, Tagged};
+use hupsafe_tests::shell::{quote, side_by_side, Session, Shell, Tagged, PY_COUNT as COUNT};
 use hupsafe_tests::wait::{poll, PATIENCE};
 use hupsafe_tests::Sandbox;
-
-const COUNT: &str = "\
-import signal, sys, time
-signal.signal(signal.SIGHUP, signal.SIG_DFL)
-n = int(sys.argv[2])
-for i in range(n):
-    print('tick %d' % i, flush=True)
-    time.sleep(0.05)
-print('done %s' % sys.argv[3], flush=True)
-";
 
 const WAIT: &str = "\
 import os, signal, sys, time
