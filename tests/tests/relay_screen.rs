@@ -198,6 +198,18 @@ impl Story {
 
     /// Whether windows `a` and `b` show the same screen and state, and `a`
     /// shows `marker`.
+    /// Waits until job `id`'s pty has `size` (`stty size`: "ROWS COLS").
+    fn until_pty_size(&self, what: &str, id: &str, size: &str) {
+        until(what, || {
+            let stty = std::process::Command::new("stty")
+                .arg("size")
+                .stdin(std::fs::File::open(self.jobs.record(id)["tty"].as_str()?).ok()?)
+                .output()
+                .ok()?;
+            (String::from_utf8_lossy(&stty.stdout).trim() == size).then_some(())
+        });
+    }
+
     fn same(&self, a: &str, b: &str, marker: &str) -> Result<(), String> {
         let (sa, sb) = (self.tmux.screen(a), self.tmux.screen(b));
         if !sa.text().contains(marker) {
@@ -378,14 +390,7 @@ fn resize_story(control: bool) {
     // Attached from a larger terminal: the job's pty takes its size (the
     // program ignores SIGWINCH: only the model can draw it right).
     s.attach("att", 100, 30, &id);
-    until("the pty to follow the new client", || {
-        let stty = std::process::Command::new("stty")
-            .arg("size")
-            .stdin(std::fs::File::open(s.jobs.record(&id)["tty"].as_str()?).ok()?)
-            .output()
-            .ok()?;
-        (String::from_utf8_lossy(&stty.stdout).trim() == "30 100").then_some(())
-    });
+    s.until_pty_size("the pty to follow the new client", &id, "30 100");
     s.tmux.resize("ref", 100, 30);
     s.expect("the screen at the new size", || {
         s.same("att", "ref", "ALT SCREEN")
@@ -690,14 +695,7 @@ fn line_story(control: bool) {
     // gone, the line's takes the client's size (curses redraws only on a
     // key it never reads: only the model can draw it right).
     s.attach("big", 100, 30, &id);
-    until("the line's pty to follow the new client", || {
-        let stty = std::process::Command::new("stty")
-            .arg("size")
-            .stdin(std::fs::File::open(s.jobs.record(&id)["tty"].as_str()?).ok()?)
-            .output()
-            .ok()?;
-        (String::from_utf8_lossy(&stty.stdout).trim() == "30 100").then_some(())
-    });
+    s.until_pty_size("the line's pty to follow the new client", &id, "30 100");
     s.tmux.resize("ref", 100, 30);
     s.expect("the line's screen at the new size", || {
         s.same("big", "ref", "DASHBOARD")
