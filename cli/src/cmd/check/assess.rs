@@ -8,7 +8,7 @@
 use std::io;
 
 use super::model::{
-    hup_outcome, hup_words, reason, Facts, Fix, Live, Owner, Reason, Seen, Severity, Shell,
+    hup_outcome, hup_words, reason, Facts, Fix, Live, Owner, Part, Reason, Seen, Severity, Shell,
     Surroundings, Verdict,
 };
 use crate::error::os_words;
@@ -405,6 +405,41 @@ fn live_reasons(l: &Live) -> Vec<Reason> {
             ),
             None,
         )];
+    }
+    let hup_sev = if facts.hup.ignored {
+        Severity::Ok
+    } else {
+        Severity::Risk
+    };
+    match &l.part {
+        Some(Part::Supervisor { job }) => {
+            return vec![reason(
+                hup_sev,
+                format!(
+                    "the hupsafe supervisor of job {job}: it leads a session of its own{}, \
+                     holds the job's terminal and log, with SIGHUP {}",
+                    match st.tty() {
+                        Some(t) => format!(" on {}", t.name()),
+                        None => " with no terminal".to_string(),
+                    },
+                    hup_words(&facts.hup, facts.shim)
+                ),
+                None,
+            )];
+        }
+        Some(Part::Holder { job, supervisor }) => {
+            return vec![reason(
+                hup_sev,
+                format!(
+                    "the session holder of job {job} (supervisor pid {supervisor}): it leads \
+                     the job's session on {} and is the program's parent, with SIGHUP {}",
+                    st.tty().map(|t| t.name()).unwrap_or_default(),
+                    hup_words(&facts.hup, facts.shim)
+                ),
+                None,
+            )];
+        }
+        None => {}
     }
     if let Owner::Relay { supervisor, job } = &l.around.tty_owner {
         if *supervisor == st.pid && st.leads_session() {

@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::io;
 
 use super::model::{
-    Client, Disposition, Facts, Live, Named, Owner, Seen, Session, Shell, Surroundings,
+    Client, Disposition, Facts, Live, Named, Owner, Part, Seen, Session, Shell, Surroundings,
 };
 use crate::error::{os_words, Error, Result, EXIT_BAD_INPUT};
 use crate::marks;
@@ -134,6 +134,22 @@ impl Snapshot {
             .cloned()
     }
 
+    /// The job `pid` is the supervisor or the session holder of (a
+    /// hupsafe leading a session whose parent is a job's supervisor).
+    fn part_of(&self, pid: i32, st: &Stat) -> Option<Part> {
+        if !st.leads_session() {
+            return None;
+        }
+        if let Some(j) = self.jobs.iter().find(|j| j.supervisor.pid == pid) {
+            return Some(Part::Supervisor { job: j.id.clone() });
+        }
+        let j = self.jobs.iter().find(|j| j.supervisor.pid == st.ppid)?;
+        self.is_hupsafe(pid).then(|| Part::Holder {
+            job: j.id.clone(),
+            supervisor: j.supervisor.pid,
+        })
+    }
+
     /// The name to mark `f` by, if it was typed at a bash or zsh prompt
     /// and is not marked yet.
     fn markable(&self, f: &Stat, leader: Option<&Stat>) -> Option<String> {
@@ -224,6 +240,7 @@ impl Snapshot {
             user,
             logind: self.logind.clone(),
         };
+        let part = self.part_of(pid, &st);
         let client = self.client_of(pid, &st).map(|j| Client {
             job: j.id,
             supervisor: j.supervisor.pid,
@@ -245,6 +262,7 @@ impl Snapshot {
             facts,
             around,
             client,
+            part,
         }))
     }
 }

@@ -243,6 +243,16 @@ pub struct Live {
     pub around: Surroundings,
     /// The relay job it is a client of, if it is a hupsafe client.
     pub client: Option<Client>,
+    /// The relay job it is the supervisor or the session holder of.
+    pub part: Option<Part>,
+}
+
+/// A process of a relayed job's own (docs/ARCHITECTURE.md, "Processes of
+/// a job").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Part {
+    Supervisor { job: String },
+    Holder { job: String, supervisor: i32 },
 }
 
 /// The shells whose hangup behaviour docs/HANGUPS.md, "Who sends SIGHUP", records.

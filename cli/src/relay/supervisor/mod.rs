@@ -26,6 +26,7 @@
 
 pub(in crate::relay) mod clients;
 pub mod ended;
+mod holder;
 pub(in crate::relay) mod log;
 pub(in crate::relay) mod model;
 mod program;
@@ -34,11 +35,12 @@ pub(in crate::relay) mod screen;
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::fs::File;
-use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use self::clients::{Client, Mode};
+use self::holder::{Holder, News};
 use self::log::Log;
 use self::model::{BACKLOG_MAX, CATCH_UP_BUDGET, CATCH_UP_READ};
 use self::program::{Change, End, Launch};
@@ -110,8 +112,14 @@ struct Supervisor {
     clients: Vec<Client>,
     input: VecDeque<u8>,
     program: i32,
-    /// A SIGCHLD came (or may have): the program's state is worth asking
-    /// (a waitpid per turn of a busy loop would be a system call wasted).
+    /// The job's session holder: the program's parent, which reports its
+    /// state changes (holder.rs says why it is not this process).
+    holder: Holder,
+    /// The program, watched for its end only, once its holder is gone.
+    orphan: Option<OwnedFd>,
+    /// The holder (or the orphan's pidfd) has news: the program's state
+    /// is worth asking (a read per turn of a busy loop would be a system
+    /// call wasted).
     child_news: bool,
     end: Option<End>,
     ended_at: Option<Instant>,
@@ -194,8 +202,8 @@ impl Supervisor {
             args: &args,
             strict: strict.as_ref(),
         };
-        let pid = match launch.spawn(&inherited) {
-            Ok(pid) => pid,
+        let (holder, pid) = match Holder::spawn(&launch, &inherited) {
+            Ok(started) => started,
             Err(e) => {
                 fail(
                     &mut record,
@@ -237,6 +245,8 @@ impl Supervisor {
             clients: Vec::new(),
             input: VecDeque::with_capacity(INPUT_QUEUE),
             program: pid,
+            holder,
+            orphan: None,
             child_news: true,
             end: None,
             ended_at: None,
@@ -320,9 +330,14 @@ impl Supervisor {
             }
             let held = self.backpressure();
             let mut idle = false;
-            let (signals_ev, master_ev, listener_ev, clients_ev) = {
+            let (signals_ev, news_ev, master_ev, listener_ev, clients_ev) = {
                 let ready = |p: &PollFd| p.revents();
                 let mut fds = vec![PollFd::from_borrowed_fd(self.signals.fd(), PollFlags::IN)];
+                let news = self.orphan.as_ref().map(|o| o.as_fd()).or(self.holder.fd());
+                let news_at = news.filter(|_| self.end.is_none()).map(|fd| {
+                    fds.push(PollFd::from_borrowed_fd(fd, PollFlags::IN));
+                    fds.len() - 1
+                });
                 let master_at = self.master.as_ref().and_then(|m| {
                     let mut ev = PollFlags::empty();
                     if !held {
@@ -370,6 +385,7 @@ impl Supervisor {
                 }
                 (
                     ready(&fds[0]),
+                    news_at.map(|i| ready(&fds[i])),
                     master_at.map(|i| ready(&fds[i])),
                     listener_at.map(|i| ready(&fds[i])),
                     fds[clients_at..].iter().map(ready).collect::<Vec<_>>(),
@@ -383,7 +399,7 @@ impl Supervisor {
             } else {
                 0
             };
-            if idle || os::has(sigs, libc::SIGCHLD) {
+            if idle || news_ev.is_some_and(|r| !r.is_empty()) {
                 self.child_news = true;
             }
             if os::has(sigs, libc::SIGTERM) {
@@ -447,7 +463,33 @@ impl Supervisor {
         if self.end.is_some() || !std::mem::take(&mut self.child_news) {
             return;
         }
-        while let Some(change) = program::next_change(self.program) {
+        if let Some(orphan) = &self.orphan {
+            let mut fds = [PollFd::new(orphan, PollFlags::IN)];
+            if matches!(os::poll(&mut fds, Some(Duration::ZERO)), Ok(1)) {
+                self.ended(End::Lost);
+            }
+            return;
+        }
+        loop {
+            let change = match self.holder.next() {
+                News::Change(c) => c,
+                News::Nothing => return,
+                News::Gone => {
+                    // Killed by hand: the program, if it still runs, is
+                    // nobody's child of ours now; only its end can be
+                    // watched.
+                    self.holder.release();
+                    let pid = rustix::process::Pid::from_raw(self.program);
+                    let pidfd = pid.and_then(|p| {
+                        rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok()
+                    });
+                    match pidfd {
+                        Some(fd) => self.orphan = Some(fd),
+                        None => self.ended(End::Lost),
+                    }
+                    return;
+                }
+            };
             change.apply(&mut self.record);
             match change {
                 Change::Stopped(sig) => {
@@ -560,6 +602,10 @@ impl Supervisor {
         if let Some(cmd) = self.record.on_exit.clone() {
             ended::on_exit(&self.job, &self.record, &cmd);
         }
+        // Last: the holder's leaving ends the job's session (the terminal's
+        // foreground group, if anything is left in it, gets the SIGHUP a
+        // session leader's exit sends).
+        self.holder.release();
     }
 }
 
@@ -604,6 +650,7 @@ fn detach_from_starter(s: &Supervisor) {
     keep.extend(s.log.fds());
     keep.extend(s.master.as_ref().map(|f| f.as_raw_fd()));
     keep.extend(s.listener.as_ref().map(|f| f.as_raw_fd()));
+    keep.extend(s.holder.fd().map(|f| f.as_raw_fd()));
     keep.extend(s.clients.iter().map(|c| c.fd.as_raw_fd()));
     detach_keeping(&keep);
 }

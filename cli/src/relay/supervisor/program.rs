@@ -8,7 +8,9 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::path::Path;
 
-use rustix::process::{Pid, WaitOptions, WaitStatus};
+use rustix::process::Pid;
+#[cfg(test)]
+use rustix::process::WaitStatus;
 
 use super::super::os;
 use crate::registry::{Record, State};
@@ -32,46 +34,36 @@ pub struct Launch<'a> {
 pub const INHERITED: [i32; 4] = [libc::SIGPIPE, libc::SIGXFSZ, libc::SIGTERM, libc::SIGCHLD];
 
 impl Launch<'_> {
-    /// Starts the program; returns its pid, which is also its process
-    /// group's id. `inherited` holds the dispositions of [`INHERITED`] as
-    /// they were before the supervisor changed them.
-    pub fn spawn(&self, inherited: &[os::Saved]) -> io::Result<i32> {
-        // The pty becomes the controlling terminal of the supervisor's
-        // session, and the program runs in a process group of its own in
-        // that session, in the foreground: as a job under a shell. A
-        // program that led a session of its own would be an orphaned
-        // process group, and the kernel discards the terminal's SIGTSTP
-        // for those: Ctrl-Z would do nothing (as under `script`).
-        if self.stdio.iter().any(Option::is_none) {
-            // We lead a session without a controlling terminal.
-            let _ = rustix::process::ioctl_tiocsctty(self.slave);
-        }
-        // Signals wait until each side has the dispositions it should:
-        // until the program's are back in the child (a SIGTERM from
-        // `hupsafe stop` may come as soon as the record names the child),
-        // until the fork is over in the supervisor.
-        let mask = os::block_all();
-        // SAFETY: the supervisor is single-threaded (a fork of the
-        // single-threaded hupsafe, and signal-hook starts no thread), so
-        // the child may run ordinary code until it execs. rustix has no
-        // fork: it leaves process creation to libc.
+    /// Forks the program (in the job's session holder, with every signal
+    /// blocked: `mask` is the mask to give the program back); returns its
+    /// pid, which is also its process group's id. `inherited` holds the
+    /// dispositions of [`INHERITED`] as they were before the supervisor
+    /// changed them.
+    ///
+    /// The program runs in a process group of its own in the holder's
+    /// session, in the foreground of the pty: as a job under a shell. A
+    /// program that led a session of its own would be an orphaned process
+    /// group, and the kernel discards the terminal's SIGTSTP for those:
+    /// Ctrl-Z would do nothing (as under `script`).
+    pub fn fork_program(&self, inherited: &[os::Saved], mask: &os::Mask) -> io::Result<i32> {
+        // SAFETY: the holder is single-threaded (a fork of the
+        // single-threaded supervisor), so the child may run ordinary code
+        // until it execs. rustix has no fork: it leaves process creation
+        // to libc.
         let pid = unsafe { libc::fork() };
         if pid == 0 {
-            self.exec_child(inherited, &mask);
+            self.exec_child(inherited, mask);
         }
-        let forked = if pid < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(pid)
-        };
-        mask.restore();
+        if pid < 0 {
+            return Err(io::Error::last_os_error());
+        }
         if let Some(child) = Pid::from_raw(pid) {
             // The child's group, set by both sides (whichever runs first
             // wins; the other's call is a harmless repeat or EACCES after
             // exec).
             let _ = rustix::process::setpgid(Some(child), Some(child));
         }
-        forked
+        Ok(pid)
     }
 
     /// The program's side of the fork: the --strict filter, a process
@@ -121,6 +113,10 @@ impl Launch<'_> {
 pub enum End {
     Exited(i32),
     Killed(i32),
+    /// The program ended unwatched: its session holder was killed before
+    /// it (by hand: nothing of ours does that), and with it the only
+    /// process that could learn how.
+    Lost,
 }
 
 impl End {
@@ -135,6 +131,14 @@ impl End {
                 record.state = State::Killed;
                 record.signal = Some(s);
             }
+            End::Lost => {
+                record.state = State::Failed;
+                record.error = Some(
+                    "the job's session holder was killed, so how the program ended is \
+                     unknown (its output is in the log)"
+                        .into(),
+                );
+            }
         }
     }
 
@@ -144,6 +148,7 @@ impl End {
         let (kind, value) = match end {
             Some(End::Exited(c)) => (0u8, c as u32),
             Some(End::Killed(s)) => (1u8, s as u32),
+            Some(End::Lost) => (0, crate::error::EXIT_FAILURE as u32),
             None => (0, 0),
         };
         let mut payload = vec![kind];
@@ -161,17 +166,23 @@ pub enum Change {
 }
 
 impl Change {
+    #[cfg(test)]
     pub fn of(status: WaitStatus) -> Option<Change> {
-        if let Some(sig) = status.stopping_signal() {
-            Some(Change::Stopped(sig))
-        } else if status.continued() {
+        Change::of_raw(status.as_raw())
+    }
+
+    /// From a raw wait status (the holder reports them so).
+    pub fn of_raw(status: i32) -> Option<Change> {
+        if libc::WIFSTOPPED(status) {
+            Some(Change::Stopped(libc::WSTOPSIG(status)))
+        } else if libc::WIFCONTINUED(status) {
             Some(Change::Continued)
-        } else if let Some(code) = status.exit_status() {
-            Some(Change::Ended(End::Exited(code)))
+        } else if libc::WIFEXITED(status) {
+            Some(Change::Ended(End::Exited(libc::WEXITSTATUS(status))))
+        } else if libc::WIFSIGNALED(status) {
+            Some(Change::Ended(End::Killed(libc::WTERMSIG(status))))
         } else {
-            status
-                .terminating_signal()
-                .map(|sig| Change::Ended(End::Killed(sig)))
+            None
         }
     }
 
@@ -192,17 +203,10 @@ impl Change {
     }
 }
 
-/// The next state change of `pid`, if one is waiting.
-pub fn next_change(pid: i32) -> Option<Change> {
-    let pid = Pid::from_raw(pid)?;
-    let how = WaitOptions::NOHANG | WaitOptions::UNTRACED | WaitOptions::CONTINUED;
-    let (_, status) = rustix::process::waitpid(Some(pid), how).ok()??;
-    Change::of(status)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rustix::process::WaitOptions;
     use std::process::{Command, Stdio};
 
     fn record() -> Record {
@@ -273,7 +277,8 @@ mod tests {
         assert_eq!((r.state, r.exit_code), (State::Exited, Some(3)));
         assert_eq!(r.shell_status(), Some(3));
         // Reaped: nothing more to report.
-        assert_eq!(next_change(pid), None);
+        let again = rustix::process::waitpid(Pid::from_raw(pid), WaitOptions::NOHANG);
+        assert!(again.is_err(), "{again:?}");
     }
 
     #[test]
@@ -283,6 +288,18 @@ mod tests {
         assert_eq!((p[0], u32_at(&p, 1)), (0, Some(3)));
         let p = End::payload(Some(End::Killed(libc::SIGKILL)));
         assert_eq!((p[0], u32_at(&p, 1)), (1, Some(libc::SIGKILL as u32)));
+        let p = End::payload(Some(End::Lost));
+        assert_eq!(
+            (p[0], u32_at(&p, 1)),
+            (0, Some(crate::error::EXIT_FAILURE as u32))
+        );
+        let mut r = record();
+        End::Lost.apply(&mut r);
+        assert_eq!(r.state, State::Failed);
+        assert!(r
+            .error
+            .unwrap()
+            .contains("how the program ended is unknown"));
         let p = End::payload(None);
         assert_eq!((p[0], u32_at(&p, 1)), (0, Some(0)));
     }

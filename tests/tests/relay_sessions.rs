@@ -1,0 +1,174 @@
+//! The processes of a relayed job (docs/ARCHITECTURE.md, "Processes of a
+//! job"): the supervisor in a session (and scheduler autogroup) of its own
+//! with no terminal, the program in the session of a small holder whose
+//! controlling terminal is the job's pty; what `check` says of each; and a
+//! holder killed by hand, which must cost neither the program nor its
+//! output, and must not leave the job running for ever in `ps`.
+
+use std::fs;
+
+use hupsafe_tests::relay::{start_time, ticker};
+use hupsafe_tests::Sandbox;
+use hupsafe_tests::{procfs, unique_tag, until};
+
+/// The fields of /proc/PID/stat this file looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stat {
+    ppid: i32,
+    pgrp: i32,
+    session: i32,
+    tty_nr: i64,
+    tpgid: i32,
+}
+
+fn stat(pid: i32) -> Stat {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat"))
+        .unwrap_or_else(|e| panic!("/proc/{pid}/stat: {e}"));
+    let rest: Vec<&str> = text[text.rfind(')').unwrap() + 2..]
+        .split_whitespace()
+        .collect();
+    let n = |i: usize| rest[i].parse::<i64>().unwrap();
+    Stat {
+        ppid: n(1) as i32,
+        pgrp: n(2) as i32,
+        session: n(3) as i32,
+        tty_nr: n(4),
+        tpgid: n(5) as i32,
+    }
+}
+
+/// The scheduler autogroup `pid` is in ("/autogroup-N"), where the kernel
+/// has them.
+fn autogroup(pid: i32) -> Option<String> {
+    let text = fs::read_to_string(format!("/proc/{pid}/autogroup")).ok()?;
+    Some(text.split_whitespace().next()?.to_string())
+}
+
+fn kill(pid: i32, sig: i32) {
+    // SAFETY: kill(2) of a process this test started, checked by start time
+    // by the caller.
+    unsafe {
+        libc::kill(pid, sig);
+    }
+}
+
+#[test]
+fn the_supervisor_is_in_a_session_of_its_own_and_the_program_in_the_holders() {
+    let jobs = Sandbox::for_jobs("relay-sessions");
+    let tag = unique_tag("sessions");
+    let (mut client, job) = jobs.start(&ticker(600, 100, &tag), &tag);
+    let program = job.pid().expect("the program's pid");
+    let supervisor = jobs.supervisor_pid(&job.id());
+    let p = stat(program);
+    let s = stat(supervisor);
+    let holder = p.session;
+
+    // The supervisor: leads a session with no terminal.
+    assert_eq!(s.session, supervisor, "{s:?}");
+    assert_eq!(s.tty_nr, 0, "the supervisor has no terminal: {s:?}");
+    // The program: its own group, in the foreground of its terminal, in a
+    // session that is not the supervisor's.
+    assert_ne!(p.session, supervisor, "program {p:?}, supervisor {s:?}");
+    assert_eq!(p.pgrp, program);
+    assert_eq!(p.tpgid, program, "in the foreground of the job's pty");
+    assert_ne!(p.tty_nr, 0);
+    // Its session's leader: the holder, the supervisor's child and the
+    // program's parent, on the same terminal, in a group the terminal
+    // does not send its signals to.
+    let h = stat(holder);
+    assert_eq!(
+        (h.session, h.pgrp, h.ppid),
+        (holder, holder, supervisor),
+        "{h:?}"
+    );
+    assert_eq!(p.ppid, holder);
+    assert_eq!(
+        h.tty_nr, p.tty_nr,
+        "the pty is the holder's session's terminal"
+    );
+    let hs = procfs::ProcStatus::of(holder).expect("the holder's status");
+    assert!(hs.ignores(libc::SIGHUP), "the holder ignores SIGHUP");
+    // What the sessions are for: the scheduler shares time between
+    // autogroups first, and the supervisor is not in the program's.
+    if let (Some(a), Some(b)) = (autogroup(supervisor), autogroup(program)) {
+        assert_ne!(a, b, "the supervisor shares the program's autogroup");
+    }
+
+    // `check` names each by its part in the job.
+    let id = job.id();
+    let (code, out, err) = jobs.run(["check", &supervisor.to_string()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!("the hupsafe supervisor of job {id}"))
+            && out.contains("with no terminal"),
+        "{out}"
+    );
+    let (code, out, err) = jobs.run(["check", &holder.to_string()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!(
+            "the session holder of job {id} (supervisor pid {supervisor})"
+        )),
+        "{out}"
+    );
+
+    // Stopped by id: program, holder and supervisor all go, by pid.
+    let starts = [program, holder, supervisor].map(|pid| (pid, start_time(pid)));
+    assert_eq!(jobs.run(["stop", &id]).0, 0);
+    let _ = client.wait();
+    until("every process of the job to be gone", || {
+        starts
+            .iter()
+            .all(|&(pid, start)| {
+                start_time(pid) != start
+                    || procfs::ProcStatus::of(pid).is_some_and(|s| s.is_zombie())
+            })
+            .then_some(())
+    });
+}
+
+#[test]
+fn a_holder_killed_by_hand_costs_neither_the_program_nor_its_output() {
+    let jobs = Sandbox::for_jobs("relay-holder-killed");
+    let tag = unique_tag("holder");
+    // 40 ticks, 50 ms apart: the holder dies after the first ones.
+    let (mut client, job) = jobs.start(&ticker(40, 50, &tag), &tag);
+    let id = job.id();
+    let program = job.pid().expect("the program's pid");
+    let program_start = start_time(program);
+    let holder = stat(program).session;
+    let holder_start = start_time(holder);
+    until("the first ticks in the log", || {
+        jobs.log(&id).contains("tick 2").then_some(())
+    });
+    assert_eq!(start_time(holder), holder_start);
+    kill(holder, libc::SIGKILL);
+    until("the holder to be gone", || {
+        (start_time(holder) != holder_start
+            || procfs::ProcStatus::of(holder).is_some_and(|s| s.is_zombie()))
+        .then_some(())
+    });
+    // The session leader's exit sent the program's group a SIGHUP, which
+    // the shim keeps ignored: the program runs on, by pid.
+    assert_eq!(
+        start_time(program),
+        program_start,
+        "the program died with its holder"
+    );
+    assert_eq!(jobs.job(&id).unwrap().state(), "running");
+    // It ends on its own; every tick is logged, and the job does not stay
+    // "running" for ever: how it ended is unknown, and the record says so.
+    let done = jobs.wait_state(&id, "final", |s| s != "running");
+    assert!(done.state().starts_with("failed"), "{:?}", done.state());
+    let log = jobs.log(&id);
+    for i in 0..40 {
+        assert!(
+            log.contains(&format!("tick {i}\r\n")),
+            "tick {i} missing: {log}"
+        );
+    }
+    let record = jobs.record(&id);
+    let why = record["error"].as_str().unwrap_or_default();
+    assert!(why.contains("how the program ended is unknown"), "{why}");
+    let _ = client.wait();
+}
