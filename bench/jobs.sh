@@ -158,8 +158,8 @@ for _ in $(seq "$JOBS"); do
     "$HUPSAFE" -d sleep 300 >/dev/null
     HUPSAFE_STATE_DIR=$WORK/kept HUPSAFE_BENCH_KEEP_INHERITED=1 "$HUPSAFE" -d sleep 300 >/dev/null
 done
-read -r n_sup rss_kib pss_kib rss_max priv_kib < <(python3 bench/supervisor_rss.py "$WORK/state/jobs" "$JOBS")
-read -r n_kept kept_kib kept_pss _ kept_priv < <(python3 bench/supervisor_rss.py "$WORK/kept/jobs" "$JOBS")
+read -r n_sup rss_kib pss_kib rss_max priv_kib h_rss h_pss h_priv < <(python3 bench/supervisor_rss.py "$WORK/state/jobs" "$JOBS")
+read -r n_kept kept_kib kept_pss _ kept_priv kh_rss kh_pss kh_priv < <(python3 bench/supervisor_rss.py "$WORK/kept/jobs" "$JOBS")
 
 step "memory: one of them attached (on a pty), then detached"
 read -r rss_attached rss_detached < <(python3 - "$HUPSAFE" "$WORK/state/jobs" <<'EOF'
@@ -213,6 +213,10 @@ mkdir -p target/bench
     printf '%-46s %10s %10s %10s %12s\n' "idle detached job's supervisor (KiB)" "VmRSS" "PSS" "private" "VmRSS vs kept"
     printf '%-46s %10s %10s %10s %12s\n' "inherited memory kept (baseline, median of $n_kept)" "$kept_kib" "$kept_pss" "$kept_priv" "1.00"
     printf '%-46s %10s %10s %10s %12s\n' "hupsafe as shipped (median of $n_sup)" "$rss_kib" "$pss_kib" "$priv_kib" "$(ratio "$rss_kib" "$kept_kib")"
+    printf '%-46s %10s %10s %10s\n' "its session holder, baseline (median)" "$kh_rss" "$kh_pss" "$kh_priv"
+    printf '%-46s %10s %10s %10s\n' "its session holder, as shipped (median)" "$h_rss" "$h_pss" "$h_priv"
+    printf '%-46s %10s %10s %10s\n' "a job's two processes, as shipped" "-" \
+        "$((pss_kib + h_pss))" "$((priv_kib + h_priv))"
     printf '%-46s %10s\n' "supervisor VmRSS, largest (KiB)" "$rss_max"
     printf '%-46s %10s\n' "... one of them while attached (KiB)" "$rss_attached"
     printf '%-46s %10s\n' "... after its client detached (KiB)" "$rss_detached"

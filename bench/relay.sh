@@ -155,7 +155,7 @@ for _ in $(seq "$JOBS"); do
     ("$HUPSAFE" --relay sleep 300 </dev/null >/dev/null 2>&1 &)
 done
 python3 bench/supervisor_rss.py "$WORK/state/jobs" "$JOBS" >"$WORK/rss"
-read -r n_sup rss_kib pss_kib rss_max _ < "$WORK/rss"
+read -r n_sup rss_kib pss_kib rss_max _ h_rss h_pss _ < "$WORK/rss"
 for d in "$WORK"/state/jobs/*/; do
     "$HUPSAFE" stop --grace 1 "$(basename "$d")" >/dev/null 2>&1 || true
 done
@@ -199,6 +199,7 @@ mkdir -p target/bench
     printf '%-44s %10s\n' "supervisor VmRSS, median of $n_sup (KiB)" "$rss_kib"
     printf '%-44s %10s\n' "supervisor VmRSS, largest (KiB)" "$rss_max"
     printf '%-44s %10s\n' "supervisor PSS, median (KiB)" "$pss_kib"
+    printf '%-44s %10s\n' "session holder VmRSS / PSS, median (KiB)" "$h_rss / $h_pss"
     printf '%-44s %10s\n' "goal VmRSS <= 2048 KiB" "$( ((rss_kib <= 2048)) && echo met || echo MISSED)"
     echo
     echo "screen model (80x24, 10,000-line scrollback)"

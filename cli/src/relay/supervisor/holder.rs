@@ -199,7 +199,7 @@ fn hold(launch: &Launch, inherited: &[os::Saved], sock: OwnedFd, mask: &os::Mask
     };
     say(PID, program);
     // Inherited from the supervisor and not ours to keep.
-    crate::sys::memory::shed();
+    super::shed_memory();
     loop {
         let mut status = 0;
         // SAFETY: waitpid writes the status into a local int.
