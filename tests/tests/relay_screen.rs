@@ -100,8 +100,11 @@ elif mode == "wide":
     w("emoji: 🙂🚀 end\r\n")
     w("x" * 79 + "界" + "after\r\n")
     w("marks: e\u0301 a\u0308 n\u0303 done\r\n")
+    # Text at an absolute column after the marks, on their line.
+    w("\x1b[5;20Hcol 20")
     updates(10, 1, 3000)
-    w("\x1b[12;1Hdone")
+    # The cursor left on the line with the marks, after them.
+    w("\x1b[12;1Hdone\x1b[5;15H")
 done()
 while True:
     k = os.read(0, 1)
@@ -369,9 +372,9 @@ fn control_a_raw_replay_does_not_draw_colours_and_attributes() {
 
 #[test]
 fn wide_and_combining_characters_are_drawn_on_attach() {
-    // The cursor is parked off the line with combining marks: the model
-    // (avt) gives each mark a cell of its own, so a cursor on that line
-    // would be drawn too far right (a limit in the README).
+    // Text written at a column after the combining marks, and the cursor
+    // left on their line: each mark stays in the cell before it, as in the
+    // reference terminal.
     simple_story("wide", false);
 }
 

@@ -5,6 +5,7 @@
 //! log, behind the relay, so that output never waits for it; drawn on
 //! attach, so a reattached terminal shows the screen as it is.
 
+mod cluster;
 mod fast;
 mod render;
 mod ring;
@@ -12,6 +13,7 @@ mod track;
 
 pub use render::GENERIC_RESTORE;
 
+use self::cluster::Clusters;
 use self::ring::Ring;
 use self::track::{Scan, Tracker};
 
@@ -40,6 +42,8 @@ pub struct Screen {
     ends: Vec<usize>,
     /// The screen's rows above the cursor after a skip, not yet in avt.
     shown: Vec<Vec<u8>>,
+    /// Base characters with their combining marks, one avt cell each.
+    clusters: Clusters,
 }
 
 impl Screen {
@@ -64,6 +68,7 @@ impl Screen {
             line: Vec::new(),
             ends: Vec::new(),
             shown: Vec::new(),
+            clusters: Clusters::default(),
         }
     }
 
@@ -190,11 +195,10 @@ impl Screen {
 
     /// `self.text` to avt; the lines leaving the screen to the ring.
     fn feed_vt(&mut self) {
+        self.clusters.fold(&mut self.text);
         let changes = self.vt.feed_str(&self.text);
         for line in changes.scrollback {
-            self.line.clear();
-            render::format_line(&line, &mut self.line);
-            self.ring.push(&self.line);
+            push_line(&line, &mut self.line, &self.clusters, &mut self.ring);
         }
     }
 
@@ -210,9 +214,7 @@ impl Screen {
         self.rows = rows;
         let changes = self.vt.resize(cols, rows);
         for line in changes.scrollback {
-            self.line.clear();
-            render::format_line(&line, &mut self.line);
-            self.ring.push(&self.line);
+            push_line(&line, &mut self.line, &self.clusters, &mut self.ring);
         }
         // avt resets the margins on a resize; the rows are reflowed, so no
         // run goes on across it.
@@ -248,13 +250,32 @@ impl Screen {
         // avt enters the alternate screen with 1047, which keeps no cursor
         // of its own: 1049 does, as the program's own 1049h would have.
         let dump = self.vt.dump().replacen("\x1b[?1047h", "\x1b[?1049h", 1);
-        render::expand_rep(&dump, out);
+        if self.clusters.is_empty() {
+            render::expand_rep(&dump, out);
+        } else {
+            let mut drawn = Vec::with_capacity(dump.len());
+            render::expand_rep(&dump, &mut drawn);
+            self.clusters.unfold(&drawn, out);
+        }
         render::modes(&self.track, out);
     }
 
     /// What a terminal that showed the job needs to be the user's again.
     pub fn restore(&self, out: &mut Vec<u8>) {
         render::restore(&self.track, out);
+    }
+}
+
+/// A line leaving the screen, to the ring as text (`buf` reused).
+fn push_line(line: &avt::Line, buf: &mut Vec<u8>, clusters: &Clusters, ring: &mut Ring) {
+    buf.clear();
+    render::format_line(line, buf);
+    if clusters.is_empty() {
+        ring.push(buf);
+    } else {
+        let mut text = Vec::with_capacity(buf.len());
+        clusters.unfold(buf, &mut text);
+        ring.push(&text);
     }
 }
 

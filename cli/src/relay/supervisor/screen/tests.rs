@@ -150,6 +150,66 @@ fn utf8_cut_between_feeds_is_joined() {
     assert_eq!(s.vt.line(0).text().trim_end(), "é界\u{fffd}!");
 }
 
+/// The screen as drawn on attach (no scrollback), as text.
+fn drawn(s: &mut Screen) -> String {
+    let mut out = Vec::new();
+    s.render(false, &mut out);
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn combining_marks_stay_in_the_cell_before_as_a_terminal_keeps_them() {
+    let mut s = Screen::new(30, 3, 10);
+    // `é ä ñ` written with marks, then text at an absolute column after
+    // them, and the cursor left on the line.
+    s.feed("marks: e\u{301} a\u{308} n\u{303} done".as_bytes());
+    let c = s.vt.cursor();
+    assert_eq!(
+        (c.col, c.row),
+        (17, 0),
+        "one column per character, none per mark"
+    );
+    s.feed(b"\x1b[1;20H|\x1b[1;9H");
+    let text = drawn(&mut s);
+    assert!(
+        text.contains("marks: e\u{301} a\u{308} n\u{303} done  |"),
+        "{text:?}"
+    );
+    let c = s.vt.cursor();
+    assert_eq!((c.col, c.row), (8, 0));
+    // Two marks on one base, and the same cluster again: one stand-in for
+    // it (and one for its first step, q with one mark).
+    s.feed("\r\nq\u{323}\u{307} q\u{323}\u{307}".as_bytes());
+    assert_eq!(s.vt.cursor().col, 3);
+    assert!(drawn(&mut s).contains("q\u{323}\u{307} q\u{323}\u{307}"));
+    assert_eq!(s.clusters.len(), 5);
+    // Lines leaving the screen reach the scrollback as text.
+    s.feed(b"\r\n\r\n\r\n");
+    let ring: Vec<String> = s
+        .ring
+        .lines()
+        .map(|l| String::from_utf8(l).unwrap())
+        .collect();
+    assert!(ring[0].starts_with("marks: e\u{301} a\u{308}"), "{ring:?}");
+}
+
+#[test]
+fn marks_without_a_one_cell_character_before_them_are_dropped() {
+    let mut s = Screen::new(20, 2, 0);
+    // After a sequence, at the start of a line, after a wide character:
+    // a terminal would put them somewhere; the model keeps the columns.
+    s.feed("e\x1b[1m\u{301}x\r\u{301}\n界\u{301}y".as_bytes());
+    assert_eq!(s.vt.line(0).text().trim_end(), "ex");
+    assert_eq!(s.vt.line(1).text().trim_end(), "界y");
+    assert_eq!(s.vt.cursor().col, 3);
+    // A character of the stand-ins' own plane that the program wrote is
+    // drawn as written.
+    let mut s = Screen::new(20, 2, 0);
+    s.feed("a\u{100000}\u{100001}b".as_bytes());
+    assert!(drawn(&mut s).contains("a\u{100000}\u{100001}b"));
+    assert_eq!(s.vt.cursor().col, 4);
+}
+
 #[test]
 fn the_render_reset_comes_first_and_modes_and_title_last() {
     let mut s = Screen::new(20, 4, 100);
