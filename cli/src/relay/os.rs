@@ -293,6 +293,12 @@ pub fn is_ignored(sig: i32) -> bool {
     Saved::of(sig).action.sa_sigaction == libc::SIG_IGN
 }
 
+/// Whether signal `sig` runs a handler (neither SIG_DFL nor SIG_IGN).
+pub fn is_handled(sig: i32) -> bool {
+    let h = Saved::of(sig).action.sa_sigaction;
+    h != libc::SIG_IGN && h != libc::SIG_DFL
+}
+
 /// Unblocks `sig` in this thread.
 pub fn unblock(sig: i32) {
     // SAFETY: the set is built by libc's own functions from a zeroed one.

@@ -169,10 +169,16 @@ fn hold(launch: &Launch, inherited: &[os::Saved], sock: OwnedFd, mask: &os::Mask
         let _ = rustix::process::ioctl_tiocsctty(launch.slave);
     }
     let program = launch.fork_program(inherited, mask);
-    // Our dispositions: none of the supervisor's handlers (they write to
-    // its signal pipe), SIGCHLD as waitpid needs it, and the signals a
-    // `pkill hupsafe` sends ignored: the supervisor passes those on to
-    // the program, and the holder goes when the job is over.
+    // Our dispositions: none of the handlers of the processes we are a
+    // fork of (they write to signal pipes this process closes below, whose
+    // numbers its socket may take), SIGCHLD as waitpid needs it, and the
+    // signals a `pkill hupsafe` sends ignored: the supervisor passes those
+    // on to the program, and the holder goes when the job is over.
+    for sig in 1..=libc::SIGRTMAX() {
+        if os::is_handled(sig) {
+            let _ = os::set_disposition(sig, Disposition::Default);
+        }
+    }
     let _ = os::set_disposition(libc::SIGCHLD, Disposition::Default);
     for sig in [
         libc::SIGTERM,
