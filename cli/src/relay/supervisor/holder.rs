@@ -254,17 +254,5 @@ fn close_all_but(keep: i32) {
             }
         }
     }
-    // 0-2 on /dev/null, so that nothing opened later takes their numbers.
-    if let Ok(null) = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/null")
-    {
-        let _ = rustix::stdio::dup2_stdin(&null);
-        let _ = rustix::stdio::dup2_stdout(&null);
-        let _ = rustix::stdio::dup2_stderr(&null);
-        if null.as_raw_fd() <= 2 {
-            std::mem::forget(null);
-        }
-    }
+    super::stdio_to_null();
 }

@@ -692,6 +692,13 @@ pub(in crate::relay) fn detach_keeping(keep: &[RawFd]) {
             }
         }
     }
+    stdio_to_null();
+    let _ = rustix::process::chdir("/");
+}
+
+/// fds 0-2 on /dev/null (the starting hupsafe's terminal or pipes must not
+/// be held, and nothing opened later may take their numbers).
+pub(in crate::relay) fn stdio_to_null() {
     let null = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -705,7 +712,6 @@ pub(in crate::relay) fn detach_keeping(keep: &[RawFd]) {
             let _ = null.into_raw_fd();
         }
     }
-    let _ = rustix::process::chdir("/");
 }
 
 #[cfg(test)]
