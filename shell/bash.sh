@@ -250,7 +250,7 @@ __hupsafe_prompt() {
 __hupsafe_refresh() {
     local text=
     __hupsafe_stamp=
-    if [[ -n $__hupsafe_line_dir ]] && printf x 2>/dev/null 1<>"$__hupsafe_line_dir/$$.stamp"; then
+    if [[ -n $__hupsafe_line_dir ]] && printf x 2>/dev/null 3<>"$__hupsafe_line_dir/$$.stamp" 1>&3; then
         __hupsafe_stamp=$__hupsafe_line_dir/$$.stamp
     fi
     if [[ -r $__hupsafe_marks_file ]]; then
@@ -411,7 +411,7 @@ __hupsafe_debug() {
         local HISTTIMEFORMAT=
     fi
     if [[ -n $__hupsafe_line_dir ]] &&
-        { builtin history 1 && printf '\0'; } 2>/dev/null 1<>"$__hupsafe_line_dir/$$"; then
+        { builtin history 1 && printf '\0'; } 2>/dev/null 3<>"$__hupsafe_line_dir/$$" 1>&3; then
         IFS= read -r -d '' text <"$__hupsafe_line_dir/$$"
     else
         text=$(builtin history 1 2>/dev/null)
@@ -489,7 +489,7 @@ __hupsafe_line_begin() {
         preload=${LD_PRELOAD:+$LD_PRELOAD:}$preload
     fi
     if [[ -n $__hupsafe_line_dir ]] &&
-        { builtin trap -p HUP && printf '\0'; } 2>/dev/null 1<>"$__hupsafe_line_dir/$$"; then
+        { builtin trap -p HUP && printf '\0'; } 2>/dev/null 3<>"$__hupsafe_line_dir/$$" 1>&3; then
         IFS= read -r -d '' __hupsafe_line_hup <"$__hupsafe_line_dir/$$"
     else
         __hupsafe_line_hup=$(builtin trap -p HUP)
@@ -541,7 +541,7 @@ __hupsafe_standby_take() {
     sb=${a[4]} n=${a[5]#/dev/pts/}
     [[ ${a[5]} == /dev/pts/* && -n $n && $n != *[!0-9]* && -c ${a[5]} && -O ${a[5]} ]] || return 1
     [[ -p $sb/take && -O $sb/take && -p $sb/taken && -O $sb/taken ]] || return 1
-    { printf '%s\0%s\0' "$PWD" "$1" 1<>"$sb/take" && IFS= read -r -t 2 reply; } 0<>"$sb/taken" 2>/dev/null
+    { printf '%s\0%s\0' "$PWD" "$1" 3<>"$sb/take" 1>&3 && IFS= read -r -t 2 reply; } 0<>"$sb/taken" 2>/dev/null
     [[ -n $reply && $reply != *[!0-9]* ]] || return 1
     id=$reply pty=${a[5]} preload=${a[6]}
     __hupsafe_line_jobdir=${a[7]}/$reply
@@ -566,7 +566,7 @@ __hupsafe_line_finish() {
     # The status to the supervisor, and its `ok` once the line's output is
     # on the terminal (builtins only; at most 3 s if it is gone).
     if [[ $id != + && -S $__hupsafe_line_jobdir/sock ]] &&
-        printf '%s\n' "$s" 2>/dev/null 1<>"$__hupsafe_line_jobdir/sync"; then
+        printf '%s\n' "$s" 2>/dev/null 3<>"$__hupsafe_line_jobdir/sync" 1>&3; then
         # shellcheck disable=SC2034 # only waited for
         IFS= read -r -t 3 ack 2>/dev/null 0<>"$__hupsafe_line_jobdir/ack"
     fi
@@ -605,7 +605,7 @@ __hupsafe_line_sync_open() {
         [[ -S $d/sock ]] || continue
         # No answer: a supervisor that is gone is not asked again.
         # shellcheck disable=SC2034 # only waited for
-        printf '\n' 2>/dev/null 1<>"$d/sync" &&
+        printf '\n' 2>/dev/null 3<>"$d/sync" 1>&3 &&
             IFS= read -r -t 3 ack 2>/dev/null 0<>"$d/ack" &&
             keep+=("$d")
     done

@@ -713,3 +713,27 @@ fn job_specs_time_and_kill_messages_are_the_shells() {
         }
     }
 }
+
+/// bash prints `1<>FILE` as `<>FILE` (fd 0) in `declare -f`, so hooks that
+/// wrote through `1<>` broke when a tool copied the shell's functions by
+/// their printed form (`eval "$(declare -f)"`, `export -f`): the hook read
+/// the line from the terminal instead of its scratch file, and the marked
+/// line ran unprotected. The hooks write through another fd now.
+#[test]
+fn bash_hooks_survive_being_copied_through_declare_f() {
+    let world = Sandbox::with_programs("line-declare-f");
+    world.write("count.py", COUNT);
+    world.mark(&["python3"]);
+    let mut s = world.open(Shell::Bash);
+    s.run("eval \"$(declare -f)\"");
+    s.run("python3 count.py x 3 copied | tee copied.out");
+    let job = world.job_tagged("copied.out");
+    assert_eq!(
+        job.command(),
+        vec!["python3 count.py x 3 copied | tee copied.out".to_string()],
+        "the line is a job after the functions were copied"
+    );
+    let out = fs::read_to_string(world.root().join("copied.out")).unwrap();
+    assert!(out.contains("done copied"), "{out}");
+    assert_eq!(s.status_of("true"), 0);
+}
