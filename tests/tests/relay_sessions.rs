@@ -172,3 +172,36 @@ fn a_holder_killed_by_hand_costs_neither_the_program_nor_its_output() {
     assert!(why.contains("how the program ended is unknown"), "{why}");
     let _ = client.wait();
 }
+
+#[test]
+fn a_killed_supervisor_leaves_no_holder_behind_once_the_program_ends() {
+    let jobs = Sandbox::for_jobs("relay-supervisor-killed");
+    let tag = unique_tag("orphan");
+    // 30 ticks, 50 ms apart: the supervisor dies after the first ones.
+    let (mut client, job) = jobs.start(&ticker(30, 50, &tag), &tag);
+    let id = job.id();
+    let program = job.pid().expect("the program's pid");
+    let program_start = start_time(program);
+    let holder = stat(program).session;
+    let holder_start = start_time(holder);
+    let supervisor = jobs.supervisor_pid(&id);
+    let supervisor_start = start_time(supervisor);
+    until("the first ticks in the log", || {
+        jobs.log(&id).contains("tick 2").then_some(())
+    });
+    assert_eq!(start_time(supervisor), supervisor_start);
+    kill(supervisor, libc::SIGKILL);
+    let gone = |pid: i32, start: Option<u64>| {
+        start_time(pid) != start || procfs::ProcStatus::of(pid).is_some_and(|s| s.is_zombie())
+    };
+    until("the supervisor to be gone", || {
+        gone(supervisor, supervisor_start).then_some(())
+    });
+    // The program lost its terminal with the supervisor (it may end at its
+    // next write, of EIO, or when it is done): when it ends, its holder
+    // reports to nobody and goes. Nothing of the job is left running.
+    until("the program and its holder to be gone", || {
+        (gone(program, program_start) && gone(holder, holder_start)).then_some(())
+    });
+    let _ = client.wait();
+}
