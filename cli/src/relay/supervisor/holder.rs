@@ -4,7 +4,8 @@
 //! changes (docs/ARCHITECTURE.md, "Processes of a job").
 //!
 //! Why not the supervisor itself: the scheduler shares CPU time between
-//! sessions first (autogroups, on by default), so a supervisor in the
+//! sessions first (autogroups: docs/HANGUPS.md, "Sessions share CPU
+//! time"), so a supervisor in the
 //! program's session competes with the program for one share, and a busy
 //! program slows its own output down (bench/relay.sh: 0.8x the throughput
 //! of `script -q`, whose relay is in a session of its own, as ours is now).
@@ -17,7 +18,8 @@
 //! program (blocking), writes each status to its socket, and, once the
 //! program has ended, waits until the supervisor closes its end. It keeps
 //! no other descriptor, ignores the signals a stray `pkill` would send,
-//! and gives back the memory it shares with the supervisor.
+//! and gives back the inherited memory it does not use (free heap,
+//! untouched code pages: `sys::memory::shed`).
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
