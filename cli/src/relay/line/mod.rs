@@ -119,25 +119,16 @@ fn prepare(job: &Job, a: &Start, config: &crate::config::Config) -> Result<Strin
         pair,
         tty,
         listener,
-        mut fifos,
-    } = open_doors(job, &[SYNC_FIFO, ACK_FIFO])?;
+        fifos: [sync_fifo, ack_fifo],
+    } = open_doors(job, [SYNC_FIFO, ACK_FIFO])?;
     record.tty = Some(tty.clone());
     let screen = a
         .screen
         .filter(|&fd| (0..=1024).contains(&fd))
         .and_then(reopen_terminal);
-    // The line's terminal starts as a copy of the user's: same modes (so
-    // output is processed the same way), same size.
     if let Some(s) = &screen {
-        if let Some(t) = pty::termios(s) {
-            let _ = pty::set_termios(&pair.slave, &t);
-        }
-        if let Some(ws) = pty::winsize(s) {
-            let _ = pty::set_winsize(&pair.master, &ws);
-        }
+        copy_terminal(s, &pair);
     }
-    let ack_fifo = fifos.pop().expect("two FIFOs");
-    let sync_fifo = fifos.pop().expect("two FIFOs");
     let shim = crate::sys::preload::install()?;
     let (preload, _) =
         crate::sys::preload::compose(std::env::var_os("LD_PRELOAD").as_deref(), &shim);
@@ -171,22 +162,20 @@ fn prepare(job: &Job, a: &Start, config: &crate::config::Config) -> Result<Strin
     ))
 }
 
-/// Opens a FIFO for reading and writing (never blocks, never sees end of
-/// file), non-blocking.
 /// What a line's job needs in its directory before the line runs.
-struct Doors {
+struct Doors<const N: usize> {
     pair: pty::Pair,
     /// The pty's name (`/dev/pts/N`).
     tty: String,
     /// The socket clients attach through.
     listener: OwnedFd,
     /// The FIFOs asked for, in that order, open for reading and writing.
-    fifos: Vec<OwnedFd>,
+    fifos: [OwnedFd; N],
 }
 
 /// Opens a pty and makes the socket and the FIFOs `fifos` in `job`'s
 /// directory: for `line start`, and for a standby ahead of its line.
-fn open_doors(job: &Job, fifos: &[&str]) -> Result<Doors> {
+fn open_doors<const N: usize>(job: &Job, fifos: [&str; N]) -> Result<Doors<N>> {
     let pair = pty::open_pair().map_err(|e| Error::io("open a pseudo-terminal", &e))?;
     let tty = pty::name(&pair.master)
         .ok_or_else(|| Error::failure("cannot name the line's pseudo-terminal"))?;
@@ -213,12 +202,26 @@ fn open_doors(job: &Job, fifos: &[&str]) -> Result<Doors> {
                 .map_err(|e| Error::io(format_args!("open '{}'", shown(&path).display()), &e))
         })
         .collect::<Result<Vec<_>>>()?;
+    let fifos = fifos
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("one FIFO per name"));
     Ok(Doors {
         pair,
         tty,
         listener,
         fifos,
     })
+}
+
+/// The line's terminal starts as a copy of the user's `screen`: same modes
+/// (so output is processed the same way), same size.
+fn copy_terminal(screen: &OwnedFd, pair: &pty::Pair) {
+    if let Some(t) = pty::termios(screen) {
+        let _ = pty::set_termios(&pair.slave, &t);
+    }
+    if let Some(ws) = pty::winsize(screen) {
+        let _ = pty::set_winsize(&pair.master, &ws);
+    }
 }
 
 /// Makes a FIFO only its owner may open.
@@ -232,6 +235,8 @@ fn make_fifo(path: &Path) -> rustix::io::Result<()> {
     )
 }
 
+/// Opens a FIFO for reading and writing (never blocks, never sees end of
+/// file), non-blocking.
 fn open_fifo(path: &Path) -> std::io::Result<OwnedFd> {
     let flags = OFlags::RDWR | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOFOLLOW;
     Ok(rustix::fs::open(path, flags, Mode::empty())?)

@@ -33,7 +33,9 @@ use rustix::fs::{Mode, OFlags};
 use super::super::os::{self, PollFd, PollFlags};
 use super::super::pty;
 use super::supervisor::{self, Parts};
-use super::{make_fifo, open_doors, open_fifo, reopen_terminal, Doors, ACK_FIFO, SYNC_FIFO};
+use super::{
+    copy_terminal, make_fifo, open_doors, open_fifo, reopen_terminal, Doors, ACK_FIFO, SYNC_FIFO,
+};
 use crate::error::{Error, Result};
 use crate::registry::{clip, Job, ProcId, Record, Registry};
 use crate::sys::trusted::shown;
@@ -294,16 +296,12 @@ impl Lineage {
             pair,
             tty,
             listener,
-            mut fifos,
-        } = open_doors(job, &[SYNC_FIFO, ACK_FIFO, TAKE_FIFO, TAKEN_FIFO])?;
+            fifos: [sync_fifo, ack_fifo, take, taken],
+        } = open_doors(job, [SYNC_FIFO, ACK_FIFO, TAKE_FIFO, TAKEN_FIFO])?;
         // A first record and its spare, so that the line's record is
         // written into room already taken (no block allocated at Enter).
         let record = Record::new("", &[]);
         job.write_first_record(&record)?;
-        let taken = fifos.pop().expect("four FIFOs");
-        let take = fifos.pop().expect("four FIFOs");
-        let ack_fifo = fifos.pop().expect("four FIFOs");
-        let sync_fifo = fifos.pop().expect("four FIFOs");
         Ok(Ready {
             job: job.clone(),
             pair,
@@ -425,12 +423,7 @@ impl Lineage {
         record.id = job.id.clone();
         // The line's terminal starts as a copy of the user's, as now.
         if let Some(s) = &self.screen {
-            if let Some(t) = pty::termios(s) {
-                let _ = pty::set_termios(&r.pair.slave, &t);
-            }
-            if let Some(ws) = pty::winsize(s) {
-                let _ = pty::set_winsize(&r.pair.master, &ws);
-            }
+            copy_terminal(s, &r.pair);
         }
         let _ = os::write(&r.taken, format!("{}\n", job.id).as_bytes());
         for name in [TAKE_FIFO, TAKEN_FIFO] {
