@@ -44,6 +44,12 @@ fn autogroup(pid: i32) -> Option<String> {
     Some(text.split_whitespace().next()?.to_string())
 }
 
+/// Whether the process that was `pid` with start time `start` is gone
+/// (another process may have its pid by now; a zombie is gone).
+fn gone(pid: i32, start: Option<u64>) -> bool {
+    start_time(pid) != start || !procfs::is_alive(pid)
+}
+
 fn kill(pid: i32, sig: i32) {
     // SAFETY: kill(2) of a process this test started, checked by start time
     // by the caller.
@@ -119,10 +125,7 @@ fn the_supervisor_is_in_a_session_of_its_own_and_the_program_in_the_holders() {
     until("every process of the job to be gone", || {
         starts
             .iter()
-            .all(|&(pid, start)| {
-                start_time(pid) != start
-                    || procfs::ProcStatus::of(pid).is_some_and(|s| s.is_zombie())
-            })
+            .all(|&(pid, start)| gone(pid, start))
             .then_some(())
     });
 }
@@ -144,9 +147,7 @@ fn a_holder_killed_by_hand_costs_neither_the_program_nor_its_output() {
     assert_eq!(start_time(holder), holder_start);
     kill(holder, libc::SIGKILL);
     until("the holder to be gone", || {
-        (start_time(holder) != holder_start
-            || procfs::ProcStatus::of(holder).is_some_and(|s| s.is_zombie()))
-        .then_some(())
+        gone(holder, holder_start).then_some(())
     });
     // The session leader's exit sent the program's group a SIGHUP, which
     // the shim keeps ignored: the program runs on, by pid.
@@ -191,9 +192,6 @@ fn a_killed_supervisor_leaves_no_holder_behind_once_the_program_ends() {
     });
     assert_eq!(start_time(supervisor), supervisor_start);
     kill(supervisor, libc::SIGKILL);
-    let gone = |pid: i32, start: Option<u64>| {
-        start_time(pid) != start || procfs::ProcStatus::of(pid).is_some_and(|s| s.is_zombie())
-    };
     until("the supervisor to be gone", || {
         gone(supervisor, supervisor_start).then_some(())
     });
