@@ -178,6 +178,14 @@ impl Sandbox {
         s
     }
 
+    /// [`Sandbox::open`] after writing [`PY_COUNT`] as `count.py` and
+    /// marking `python3`: where most protected-line stories start.
+    pub fn open_counting(&self, shell: Shell) -> Session {
+        self.write("count.py", PY_COUNT);
+        self.mark(&["python3"]);
+        self.open(shell)
+    }
+
     /// An interactive `shell` on a new pty without the integration.
     pub fn open_plain(&self, shell: Shell) -> Session {
         let mut cmd = Command::new(shell.program());

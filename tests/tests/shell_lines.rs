@@ -272,9 +272,7 @@ fn prompt(s: &mut Session) {
 fn while_connected_a_protected_line_is_the_users() {
     for shell in shells() {
         let world = Sandbox::with_programs(&format!("line-connected-{}", shell.name()));
-        world.write("count.py", COUNT);
-        world.mark(&["python3"]);
-        let mut s = world.open(shell);
+        let mut s = world.open_counting(shell);
         let name = shell.name();
 
         // $? and the pipeline's statuses.
@@ -393,9 +391,7 @@ fn while_connected_a_protected_line_is_the_users() {
 fn after_a_protected_line_the_shell_still_hangs_up_the_rest() {
     for shell in shells() {
         let world = Sandbox::with_programs(&format!("line-rest-{}", shell.name()));
-        world.write("count.py", COUNT);
-        world.mark(&["python3"]);
-        let mut s = world.open(shell);
+        let mut s = world.open_counting(shell);
         let unmarked = Tagged::new("line-rest-unmarked");
         let marked = Tagged::new("line-rest-marked");
         let fu = world.root().join("u.out");
@@ -544,9 +540,7 @@ fn hupsafe_cmd_piped_to_tee_says_it_cannot_protect_tee() {
 #[test]
 fn a_line_is_attached_again_after_the_hangup() {
     let world = Sandbox::with_programs("line-attach");
-    world.write("count.py", COUNT);
-    world.mark(&["python3"]);
-    let mut s = world.open(Shell::Bash);
+    let mut s = world.open_counting(Shell::Bash);
     let t = Tagged::new("line-attach");
     let file = world.root().join(format!("{}.out", t.tag));
     s.run(&format!(
@@ -722,9 +716,7 @@ fn job_specs_time_and_kill_messages_are_the_shells() {
 #[test]
 fn bash_hooks_survive_being_copied_through_declare_f() {
     let world = Sandbox::with_programs("line-declare-f");
-    world.write("count.py", COUNT);
-    world.mark(&["python3"]);
-    let mut s = world.open(Shell::Bash);
+    let mut s = world.open_counting(Shell::Bash);
     s.run("eval \"$(declare -f)\"");
     s.run("python3 count.py x 3 copied | tee copied.out");
     let job = world.job_tagged("copied.out");

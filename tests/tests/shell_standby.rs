@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use hupsafe_tests::cli::hupsafe_bin;
 use hupsafe_tests::procfs;
-use hupsafe_tests::shell::{Session, Shell, Tagged, PY_COUNT as COUNT};
+use hupsafe_tests::shell::{Session, Shell, Tagged};
 use hupsafe_tests::wait::{poll, until, PATIENCE};
 use hupsafe_tests::Sandbox;
 
@@ -73,12 +73,6 @@ fn standby_of(world: &Sandbox, s: &Session, not: Option<i32>) -> Standby {
     })
 }
 
-fn opened(world: &Sandbox, shell: Shell) -> Session {
-    world.write("count.py", COUNT);
-    world.mark(&["python3"]);
-    world.open(shell)
-}
-
 fn read(p: &Path) -> String {
     String::from_utf8_lossy(&fs::read(p).unwrap_or_default()).into_owned()
 }
@@ -92,7 +86,7 @@ fn a_line_takes_over_the_standby() {
     for shell in shells() {
         let name = shell.name();
         let world = Sandbox::with_programs(&format!("standby-take-{name}"));
-        let mut s = opened(&world, shell);
+        let mut s = world.open_counting(shell);
         let first = standby_of(&world, &s, None);
         let t = Tagged::new("standby-take");
         let file = world.root().join(format!("{}.out", t.tag));
@@ -154,7 +148,7 @@ fn no_standby_is_ever_a_job() {
     for shell in shells() {
         let name = shell.name();
         let world = Sandbox::with_programs(&format!("standby-hidden-{name}"));
-        let mut s = opened(&world, shell);
+        let mut s = world.open_counting(shell);
         let b = standby_of(&world, &s, None);
         assert!(b.dir.is_dir(), "{name}: {b:?}");
         let (code, out, err) = world.run(["ps"]);
@@ -197,7 +191,7 @@ fn a_standby_goes_away_with_its_shell() {
         for how in ["exit", "kill"] {
             let name = shell.name();
             let world = Sandbox::with_programs(&format!("standby-gone-{name}-{how}"));
-            let mut s = opened(&world, shell);
+            let mut s = world.open_counting(shell);
             let shell_pid = s.term.pid();
             let b = standby_of(&world, &s, None);
             // Alive while its shell is (the control).
@@ -244,7 +238,7 @@ fn the_line_falls_back_when_the_standby_was_killed() {
     for shell in shells() {
         let name = shell.name();
         let world = Sandbox::with_programs(&format!("standby-killed-{name}"));
-        let mut s = opened(&world, shell);
+        let mut s = world.open_counting(shell);
         let b = standby_of(&world, &s, None);
         // SAFETY: kill(2) on the standby this test's shell started.
         unsafe { libc::kill(b.pid, libc::SIGKILL) };
@@ -278,7 +272,7 @@ fn the_line_falls_back_when_the_standby_was_killed() {
 #[test]
 fn two_shells_have_a_standby_each() {
     let world = Sandbox::with_programs("standby-two");
-    let mut a = opened(&world, Shell::Bash);
+    let mut a = world.open_counting(Shell::Bash);
     let mut b = world.open(shells().pop().unwrap());
     let sa = standby_of(&world, &a, None);
     let sb = standby_of(&world, &b, None);
@@ -303,7 +297,7 @@ fn a_standby_is_private_and_checked() {
     for shell in shells() {
         let name = shell.name();
         let world = Sandbox::with_programs(&format!("standby-private-{name}"));
-        let mut s = opened(&world, shell);
+        let mut s = world.open_counting(shell);
         let shell_pid = s.term.pid();
         let b = standby_of(&world, &s, None);
         let me = unsafe { libc::geteuid() };
