@@ -1,15 +1,17 @@
 //! The supervisor: one small process per relayed job, leading a session of
-//! its own whose controlling terminal is the job's pty (never the user's),
-//! with SIGHUP ignored, so no hangup of the user's terminal reaches it or
-//! the program. It holds the master side of the job's pty, starts the
-//! program on the slave side, and then only moves bytes:
+//! its own with no terminal, with SIGHUP ignored, so no hangup of the
+//! user's terminal reaches it or the program (whose session, on the job's
+//! pty, is led by the job's session holder: `holder`). It holds the master
+//! side of the job's pty, has the holder start the program on the slave
+//! side, and then only moves bytes:
 //!
 //! - program output: master -> log (always) and -> attached clients;
 //! - client input: socket -> master (the pty's line discipline turns
 //!   Ctrl-C/Ctrl-Z into signals for the program, as a real terminal does);
 //! - resizes: TIOCSWINSZ on the master (the kernel sends SIGWINCH);
-//! - the program's stops, continues and exit (waitpid with WUNTRACED |
-//!   WCONTINUED): into the record and to the clients.
+//! - the program's stops, continues and exit (reported by the job's
+//!   session holder, its parent: `holder`): into the record and to the
+//!   clients.
 //!
 //! Memory is fixed whatever the program writes: one read buffer, a bounded
 //! queue per client (at most [`MAX_CLIENTS`]), a bounded input queue. With
@@ -182,7 +184,7 @@ impl Supervisor {
             let _ = job.write_record(record);
             let _ = std::fs::remove_file(job.sock_path());
         };
-        let signals = match SignalPipe::install(&[libc::SIGCHLD, libc::SIGTERM]) {
+        let signals = match SignalPipe::install(&[libc::SIGTERM]) {
             Ok(s) => s,
             Err(e) => {
                 fail(
