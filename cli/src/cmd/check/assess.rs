@@ -441,14 +441,13 @@ fn live_reasons(l: &Live) -> Vec<Reason> {
         }
         None => {}
     }
+    // A supervisor that leads the session on the job's pty itself: one
+    // started by a hupsafe from before the holder, or one not in this
+    // user's registry.
     if let Owner::Relay { supervisor, job } = &l.around.tty_owner {
         if *supervisor == st.pid && st.leads_session() {
             return vec![reason(
-                if facts.hup.ignored {
-                    Severity::Ok
-                } else {
-                    Severity::Risk
-                },
+                hup_sev,
                 format!(
                     "the hupsafe supervisor{}: it leads a session of its own on the job's \
                      terminal {}, with SIGHUP {}",
