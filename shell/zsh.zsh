@@ -424,6 +424,13 @@ __hupsafe_line_finish() {
     if (( __hupsafe_line_ttyin )) && [[ ! -t 0 ]]; then
         __hupsafe_line_hangup
     fi
+    # The line changed the terminal's modes (`stty`; the supervisor
+    # compares them with the line's start). Frozen for the line, zsh did
+    # not read them after its last command, and would put the old ones
+    # back: a job of its own makes it read them, as it would have then.
+    if [[ $ack == 'ok modes' ]] && (( ! __hupsafe_line_frozen )) && [[ -t 0 ]]; then
+        ( : )
+    fi
 }
 
 # Lines still running after their prompt (stopped, background): each

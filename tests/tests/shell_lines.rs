@@ -729,3 +729,61 @@ fn bash_hooks_survive_being_copied_through_declare_f() {
     assert!(out.contains("done copied"), "{out}");
     assert_eq!(s.status_of("true"), 0);
 }
+
+/// Terminal modes a protected line sets (`stty` in it) are the user's
+/// after the line, as without hupsafe. zsh runs a protected line with the
+/// terminal frozen (`ttyctl -f`, shell/README.md) and would put its old
+/// modes back at the next prompt unless the hook has it read them again.
+/// The control: the same lines in a shell without hupsafe, which must
+/// agree (the modes kept, then given back).
+#[test]
+fn terminal_modes_a_protected_line_sets_are_kept() {
+    for shell in shells() {
+        let name = shell.name();
+        for protected in [false, true] {
+            let what = if protected { "protected" } else { "control" };
+            let world = Sandbox::with_programs(&format!("line-stty-{name}-{protected}"));
+            world.write("count.py", COUNT);
+            let mut s = if protected {
+                world.mark(&["python3"]);
+                world.open(shell)
+            } else {
+                world.open_plain(shell)
+            };
+            let tag = format!("line-stty-{}", std::process::id());
+            // `tostop` and `intr`: modes both shells keep after a command
+            // (zsh resets `echo` and `icanon` at its prompt whatever ran).
+            s.run(&format!(
+                "python3 count.py {tag} 1 on | cat; stty tostop intr ^G"
+            ));
+            if protected {
+                world.job_tagged(&tag);
+            }
+            s.run("stty -a > modes-on.txt");
+            s.run(&format!(
+                "python3 count.py {tag} 1 off | cat; stty -tostop intr ^C"
+            ));
+            s.run("stty -a > modes-off.txt");
+            let words = |f: &str| -> Vec<String> {
+                read(&world.root().join(f))
+                    .split(|c: char| c.is_whitespace() || c == ';')
+                    .map(str::to_string)
+                    .collect()
+            };
+            let on = words("modes-on.txt");
+            assert!(
+                on.iter().any(|w| w == "tostop")
+                    && on.windows(3).any(|w| w[0] == "intr" && w[2] == "^G"),
+                "{name} {what}: the line's `stty tostop intr ^G` was not kept:\n{}",
+                on.join(" ")
+            );
+            let off = words("modes-off.txt");
+            assert!(
+                off.iter().any(|w| w == "-tostop")
+                    && off.windows(3).any(|w| w[0] == "intr" && w[2] == "^C"),
+                "{name} {what}: the line's `stty -tostop intr ^C` was not kept:\n{}",
+                off.join(" ")
+            );
+        }
+    }
+}

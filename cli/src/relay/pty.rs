@@ -46,6 +46,39 @@ pub fn termios(fd: impl AsFd) -> Option<Termios> {
     rustix::termios::tcgetattr(fd).ok()
 }
 
+/// Whether two sets of terminal modes differ in anything `stty` sets
+/// (flags, special characters, speeds).
+pub fn same_modes(a: &Termios, b: &Termios) -> bool {
+    use rustix::termios::SpecialCodeIndex as I;
+    let codes = [
+        I::VINTR,
+        I::VQUIT,
+        I::VERASE,
+        I::VKILL,
+        I::VEOF,
+        I::VTIME,
+        I::VMIN,
+        I::VSTART,
+        I::VSTOP,
+        I::VSUSP,
+        I::VEOL,
+        I::VREPRINT,
+        I::VDISCARD,
+        I::VWERASE,
+        I::VLNEXT,
+        I::VEOL2,
+    ];
+    a.input_modes == b.input_modes
+        && a.output_modes == b.output_modes
+        && a.control_modes == b.control_modes
+        && a.local_modes == b.local_modes
+        && a.input_speed() == b.input_speed()
+        && a.output_speed() == b.output_speed()
+        && codes
+            .iter()
+            .all(|&i| a.special_codes[i] == b.special_codes[i])
+}
+
 /// Sets terminal modes once the output written so far has gone out.
 pub fn set_termios(fd: impl AsFd, t: &Termios) -> io::Result<()> {
     Ok(rustix::termios::tcsetattr(fd, OptionalActions::Drain, t)?)

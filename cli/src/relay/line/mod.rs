@@ -126,9 +126,7 @@ fn prepare(job: &Job, a: &Start, config: &crate::config::Config) -> Result<Strin
         .screen
         .filter(|&fd| (0..=1024).contains(&fd))
         .and_then(reopen_terminal);
-    if let Some(s) = &screen {
-        copy_terminal(s, &pair);
-    }
+    let modes = screen.as_ref().and_then(|s| copy_terminal(s, &pair));
     let shim = crate::sys::preload::install()?;
     let (preload, _) =
         crate::sys::preload::compose(std::env::var_os("LD_PRELOAD").as_deref(), &shim);
@@ -143,6 +141,7 @@ fn prepare(job: &Job, a: &Start, config: &crate::config::Config) -> Result<Strin
         log,
         reader: File::open(job.log_path()).ok(),
         screen,
+        modes,
         scrollback: super::model_scrollback(config),
         shell,
         detached: false,
@@ -214,14 +213,17 @@ fn open_doors<const N: usize>(job: &Job, fifos: [&str; N]) -> Result<Doors<N>> {
 }
 
 /// The line's terminal starts as a copy of the user's `screen`: same modes
-/// (so output is processed the same way), same size.
-fn copy_terminal(screen: &OwnedFd, pair: &pty::Pair) {
-    if let Some(t) = pty::termios(screen) {
-        let _ = pty::set_termios(&pair.slave, &t);
+/// (so output is processed the same way), same size. Returns the user's
+/// modes as the line found them.
+fn copy_terminal(screen: &OwnedFd, pair: &pty::Pair) -> Option<pty::Termios> {
+    let modes = pty::termios(screen);
+    if let Some(t) = &modes {
+        let _ = pty::set_termios(&pair.slave, t);
     }
     if let Some(ws) = pty::winsize(screen) {
         let _ = pty::set_winsize(&pair.master, &ws);
     }
+    modes
 }
 
 /// Makes a FIFO only its owner may open.

@@ -422,9 +422,7 @@ impl Lineage {
         };
         record.id = job.id.clone();
         // The line's terminal starts as a copy of the user's, as now.
-        if let Some(s) = &self.screen {
-            copy_terminal(s, &r.pair);
-        }
+        let modes = self.screen.as_ref().and_then(|s| copy_terminal(s, &r.pair));
         let _ = os::write(&r.taken, format!("{}\n", job.id).as_bytes());
         for name in [TAKE_FIFO, TAKEN_FIFO] {
             let _ = std::fs::remove_file(job.dir.join(name));
@@ -452,6 +450,7 @@ impl Lineage {
             ack_fifo,
             log,
             screen: self.screen.as_ref().and_then(|s| s.try_clone().ok()),
+            modes,
             scrollback,
             shell: Some(self.shell),
             detached: true,

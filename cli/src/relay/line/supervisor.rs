@@ -56,6 +56,8 @@ pub struct Parts {
     /// The log again, for replays.
     pub reader: Option<File>,
     pub screen: Option<OwnedFd>,
+    /// The user's terminal modes when the line started.
+    pub modes: Option<pty::Termios>,
     /// The screen model's scrollback in lines; `None`: no model (attach
     /// replays the end of the log instead).
     pub scrollback: Option<usize>,
@@ -116,6 +118,9 @@ struct Supervisor {
     signals: SignalPipe,
     log: Log,
     screen: Option<OwnedFd>,
+    /// The user's terminal modes when the line started: the shell is told
+    /// when the line changed them (see `answer_syncs`).
+    modes: Option<pty::Termios>,
     screen_out: VecDeque<u8>,
     /// Bytes written to the user's terminal so far.
     screen_written: u64,
@@ -154,6 +159,7 @@ impl Supervisor {
             log,
             reader,
             screen,
+            modes,
             scrollback,
             shell,
             detached,
@@ -204,6 +210,7 @@ impl Supervisor {
             signals,
             log,
             screen,
+            modes,
             screen_out: VecDeque::with_capacity(SCREEN_QUEUE),
             screen_written: 0,
             clients: Vec::new(),
@@ -713,7 +720,17 @@ impl Supervisor {
                         }
                     }
                     None => {
-                        let _ = os::write(&self.ack_fifo, b"ok\n");
+                        // `ok modes`: the line changed the user's terminal
+                        // modes (`stty`), which zsh keeps only if it reads
+                        // them again (shell/README.md).
+                        let changed = match (&self.modes, &self.screen) {
+                            (Some(was), Some(s)) => {
+                                pty::termios(s).is_some_and(|now| !pty::same_modes(was, &now))
+                            }
+                            _ => false,
+                        };
+                        let ack: &[u8] = if changed { b"ok modes\n" } else { b"ok\n" };
+                        let _ = os::write(&self.ack_fifo, ack);
                     }
                 }
                 self.slave = None;
