@@ -74,11 +74,13 @@ declare -gA __hupsafe_line_set
 # (empty: read the files at the next prompt).
 __hupsafe_pc=
 __hupsafe_stamp=
-# What this shell's standby is known by (kept when re-sourced), and
-# whether one should be on its way (then a line that finds none waits a
-# little for it).
+# What this shell's standby is known by (kept when re-sourced), whether
+# one should be on its way (then a line that finds none waits a little
+# for it), and the pid of the one taken last (its announcement stays until
+# the next one's replaces it).
 __hupsafe_token=${__hupsafe_token:-$$-$RANDOM$RANDOM}
 __hupsafe_standby_coming=
+__hupsafe_standby_taken=${__hupsafe_standby_taken-}
 # Lines of the notifications file shown already (or there before this
 # shell's first prompt); empty before it.
 __hupsafe_notify_seen=${__hupsafe_notify_seen-}
@@ -518,19 +520,18 @@ __hupsafe_line_begin() {
 __hupsafe_standby_take() {
     local f=$__hupsafe_line_dir/$$.standby a sb n reply='' i
     [[ -n $__hupsafe_line_dir ]] || return 1
-    if [[ ! -e $f && -n $__hupsafe_standby_coming ]]; then
+    if ! __hupsafe_standby_announced "$f" && [[ -n $__hupsafe_standby_coming ]]; then
         # The last one's successor is still preparing (a line typed just
         # after the prompt): it writes a byte to `ready` once announced.
         local r=$__hupsafe_line_dir/$$.ready
         for ((i = 0; i < 4; i++)); do
             [[ -p $r && ! -L $r && -O $r ]] || break
             IFS= read -r -t 0.025 n 0<>"$r" 2>/dev/null
-            [[ -e $f ]] && break
+            __hupsafe_standby_announced "$f" && break
         done
     fi
     __hupsafe_standby_coming=
-    [[ -f $f && ! -L $f && -O $f ]] || return 1
-    mapfile -d '' -t a <"$f" 2>/dev/null || return 1
+    __hupsafe_standby_announced "$f" || return 1
     ((${#a[@]} == 9)) || return 1
     [[ ${a[0]} == hupsafe-standby-1 && ${a[1]} == "$__hupsafe_token" &&
         ${a[3]} == "${HUPSAFE_STATE_DIR-}|${XDG_STATE_HOME-}|${HOME-}|${HUPSAFE_CONFIG_DIR-}|${XDG_CONFIG_HOME-}|${HUPSAFE_LIB_DIR-}|${LD_PRELOAD-}|${HUPSAFE_JOB-}" &&
@@ -546,6 +547,16 @@ __hupsafe_standby_take() {
     id=$reply pty=${a[5]} preload=${a[6]}
     __hupsafe_line_jobdir=${a[7]}/$reply
     __hupsafe_standby_coming=1
+    __hupsafe_standby_taken=${a[2]}
+}
+
+# Reads announcement $1 into the caller's `a`: fails when there is none
+# (not a file of the user's, or a link) or it names the standby this shell
+# took last (its successor has not announced itself yet).
+__hupsafe_standby_announced() {
+    [[ -f $1 && ! -L $1 && -O $1 ]] || return 1
+    mapfile -d '' -t a <"$1" 2>/dev/null || return 1
+    [[ ${a[2]-} != "$__hupsafe_standby_taken" ]]
 }
 
 # Starts this shell's first standby, in the background (the binary forks

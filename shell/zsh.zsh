@@ -51,11 +51,13 @@ fi
 # it compares the value with its parent shell's pid.
 export HUPSAFE_SHELL_PID=$$
 typeset -g __hupsafe_run_bin=
-# What this shell's standby is known by (kept when re-sourced), and
-# whether one should be on its way (then a line that finds none waits a
-# little for it).
+# What this shell's standby is known by (kept when re-sourced), whether
+# one should be on its way (then a line that finds none waits a little
+# for it), and the pid of the one taken last (its announcement stays until
+# the next one's replaces it).
 typeset -g __hupsafe_token=${__hupsafe_token:-$$-$RANDOM$RANDOM}
 typeset -g __hupsafe_standby_coming=
+typeset -g __hupsafe_standby_taken=${__hupsafe_standby_taken-}
 # Re-sourcing keeps what an earlier copy defined, so it can be undone.
 (( ${+__hupsafe_marks_text} )) || typeset -g __hupsafe_marks_text=
 (( ${+__hupsafe_defined} )) || typeset -ga __hupsafe_defined
@@ -346,10 +348,10 @@ __hupsafe_line_begin() {
 # anything is not as it should be: the line is then started the slow way.
 __hupsafe_standby_take() {
     emulate -L zsh
-    local f=$__hupsafe_line_dir/$$.standby text sb n reply= i
+    local f=$__hupsafe_line_dir/$$.standby sb n reply= i
     local -a a
     [[ -n $__hupsafe_line_dir ]] || return 1
-    if [[ ! -e $f && -n $__hupsafe_standby_coming ]]; then
+    if ! __hupsafe_standby_announced $f && [[ -n $__hupsafe_standby_coming ]]; then
         # The last one's successor is still preparing (a line typed just
         # after the prompt): it writes a byte to `ready` once announced.
         local r=$__hupsafe_line_dir/$$.ready
@@ -357,13 +359,11 @@ __hupsafe_standby_take() {
             [[ -p $r && ! -L $r && -O $r ]] || break
             # A line from the FIFO (`read -k` would read the terminal).
             read -r -t 0.025 n 0<>$r 2>/dev/null
-            [[ -e $f ]] && break
+            __hupsafe_standby_announced $f && break
         done
     fi
     __hupsafe_standby_coming=
-    [[ -f $f && ! -L $f && -O $f ]] || return 1
-    text=$(<$f) 2>/dev/null || return 1
-    a=("${(@0)${text%$'\0'}}")
+    __hupsafe_standby_announced $f || return 1
     (( $#a == 9 )) || return 1
     [[ $a[1] == hupsafe-standby-1 && $a[2] == $__hupsafe_token &&
         $a[4] == "${HUPSAFE_STATE_DIR-}|${XDG_STATE_HOME-}|${HOME-}|${HUPSAFE_CONFIG_DIR-}|${XDG_CONFIG_HOME-}|${HUPSAFE_LIB_DIR-}|${LD_PRELOAD-}|${HUPSAFE_JOB-}" &&
@@ -379,6 +379,18 @@ __hupsafe_standby_take() {
     id=$reply pty=$a[6] preload=$a[7]
     typeset -g __hupsafe_line_jobdir=$a[8]/$reply
     __hupsafe_standby_coming=1
+    __hupsafe_standby_taken=$a[3]
+}
+
+# Reads announcement $1 into the caller's `a`: fails when there is none
+# (not a file of the user's, or a link) or it names the standby this shell
+# took last (its successor has not announced itself yet).
+__hupsafe_standby_announced() {
+    local text
+    [[ -f $1 && ! -L $1 && -O $1 ]] || return 1
+    text=$(<$1) 2>/dev/null || return 1
+    a=("${(@0)${text%$'\0'}}")
+    [[ $a[3] != "$__hupsafe_standby_taken" ]]
 }
 
 # Starts this shell's first standby, in the background (the binary forks

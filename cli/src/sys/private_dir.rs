@@ -151,6 +151,49 @@ pub fn replace_file(target: &Path, bytes: &[u8], mode: u32, sync: bool) -> io::R
     Ok(())
 }
 
+/// Replaces `target` with `bytes` by trading names with `spare`, a file
+/// kept beside it for that (created the first time; written in place,
+/// never through a link, refused unless a file of this user's): after
+/// the first time neither a file is made nor one deleted. Some
+/// filesystems make every file created cost more for each one deleted in
+/// the last minutes (ext4 without a journal scans past them), and a
+/// standby is announced for every protected line. A reader sees the old
+/// whole text or the new one.
+pub fn trade_file(spare: &Path, target: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+    let f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .mode(mode)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(spare)?;
+    let m = f.metadata()?;
+    if !m.is_file() || m.uid() != uid() {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "'{}' is not a file of yours",
+                trusted::shown(spare).display()
+            ),
+        ));
+    }
+    f.set_permissions(fs::Permissions::from_mode(mode))?;
+    f.write_all_at(bytes, 0)?;
+    f.set_len(bytes.len() as u64)?;
+    drop(f);
+    let traded = rustix::fs::renameat_with(
+        rustix::fs::CWD,
+        spare,
+        rustix::fs::CWD,
+        target,
+        rustix::fs::RenameFlags::EXCHANGE,
+    );
+    match traded {
+        Err(rustix::io::Errno::NOENT) => Ok(fs::rename(spare, target)?),
+        other => Ok(other?),
+    }
+}
+
 /// Opens an existing file for reading, never through a symlink.
 pub fn open_nofollow(path: &Path, nonblock: bool) -> io::Result<fs::File> {
     use std::os::unix::fs::OpenOptionsExt;

@@ -68,6 +68,12 @@ pub const ENV_KEY: [&str; 8] = [
     "HUPSAFE_JOB",
 ];
 
+/// The file an announcement is written into before it trades names with
+/// the announcement (`trade_file`).
+fn spare_of(announcement: &str) -> String {
+    format!(".{announcement}.spare")
+}
+
 /// The announcement's name for shell `pid` in `shells/`.
 fn announcement(pid: i32) -> String {
     format!("{pid}.standby")
@@ -258,10 +264,13 @@ impl Lineage {
                     // What the shell's hooks wrote and cannot remove
                     // without starting a process (shell/bash.sh, zsh.zsh).
                     let pid = self.shell.pid;
+                    let said = announcement(pid);
                     for name in [
                         format!("{pid}"),
                         format!("{pid}.stamp"),
                         format!("{pid}.ready"),
+                        spare_of(&said),
+                        said,
                     ] {
                         let _ = std::fs::remove_file(self.shells.join(name));
                     }
@@ -339,7 +348,12 @@ impl Lineage {
             text.push(0);
         }
         let name = announcement(self.shell.pid);
-        crate::sys::private_dir::replace_file(&self.shells.join(&name), &text, 0o600, false)
+        crate::sys::private_dir::trade_file(
+            &self.shells.join(spare_of(&name)),
+            &self.shells.join(&name),
+            &text,
+            0o600,
+        )
     }
 
     /// Whether the announcement still names this standby.
@@ -395,10 +409,10 @@ impl Lineage {
     /// the successor, which returns here; this process becomes the line's
     /// supervisor.
     fn take(mut self, r: Ready, pwd: &[u8], text: &[u8]) -> Lineage {
-        // The shell that writes to `take` read this announcement: it is
-        // this standby's (a newer one is made only when no standby
-        // answers), and goes without being read again.
-        let _ = std::fs::remove_file(self.shells.join(announcement(self.shell.pid)));
+        // The shell that writes to `take` read this announcement, and will
+        // not take the standby it names again (the hooks remember its
+        // pid): it stays until the successor's is traded in, no file made
+        // or deleted for it.
         // The config file as it is now, as `line start` would read it.
         let config = crate::config::Config::load();
         self.log_max = config.log_max;
@@ -424,9 +438,9 @@ impl Lineage {
         // The line's terminal starts as a copy of the user's, as now.
         let modes = self.screen.as_ref().and_then(|s| copy_terminal(s, &r.pair));
         let _ = os::write(&r.taken, format!("{}\n", job.id).as_bytes());
-        for name in [TAKE_FIFO, TAKEN_FIFO] {
-            let _ = std::fs::remove_file(job.dir.join(name));
-        }
+        // `take` and `taken` stay in the job's directory until it goes (a
+        // file deleted makes the next ones created dearer on some
+        // filesystems: `trade_file`); nobody writes to them again.
         let Ready {
             pair,
             tty: _,
