@@ -520,18 +520,20 @@ __hupsafe_line_begin() {
 __hupsafe_standby_take() {
     local f=$__hupsafe_line_dir/$$.standby a sb n reply='' i
     [[ -n $__hupsafe_line_dir ]] || return 1
-    if ! __hupsafe_standby_announced "$f" && [[ -n $__hupsafe_standby_coming ]]; then
+    if ! __hupsafe_standby_announced "$f"; then
+        [[ -n $__hupsafe_standby_coming ]] || return 1
+        __hupsafe_standby_coming=
         # The last one's successor is still preparing (a line typed just
         # after the prompt): it writes a byte to `ready` once announced.
         local r=$__hupsafe_line_dir/$$.ready
         for ((i = 0; i < 4; i++)); do
-            [[ -p $r && ! -L $r && -O $r ]] || break
+            [[ -p $r && ! -L $r && -O $r ]] || return 1
             IFS= read -r -t 0.025 n 0<>"$r" 2>/dev/null
             __hupsafe_standby_announced "$f" && break
         done
+        ((i < 4)) || return 1
     fi
     __hupsafe_standby_coming=
-    __hupsafe_standby_announced "$f" || return 1
     ((${#a[@]} == 9)) || return 1
     [[ ${a[0]} == hupsafe-standby-1 && ${a[1]} == "$__hupsafe_token" &&
         ${a[3]} == "${HUPSAFE_STATE_DIR-}|${XDG_STATE_HOME-}|${HOME-}|${HUPSAFE_CONFIG_DIR-}|${XDG_CONFIG_HOME-}|${HUPSAFE_LIB_DIR-}|${LD_PRELOAD-}|${HUPSAFE_JOB-}" &&
