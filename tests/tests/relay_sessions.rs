@@ -8,6 +8,7 @@
 use std::fs;
 
 use hupsafe_tests::relay::{start_time, ticker};
+use hupsafe_tests::wait::{poll, PATIENCE};
 use hupsafe_tests::Sandbox;
 use hupsafe_tests::{procfs, unique_tag, until};
 
@@ -65,7 +66,18 @@ fn the_supervisor_is_in_a_session_of_its_own_and_the_program_in_the_holders() {
     let (mut client, job) = jobs.start(&ticker(600, 100, &tag), &tag);
     let program = job.pid().expect("the program's pid");
     let supervisor = jobs.supervisor_pid(&job.id());
-    let p = stat(program);
+    // The program takes the terminal's foreground itself, just after the
+    // holder reported its pid.
+    let p = poll(PATIENCE, || {
+        let p = stat(program);
+        (p.tpgid == program).then_some(p)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "never in the foreground of the job's pty: {:?}",
+            stat(program)
+        )
+    });
     let s = stat(supervisor);
     let holder = p.session;
 
