@@ -26,13 +26,19 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use super::super::os::{self, Disposition};
 use super::program::{Change, Launch};
+use crate::registry::ProcId;
 
-/// One report: `kind u32, value i32`, in this machine's byte order.
-const REPORT: usize = 8;
+/// One report: `kind u32, value i64`, in this machine's byte order.
+const REPORT: usize = 12;
 /// The program's pid (the first report).
 const PID: u32 = 1;
 /// A raw wait status.
 const STATUS: u32 = 2;
+/// The program's start time (`/proc/PID/stat` field 22; the second
+/// report): read by the holder, whose child it is, before the program can
+/// be reaped, so that a program that ends at once still has its identity
+/// in the record.
+const START: u32 = 3;
 
 /// The supervisor's side.
 pub struct Holder {
@@ -55,8 +61,8 @@ pub enum News {
 
 impl Holder {
     /// Forks the holder, which starts the program as `launch` says; returns
-    /// the holder and the program's pid (also its process group's id).
-    pub fn spawn(launch: &Launch, inherited: &[os::Saved]) -> io::Result<(Holder, i32)> {
+    /// the holder and the program (its pid is also its process group's id).
+    pub fn spawn(launch: &Launch, inherited: &[os::Saved]) -> io::Result<(Holder, ProcId)> {
         let (ours, theirs) = rustix::net::socketpair(
             rustix::net::AddressFamily::UNIX,
             rustix::net::SocketType::STREAM,
@@ -87,8 +93,15 @@ impl Holder {
         };
         // The first report is the program's pid (or the socket closes: the
         // holder could not fork it).
-        let program = match holder.report(true)? {
-            Some((PID, program)) if program > 0 => program,
+        let program = match (holder.report(true)?, holder.report(true)?) {
+            (Some((PID, pid)), Some((START, start))) if pid > 0 && pid <= i32::MAX as i64 => {
+                let pid = pid as i32;
+                match u64::try_from(start) {
+                    Ok(start) if start > 0 => ProcId { pid, start },
+                    // Unreadable (no /proc): as well as we can.
+                    _ => ProcId::of(pid).unwrap_or(ProcId { pid, start: 0 }),
+                }
+            }
             _ => {
                 let _ = rustix::process::waitpid(
                     rustix::process::Pid::from_raw(pid),
@@ -111,7 +124,7 @@ impl Holder {
 
     /// The next report waiting (`blocking`: waits for one); `None` at the
     /// end of the socket.
-    fn report(&mut self, blocking: bool) -> io::Result<Option<(u32, i32)>> {
+    fn report(&mut self, blocking: bool) -> io::Result<Option<(u32, i64)>> {
         let Some(fd) = &self.fd else {
             return Ok(None);
         };
@@ -128,7 +141,7 @@ impl Holder {
         }
         self.have = 0;
         let kind = u32::from_ne_bytes(self.buf[..4].try_into().expect("4 bytes"));
-        let value = i32::from_ne_bytes(self.buf[4..].try_into().expect("4 bytes"));
+        let value = i64::from_ne_bytes(self.buf[4..].try_into().expect("8 bytes"));
         Ok(Some((kind, value)))
     }
 
@@ -136,7 +149,7 @@ impl Holder {
     pub fn next(&mut self) -> News {
         loop {
             match self.report(false) {
-                Ok(Some((STATUS, raw))) => match Change::of_raw(raw) {
+                Ok(Some((STATUS, raw))) => match i32::try_from(raw).ok().and_then(Change::of_raw) {
                     Some(c) => return News::Change(c),
                     None => continue,
                 },
@@ -193,7 +206,7 @@ fn hold(launch: &Launch, inherited: &[os::Saved], sock: OwnedFd, mask: &os::Mask
     }
     mask.restore();
     close_all_but(sock.as_raw_fd());
-    let say = |kind: u32, value: i32| {
+    let say = |kind: u32, value: i64| {
         let mut r = [0u8; REPORT];
         r[..4].copy_from_slice(&kind.to_ne_bytes());
         r[4..].copy_from_slice(&value.to_ne_bytes());
@@ -205,7 +218,10 @@ fn hold(launch: &Launch, inherited: &[os::Saved], sock: OwnedFd, mask: &os::Mask
         say(PID, -1);
         signal_hook::low_level::exit(1)
     };
-    say(PID, program);
+    say(PID, program.into());
+    // Our child: there until we wait for it, a zombie at worst.
+    let start = ProcId::of(program).map_or(0, |p| p.start);
+    say(START, i64::try_from(start).unwrap_or(0));
     // Inherited from the supervisor and not ours to keep.
     super::shed_memory();
     loop {
@@ -218,7 +234,7 @@ fn hold(launch: &Launch, inherited: &[os::Saved], sock: OwnedFd, mask: &os::Mask
             }
             break;
         }
-        say(STATUS, status);
+        say(STATUS, status.into());
         if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
             break;
         }

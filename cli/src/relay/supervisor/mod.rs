@@ -204,7 +204,7 @@ impl Supervisor {
             args: &args,
             strict: strict.as_ref(),
         };
-        let (holder, pid) = match Holder::spawn(&launch, &inherited) {
+        let (holder, program) = match Holder::spawn(&launch, &inherited) {
             Ok(started) => started,
             Err(e) => {
                 fail(
@@ -246,7 +246,7 @@ impl Supervisor {
             record_gone: false,
             clients: Vec::new(),
             input: VecDeque::with_capacity(INPUT_QUEUE),
-            program: pid,
+            program: program.pid,
             holder,
             orphan: None,
             child_news: true,
@@ -265,7 +265,7 @@ impl Supervisor {
             s.clients.push(first);
         }
         s.record.writer = ProcId::current();
-        s.record.program = ProcId::of(pid);
+        s.record.program = Some(program);
         s.record.state = State::Running;
         s.record.attached = s.clients.len() as u32;
         s.write_record();
