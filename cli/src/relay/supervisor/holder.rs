@@ -96,10 +96,11 @@ impl Holder {
         let program = match (holder.report(true)?, holder.report(true)?) {
             (Some((PID, pid)), Some((START, start))) if pid > 0 && pid <= i32::MAX as i64 => {
                 let pid = pid as i32;
-                match u64::try_from(start) {
-                    Ok(start) if start > 0 => ProcId { pid, start },
-                    // Unreadable (no /proc): as well as we can.
-                    _ => ProcId::of(pid).unwrap_or(ProcId { pid, start: 0 }),
+                // Start 0: the holder could not read it (no /proc); the
+                // supervisor then records no identity it cannot check.
+                ProcId {
+                    pid,
+                    start: u64::try_from(start).unwrap_or(0),
                 }
             }
             _ => {

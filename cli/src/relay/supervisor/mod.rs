@@ -265,7 +265,11 @@ impl Supervisor {
             s.clients.push(first);
         }
         s.record.writer = ProcId::current();
-        s.record.program = Some(program);
+        s.record.program = if program.start > 0 {
+            Some(program)
+        } else {
+            ProcId::of(program.pid)
+        };
         s.record.state = State::Running;
         s.record.attached = s.clients.len() as u32;
         s.write_record();
