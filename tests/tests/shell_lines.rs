@@ -751,50 +751,36 @@ fn terminal_modes_a_protected_line_sets_are_kept() {
                 world.open_plain(shell)
             };
             let tag = format!("line-stty-{}", std::process::id());
-            // bash also keeps `-echo` (readline echoes what is typed).
-            let echo = match shell {
-                Shell::Bash => ("-echo", "echo"),
-                Shell::Zsh => ("", ""),
-            };
             // `tostop` and `intr`: modes both shells keep after a command
-            // (zsh resets `echo` and `icanon` at its prompt whatever ran).
-            s.run(&format!(
-                "python3 count.py {tag} 1 on | cat; stty tostop intr ^G {}",
-                echo.0
-            ));
-            if protected {
-                world.job_tagged(&tag);
-            }
-            s.run("stty -a > modes-on.txt");
-            s.run(&format!(
-                "python3 count.py {tag} 1 off | cat; stty -tostop intr ^C {}",
-                echo.1
-            ));
-            s.run("stty -a > modes-off.txt");
-            let words = |f: &str| -> Vec<String> {
-                read(&world.root().join(f))
+            // (zsh resets `echo` and `icanon` at its prompt whatever ran);
+            // bash also keeps `-echo` (readline echoes what is typed).
+            let echo = |on: bool| match (shell, on) {
+                (Shell::Bash, true) => "-echo",
+                (Shell::Bash, false) => "echo",
+                (Shell::Zsh, _) => "",
+            };
+            for (step, tostop, intr) in [("on", "tostop", "^G"), ("off", "-tostop", "^C")] {
+                let echo = echo(step == "on");
+                s.run(&format!(
+                    "python3 count.py {tag} 1 {step} | cat; stty {tostop} intr {intr} {echo}"
+                ));
+                if protected {
+                    world.job_tagged(&format!("{tag} 1 {step}"));
+                }
+                let file = format!("modes-{step}.txt");
+                s.run(&format!("stty -a > {file}"));
+                let words: Vec<String> = read(&world.root().join(&file))
                     .split(|c: char| c.is_whitespace() || c == ';')
                     .map(str::to_string)
-                    .collect()
-            };
-            let on = words("modes-on.txt");
-            assert!(
-                on.iter().any(|w| w == "tostop")
-                    && (echo.0.is_empty() || on.iter().any(|w| w == echo.0))
-                    && on.windows(3).any(|w| w[0] == "intr" && w[2] == "^G"),
-                "{name} {what}: the line's `stty tostop intr ^G` {} was not kept:\n{}",
-                echo.0,
-                on.join(" ")
-            );
-            let off = words("modes-off.txt");
-            assert!(
-                off.iter().any(|w| w == "-tostop")
-                    && (echo.1.is_empty() || off.iter().any(|w| w == echo.1))
-                    && off.windows(3).any(|w| w[0] == "intr" && w[2] == "^C"),
-                "{name} {what}: the line's `stty -tostop intr ^C` {} was not kept:\n{}",
-                echo.1,
-                off.join(" ")
-            );
+                    .collect();
+                assert!(
+                    words.iter().any(|w| w == tostop)
+                        && (echo.is_empty() || words.iter().any(|w| w == echo))
+                        && words.windows(3).any(|w| w[0] == "intr" && w[2] == intr),
+                    "{name} {what}: the line's `stty {tostop} intr {intr} {echo}` was not kept:\n{}",
+                    words.join(" ")
+                );
+            }
         }
     }
 }
