@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use super::*;
 use crate::error::{os_words, Error, Result, EXIT_NO_JOB};
-use crate::sys::private_dir::{open_nofollow, replace_file, uid};
+use crate::sys::private_dir::{open_nofollow, replace_file, trade_file, uid, Room};
 use crate::sys::trusted::shown;
 
 /// One job's directory.
@@ -133,32 +133,7 @@ impl Job {
     }
 
     fn swap_in(&self, text: &[u8]) -> io::Result<()> {
-        use std::os::unix::fs::FileExt;
-        let spare = self.spare_path();
-        let f = OpenOptions::new()
-            .write(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
-            .open(&spare)?;
-        let m = f.metadata()?;
-        if !m.is_file() || m.uid() != uid() {
-            return Err(io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                format!("'{}' is not a file of yours", shown(&spare).display()),
-            ));
-        }
-        // Never shorter than it is: its blocks are the room.
-        let mut padded = text.to_vec();
-        padded.resize(text.len().max(m.len() as usize), b' ');
-        f.write_all_at(&padded, 0)?;
-        drop(f);
-        rustix::fs::renameat_with(
-            rustix::fs::CWD,
-            &spare,
-            rustix::fs::CWD,
-            self.record_path(),
-            rustix::fs::RenameFlags::EXCHANGE,
-        )?;
-        Ok(())
+        trade_file(&self.spare_path(), &self.record_path(), text, Room::Kept)
     }
 
     /// Writes a new job's first record, then reserves room for every later

@@ -151,22 +151,35 @@ pub fn replace_file(target: &Path, bytes: &[u8], mode: u32, sync: bool) -> io::R
     Ok(())
 }
 
+/// How [`trade_file`] writes into its spare.
+#[derive(Clone, Copy)]
+pub enum Room {
+    /// The spare keeps its length, the text padded with spaces (the
+    /// caller's format allows them): its blocks are room already taken, so
+    /// a full disk cannot keep the text out. A missing spare is an error.
+    Kept,
+    /// The spare takes the text's length, and is created with this mode
+    /// the first time; a missing `target` is the spare renamed onto it.
+    Exact(u32),
+}
+
 /// Replaces `target` with `bytes` by trading names with `spare`, a file
-/// kept beside it for that (created the first time; written in place,
-/// never through a link, refused unless a file of this user's): after
-/// the first time neither a file is made nor one deleted. Some
-/// filesystems make every file created cost more for each one deleted in
-/// the last minutes (ext4 without a journal scans past them), and a
-/// standby is announced for every protected line. A reader sees the old
-/// whole text or the new one.
-pub fn trade_file(spare: &Path, target: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+/// kept beside it for that (written in place, never through a link,
+/// refused unless a file of this user's): a reader sees the old whole text
+/// or the new one, and once both exist no file is made or deleted, none
+/// grows. Some filesystems make every file created cost more for each one
+/// deleted in the last minutes (ext4 without a journal scans past them):
+/// a standby's announcement, made for every protected line, is traded in
+/// too. The old text is left in `spare`.
+pub fn trade_file(spare: &Path, target: &Path, bytes: &[u8], room: Room) -> io::Result<()> {
     use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
-    let f = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .mode(mode)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
-        .open(spare)?;
+    let mut open = fs::OpenOptions::new();
+    open.write(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK);
+    if let Room::Exact(mode) = room {
+        open.create(true).mode(mode);
+    }
+    let f = open.open(spare)?;
     let m = f.metadata()?;
     if !m.is_file() || m.uid() != uid() {
         return Err(io::Error::new(
@@ -177,9 +190,18 @@ pub fn trade_file(spare: &Path, target: &Path, bytes: &[u8], mode: u32) -> io::R
             ),
         ));
     }
-    f.set_permissions(fs::Permissions::from_mode(mode))?;
-    f.write_all_at(bytes, 0)?;
-    f.set_len(bytes.len() as u64)?;
+    match room {
+        Room::Kept => {
+            let mut padded = bytes.to_vec();
+            padded.resize(bytes.len().max(m.len() as usize), b' ');
+            f.write_all_at(&padded, 0)?;
+        }
+        Room::Exact(mode) => {
+            f.set_permissions(fs::Permissions::from_mode(mode))?;
+            f.write_all_at(bytes, 0)?;
+            f.set_len(bytes.len() as u64)?;
+        }
+    }
     drop(f);
     let traded = rustix::fs::renameat_with(
         rustix::fs::CWD,
@@ -188,9 +210,9 @@ pub fn trade_file(spare: &Path, target: &Path, bytes: &[u8], mode: u32) -> io::R
         target,
         rustix::fs::RenameFlags::EXCHANGE,
     );
-    match traded {
-        Err(rustix::io::Errno::NOENT) => Ok(fs::rename(spare, target)?),
-        other => Ok(other?),
+    match (traded, room) {
+        (Err(rustix::io::Errno::NOENT), Room::Exact(_)) => Ok(fs::rename(spare, target)?),
+        (traded, _) => Ok(traded?),
     }
 }
 

@@ -352,7 +352,7 @@ impl Lineage {
             &self.shells.join(spare_of(&name)),
             &self.shells.join(&name),
             &text,
-            0o600,
+            crate::sys::private_dir::Room::Exact(0o600),
         )
     }
 
