@@ -264,16 +264,22 @@ impl Lineage {
                     // What the shell's hooks wrote and cannot remove
                     // without starting a process (shell/bash.sh, zsh.zsh).
                     let pid = self.shell.pid;
-                    let said = announcement(pid);
                     for name in [
                         format!("{pid}"),
                         format!("{pid}.stamp"),
                         format!("{pid}.ready"),
-                        spare_of(&said),
-                        said,
                     ] {
                         let _ = std::fs::remove_file(self.shells.join(name));
                     }
+                    // The announcement may still name a standby taken
+                    // since (its successor never announced itself): it is
+                    // this shell's if it has its token (a new shell that got
+                    // the pid has another).
+                    let said = announcement(pid);
+                    if self.said_by_our_shell(&said) {
+                        let _ = std::fs::remove_file(self.shells.join(&said));
+                    }
+                    let _ = std::fs::remove_file(self.shells.join(spare_of(&said)));
                     signal_hook::low_level::exit(0);
                 }
                 Outcome::Replaced => {
@@ -364,6 +370,12 @@ impl Lineage {
         };
         let me = std::process::id().to_string();
         text.split(|&b| b == 0).nth(2) == Some(me.as_bytes())
+    }
+
+    /// Whether announcement `name` carries this lineage's shell's token.
+    fn said_by_our_shell(&self, name: &str) -> bool {
+        read_small(&self.shells.join(name))
+            .is_ok_and(|text| text.split(|&b| b == 0).nth(1) == Some(self.token.as_bytes()))
     }
 
     fn unannounce(&self) {
