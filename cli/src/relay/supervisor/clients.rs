@@ -12,7 +12,7 @@ use super::super::os::{self, PollFlags, Signal};
 use super::super::proto::{self, Decoder};
 use super::super::pty;
 use super::log::Log;
-use super::screen::Screen;
+use super::screen::{Screen, PUSH_TITLE};
 use super::{Supervisor, CHUNK, INPUT_QUEUE, MAX_CLIENTS, STUCK_AFTER};
 use crate::error::os_words;
 
@@ -264,7 +264,8 @@ pub fn refill(c: &mut Client, log: &Log, buf: &mut [u8]) {
 /// after `welcome`, then the log from where the model stands: nothing
 /// missed, nothing twice. The model has caught up with the log.
 pub fn start_drawn(c: &mut Client, welcome: &[u8], screen: &mut Screen) {
-    let mut render = Vec::new();
+    // The user's title saved first: the restore pops it.
+    let mut render = PUSH_TITLE.to_vec();
     screen.render(true, &mut render);
     c.push(proto::WELCOME, welcome);
     c.render = Some((render, 0));
@@ -312,7 +313,14 @@ pub fn redraw(
         if !c.attached() || c.closing.is_some() || except == Some(i) {
             continue;
         }
-        c.render = Some((render.clone(), 0));
+        // A terminal drawn on before has the user's title saved already
+        // (pushed again at each resize, the stack would keep old titles).
+        let drawing = if c.drawn {
+            render.clone()
+        } else {
+            [PUSH_TITLE, &render].concat()
+        };
+        c.render = Some((drawing, 0));
         c.drawn = true;
         c.mode = Mode::Replay(screen.parsed);
         refill(c, log, buf);
@@ -798,5 +806,50 @@ mod tests {
             .flat_map(|(_, p)| p)
             .collect();
         assert_eq!(got, b"abcdefghijKLM", "log.1 then log, nothing else");
+    }
+
+    /// The user's title is saved (pushed on the terminal's title stack)
+    /// once per terminal: the first drawing does it, the redraws after a
+    /// resize do not (the restore pops once). A client never drawn on
+    /// before gets it with its first redraw.
+    #[test]
+    fn the_users_title_is_pushed_once_per_terminal() {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, _) = log_with(&dir, b"\x1b]2;job title\x07hello\r\n");
+        let mut screen = Screen::new(80, 24, 100);
+        screen.feed(b"\x1b]2;job title\x07hello\r\n");
+        screen.parsed = log.end();
+        let pushes = |frames: &[(u8, Vec<u8>)]| {
+            let all: Vec<u8> = frames
+                .iter()
+                .filter(|(k, _)| *k == proto::OUTPUT)
+                .flat_map(|(_, p)| p.clone())
+                .collect();
+            all.windows(PUSH_TITLE.len())
+                .filter(|w| *w == PUSH_TITLE)
+                .count()
+        };
+        let mut buf = vec![0u8; CHUNK];
+        let (mut drawn, drawn_peer) = pair(Mode::Hello);
+        let (mut live, live_peer) = pair(Mode::Live);
+        let (mut d1, mut d2) = (Decoder::default(), Decoder::default());
+        start_drawn(&mut drawn, b"{}", &mut screen);
+        refill(&mut drawn, &log, &mut buf);
+        assert_eq!(
+            pushes(&frames(&drawn_peer, &mut d1)),
+            1,
+            "the first drawing"
+        );
+        for _ in 0..3 {
+            let mut clients = [drawn, live];
+            redraw(&mut clients, &mut screen, None, &log, &mut buf);
+            [drawn, live] = clients;
+            assert_eq!(pushes(&frames(&drawn_peer, &mut d1)), 0, "a redraw");
+        }
+        assert_eq!(
+            pushes(&frames(&live_peer, &mut d2)),
+            1,
+            "a client first drawn on by a redraw"
+        );
     }
 }

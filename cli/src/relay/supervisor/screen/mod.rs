@@ -11,7 +11,7 @@ mod render;
 mod ring;
 mod track;
 
-pub use render::GENERIC_RESTORE;
+pub use render::{GENERIC_RESTORE, PUSH_TITLE};
 
 use self::cluster::Clusters;
 use self::ring::Ring;
@@ -224,11 +224,12 @@ impl Screen {
 
     /// What sets a terminal of the pty's size to the model's state:
     /// a reset, the scrollback (if asked) scrolled into the terminal's own
-    /// history, the screens, cursor, pen and modes, the job's title.
+    /// history, the screens, cursor, pen and modes, the job's title. A
+    /// terminal drawn on for the first time gets [`PUSH_TITLE`] before it
+    /// (once: the restore pops it once).
     pub fn render(&mut self, scrollback: bool, out: &mut Vec<u8>) {
         self.settle();
         out.extend_from_slice(render::RESET);
-        out.extend_from_slice(render::PUSH_TITLE);
         if scrollback && !self.ring.is_empty() {
             use std::io::Write;
             let _ = write!(out, "\x1b[{};1H", self.rows);
