@@ -30,6 +30,9 @@
 #   BENCH_ROUNDS      5      rounds (variants alternate within each)
 #   BENCH_HOOK_CALLS  20000  calls of the hook alone
 #   BENCH_MARKS       20     names in the marks file
+#   BENCH_LOAD        0      busy loops (`yes >/dev/null`) kept running in a
+#                            session of their own while measuring: the same
+#                            figures with CPUs taken by someone else
 #   BENCH_HUPSAFE     (built) a hupsafe binary to measure instead of the
 #                            release build (e.g. a copy of an older one, to
 #                            compare in the same session)
@@ -43,9 +46,12 @@ MARKS=${BENCH_MARKS:-20}
 die() { echo "bench/shell.sh: $*" >&2; exit 1; }
 step() { echo "== $*" >&2; }
 
+LOAD=${BENCH_LOAD:-0}
+
 for n in LINES_PER_ROUND ROUNDS HOOK_CALLS MARKS; do
     [[ ${!n} =~ ^[1-9][0-9]*$ ]] || die "$n must be a positive whole number, not '${!n}'"
 done
+[[ $LOAD =~ ^[0-9]+$ ]] || die "BENCH_LOAD must be a whole number of busy loops, not '$LOAD'"
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -66,7 +72,14 @@ else
 fi
 
 WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+LOAD_PIDS=()
+cleanup() {
+    if ((${#LOAD_PIDS[@]})); then
+        kill "${LOAD_PIDS[@]}" 2>/dev/null || true
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
 export HUPSAFE_CONFIG_DIR=$WORK/config HOME=$WORK
 mkdir -p "$HUPSAFE_CONFIG_DIR"
 names=()
@@ -214,9 +227,17 @@ print("%.1f %.1f" % ((t1 - t0) / int(sys.argv[2]) * 1e6, ((t3 - t2) - (t4 - t3))
 ' "$times" "$HOOK_CALLS"
 }
 
+# The load: each busy loop in a session of its own (setsid), as another
+# user's work would be, killed by pid at the end.
+for ((i = 0; i < LOAD; i++)); do
+    setsid yes >/dev/null 2>&1 &
+    LOAD_PIDS+=("$!")
+done
+
 {
     echo "hupsafe shell integration: cost per command line ($(date -u +%Y-%m-%d), $(nproc) cpus)"
     echo "marks file: $MARKS names; $LINES_PER_ROUND lines x $ROUNDS rounds per variant"
+    if ((LOAD)); then echo "load: $LOAD busy loops in other sessions"; fi
     printf '%-6s %14s %14s %12s %12s %12s\n' shell "without us" "with init" "added/line" "hook alone" "reload"
 } | tee "$OUT"
 missed=0
