@@ -46,7 +46,7 @@ pub fn termios(fd: impl AsFd) -> Option<Termios> {
     rustix::termios::tcgetattr(fd).ok()
 }
 
-/// Whether two sets of terminal modes differ in anything `stty` sets
+/// Whether two sets of terminal modes agree in everything `stty` sets
 /// (flags, special characters, speeds).
 pub fn same_modes(a: &Termios, b: &Termios) -> bool {
     use rustix::termios::SpecialCodeIndex as I;

@@ -91,8 +91,8 @@ impl Holder {
             buf: [0; REPORT],
             have: 0,
         };
-        // The first report is the program's pid (or the socket closes: the
-        // holder could not fork it).
+        // The first two reports are the program's pid and start time (or
+        // the socket closes: the holder could not fork it).
         let program = match (holder.report(true)?, holder.report(true)?) {
             (Some((PID, pid)), Some((START, start))) if pid > 0 && pid <= i32::MAX as i64 => {
                 let pid = pid as i32;
