@@ -276,7 +276,7 @@ impl Lineage {
                     // this shell's if it has its token (a new shell that got
                     // the pid has another).
                     let said = announcement(pid);
-                    if self.said_by_our_shell(&said) {
+                    if self.announcement_says(1, self.token.as_bytes()) {
                         let _ = std::fs::remove_file(self.shells.join(&said));
                     }
                     let _ = std::fs::remove_file(self.shells.join(spare_of(&said)));
@@ -362,20 +362,16 @@ impl Lineage {
         )
     }
 
-    /// Whether the announcement still names this standby.
-    fn announced(&self) -> bool {
+    /// Whether the shell's announcement has `want` as its field `n` (1:
+    /// the shell's token, 2: the standby's pid; see `announce`).
+    fn announcement_says(&self, n: usize, want: &[u8]) -> bool {
         let path = self.shells.join(announcement(self.shell.pid));
-        let Ok(text) = read_small(&path) else {
-            return false;
-        };
-        let me = std::process::id().to_string();
-        text.split(|&b| b == 0).nth(2) == Some(me.as_bytes())
+        read_small(&path).is_ok_and(|text| text.split(|&b| b == 0).nth(n) == Some(want))
     }
 
-    /// Whether announcement `name` carries this lineage's shell's token.
-    fn said_by_our_shell(&self, name: &str) -> bool {
-        read_small(&self.shells.join(name))
-            .is_ok_and(|text| text.split(|&b| b == 0).nth(1) == Some(self.token.as_bytes()))
+    /// Whether the announcement still names this standby.
+    fn announced(&self) -> bool {
+        self.announcement_says(2, std::process::id().to_string().as_bytes())
     }
 
     fn unannounce(&self) {
