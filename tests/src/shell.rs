@@ -181,9 +181,20 @@ impl Sandbox {
     /// [`Sandbox::open`] after writing [`PY_COUNT`] as `count.py` and
     /// marking `python3`: where most protected-line stories start.
     pub fn open_counting(&self, shell: Shell) -> Session {
+        self.open_counting_or_plain(shell, true)
+    }
+
+    /// With `count.py` written: [`Sandbox::open_counting`] when
+    /// `protected`, else the control, [`Sandbox::open_plain`] (no
+    /// integration, nothing marked).
+    pub fn open_counting_or_plain(&self, shell: Shell, protected: bool) -> Session {
         self.write("count.py", PY_COUNT);
-        self.mark(&["python3"]);
-        self.open(shell)
+        if protected {
+            self.mark(&["python3"]);
+            self.open(shell)
+        } else {
+            self.open_plain(shell)
+        }
     }
 
     /// An interactive `shell` on a new pty without the integration.

@@ -642,13 +642,7 @@ fn job_specs_time_and_kill_messages_are_the_shells() {
         let name = shell.name();
         for protected in [false, true] {
             let world = Sandbox::with_programs(&format!("line-shellsays-{name}-{protected}"));
-            world.write("count.py", COUNT);
-            let mut s = if protected {
-                world.mark(&["python3"]);
-                world.open(shell)
-            } else {
-                world.open_plain(shell)
-            };
+            let mut s = world.open_counting_or_plain(shell, protected);
             let what = if protected { "protected" } else { "control" };
 
             // `fg %python3`: the job spec names the line by its first word.
@@ -743,13 +737,7 @@ fn terminal_modes_a_protected_line_sets_are_kept() {
         for protected in [false, true] {
             let what = if protected { "protected" } else { "control" };
             let world = Sandbox::with_programs(&format!("line-stty-{name}-{protected}"));
-            world.write("count.py", COUNT);
-            let mut s = if protected {
-                world.mark(&["python3"]);
-                world.open(shell)
-            } else {
-                world.open_plain(shell)
-            };
+            let mut s = world.open_counting_or_plain(shell, protected);
             let tag = format!("line-stty-{}", std::process::id());
             // `tostop` and `intr`: modes both shells keep after a command
             // (zsh resets `echo` and `icanon` at its prompt whatever ran);
