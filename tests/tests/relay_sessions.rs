@@ -59,6 +59,46 @@ fn kill(pid: i32, sig: i32) {
     }
 }
 
+/// A ticking job whose first ticks are in its log: its processes by pid
+/// and start time, each read before the wait.
+struct Ticking {
+    client: std::process::Child,
+    id: String,
+    program: (i32, Option<u64>),
+    holder: (i32, Option<u64>),
+    supervisor: (i32, Option<u64>),
+}
+
+/// Starts `ticks` ticks 50 ms apart, and waits for the first ones.
+fn ticking(jobs: &Sandbox, ticks: u32, tag: &str) -> Ticking {
+    let (client, job) = jobs.start(&ticker(ticks, 50, tag), tag);
+    let id = job.id();
+    let program = job.pid().expect("the program's pid");
+    let holder = stat(program).session;
+    let supervisor = jobs.supervisor_pid(&id);
+    let t = Ticking {
+        client,
+        program: (program, start_time(program)),
+        holder: (holder, start_time(holder)),
+        supervisor: (supervisor, start_time(supervisor)),
+        id,
+    };
+    until("the first ticks in the log", || {
+        jobs.log(&t.id).contains("tick 2").then_some(())
+    });
+    t
+}
+
+/// Kills `what`, the process `pid` started at `start` (checked), and waits
+/// until it is gone.
+fn kill_by_hand(what: &str, (pid, start): (i32, Option<u64>)) {
+    assert_eq!(start_time(pid), start, "{what} is not the process it was");
+    kill(pid, libc::SIGKILL);
+    until(&format!("{what} to be gone"), || {
+        gone(pid, start).then_some(())
+    });
+}
+
 #[test]
 fn the_supervisor_is_in_a_session_of_its_own_and_the_program_in_the_holders() {
     let jobs = Sandbox::for_jobs("relay-sessions");
@@ -146,26 +186,20 @@ fn the_supervisor_is_in_a_session_of_its_own_and_the_program_in_the_holders() {
 fn a_holder_killed_by_hand_costs_neither_the_program_nor_its_output() {
     let jobs = Sandbox::for_jobs("relay-holder-killed");
     let tag = unique_tag("holder");
-    // 40 ticks, 50 ms apart: the holder dies after the first ones.
-    let (mut client, job) = jobs.start(&ticker(40, 50, &tag), &tag);
-    let id = job.id();
-    let program = job.pid().expect("the program's pid");
-    let program_start = start_time(program);
-    let holder = stat(program).session;
-    let holder_start = start_time(holder);
-    until("the first ticks in the log", || {
-        jobs.log(&id).contains("tick 2").then_some(())
-    });
-    assert_eq!(start_time(holder), holder_start);
-    kill(holder, libc::SIGKILL);
-    until("the holder to be gone", || {
-        gone(holder, holder_start).then_some(())
-    });
+    // 40 ticks: the holder dies after the first ones.
+    let Ticking {
+        mut client,
+        id,
+        program,
+        holder,
+        ..
+    } = ticking(&jobs, 40, &tag);
+    kill_by_hand("the holder", holder);
     // The session leader's exit sent the program's group a SIGHUP, which
     // the shim keeps ignored: the program runs on, by pid.
     assert_eq!(
-        start_time(program),
-        program_start,
+        start_time(program.0),
+        program.1,
         "the program died with its holder"
     );
     assert_eq!(jobs.job(&id).unwrap().state(), "running");
@@ -190,28 +224,20 @@ fn a_holder_killed_by_hand_costs_neither_the_program_nor_its_output() {
 fn a_killed_supervisor_leaves_no_holder_behind_once_the_program_ends() {
     let jobs = Sandbox::for_jobs("relay-supervisor-killed");
     let tag = unique_tag("orphan");
-    // 30 ticks, 50 ms apart: the supervisor dies after the first ones.
-    let (mut client, job) = jobs.start(&ticker(30, 50, &tag), &tag);
-    let id = job.id();
-    let program = job.pid().expect("the program's pid");
-    let program_start = start_time(program);
-    let holder = stat(program).session;
-    let holder_start = start_time(holder);
-    let supervisor = jobs.supervisor_pid(&id);
-    let supervisor_start = start_time(supervisor);
-    until("the first ticks in the log", || {
-        jobs.log(&id).contains("tick 2").then_some(())
-    });
-    assert_eq!(start_time(supervisor), supervisor_start);
-    kill(supervisor, libc::SIGKILL);
-    until("the supervisor to be gone", || {
-        gone(supervisor, supervisor_start).then_some(())
-    });
+    // 30 ticks: the supervisor dies after the first ones.
+    let Ticking {
+        mut client,
+        program,
+        holder,
+        supervisor,
+        ..
+    } = ticking(&jobs, 30, &tag);
+    kill_by_hand("the supervisor", supervisor);
     // The program lost its terminal with the supervisor (it may end at its
     // next write, of EIO, or when it is done): when it ends, its holder
     // reports to nobody and goes. Nothing of the job is left running.
     until("the program and its holder to be gone", || {
-        (gone(program, program_start) && gone(holder, holder_start)).then_some(())
+        (gone(program.0, program.1) && gone(holder.0, holder.1)).then_some(())
     });
     let _ = client.wait();
 }
