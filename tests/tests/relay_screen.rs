@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use hupsafe_tests::cli::hupsafe_bin;
 use hupsafe_tests::relay::{python3, shell_line};
-use hupsafe_tests::shell::{quote, Shell};
+use hupsafe_tests::shell::{quote, Shell, Tagged};
 use hupsafe_tests::tmux::Tmux;
 use hupsafe_tests::wait::{poll, PATIENCE};
 use hupsafe_tests::{until, Sandbox};
@@ -630,6 +630,12 @@ fn line_story(control: bool) {
     world.mark(&["python3"]);
     let Some(s) = Story::on(world, control) else {
         return;
+    };
+    // After the hangup the line's program waits for ever, and its shell
+    // for it: killed by pid when the story ends (the shell then exits of
+    // the hangup it kept for after the line).
+    let _program = Tagged {
+        tag: s.program.to_string_lossy().into_owned(),
     };
     let knob = if control {
         "HUPSAFE_TEST_NO_SCREEN_MODEL=1 "
