@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use hupsafe_tests::cli::hupsafe_bin;
-use hupsafe_tests::relay::{python3, shell_line};
+use hupsafe_tests::relay::{python3, shell_line, Terminal};
 use hupsafe_tests::shell::{quote, Shell, Tagged};
 use hupsafe_tests::tmux::Tmux;
 use hupsafe_tests::wait::{poll, PATIENCE};
@@ -719,4 +719,93 @@ fn a_protected_lines_curses_screen_is_drawn_on_attach_after_the_hangup() {
 #[test]
 fn control_a_protected_line_without_the_model_does_not_draw_its_screen() {
     line_story(true);
+}
+
+/// Curses draws boxes on xterm with the DEC graphics set (`ESC ( 0`, then
+/// `lqqk`, then `ESC ( B`): the drawing on attach sends them the same way,
+/// not as the Unicode box characters (`┌──┐`) they look like. Both show
+/// the same on xterm or tmux (the stories above), but a terminal that
+/// ignores charsets in UTF-8, as pyte does, shows the program itself as
+/// `lqqk`, and must show its reattached screen so too. Read as the bytes
+/// `hupsafe attach` writes to a pty of the test's own.
+fn line_drawing_story(control: bool) {
+    let Some(s) = Story::new("screen-graphics", control) else {
+        return;
+    };
+    let ready = s.jobs.root().join("curses.ready");
+    let line = s.hupsafe(&[
+        "--relay",
+        python3(),
+        "-u",
+        &s.program.to_string_lossy(),
+        "curses",
+        &ready.to_string_lossy(),
+    ]);
+    let on_pty = |line: &str| {
+        let mut cmd = std::process::Command::new("sh");
+        cmd.args(["-c", line])
+            .env_clear()
+            .envs(s.jobs.env())
+            .env("TERM", "xterm-256color")
+            .env("LANG", "C.UTF-8")
+            .current_dir(s.jobs.root());
+        Terminal::spawn(cmd)
+    };
+    let mut first = on_pty(&line);
+    first.drain_until("the program's screen", || ready.exists());
+    let id = s.jobs.job_tagged("curses.ready").id();
+    first.send(b"\x1dd");
+    first.expect(&format!("detached from job {id}"));
+    let log = std::fs::read(s.log(&id)).unwrap();
+    assert!(
+        find(&log, b"\x1b(0").is_some() && find(&log, b"lqqq").is_some(),
+        "the program drew its box in the DEC graphics set (TERM=xterm-256color)"
+    );
+    let attach = shell_line(&[
+        hupsafe_bin().to_string_lossy().into_owned(),
+        "attach".into(),
+        id.clone(),
+    ]);
+    let attach = if control {
+        format!("HUPSAFE_TEST_NO_SCREEN_MODEL=1 {attach}")
+    } else {
+        attach
+    };
+    let mut att = on_pty(&attach);
+    att.expect("done");
+    let drawn = att.transcript();
+    let in_graphics = drawn
+        .split("\x1b(0")
+        .skip(1)
+        .filter_map(|run| run.split("\x1b(B").next())
+        .any(|run| run.starts_with("lqqq"));
+    let verdict = match (in_graphics, drawn.contains('┌') || drawn.contains('─')) {
+        (true, false) => Ok(()),
+        (false, _) => Err("the box's top left corner and edge, in the graphics set, are not drawn"),
+        (true, true) => Err("Unicode box characters the program never sent are drawn"),
+    };
+    if control {
+        assert!(
+            verdict.is_err(),
+            "control: the line drawing passed without the screen model; the story proves nothing"
+        );
+    } else if let Err(e) = verdict {
+        panic!("{e}: the drawing was {drawn:?}");
+    }
+    att.send(b"\x1dd");
+    att.expect(&format!("detached from job {id}"));
+}
+
+#[test]
+fn line_drawing_is_drawn_in_the_graphics_set_the_program_used() {
+    line_drawing_story(false);
+}
+
+#[test]
+fn control_a_raw_replay_does_not_draw_the_box() {
+    line_drawing_story(true);
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
 }

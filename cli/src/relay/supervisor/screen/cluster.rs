@@ -11,6 +11,8 @@ use std::collections::HashMap;
 
 use unicode_width::UnicodeWidthChar;
 
+use super::graphics::{self, Graphics};
+
 /// The stand-ins: Supplementary Private Use Area-B, which fonts and
 /// programs leave alone (Nerd Fonts use the BMP's area and plane 15).
 const FIRST: u32 = 0x10_0000;
@@ -20,6 +22,8 @@ const MAX: usize = 4096;
 
 #[derive(Default)]
 pub struct Clusters {
+    /// The line drawing characters' stand-ins, in the same text.
+    graphics: Graphics,
     texts: Vec<String>,
     ids: HashMap<String, char>,
     /// Scratch: the text being rewritten.
@@ -56,7 +60,13 @@ impl Clusters {
     /// it in this stretch (after a control, a sequence, a wide character,
     /// or at its start) is dropped. So is a stand-in the program itself
     /// wrote, unless it is a cluster of its own (never mistaken for ours).
+    /// Then the line drawing characters become [`graphics`]' stand-ins.
     pub fn fold(&mut self, text: &mut String) {
+        self.fold_marks(text);
+        self.graphics.map(text);
+    }
+
+    fn fold_marks(&mut self, text: &mut String) {
         // (ASCII holds neither: a byte scan first, for floods of it.)
         if text.is_ascii() || !text.chars().any(|c| is_mark(c) || is_stand_in(c)) {
             return;
@@ -164,21 +174,26 @@ impl Clusters {
         self.texts.len()
     }
 
-    /// Whether no cluster was ever made (nothing to unfold).
+    /// Whether no stand-in was ever made (nothing to unfold).
     pub fn is_empty(&self) -> bool {
-        self.texts.is_empty()
+        self.texts.is_empty() && !self.graphics.used()
     }
 
     /// Writes `text` (from avt: a dump or a line) to `out`, each stand-in
-    /// as its cluster.
+    /// as its cluster, and each of [`graphics`]' as the program sent it.
     pub fn unfold(&self, text: &[u8], out: &mut Vec<u8>) {
         let s = String::from_utf8_lossy(text);
         let mut utf8 = [0u8; 4];
+        let mut run = false;
         for c in s.chars() {
+            if graphics::write_back(c, &mut run, out) {
+                continue;
+            }
             match self.text_of(c) {
                 Some(t) => out.extend_from_slice(t.as_bytes()),
                 None => out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes()),
             }
         }
+        graphics::end_run(&mut run, out);
     }
 }

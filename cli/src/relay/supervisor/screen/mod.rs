@@ -7,6 +7,7 @@
 
 mod cluster;
 mod fast;
+mod graphics;
 mod render;
 mod ring;
 mod track;

@@ -9,7 +9,8 @@ use super::track::{Tracker, MODES};
 /// Puts any terminal into a known state before a render: main screen,
 /// default pen, no scroll region, origin, insert and wrap modes as at
 /// power-on, ASCII charset, cursor visible, every input mode off.
-pub const RESET: &[u8] = b"\x1b[?1049l\x1b[0m\x1b[r\x1b[?6l\x1b[4l\x1b[?7h\x1b(B\x0f\x1b[?25h\
+pub const RESET: &[u8] =
+    b"\x1b[?1049l\x1b[0m\x1b[r\x1b[?6l\x1b[4l\x1b[?7h\x1b(B\x1b)B\x0f\x1b[?25h\
 \x1b[?1l\x1b>\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1004l\x1b[?1005l\x1b[?1006l\
 \x1b[?1015l\x1b[?1016l\x1b[?2004l";
 

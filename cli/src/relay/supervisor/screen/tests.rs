@@ -194,6 +194,32 @@ fn combining_marks_stay_in_the_cell_before_as_a_terminal_keeps_them() {
 }
 
 #[test]
+fn line_drawing_is_drawn_and_kept_in_the_graphics_set_it_was_sent_in() {
+    let mut s = Screen::new(20, 3, 10);
+    s.feed(b"\x1b(0lqk\x1b(B ok\r\n\x1b)0\x0exqx\x0f x");
+    let text = drawn(&mut s);
+    assert!(text.contains("\x1b(0lqk\x1b(B ok"), "{text:?}");
+    assert!(text.contains("\x1b(0xqx\x1b(B x"), "{text:?}");
+    assert!(
+        !text.contains('\u{250c}') && !text.contains('\u{2500}'),
+        "{text:?}"
+    );
+    // Left in G1 with SO active, as avt says last: a drawing leaves the
+    // terminal there too.
+    s.feed(b"\x0e");
+    let text = drawn(&mut s);
+    assert!(text.contains("\x1b)0\x0e"), "{text:?}");
+    // Lines leaving the screen reach the scrollback as sent.
+    s.feed(b"\x0f\r\n\r\n\r\n");
+    let ring: Vec<Vec<u8>> = s.ring.lines().collect();
+    assert!(
+        ring[0].starts_with(b"\x1b(0lqk\x1b(B ok"),
+        "{:?}",
+        String::from_utf8_lossy(&ring[0])
+    );
+}
+
+#[test]
 fn marks_without_a_one_cell_character_before_them_are_dropped() {
     let mut s = Screen::new(20, 2, 0);
     // After a sequence, at the start of a line, after a wide character:
