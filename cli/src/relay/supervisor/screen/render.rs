@@ -103,6 +103,27 @@ pub fn expand_rep(dump: &str, out: &mut Vec<u8>) {
         } else {
             out.extend_from_slice(b"\x1b[");
             rest = &seq[2..];
+            // avt writes 256 and RGB colours with colons (`38:5:n`,
+            // `38:2:r:g:b`, ITU T.416); the Linux console, pyte and
+            // older terminals read only semicolons (`38;5;n`, as xterm
+            // and most programs write them), and show the rest as text.
+            let params = rest
+                .bytes()
+                .take_while(|b| b.is_ascii_digit() || *b == b';' || *b == b':')
+                .count();
+            if rest.as_bytes().get(params) == Some(&b'm') && rest[..params].contains(':') {
+                for (i, group) in rest[..params].split(';').enumerate() {
+                    if i > 0 {
+                        out.push(b';');
+                    }
+                    if ["38:", "48:", "58:"].iter().any(|c| group.starts_with(c)) {
+                        out.extend(group.bytes().map(|b| if b == b':' { b';' } else { b }));
+                    } else {
+                        out.extend_from_slice(group.as_bytes());
+                    }
+                }
+                rest = &rest[params..];
+            }
             // A sequence is not a character to repeat.
             prev = ' ';
         }
@@ -156,6 +177,20 @@ mod tests {
         let mut out = Vec::new();
         expand_rep("a─\x1b[5bx\x1b[1;2Hy\x1b[2b", &mut out);
         assert_eq!(String::from_utf8(out).unwrap(), "a──────x\x1b[1;2Hyyy");
+    }
+
+    #[test]
+    fn colours_are_written_with_semicolons() {
+        let mut out = Vec::new();
+        expand_rep(
+            "\x1b[38:5:9;48:2:1:2:3mx\x1b[1;2H\x1b[0m\x1b[4:3m",
+            &mut out,
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\x1b[38;5;9;48;2;1;2;3mx\x1b[1;2H\x1b[0m\x1b[4:3m",
+            "colours only: an underline style keeps its colon"
+        );
     }
 
     #[test]
