@@ -92,6 +92,11 @@ elif mode == "attrs":
       "\x1b[7mreverse\x1b[0m \x1b[9mstrike\x1b[0m \x1b[1;4;7;31;43mall\x1b[0m\r\n")
     updates(10, 1, 3000)
     w("\x1b[12;1Hdone \x1b[1;35m")
+elif mode == "forms":
+    w("\x1b[38;5;9mA256\x1b[0m \x1b[91mB16\x1b[0m \x1b[48;5;3mC256\x1b[0m "
+      "\x1b[38;5;200mD256\x1b[0m \x1b[38;2;10;200;30mErgb\x1b[0m\r\n")
+    updates(10, 1, 3000)
+    w("\x1b[12;1Hdone")
 elif mode == "lines":
     for i in range(3000):
         w("numbered line %d\r\n" % i)
@@ -721,24 +726,19 @@ fn control_a_protected_line_without_the_model_does_not_draw_its_screen() {
     line_story(true);
 }
 
-/// Curses draws boxes on xterm with the DEC graphics set (`ESC ( 0`, then
-/// `lqqk`, then `ESC ( B`): the drawing on attach sends them the same way,
-/// not as the Unicode box characters (`┌──┐`) they look like. Both show
-/// the same on xterm or tmux (the stories above), but a terminal that
-/// ignores charsets in UTF-8, as pyte does, shows the program itself as
-/// `lqqk`, and must show its reattached screen so too. Read as the bytes
-/// `hupsafe attach` writes to a pty of the test's own.
-fn line_drawing_story(control: bool) {
-    let Some(s) = Story::new("screen-graphics", control) else {
-        return;
-    };
-    let ready = s.jobs.root().join("curses.ready");
+/// Starts `mode` on a pty of the test's own (TERM=xterm-256color, UTF-8),
+/// detaches once it is ready, attaches from a second pty and returns the
+/// job's log and what `hupsafe attach` wrote up to `done`, as bytes: for
+/// the stories about the form of what is drawn, which a screen comparison
+/// cannot see (tmux shows both forms alike).
+fn drawn_by_attach(s: &Story, mode: &str) -> (Vec<u8>, String) {
+    let ready = s.jobs.root().join(format!("{mode}.ready"));
     let line = s.hupsafe(&[
         "--relay",
         python3(),
         "-u",
         &s.program.to_string_lossy(),
-        "curses",
+        mode,
         &ready.to_string_lossy(),
     ]);
     let on_pty = |line: &str| {
@@ -753,27 +753,45 @@ fn line_drawing_story(control: bool) {
     };
     let mut first = on_pty(&line);
     first.drain_until("the program's screen", || ready.exists());
-    let id = s.jobs.job_tagged("curses.ready").id();
+    let id = s.jobs.job_tagged(&format!("{mode}.ready")).id();
     first.send(b"\x1dd");
     first.expect(&format!("detached from job {id}"));
     let log = std::fs::read(s.log(&id)).unwrap();
+    let mut att = on_pty(&s.hupsafe(&["attach", &id]));
+    att.expect("done");
+    let drawn = att.transcript();
+    att.send(b"\x1dd");
+    att.expect(&format!("detached from job {id}"));
+    (log, drawn)
+}
+
+/// The control's verdict: `verdict` must fail without the model.
+fn judge(control: bool, verdict: Result<(), String>, drawn: &str) {
+    if control {
+        assert!(
+            verdict.is_err(),
+            "control: passed without the screen model; the story proves nothing"
+        );
+    } else if let Err(e) = verdict {
+        panic!("{e}: the drawing was {drawn:?}");
+    }
+}
+
+/// Curses draws boxes on xterm with the DEC graphics set (`ESC ( 0`, then
+/// `lqqk`, then `ESC ( B`): the drawing on attach sends them the same way,
+/// not as the Unicode box characters (`┌──┐`) they look like. Both show
+/// the same on xterm or tmux (the stories above), but a terminal that
+/// ignores charsets in UTF-8, as pyte does, shows the program itself as
+/// `lqqk`, and must show its reattached screen so too.
+fn line_drawing_story(control: bool) {
+    let Some(s) = Story::new("screen-graphics", control) else {
+        return;
+    };
+    let (log, drawn) = drawn_by_attach(&s, "curses");
     assert!(
         find(&log, b"\x1b(0").is_some() && find(&log, b"lqqq").is_some(),
         "the program drew its box in the DEC graphics set (TERM=xterm-256color)"
     );
-    let attach = shell_line(&[
-        hupsafe_bin().to_string_lossy().into_owned(),
-        "attach".into(),
-        id.clone(),
-    ]);
-    let attach = if control {
-        format!("HUPSAFE_TEST_NO_SCREEN_MODEL=1 {attach}")
-    } else {
-        attach
-    };
-    let mut att = on_pty(&attach);
-    att.expect("done");
-    let drawn = att.transcript();
     let in_graphics = drawn
         .split("\x1b(0")
         .skip(1)
@@ -781,19 +799,10 @@ fn line_drawing_story(control: bool) {
         .any(|run| run.starts_with("lqqq"));
     let verdict = match (in_graphics, drawn.contains('┌') || drawn.contains('─')) {
         (true, false) => Ok(()),
-        (false, _) => Err("the box's top left corner and edge, in the graphics set, are not drawn"),
-        (true, true) => Err("Unicode box characters the program never sent are drawn"),
+        (false, _) => Err("the box's corner and edge, in the graphics set, are not drawn".into()),
+        (true, true) => Err("Unicode box characters the program never sent are drawn".into()),
     };
-    if control {
-        assert!(
-            verdict.is_err(),
-            "control: the line drawing passed without the screen model; the story proves nothing"
-        );
-    } else if let Err(e) = verdict {
-        panic!("{e}: the drawing was {drawn:?}");
-    }
-    att.send(b"\x1dd");
-    att.expect(&format!("detached from job {id}"));
+    judge(control, verdict, &drawn);
 }
 
 #[test]
@@ -804,6 +813,53 @@ fn line_drawing_is_drawn_in_the_graphics_set_the_program_used() {
 #[test]
 fn control_a_raw_replay_does_not_draw_the_box() {
     line_drawing_story(true);
+}
+
+/// The first 16 colours are drawn in the form the program set them in
+/// (`38;5;9` and `91` are the same colour, which xterm.js, pyte and others
+/// tell apart), and 256 and RGB colours with semicolons, which every
+/// terminal reads (avt's own form has colons, which pyte and the Linux
+/// console show as text).
+fn colour_forms_story(control: bool) {
+    let Some(s) = Story::new("screen-forms", control) else {
+        return;
+    };
+    let (_, drawn) = drawn_by_attach(&s, "forms");
+    let drawing = drawn.split("\x1b[2J").nth(1).unwrap_or_default();
+    let sgr_before = |text: &str| {
+        let at = drawing.find(text)?;
+        let before = &drawing[..at];
+        Some(before[before.rfind("\x1b[")?..].to_string())
+    };
+    let mut verdict = Ok(());
+    for (text, want) in [
+        ("A256", "38;5;9m"),
+        ("B16", "91m"),
+        ("C256", "48;5;3m"),
+        ("D256", "38;5;200m"),
+        ("Ergb", "38;2;10;200;30m"),
+    ] {
+        match sgr_before(text) {
+            Some(sgr) if sgr.ends_with(want) && !sgr.contains(':') => {}
+            other => {
+                verdict = Err(format!(
+                    "{text} is drawn after {other:?}, not after {want:?}"
+                ));
+                break;
+            }
+        }
+    }
+    judge(control, verdict, &drawn);
+}
+
+#[test]
+fn the_first_16_colours_keep_their_form_and_colours_have_semicolons() {
+    colour_forms_story(false);
+}
+
+#[test]
+fn control_a_raw_replay_does_not_draw_the_colours() {
+    colour_forms_story(true);
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {

@@ -60,10 +60,11 @@ impl Clusters {
     /// it in this stretch (after a control, a sequence, a wide character,
     /// or at its start) is dropped. So is a stand-in the program itself
     /// wrote, unless it is a cluster of its own (never mistaken for ours).
-    /// Then the line drawing characters become [`graphics`]' stand-ins.
-    pub fn fold(&mut self, text: &mut String) {
+    /// Then the line drawing characters become [`graphics`]' stand-ins
+    /// (`designates`: the stretch may choose their set).
+    pub fn fold(&mut self, text: &mut String, designates: bool) {
         self.fold_marks(text);
-        self.graphics.map(text);
+        self.graphics.map(text, designates);
     }
 
     fn fold_marks(&mut self, text: &mut String) {

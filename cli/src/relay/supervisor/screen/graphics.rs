@@ -56,20 +56,30 @@ impl Graphics {
 
     /// Rewrites `text` (the next stretch of output, escape sequences
     /// included, in order after the last) for avt: characters printed
-    /// while the graphics set is in use become stand-ins.
-    pub fn map(&mut self, text: &mut String) {
+    /// while the graphics set is in use become stand-ins. `designates`:
+    /// the stretch chooses the graphics set ([`super::Notable`]).
+    pub fn map(&mut self, text: &mut String, designates: bool) {
         // Most output never chooses the graphics set (curses' `ESC ( B`
         // with every change of colour keeps it out): nothing to walk,
-        // unless the stretch may end inside a designation, to be read
-        // with the rest in the next one.
-        if !self.sets[0]
-            && !self.sets[1]
-            && self.state == State::Ground
-            && !text.contains("\x1b(0")
-            && !text.contains("\x1b)0")
-            && !["\x1b", "\x1b(", "\x1b)"].iter().any(|e| text.ends_with(e))
-        {
-            return;
+        // unless the last stretch ended in an escape this one makes a
+        // designation of. Where a stretch not walked ends matters only if
+        // it ends in such an escape; inside a sequence, the next walk
+        // starts in the ground state (a designation inside a string cut
+        // by a read's end would be misread: rare).
+        if !self.sets[0] && !self.sets[1] && !designates {
+            let completes = match self.state {
+                State::Escape(None) => text.starts_with(['(', ')']),
+                State::Escape(Some('(' | ')')) => text.starts_with('0'),
+                _ => false,
+            };
+            if !completes {
+                self.state = match text.as_bytes() {
+                    [.., 0x1b] => State::Escape(None),
+                    [.., 0x1b, c @ (b'(' | b')')] => State::Escape(Some(*c as char)),
+                    _ => State::Ground,
+                };
+                return;
+            }
         }
         let mut out = String::with_capacity(text.len());
         for c in text.chars() {
@@ -188,7 +198,8 @@ mod tests {
 
     fn mapped(g: &mut Graphics, s: &str) -> String {
         let mut t = s.to_string();
-        g.map(&mut t);
+        let designates = super::super::Notable::of(&t).designation;
+        g.map(&mut t, designates);
         t.chars()
             .map(|c| match original(c) {
                 Some(b) => format!("<{}>", b as char),
@@ -232,6 +243,17 @@ mod tests {
     }
 
     #[test]
+    fn a_walk_ending_inside_a_sequence_does_not_make_the_next_stretches_walked() {
+        let mut g = Graphics::default();
+        // Walked (a designation), ending inside a CSI.
+        assert_eq!(mapped(&mut g, "\x1b(B\x1b[1;3"), "\x1b(B\x1b[1;3");
+        let mut t = "1mq".to_string();
+        g.map(&mut t, false);
+        assert_eq!(g.state, State::Ground, "not walked: taken as ground");
+        assert_eq!(mapped(&mut g, "\x1b(0q"), "\x1b(0<q>");
+    }
+
+    #[test]
     fn resets_leave_the_graphics_set() {
         let mut g = Graphics::default();
         assert_eq!(mapped(&mut g, "\x1b(0q\x1bcq"), "\x1b(0<q>\x1bcq");
@@ -242,7 +264,7 @@ mod tests {
     fn a_run_is_written_back_in_the_graphics_set() {
         let mut g = Graphics::default();
         let mut t = "\x1b(0lqk\x1b(B!".to_string();
-        g.map(&mut t);
+        g.map(&mut t, true);
         // As avt's cells would give them back: the designations are gone.
         let cells: String = t.replace("\x1b(0", "").replace("\x1b(B", "");
         let (mut out, mut run) = (Vec::new(), false);

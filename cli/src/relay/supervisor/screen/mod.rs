@@ -8,6 +8,7 @@
 mod cluster;
 mod fast;
 mod graphics;
+mod palette;
 mod render;
 mod ring;
 mod track;
@@ -196,7 +197,11 @@ impl Screen {
 
     /// `self.text` to avt; the lines leaving the screen to the ring.
     fn feed_vt(&mut self) {
-        self.clusters.fold(&mut self.text);
+        let notable = Notable::of(&self.text);
+        self.clusters.fold(&mut self.text, notable.designation);
+        if notable.colour {
+            palette::mark(&mut self.text);
+        }
         let changes = self.vt.feed_str(&self.text);
         for line in changes.scrollback {
             push_line(&line, &mut self.line, &self.clusters, &mut self.ring);
@@ -278,6 +283,46 @@ fn push_line(line: &avt::Line, buf: &mut Vec<u8>, clusters: &Clusters, ring: &mu
         let mut text = Vec::with_capacity(buf.len());
         clusters.unfold(buf, &mut text);
         ring.push(&text);
+    }
+}
+
+/// What a stretch of output may hold that avt does not keep as sent, found
+/// in one pass over its escapes (most stretches hold neither, and the
+/// rewrites are skipped).
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Notable {
+    /// A choice of the DEC graphics set (`ESC ( 0`, `ESC ) 0`) whole in
+    /// the stretch ([`graphics`] keeps one cut by a read's end).
+    designation: bool,
+    /// An SGR with a 256-colour or RGB colour ([`palette`]).
+    colour: bool,
+}
+
+impl Notable {
+    fn of(text: &str) -> Notable {
+        let b = text.as_bytes();
+        let mut n = Notable::default();
+        for i in memchr::memchr_iter(0x1b, b) {
+            match b.get(i + 1) {
+                Some(b'(' | b')') => n.designation |= b.get(i + 2) == Some(&b'0'),
+                Some(b'[') if !n.colour => {
+                    let p = &b[i + 2..];
+                    let len = p
+                        .iter()
+                        .take_while(|c| c.is_ascii_digit() || **c == b';' || **c == b':')
+                        .count();
+                    n.colour = p.get(len) == Some(&b'm')
+                        && p[..len]
+                            .windows(4)
+                            .any(|w| matches!(w, b"8;5;" | b"8:5:" | b"8;2;" | b"8:2:"));
+                }
+                _ => {}
+            }
+            if n.designation && n.colour {
+                break;
+            }
+        }
+        n
     }
 }
 

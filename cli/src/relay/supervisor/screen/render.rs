@@ -4,6 +4,7 @@
 
 use std::io::Write;
 
+use super::palette;
 use super::track::{Tracker, MODES};
 
 /// Puts any terminal into a known state before a render: main screen,
@@ -50,7 +51,10 @@ pub fn sgr(pen: &avt::Pen, out: &mut Vec<u8>) {
             Some(avt::Color::Indexed(n)) if n < 8 => write!(out, ";{}", base + n as u32),
             Some(avt::Color::Indexed(n)) if n < 16 => write!(out, ";{}", bright + n as u32 - 8),
             Some(avt::Color::Indexed(n)) => write!(out, ";{long};5;{n}"),
-            Some(avt::Color::RGB(c)) => write!(out, ";{long};2;{};{};{}", c.r, c.g, c.b),
+            Some(avt::Color::RGB(c)) => match palette::original(c.r, c.g, c.b) {
+                Some(n) => write!(out, ";{long};5;{n}"),
+                None => write!(out, ";{long};2;{};{};{}", c.r, c.g, c.b),
+            },
         };
     }
     out.push(b'm');
@@ -117,7 +121,22 @@ pub fn expand_rep(dump: &str, out: &mut Vec<u8>) {
                         out.push(b';');
                     }
                     if ["38:", "48:", "58:"].iter().any(|c| group.starts_with(c)) {
-                        out.extend(group.bytes().map(|b| if b == b':' { b';' } else { b }));
+                        let parts: Vec<&str> = group.split(':').collect();
+                        let n = |k: usize| parts.get(k).and_then(|s| s.parse::<u8>().ok());
+                        let kept = match (parts.get(1), n(2), n(3), n(4)) {
+                            (Some(&"2"), Some(r), Some(g), Some(b)) if parts.len() == 5 => {
+                                palette::original(r, g, b)
+                            }
+                            _ => None,
+                        };
+                        match kept {
+                            Some(i) => {
+                                let _ = write!(out, "{};5;{i}", parts[0]);
+                            }
+                            None => {
+                                out.extend(group.bytes().map(|b| if b == b':' { b';' } else { b }))
+                            }
+                        }
                     } else {
                         out.extend_from_slice(group.as_bytes());
                     }

@@ -220,6 +220,35 @@ fn line_drawing_is_drawn_and_kept_in_the_graphics_set_it_was_sent_in() {
 }
 
 #[test]
+fn the_first_16_colours_keep_the_form_the_program_set_them_in() {
+    let mut s = Screen::new(20, 2, 10);
+    s.feed(b"\x1b[38;5;9mA\x1b[0;91mB\x1b[0;48;5;3mC\x1b[0;38;2;9;165;90mD\x1b[0m");
+    let text = drawn(&mut s);
+    let text = &text[text.find("\x1b[2J").unwrap()..];
+    for (sgr, ch) in [
+        ("38;5;9", 'A'),
+        ("91", 'B'),
+        ("48;5;3", 'C'),
+        ("38;2;9;165;91", 'D'),
+    ] {
+        let at = text.find(ch).unwrap();
+        let before = &text[..at];
+        let last = &before[before.rfind("\x1b[").unwrap()..];
+        assert!(
+            last.contains(sgr),
+            "{ch} after {last:?}, not {sgr}: {text:?}"
+        );
+    }
+    // In the scrollback too.
+    s.feed(b"\r\n\r\n");
+    let ring = String::from_utf8(s.ring.lines().next().unwrap()).unwrap();
+    assert!(
+        ring.contains("38;5;9mA") && ring.contains("48;5;3mC"),
+        "{ring:?}"
+    );
+}
+
+#[test]
 fn marks_without_a_one_cell_character_before_them_are_dropped() {
     let mut s = Screen::new(20, 2, 0);
     // After a sequence, at the start of a line, after a wide character:
