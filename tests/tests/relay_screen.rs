@@ -494,8 +494,57 @@ fn leave_story(by_detach: bool, control: bool) {
         if !by_detach && s.jobs.job(&id).is_some_and(|j| j.state() == "running") {
             return Err("still running".into());
         }
-        restored(&s.tmux.flags("att"))
+        restored(&s.tmux.flags("att"))?;
+        below(&text, "main screen line 39", gone)
     });
+}
+
+/// The row of the first line of `text` holding `needle`.
+fn row_of(text: &str, needle: &str) -> Option<usize> {
+    text.lines().position(|l| l.contains(needle))
+}
+
+/// Whether `after` (the note, or the prompt) comes on a row below the
+/// job's last output `last`, not over the job's first rows: resetting
+/// origin mode, or the margins without saving the cursor, moves it home.
+fn below(text: &str, last: &str, after: &str) -> Result<(), String> {
+    if after.is_empty() {
+        return Ok(());
+    }
+    match (row_of(text, last), row_of(text, after)) {
+        (Some(l), Some(a)) if a > l => Ok(()),
+        (l, a) => Err(format!(
+            "{after:?} (row {a:?}) is not below {last:?} (row {l:?}):\n{text}"
+        )),
+    }
+}
+
+/// A job on the main screen, cursor left mid-screen: the note after
+/// detaching comes right below its output, and its first rows are intact.
+fn note_story(control: bool) {
+    let Some(s) = Story::new("screen-note", control) else {
+        return;
+    };
+    let id = s.start("attrs", "job", 80, 24);
+    s.detach("job", &id);
+    s.attach("att", 80, 24, &id);
+    until("the attach to show the job", || {
+        s.tmux.text("att").contains("done").then_some(())
+    });
+    s.tmux.keys("att", &["C-]", "d"]);
+    s.expect("the note below the job's output", || {
+        let text = s.tmux.text("att");
+        below(&text, "done", "detached from job")?;
+        match row_of(&text, "256:9") {
+            Some(1) => Ok(()),
+            r => Err(format!("the job's second row is at {r:?}:\n{text}")),
+        }
+    });
+}
+
+#[test]
+fn the_note_after_detaching_comes_below_the_jobs_output() {
+    note_story(false);
 }
 
 #[test]

@@ -269,7 +269,8 @@ impl Screen {
 
     /// What a terminal that showed the job needs to be the user's again.
     pub fn restore(&self, out: &mut Vec<u8>) {
-        render::restore(&self.track, out);
+        let c = self.vt.cursor();
+        render::restore(&self.track, (c.row, c.col), out);
     }
 }
 

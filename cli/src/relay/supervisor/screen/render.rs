@@ -21,8 +21,11 @@ pub const PUSH_TITLE: &[u8] = b"\x1b[22;0t";
 /// Everything a job may have left set, undone, whatever the model says:
 /// what a client writes when the supervisor could not tell it (the
 /// connection dropped). Leaving an alternate screen that is not there can
-/// move the cursor in some terminals; staying in one is worse.
-pub const GENERIC_RESTORE: &[u8] = b"\x1b[?1049l\x1b7\x1b[r\x1b8\x1b[?6l\x1b[4l\x1b[?7h\x1b(B\x0f\
+/// move the cursor in some terminals; staying in one is worse. Origin
+/// mode is left alone: resetting it moves the cursor home (the note and
+/// the prompt would land on the job's first rows), and with the margins
+/// reset it places nothing differently.
+pub const GENERIC_RESTORE: &[u8] = b"\x1b[?1049l\x1b7\x1b[r\x1b8\x1b[4l\x1b[?7h\x1b(B\x0f\
 \x1b[?25h\x1b[?1l\x1b>\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1004l\x1b[?1005l\x1b[?1006l\
 \x1b[?1015l\x1b[?1016l\x1b[?2004l\x1b[0m\x1b[23;0t\r\n";
 
@@ -173,11 +176,23 @@ pub fn modes(t: &Tracker, out: &mut Vec<u8>) {
 /// Undoes what the job set in a terminal that showed it: the alternate
 /// screen (left only if the job is in it), scroll region, modes, cursor,
 /// pen, and the title pushed at attach.
-pub fn restore(t: &Tracker, out: &mut Vec<u8>) {
+///
+/// The cursor stays where the job left it (on the main screen: where it
+/// was when the job entered the alternate one), so that what follows (the
+/// note, the shell's prompt) comes after the job's output, not over its
+/// first rows: the margins are reset between a save and a restore of the
+/// cursor (DECSTBM moves it home), and origin mode, whose reset moves it
+/// home too, is reset only if the job set it, then the cursor put back
+/// where the model has it (`cursor`: row, column, on the main screen).
+pub fn restore(t: &Tracker, cursor: (usize, usize), out: &mut Vec<u8>) {
     if t.alt {
         out.extend_from_slice(b"\x1b[?1049l");
     }
-    out.extend_from_slice(b"\x1b7\x1b[r\x1b8\x1b[?6l\x1b[4l\x1b[?7h\x1b(B\x0f\x1b[?25h");
+    out.extend_from_slice(b"\x1b7\x1b[r\x1b8");
+    if t.origin && !t.alt {
+        let _ = write!(out, "\x1b[?6l\x1b[{};{}H", cursor.0 + 1, cursor.1 + 1);
+    }
+    out.extend_from_slice(b"\x1b[4l\x1b[?7h\x1b(B\x0f\x1b[?25h");
     if t.cursor_style.is_some() {
         out.extend_from_slice(b"\x1b[0 q");
     }

@@ -249,6 +249,27 @@ fn the_first_16_colours_keep_the_form_the_program_set_them_in() {
 }
 
 #[test]
+fn the_restore_keeps_the_cursor_where_the_job_left_it() {
+    let restored = |s: &Screen| {
+        let mut out = Vec::new();
+        s.restore(&mut out);
+        String::from_utf8(out).unwrap()
+    };
+    let mut s = Screen::new(20, 5, 0);
+    s.feed(b"one\r\ntwo\x1b[2;3r\x1b[3;6H");
+    let r = restored(&s);
+    // Margins reset between a save and a restore; origin mode, never set,
+    // not reset (its reset moves the cursor home).
+    assert!(r.starts_with("\x1b7\x1b[r\x1b8"), "{r:?}");
+    assert!(!r.contains("?6l"), "{r:?}");
+    // Set: reset, and the cursor put back where the model has it (row 3,
+    // column 6 of the screen: origin mode addresses from the margin).
+    s.feed(b"\x1b[?6h\x1b[2;4H");
+    let r = restored(&s);
+    assert!(r.contains("\x1b[?6l\x1b[3;4H"), "{r:?}");
+}
+
+#[test]
 fn marks_without_a_one_cell_character_before_them_are_dropped() {
     let mut s = Screen::new(20, 2, 0);
     // After a sequence, at the start of a line, after a wide character:

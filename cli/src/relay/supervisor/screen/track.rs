@@ -31,6 +31,9 @@ pub struct Tracker {
     pub shifted: bool,
     pub autowrap: bool,
     pub insert: bool,
+    /// Origin mode (DECOM): resetting it moves the cursor home, so the
+    /// restore does it only if the job set it.
+    pub origin: bool,
 }
 
 impl Default for Tracker {
@@ -49,6 +52,7 @@ impl Default for Tracker {
             shifted: false,
             autowrap: true,
             insert: false,
+            origin: false,
         }
     }
 }
@@ -126,6 +130,7 @@ impl Perform for Tracker {
                         }
                         47 | 1047 => self.alt = on,
                         7 => self.autowrap = on,
+                        6 => self.origin = on,
                         _ => {}
                     }
                 }
@@ -146,6 +151,8 @@ impl Perform for Tracker {
             }
             (b"", 's') => self.saved_pen[self.alt as usize] = self.pen,
             (b"", 'u') => self.pen = self.saved_pen[self.alt as usize],
+            // DECSTR, the soft reset.
+            (b"!", 'p') => self.origin = false,
             (b" ", 'q') => {
                 let n = first(params);
                 self.cursor_style = (n != 0).then_some(n);
