@@ -148,7 +148,7 @@ impl Clusters {
     }
 
     /// The cluster `c` stands for, if it is a stand-in of ours.
-    fn text_of(&self, c: char) -> Option<&str> {
+    pub(super) fn text_of(&self, c: char) -> Option<&str> {
         let i = (c as u32).wrapping_sub(FIRST) as usize;
         self.texts
             .get(i)

@@ -256,12 +256,18 @@ impl Screen {
         }
         // avt enters the alternate screen with 1047, which keeps no cursor
         // of its own: 1049 does, as the program's own 1049h would have.
-        let dump = self.vt.dump().replacen("\x1b[?1047h", "\x1b[?1049h", 1);
+        // Cleared too, for terminals without an alternate screen (pyte, the
+        // Linux console): the main screen drawn before must not show
+        // through the blanks the alternate one's rows end in.
+        let dump = self
+            .vt
+            .dump()
+            .replacen("\x1b[?1047h", "\x1b[?1049h\x1b[H\x1b[2J", 1);
         if self.clusters.is_empty() {
-            render::expand_rep(&dump, out);
+            render::expand_rep(&dump, self.cols, out);
         } else {
             let mut drawn = Vec::with_capacity(dump.len());
-            render::expand_rep(&dump, &mut drawn);
+            render::expand_rep(&dump, self.cols, &mut drawn);
             self.clusters.unfold(&drawn, out);
         }
         render::modes(&self.track, out);

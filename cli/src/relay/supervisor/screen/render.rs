@@ -88,13 +88,19 @@ pub fn format_line(line: &avt::Line, out: &mut Vec<u8>) {
 }
 
 /// avt's dump with REP (`CSI n b`) written out: tmux repeats only ASCII
-/// characters, GNU screen and the Linux console not at all.
-pub fn expand_rep(dump: &str, out: &mut Vec<u8>) {
+/// characters, GNU screen and the Linux console not at all. Colours are
+/// written with semicolons, and blanks that end a row in the default pen
+/// are left out: the screen was cleared, so they are blank anyway, and
+/// left unwritten, as in the program's own output (an emulator such as
+/// xterm.js tells a written space from a cell never written).
+pub fn expand_rep(dump: &str, cols: usize, out: &mut Vec<u8>) {
     let mut prev = ' ';
     let mut rest = dump;
+    let mut pen = Sgr::default();
+    let mut rows = Rows::new(cols);
     while let Some(at) = rest.find("\x1b[") {
         let (before, seq) = rest.split_at(at);
-        out.extend_from_slice(before.as_bytes());
+        rows.text(before, pen.is_default(), out);
         if let Some(c) = before.chars().last() {
             prev = c;
         }
@@ -102,23 +108,33 @@ pub fn expand_rep(dump: &str, out: &mut Vec<u8>) {
         if digits > 0 && seq.as_bytes().get(2 + digits) == Some(&b'b') {
             let n: usize = seq[2..2 + digits].parse().unwrap_or(0);
             let mut utf8 = [0u8; 4];
-            let ch = prev.encode_utf8(&mut utf8).as_bytes();
-            for _ in 0..n {
-                out.extend_from_slice(ch);
-            }
+            let ch = prev.encode_utf8(&mut utf8);
+            let repeated: String = std::iter::repeat_n(&*ch, n).collect();
+            rows.text(&repeated, pen.is_default(), out);
             rest = &seq[3 + digits..];
         } else {
-            out.extend_from_slice(b"\x1b[");
             rest = &seq[2..];
-            // avt writes 256 and RGB colours with colons (`38:5:n`,
-            // `38:2:r:g:b`, ITU T.416); the Linux console, pyte and
-            // older terminals read only semicolons (`38;5;n`, as xterm
-            // and most programs write them), and show the rest as text.
             let params = rest
                 .bytes()
                 .take_while(|b| b.is_ascii_digit() || *b == b';' || *b == b':')
                 .count();
-            if rest.as_bytes().get(params) == Some(&b'm') && rest[..params].contains(':') {
+            let sgr = rest.as_bytes().get(params) == Some(&b'm');
+            if sgr {
+                pen.apply(&rest[..params]);
+                // Blanks in another pen are cells of their own.
+                rows.blanks = None;
+            } else {
+                // The row's cells end here (the cursor is placed, a mode
+                // set): its blanks in the default pen are left out.
+                rows.row_end(pen.is_default(), out);
+                rows.moved();
+            }
+            out.extend_from_slice(b"\x1b[");
+            // avt writes 256 and RGB colours with colons (`38:5:n`,
+            // `38:2:r:g:b`, ITU T.416); the Linux console, pyte and
+            // older terminals read only semicolons (`38;5;n`, as xterm
+            // and most programs write them), and show the rest as text.
+            if sgr && rest[..params].contains(':') {
                 for (i, group) in rest[..params].split(';').enumerate() {
                     if i > 0 {
                         out.push(b';');
@@ -146,11 +162,182 @@ pub fn expand_rep(dump: &str, out: &mut Vec<u8>) {
                 }
                 rest = &rest[params..];
             }
+            // The rest of the sequence, to its final byte, as it is (its
+            // parameters are not text of a row).
+            let end = match rest.bytes().position(|b| !(0x20..=0x3f).contains(&b)) {
+                Some(i) if (0x40..=0x7e).contains(&rest.as_bytes()[i]) => i + 1,
+                // Cut short (not from avt): up to what is not ASCII.
+                Some(i) => i,
+                None => rest.len(),
+            };
+            out.extend_from_slice(&rest.as_bytes()[..end]);
+            rest = &rest[end..];
             // A sequence is not a character to repeat.
             prev = ' ';
         }
     }
-    out.extend_from_slice(rest.as_bytes());
+    rows.text(rest, pen.is_default(), out);
+}
+
+/// Follows the dump's text across the screen's rows, to leave out the
+/// blanks that end a row in the default pen. Rows wrap where the text
+/// reaches the last column (avt writes a soft-wrapped row with no CR LF
+/// after it): blanks that began on an earlier row, or at the start of a
+/// row the text wrapped into, are kept, or the wrap would not happen and
+/// every row after would come out one higher.
+struct Rows {
+    cols: usize,
+    col: usize,
+    /// The current row was entered by a wrap, not by CR LF or a move.
+    wrapped_into: bool,
+    /// Where the blanks `out` ends in begin, and whether they may go.
+    blanks: Option<(usize, bool)>,
+}
+
+impl Rows {
+    fn new(cols: usize) -> Rows {
+        Rows {
+            cols: cols.max(1),
+            col: 0,
+            wrapped_into: false,
+            blanks: None,
+        }
+    }
+
+    /// The row's cells end here (CR LF, or a sequence that is not SGR).
+    fn row_end(&mut self, default_pen: bool, out: &mut Vec<u8>) {
+        if let Some((from, true)) = self.blanks.take() {
+            if default_pen {
+                out.truncate(from);
+            }
+        }
+    }
+
+    /// The cursor was placed by a sequence: a row of its own.
+    fn moved(&mut self) {
+        self.col = 0;
+        self.wrapped_into = false;
+        self.blanks = None;
+    }
+
+    /// Text of the dump (no CSI in it).
+    fn text(&mut self, text: &str, default_pen: bool, out: &mut Vec<u8>) {
+        let mut utf8 = [0u8; 4];
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\r' if chars.peek() == Some(&'\n') => {
+                    chars.next();
+                    self.row_end(default_pen, out);
+                    out.extend_from_slice(b"\r\n");
+                    self.moved();
+                }
+                '\x1b' => {
+                    // ESC 7, ESC 8, ESC ( 0...: no cell, no move.
+                    out.push(0x1b);
+                    while let Some(&n) = chars.peek() {
+                        chars.next();
+                        out.extend_from_slice(n.encode_utf8(&mut utf8).as_bytes());
+                        if !(' '..='/').contains(&n) {
+                            break;
+                        }
+                    }
+                    self.blanks = None;
+                }
+                c if c.is_control() => {
+                    out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+                    self.blanks = None;
+                }
+                c => {
+                    let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+                    if w > 0 && self.col + w > self.cols {
+                        self.col = 0;
+                        self.wrapped_into = true;
+                        if let Some((_, ok)) = self.blanks.as_mut() {
+                            *ok = false;
+                        }
+                    }
+                    if c == ' ' {
+                        if self.blanks.is_none() {
+                            let ok = self.col > 0 || !self.wrapped_into;
+                            self.blanks = Some((out.len(), ok));
+                        }
+                    } else if w > 0 {
+                        self.blanks = None;
+                    }
+                    out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+                    self.col += w;
+                }
+            }
+        }
+    }
+}
+
+/// Whether the pen is the default one, as SGR sequences leave it: a flag
+/// per attribute and colour, cleared by its own reset or by 0.
+#[derive(Default)]
+struct Sgr(u32);
+
+impl Sgr {
+    fn is_default(&self) -> bool {
+        self.0 == 0
+    }
+
+    fn apply(&mut self, params: &str) {
+        let mut words = params.split(';').peekable();
+        if params.is_empty() {
+            self.0 = 0;
+        }
+        while let Some(w) = words.next() {
+            let code: u16 = w.split(':').next().unwrap_or("").parse().unwrap_or(0);
+            let flag = |bit: u32| 1u32 << bit;
+            match code {
+                0 => self.0 = 0,
+                1 => self.0 |= flag(0),
+                2 => self.0 |= flag(1),
+                22 => self.0 &= !(flag(0) | flag(1)),
+                3 => self.0 |= flag(2),
+                23 => self.0 &= !flag(2),
+                4 if w == "4:0" => self.0 &= !flag(3),
+                4 | 21 => self.0 |= flag(3),
+                24 => self.0 &= !flag(3),
+                5 | 6 => self.0 |= flag(4),
+                25 => self.0 &= !flag(4),
+                7 => self.0 |= flag(5),
+                27 => self.0 &= !flag(5),
+                8 => self.0 |= flag(6),
+                28 => self.0 &= !flag(6),
+                9 => self.0 |= flag(7),
+                29 => self.0 &= !flag(7),
+                30..=37 | 90..=97 => self.0 |= flag(8),
+                39 => self.0 &= !flag(8),
+                40..=47 | 100..=107 => self.0 |= flag(9),
+                49 => self.0 &= !flag(9),
+                38 | 48 | 58 => {
+                    self.0 |= flag(match code {
+                        38 => 8,
+                        48 => 9,
+                        _ => 10,
+                    });
+                    // The colour's own words, in the semicolon form.
+                    if !w.contains(':') {
+                        let skip = match words.next() {
+                            Some("5") => 1,
+                            Some("2") => 3,
+                            _ => 0,
+                        };
+                        for _ in 0..skip {
+                            words.next();
+                        }
+                    }
+                }
+                59 => self.0 &= !flag(10),
+                // Anything else (overline, fonts...): not known to be
+                // default, and never undone but by 0.
+                _ => self.0 |= flag(11),
+            }
+        }
+    }
 }
 
 /// The input modes, cursor style and title the tracker holds.
@@ -209,8 +396,42 @@ mod tests {
     #[test]
     fn rep_is_written_out() {
         let mut out = Vec::new();
-        expand_rep("a─\x1b[5bx\x1b[1;2Hy\x1b[2b", &mut out);
+        expand_rep("a─\x1b[5bx\x1b[1;2Hy\x1b[2b", 80, &mut out);
         assert_eq!(String::from_utf8(out).unwrap(), "a──────x\x1b[1;2Hyyy");
+    }
+
+    fn expanded(dump: &str, cols: usize) -> String {
+        let mut out = Vec::new();
+        expand_rep(dump, cols, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn blanks_ending_a_row_in_the_default_pen_are_left_out() {
+        assert_eq!(
+            expanded("ab   \r\n     \r\ncd \x1b[5b\x1b[3;4H", 10),
+            "ab\r\n\r\ncd\x1b[3;4H"
+        );
+        // In another pen they are cells of their own; inside a row, kept.
+        assert_eq!(
+            expanded("\x1b[44mab   \x1b[0m  \r\na  b\r\n", 10),
+            "\x1b[44mab   \x1b[0m\r\na  b\r\n"
+        );
+    }
+
+    #[test]
+    fn blanks_a_row_wraps_on_are_kept() {
+        // 4 columns: "abcd" fills the row; the blanks after it wrap into
+        // the next (avt writes a soft-wrapped row with no CR LF): without
+        // them the cursor would not reach that row, and "x" would come
+        // one row too high.
+        assert_eq!(expanded("abcd    \r\nx", 4), "abcd    \r\nx");
+        assert_eq!(expanded("ab    \r\nx", 4), "ab    \r\nx", "across the wrap");
+        // A row that wrapped, then blanks after text on it: theirs to lose.
+        assert_eq!(expanded("abcdef  \r\nx", 4), "abcdef\r\nx");
+        // A wide character that does not fit wraps early.
+        assert_eq!(expanded("abc界  \r\n", 4), "abc界\r\n");
+        assert_eq!(expanded("abc  界\r\n", 4), "abc  界\r\n");
     }
 
     #[test]
@@ -218,6 +439,7 @@ mod tests {
         let mut out = Vec::new();
         expand_rep(
             "\x1b[38:5:9;48:2:1:2:3mx\x1b[1;2H\x1b[0m\x1b[4:3m",
+            80,
             &mut out,
         );
         assert_eq!(

@@ -122,6 +122,65 @@ fn the_fast_path_gives_the_same_screen_and_scrollback_as_a_full_parse() {
     assert!(skipped_any);
 }
 
+/// The drawing, read by a terminal (avt, fresh, of the same size), gives
+/// back the model's screen: every cell and pen of both screens, the
+/// cursor. Whatever the drawing leaves out (blanks ending a row) or
+/// rewrites (colours, line drawing, marks) must not move a cell.
+#[test]
+fn the_drawing_gives_the_models_screen_back() {
+    // Clusters are interned in the order met: compared as their text.
+    let cells = |s: &Screen| -> Vec<String> {
+        s.vt.view()
+            .map(|l| {
+                l.cells()
+                    .iter()
+                    .map(|c| {
+                        let ch = c.char();
+                        let text = s
+                            .clusters
+                            .text_of(ch)
+                            .map_or(ch.to_string(), str::to_string);
+                        format!("{text}{:?}", c.pen())
+                    })
+                    .collect()
+            })
+            .collect()
+    };
+    for cols in [7usize, 23, 80] {
+        for seed in 1..40 {
+            let mut data = stream(seed, cols);
+            // End in the alternate screen now and then: both screens drawn.
+            if seed % 3 == 0 {
+                data.extend_from_slice(b"\x1b[?1049h\x1b[2J\x1b[3;2Hin alt\x1b[44m  \x1b[0m  ");
+            }
+            let mut s = Screen::new(cols as u16, 6, 0);
+            s.feed(&data);
+            s.settle();
+            let mut drawing = Vec::new();
+            s.render(false, &mut drawing);
+            // Read as the model reads a program: stand-ins made alike.
+            let mut t = Screen::new(cols as u16, 6, 0);
+            t.feed(&drawing);
+            t.settle();
+            let at = |s: &Screen| (s.vt.cursor().col, s.vt.cursor().row);
+            let (a, b) = ((cells(&t), at(&t)), (cells(&s), at(&s)));
+            if a != b {
+                for (i, (x, y)) in a.0.iter().zip(b.0.iter()).enumerate() {
+                    if x != y {
+                        eprintln!("row {i}:\n  drawn {x}\n  model {y}");
+                    }
+                }
+            }
+            assert_eq!(
+                a,
+                b,
+                "seed {seed}, {cols} columns: {:?}",
+                String::from_utf8_lossy(&drawing)
+            );
+        }
+    }
+}
+
 #[test]
 fn the_fast_path_skips_most_of_a_flood() {
     let line = b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0\r\n";
