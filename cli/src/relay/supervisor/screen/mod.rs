@@ -259,15 +259,16 @@ impl Screen {
         // Cleared too, for terminals without an alternate screen (pyte, the
         // Linux console): the main screen drawn before must not show
         // through the blanks the alternate one's rows end in.
+        let cursor = (self.vt.cursor().row, self.vt.cursor().col);
         let dump = self
             .vt
             .dump()
             .replacen("\x1b[?1047h", "\x1b[?1049h\x1b[H\x1b[2J", 1);
         if self.clusters.is_empty() {
-            render::expand_rep(&dump, self.cols, out);
+            render::expand_rep(&dump, self.cols, cursor, out);
         } else {
             let mut drawn = Vec::with_capacity(dump.len());
-            render::expand_rep(&dump, self.cols, &mut drawn);
+            render::expand_rep(&dump, self.cols, cursor, &mut drawn);
             self.clusters.unfold(&drawn, out);
         }
         render::modes(&self.track, out);

@@ -93,11 +93,11 @@ pub fn format_line(line: &avt::Line, out: &mut Vec<u8>) {
 /// are left out: the screen was cleared, so they are blank anyway, and
 /// left unwritten, as in the program's own output (an emulator such as
 /// xterm.js tells a written space from a cell never written).
-pub fn expand_rep(dump: &str, cols: usize, out: &mut Vec<u8>) {
+pub fn expand_rep(dump: &str, cols: usize, cursor: (usize, usize), out: &mut Vec<u8>) {
     let mut prev = ' ';
     let mut rest = dump;
     let mut pen = Sgr::default();
-    let mut rows = Rows::new(cols);
+    let mut rows = Rows::new(cols, cursor);
     while let Some(at) = rest.find("\x1b[") {
         let (before, seq) = rest.split_at(at);
         rows.text(before, pen.is_default(), out);
@@ -127,7 +127,7 @@ pub fn expand_rep(dump: &str, cols: usize, out: &mut Vec<u8>) {
                 // The row's cells end here (the cursor is placed, a mode
                 // set): its blanks in the default pen are left out.
                 rows.row_end(pen.is_default(), out);
-                rows.moved();
+                rows.moved(cup(rest));
             }
             out.extend_from_slice(b"\x1b[");
             // avt writes 256 and RGB colours with colons (`38:5:n`,
@@ -187,35 +187,50 @@ pub fn expand_rep(dump: &str, cols: usize, out: &mut Vec<u8>) {
 /// every row after would come out one higher.
 struct Rows {
     cols: usize,
+    row: usize,
     col: usize,
     /// The current row was entered by a wrap, not by CR LF or a move.
     wrapped_into: bool,
-    /// Where the blanks `out` ends in begin, and whether they may go.
-    blanks: Option<(usize, bool)>,
+    /// Where the blanks `out` ends in begin (in `out`, and their column),
+    /// and whether they may go.
+    blanks: Option<(usize, usize, bool)>,
+    /// The model's cursor (row, column): blanks before it on its row
+    /// were written (a prompt's last space), and are kept.
+    cursor: (usize, usize),
 }
 
 impl Rows {
-    fn new(cols: usize) -> Rows {
+    fn new(cols: usize, cursor: (usize, usize)) -> Rows {
         Rows {
             cols: cols.max(1),
+            row: 0,
             col: 0,
             wrapped_into: false,
             blanks: None,
+            cursor,
         }
     }
 
     /// The row's cells end here (CR LF, or a sequence that is not SGR).
     fn row_end(&mut self, default_pen: bool, out: &mut Vec<u8>) {
-        if let Some((from, true)) = self.blanks.take() {
+        if let Some((from, col, true)) = self.blanks.take() {
             if default_pen {
-                out.truncate(from);
+                let kept = if self.row == self.cursor.0 {
+                    self.cursor.1.saturating_sub(col)
+                } else {
+                    0
+                };
+                out.truncate((from + kept).min(out.len()));
             }
         }
     }
 
-    /// The cursor was placed by a sequence: a row of its own.
-    fn moved(&mut self) {
-        self.col = 0;
+    /// The cursor was placed by a sequence: at (`row`, `col`) if it says.
+    fn moved(&mut self, to: Option<(usize, usize)>) {
+        match to {
+            Some((row, col)) => (self.row, self.col) = (row, col),
+            None => self.col = 0,
+        }
         self.wrapped_into = false;
         self.blanks = None;
     }
@@ -230,7 +245,7 @@ impl Rows {
                     chars.next();
                     self.row_end(default_pen, out);
                     out.extend_from_slice(b"\r\n");
-                    self.moved();
+                    self.moved(Some((self.row + 1, 0)));
                 }
                 '\x1b' => {
                     // ESC 7, ESC 8, ESC ( 0...: no cell, no move.
@@ -252,15 +267,16 @@ impl Rows {
                     let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
                     if w > 0 && self.col + w > self.cols {
                         self.col = 0;
+                        self.row += 1;
                         self.wrapped_into = true;
-                        if let Some((_, ok)) = self.blanks.as_mut() {
+                        if let Some((_, _, ok)) = self.blanks.as_mut() {
                             *ok = false;
                         }
                     }
                     if c == ' ' {
                         if self.blanks.is_none() {
                             let ok = self.col > 0 || !self.wrapped_into;
-                            self.blanks = Some((out.len(), ok));
+                            self.blanks = Some((out.len(), self.col, ok));
                         }
                     } else if w > 0 {
                         self.blanks = None;
@@ -271,6 +287,22 @@ impl Rows {
             }
         }
     }
+}
+
+/// Where a cursor position sequence (`CSI row ; col H`, after its `CSI`)
+/// puts the cursor: (row, column) from 0.
+fn cup(seq: &str) -> Option<(usize, usize)> {
+    let len = seq
+        .bytes()
+        .take_while(|b| b.is_ascii_digit() || *b == b';')
+        .count();
+    if !matches!(seq.as_bytes().get(len), Some(b'H' | b'f')) {
+        return None;
+    }
+    let mut n = seq[..len]
+        .split(';')
+        .map(|p| p.parse::<usize>().unwrap_or(1).max(1) - 1);
+    Some((n.next().unwrap_or(0), n.next().unwrap_or(0)))
 }
 
 /// Whether the pen is the default one, as SGR sequences leave it: a flag
@@ -396,13 +428,13 @@ mod tests {
     #[test]
     fn rep_is_written_out() {
         let mut out = Vec::new();
-        expand_rep("a─\x1b[5bx\x1b[1;2Hy\x1b[2b", 80, &mut out);
+        expand_rep("a─\x1b[5bx\x1b[1;2Hy\x1b[2b", 80, (0, 0), &mut out);
         assert_eq!(String::from_utf8(out).unwrap(), "a──────x\x1b[1;2Hyyy");
     }
 
     fn expanded(dump: &str, cols: usize) -> String {
         let mut out = Vec::new();
-        expand_rep(dump, cols, &mut out);
+        expand_rep(dump, cols, (99, 0), &mut out);
         String::from_utf8(out).unwrap()
     }
 
@@ -416,6 +448,21 @@ mod tests {
         assert_eq!(
             expanded("\x1b[44mab   \x1b[0m  \r\na  b\r\n", 10),
             "\x1b[44mab   \x1b[0m\r\na  b\r\n"
+        );
+    }
+
+    #[test]
+    fn blanks_before_the_cursor_on_its_row_are_kept() {
+        // A prompt's last space: the cursor is after it.
+        let mut out = Vec::new();
+        expand_rep("a  \r\nname?   \r\nb  \x1b[2;7H", 10, (1, 6), &mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), "a\r\nname? \r\nb\x1b[2;7H");
+        // Rows found by a cursor move too (the alternate screen's start).
+        let mut out = Vec::new();
+        expand_rep("x \r\n\x1b[1;1Hask \x1b[1;5H", 10, (0, 4), &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "x \r\n\x1b[1;1Hask \x1b[1;5H"
         );
     }
 
@@ -440,6 +487,7 @@ mod tests {
         expand_rep(
             "\x1b[38:5:9;48:2:1:2:3mx\x1b[1;2H\x1b[0m\x1b[4:3m",
             80,
+            (0, 0),
             &mut out,
         );
         assert_eq!(
