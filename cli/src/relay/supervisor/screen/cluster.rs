@@ -11,6 +11,7 @@ use std::collections::HashMap;
 
 use unicode_width::UnicodeWidthChar;
 
+use super::escapes::{State, Step};
 use super::graphics::{self, Graphics};
 
 /// The stand-ins: Supplementary Private Use Area-B, which fonts and
@@ -28,20 +29,6 @@ pub struct Clusters {
     ids: HashMap<String, char>,
     /// Scratch: the text being rewritten.
     out: String,
-}
-
-/// Where a character of the stream is, for the purpose of marks: only
-/// text printed in the ground state takes them.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum State {
-    Ground,
-    Escape,
-    /// A control sequence, until its final byte.
-    Csi,
-    /// A string (OSC, DCS, SOS, PM, APC), until BEL or ST.
-    Str,
-    /// ESC inside a string: ST if `\` follows.
-    StrEscape,
 }
 
 /// Whether `c` takes no cell of its own on a terminal.
@@ -82,36 +69,8 @@ impl Clusters {
         // been written since and it may take marks.
         let mut base: Option<usize> = None;
         for c in text.chars() {
-            state = match state {
-                State::Ground => match c {
-                    '\x1b' => State::Escape,
-                    '\u{9b}' => State::Csi,
-                    '\u{90}' | '\u{9d}' | '\u{98}' | '\u{9e}' | '\u{9f}' => State::Str,
-                    _ => State::Ground,
-                },
-                State::Escape => match c {
-                    '[' => State::Csi,
-                    ']' | 'P' | 'X' | '^' | '_' => State::Str,
-                    // Intermediates (`ESC ( B`) keep the escape going.
-                    ' '..='/' => State::Escape,
-                    _ => State::Ground,
-                },
-                State::Csi => match c {
-                    '@'..='~' => State::Ground,
-                    _ => State::Csi,
-                },
-                State::Str => match c {
-                    '\x07' | '\u{9c}' => State::Ground,
-                    '\x1b' => State::StrEscape,
-                    _ => State::Str,
-                },
-                State::StrEscape => match c {
-                    '\\' => State::Ground,
-                    '\x1b' => State::StrEscape,
-                    _ => State::Str,
-                },
-            };
-            let printed = state == State::Ground && !c.is_control() && c != '\x1b';
+            // (The final byte of a sequence is no character to mark.)
+            let printed = state.next(c) == Step::Printed;
             if printed && is_mark(c) {
                 if let Some(at) = base {
                     let before = out[at..].chars().next().expect("a base");

@@ -10,27 +10,14 @@
 //! use becomes a stand-in of its own, which avt keeps as is; the drawing
 //! writes it back as the program sent it (docs/SCREEN-MODEL.md, §4).
 
+use super::escapes::{State, Step};
+
 /// The stand-ins: the last page of Supplementary Private Use Area-B, past
 /// the clusters' stand-ins (`cluster.rs` uses its first 4096), one per
 /// character the graphics set changes (0x60-0x7e, as avt's table).
 const FIRST: u32 = 0x10_FF00;
 const LOW: u8 = 0x60;
 const HIGH: u8 = 0x7e;
-
-/// Where a character of the stream is, for the charset's purpose.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
-enum State {
-    #[default]
-    Ground,
-    /// After ESC, with its intermediate byte if any (`(`, `)`).
-    Escape(Option<char>),
-    /// A control sequence, until its final byte; `!` seen (DECSTR).
-    Csi(bool),
-    /// A string (OSC, DCS, SOS, PM, APC), until BEL or ST.
-    Str,
-    /// ESC inside a string: ST if `\` follows.
-    StrEscape,
-}
 
 #[derive(Default, Debug)]
 pub struct Graphics {
@@ -90,72 +77,25 @@ impl Graphics {
 
     /// One character of the stream: what avt gets in its place.
     fn next(&mut self, c: char) -> char {
-        // C0 controls act in every state but strings (as in avt and vte).
-        let in_string = matches!(self.state, State::Str | State::StrEscape);
-        if !in_string {
-            match c {
+        match self.state.next(c) {
+            Step::Printed => {
+                let set = self.sets[usize::from(self.shifted)];
+                if set && (LOW as char..=HIGH as char).contains(&c) {
+                    self.used = true;
+                    return char::from_u32(FIRST + c as u32).unwrap_or(c);
+                }
+            }
+            Step::Control => match c {
                 '\x0e' => self.shifted = true,
                 '\x0f' => self.shifted = false,
                 _ => {}
-            }
+            },
+            Step::Escape(Some('('), f) => self.sets[0] = f == '0',
+            Step::Escape(Some(')'), f) => self.sets[1] = f == '0',
+            // RIS, and DECSTR (the soft reset).
+            Step::Escape(None, 'c') | Step::Csi(true, 'p') => self.reset(),
+            _ => {}
         }
-        self.state = match self.state {
-            State::Ground => match c {
-                '\x1b' => State::Escape(None),
-                '\u{9b}' => State::Csi(false),
-                '\u{90}' | '\u{9d}' | '\u{98}' | '\u{9e}' | '\u{9f}' => State::Str,
-                _ => {
-                    let set = self.sets[usize::from(self.shifted)];
-                    if set && (LOW as char..=HIGH as char).contains(&c) {
-                        self.used = true;
-                        return char::from_u32(FIRST + c as u32).unwrap_or(c);
-                    }
-                    State::Ground
-                }
-            },
-            State::Escape(inter) => match c {
-                '\x1b' => State::Escape(None),
-                // CAN and SUB cancel a sequence.
-                '\x18' | '\x1a' => State::Ground,
-                c if c < ' ' => State::Escape(inter),
-                '[' if inter.is_none() => State::Csi(false),
-                ']' | 'P' | 'X' | '^' | '_' if inter.is_none() => State::Str,
-                ' '..='/' => State::Escape(Some(c)),
-                _ => {
-                    match inter {
-                        Some('(') => self.sets[0] = c == '0',
-                        Some(')') => self.sets[1] = c == '0',
-                        // RIS.
-                        None if c == 'c' => self.reset(),
-                        _ => {}
-                    }
-                    State::Ground
-                }
-            },
-            State::Csi(bang) => match c {
-                '\x1b' => State::Escape(None),
-                '\x18' | '\x1a' => State::Ground,
-                '@'..='~' => {
-                    // DECSTR, the soft reset.
-                    if bang && c == 'p' {
-                        self.reset();
-                    }
-                    State::Ground
-                }
-                '!' => State::Csi(true),
-                _ => State::Csi(bang),
-            },
-            State::Str => match c {
-                '\x07' | '\u{9c}' => State::Ground,
-                '\x1b' => State::StrEscape,
-                _ => State::Str,
-            },
-            State::StrEscape => match c {
-                '\\' => State::Ground,
-                '\x1b' => State::StrEscape,
-                _ => State::Str,
-            },
-        };
         c
     }
 

@@ -6,6 +6,7 @@
 //! attach, so a reattached terminal shows the screen as it is.
 
 mod cluster;
+mod escapes;
 mod fast;
 mod graphics;
 mod palette;

@@ -329,6 +329,20 @@ fn the_restore_keeps_the_cursor_where_the_job_left_it() {
 }
 
 #[test]
+fn a_mark_right_after_a_sequence_leaves_the_sequence_whole() {
+    // The final byte of a sequence is no character to put a mark on.
+    let mut s = Screen::new(10, 2, 0);
+    s.feed("\x1b[1m\u{301}x\x1b(B\u{308}y".as_bytes());
+    let line = s.vt.line(0);
+    let cells: Vec<(char, bool)> = line.cells()[..2]
+        .iter()
+        .map(|c| (c.char(), c.pen().is_bold()))
+        .collect();
+    assert_eq!(cells, [('x', true), ('y', true)]);
+    assert_eq!(s.vt.cursor().col, 2);
+}
+
+#[test]
 fn marks_without_a_one_cell_character_before_them_are_dropped() {
     let mut s = Screen::new(20, 2, 0);
     // After a sequence, at the start of a line, after a wide character:
