@@ -120,7 +120,16 @@ pub fn expand_rep(dump: &str, cols: usize, cursor: (usize, usize), out: &mut Vec
                 .count();
             let sgr = rest.as_bytes().get(params) == Some(&b'm');
             if sgr {
+                let was_default = pen.is_default();
                 pen.apply(&rest[..params]);
+                if was_default && pen.is_default() && rows.blanks.is_some() {
+                    // From the default pen to the default pen, after
+                    // blanks that may go: nothing to say, and left out so
+                    // that the blanks stay one run.
+                    rest = &rest[params + 1..];
+                    prev = ' ';
+                    continue;
+                }
                 // Blanks in another pen are cells of their own.
                 rows.blanks = None;
             } else {
@@ -448,6 +457,15 @@ mod tests {
         assert_eq!(
             expanded("\x1b[44mab   \x1b[0m  \r\na  b\r\n", 10),
             "\x1b[44mab   \x1b[0m\r\na  b\r\n"
+        );
+    }
+
+    #[test]
+    fn a_reset_after_blanks_does_not_keep_them() {
+        assert_eq!(expanded("done    \x1b[0m\x1b[3;5H", 10), "done\x1b[3;5H");
+        assert_eq!(
+            expanded("a\x1b[1mb\x1b[22m   \x1b[0m\r\n", 10),
+            "a\x1b[1mb\x1b[22m\r\n"
         );
     }
 
