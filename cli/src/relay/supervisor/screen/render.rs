@@ -203,8 +203,8 @@ struct Rows {
     /// Where the blanks `out` ends in begin (in `out`, and their column),
     /// and whether they may go.
     blanks: Option<(usize, usize, bool)>,
-    /// The model's cursor (row, column): blanks before it on its row
-    /// were written (a prompt's last space), and are kept.
+    /// The model's cursor (row, column): a blank or two right before it
+    /// on its row were written (a prompt's last space), and are kept.
     cursor: (usize, usize),
 }
 
@@ -224,8 +224,13 @@ impl Rows {
     fn row_end(&mut self, default_pen: bool, out: &mut Vec<u8>) {
         if let Some((from, col, true)) = self.blanks.take() {
             if default_pen {
-                let kept = if self.row == self.cursor.0 {
-                    self.cursor.1.saturating_sub(col)
+                // The blanks right before the cursor stay, one or two: a
+                // prompt's last space ("name? "), written by the program.
+                // Further on, the cursor was more likely parked there
+                // (curses leaves it at a row's end, or anywhere).
+                let before = self.cursor.1.saturating_sub(col);
+                let kept = if self.row == self.cursor.0 && before <= 2 {
+                    before
                 } else {
                     0
                 };
@@ -475,12 +480,16 @@ mod tests {
         let mut out = Vec::new();
         expand_rep("a  \r\nname?   \r\nb  \x1b[2;7H", 10, (1, 6), &mut out);
         assert_eq!(String::from_utf8(out).unwrap(), "a\r\nname? \r\nb\x1b[2;7H");
+        // A cursor parked further on (curses, at the row's end): none kept.
+        let mut out = Vec::new();
+        expand_rep("name?    \x1b[1;10H", 10, (0, 9), &mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), "name?\x1b[1;10H");
         // Rows found by a cursor move too (the alternate screen's start).
         let mut out = Vec::new();
         expand_rep("x \r\n\x1b[1;1Hask \x1b[1;5H", 10, (0, 4), &mut out);
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "x \r\n\x1b[1;1Hask \x1b[1;5H"
+            "x\r\n\x1b[1;1Hask \x1b[1;5H"
         );
     }
 
