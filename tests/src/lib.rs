@@ -39,6 +39,7 @@ pub mod tmux;
 pub mod tools;
 pub mod users;
 pub mod wait;
+pub mod xterm;
 
 pub use fixtures::{shared_library, CProgram};
 pub use process::{hangup, Exit, HangupOutcome, KillTaggedOnDrop, Launch, Running};

@@ -396,6 +396,23 @@ impl Terminal {
         String::from_utf8_lossy(&self.seen).into_owned()
     }
 
+    /// Keeps reading until `check` passes on everything the terminal
+    /// showed so far, or `within` runs out: the last verdict.
+    pub fn poll_shown(
+        &mut self,
+        within: Duration,
+        mut check: impl FnMut(&[u8]) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let deadline = Instant::now() + within;
+        loop {
+            let verdict = check(&self.seen);
+            if verdict.is_ok() || Instant::now() >= deadline {
+                return verdict;
+            }
+            self.read_some(100);
+        }
+    }
+
     /// Keeps reading (so the program is never blocked on a full terminal)
     /// until `done` holds.
     pub fn drain_until(&mut self, what: &str, mut done: impl FnMut() -> bool) {

@@ -69,7 +69,13 @@ pub fn require_tool(tool: &str, package: &str) -> Option<PathBuf> {
 /// (a locale that cannot be built); programs go through [`require_tool`].
 #[track_caller]
 pub fn skip(what: &str, package: &str) {
-    let line = format!("skipped: {what} (apt-get install {package})");
+    skip_because(what, &format!("apt-get install {package}"));
+}
+
+/// [`skip`] for a need that another command brings: `skipped: WHAT (FIX)`.
+#[track_caller]
+pub fn skip_because(what: &str, fix: &str) {
+    let line = format!("skipped: {what} ({fix})");
     if require_all() {
         panic!("{line}");
     }

@@ -19,6 +19,7 @@ use hupsafe_tests::relay::{python3, shell_line, Terminal};
 use hupsafe_tests::shell::{quote, Shell, Tagged};
 use hupsafe_tests::tmux::Tmux;
 use hupsafe_tests::wait::{poll, PATIENCE};
+use hupsafe_tests::xterm::Xterm;
 use hupsafe_tests::{until, Sandbox};
 
 /// How long a control is given to (wrongly) agree.
@@ -781,6 +782,18 @@ fn control_a_protected_line_without_the_model_does_not_draw_its_screen() {
 /// the stories about the form of what is drawn, which a screen comparison
 /// cannot see (tmux shows both forms alike).
 fn drawn_by_attach(s: &Story, mode: &str) -> (Vec<u8>, String) {
+    let (log, id, mut att) = attached_on_pty(s, mode);
+    att.expect("done");
+    let drawn = att.transcript();
+    att.send(b"\x1dd");
+    att.expect(&format!("detached from job {id}"));
+    (log, drawn)
+}
+
+/// Starts `mode` on a pty of the test's own (TERM=xterm-256color, UTF-8),
+/// detaches once it is ready, and attaches from a second pty: the job's
+/// log, its id, and the attached terminal.
+fn attached_on_pty(s: &Story, mode: &str) -> (Vec<u8>, String, Terminal) {
     let ready = s.jobs.root().join(format!("{mode}.ready"));
     let line = s.hupsafe(&[
         "--relay",
@@ -806,12 +819,55 @@ fn drawn_by_attach(s: &Story, mode: &str) -> (Vec<u8>, String) {
     first.send(b"\x1dd");
     first.expect(&format!("detached from job {id}"));
     let log = std::fs::read(s.log(&id)).unwrap();
-    let mut att = on_pty(&s.hupsafe(&["attach", &id]));
-    att.expect("done");
-    let drawn = att.transcript();
-    att.send(b"\x1dd");
-    att.expect(&format!("detached from job {id}"));
-    (log, drawn)
+    let att = on_pty(&s.hupsafe(&["attach", &id]));
+    (log, id, att)
+}
+
+/// xterm.js, a second emulator beside tmux, reads what attach draws as it
+/// reads the program's own output: every row's text, every cell's
+/// character, colours (and their 16- or 256-colour form) and attributes,
+/// the cursor, the buffer (main or alternate) and the modes, for the
+/// stories' programs (curses with line drawing, the alternate screen with
+/// a scroll region and modes, colours and attributes, wide and combining
+/// characters, the colour forms).
+fn xterm_story(control: bool) {
+    let Some(xterm) = Xterm::require() else {
+        return;
+    };
+    for mode in ["curses", "alt", "attrs", "wide", "forms"] {
+        let Some(s) = Story::new(&format!("screen-xterm-{mode}"), control) else {
+            return;
+        };
+        let (log, id, mut att) = attached_on_pty(&s, mode);
+        let reference = xterm.screen(&log, 80, 24);
+        let patience = if control { CONTROL_PATIENCE } else { PATIENCE };
+        let verdict = att.poll_shown(patience, |shown| {
+            match xterm.screen(shown, 80, 24).diff(&reference) {
+                None => Ok(()),
+                Some(d) => Err(d),
+            }
+        });
+        if control {
+            assert!(
+                verdict.is_err(),
+                "control: {mode} passed without the screen model; the story proves nothing"
+            );
+        } else if let Err(e) = verdict {
+            panic!("{mode}: xterm.js shows the attach and the program differently: {e}");
+        }
+        att.send(b"\x1dd");
+        att.expect(&format!("detached from job {id}"));
+    }
+}
+
+#[test]
+fn xterm_js_reads_the_attach_as_the_programs_own_output() {
+    xterm_story(false);
+}
+
+#[test]
+fn control_a_raw_replay_reads_differently_in_xterm_js() {
+    xterm_story(true);
 }
 
 /// The control's verdict: `verdict` must fail without the model.
