@@ -8,7 +8,7 @@
 //! itself shows `lqqk`, and so must its reattached screen. So, before the
 //! text reaches avt, each character printed while the graphics set is in
 //! use becomes a stand-in of its own, which avt keeps as is; the drawing
-//! writes it back as the program sent it (docs/SCREEN-MODEL.md, §4).
+//! writes it back as the program sent it (docs/SCREEN-MODEL.md, §5).
 
 use super::escapes::{State, Step};
 

@@ -11,7 +11,8 @@
 //! is never mistaken for a stand-in.
 //!
 //! Only whole sequences within one read are rewritten: one cut by the end
-//! of a read keeps avt's form (the same colour).
+//! of a read keeps avt's form (the same colour). Docs: docs/SCREEN-MODEL.md,
+//! §5.
 
 /// The stand-in for colour n (0-15) in the 256-colour form: RGB (n, G, B).
 const G: u8 = 165;

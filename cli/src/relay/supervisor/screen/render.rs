@@ -262,7 +262,8 @@ impl Rows {
                     self.moved(Some((self.row + 1, 0)));
                 }
                 '\x1b' => {
-                    // ESC 7, ESC 8, ESC ( 0...: no cell, no move.
+                    // ESC 7, ESC ( 0...: no cell. (ESC 8 moves the cursor,
+                    // but avt's dump prints no cell after one.)
                     out.push(0x1b);
                     while let Some(&n) = chars.peek() {
                         chars.next();
