@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use hupsafe_tests::cli::hupsafe_bin;
-use hupsafe_tests::relay::{python3, shell_line, Terminal};
+use hupsafe_tests::relay::{python3, shell_line, start_time, Terminal};
 use hupsafe_tests::shell::{quote, Shell, Tagged};
 use hupsafe_tests::tmux::Tmux;
 use hupsafe_tests::wait::{poll, PATIENCE};
@@ -546,6 +546,42 @@ fn note_story(control: bool) {
 #[test]
 fn the_note_after_detaching_comes_below_the_jobs_output() {
     note_story(false);
+}
+
+/// The supervisor dies while a client is attached (killed by pid): the
+/// client, which cannot ask the model, writes the generic restore, which
+/// must not move the cursor either: its note comes below the job's output.
+/// Read with xterm.js: leaving an alternate screen that is not there
+/// restores a saved cursor in xterm and xterm.js (home if none), not in
+/// tmux.
+#[test]
+fn the_note_after_a_lost_connection_comes_below_the_jobs_output() {
+    let Some(xterm) = Xterm::require() else {
+        return;
+    };
+    let Some(s) = Story::new("screen-lost", false) else {
+        return;
+    };
+    let (_, id, mut att) = attached_on_pty(&s, "attrs");
+    att.expect("done");
+    let supervisor = s.jobs.supervisor_pid(&id);
+    let start = start_time(supervisor).expect("the supervisor runs");
+    // SAFETY: kill(2) of this story's supervisor, by pid, its start time
+    // read just before.
+    unsafe { libc::kill(supervisor, libc::SIGKILL) };
+    assert_ne!(start, 0);
+    att.expect("lost the connection to job");
+    let verdict = att.poll_shown(PATIENCE, |shown| {
+        let text = xterm.screen(shown, 80, 24).text.join("\n");
+        below(&text, "done", "lost the connection to job")?;
+        match row_of(&text, "256:9") {
+            Some(1) => Ok(()),
+            r => Err(format!("the job's second row is at {r:?}:\n{text}")),
+        }
+    });
+    if let Err(e) = verdict {
+        panic!("{e}");
+    }
 }
 
 #[test]

@@ -20,12 +20,14 @@ pub const PUSH_TITLE: &[u8] = b"\x1b[22;0t";
 
 /// Everything a job may have left set, undone, whatever the model says:
 /// what a client writes when the supervisor could not tell it (the
-/// connection dropped). Leaving an alternate screen that is not there can
-/// move the cursor in some terminals; staying in one is worse. Origin
+/// connection dropped). Leaving an alternate screen that is not there
+/// restores a saved cursor in xterm and xterm.js (home if none saved): the
+/// cursor is saved first, which, on the main screen, that restore finds,
+/// and on the alternate one goes to the alternate screen's own slot. Origin
 /// mode is left alone: resetting it moves the cursor home (the note and
 /// the prompt would land on the job's first rows), and with the margins
 /// reset it places nothing differently.
-pub const GENERIC_RESTORE: &[u8] = b"\x1b[?1049l\x1b7\x1b[r\x1b8\x1b[4l\x1b[?7h\x1b(B\x0f\
+pub const GENERIC_RESTORE: &[u8] = b"\x1b7\x1b[?1049l\x1b7\x1b[r\x1b8\x1b[4l\x1b[?7h\x1b(B\x0f\
 \x1b[?25h\x1b[?1l\x1b>\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1004l\x1b[?1005l\x1b[?1006l\
 \x1b[?1015l\x1b[?1016l\x1b[?2004l\x1b[0m\x1b[23;0t\r\n";
 
