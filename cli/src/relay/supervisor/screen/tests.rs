@@ -181,6 +181,49 @@ fn the_drawing_gives_the_models_screen_back() {
     }
 }
 
+/// Arbitrary bytes, escape sequences cut anywhere among them, in feeds of
+/// any size: the passes before avt, the drawing and the restore never
+/// panic (a supervisor must not).
+#[test]
+fn arbitrary_output_is_modelled_and_drawn_without_panicking() {
+    let pieces: [&[u8]; 16] = [
+        b"\x1b[",
+        b"\x1b(",
+        b"\x1b)0",
+        b"38;5;",
+        b"38:2:",
+        b"m",
+        b"\x1b]2;t",
+        b"\x07",
+        b"\x0e",
+        b"\x0f",
+        "\u{301}".as_bytes(),
+        "界".as_bytes(),
+        b"\r\n",
+        b"   ",
+        b"q",
+        b"\xff",
+    ];
+    for seed in 1..400 {
+        let mut r = Rng(seed);
+        let mut data = Vec::new();
+        for _ in 0..r.below(200) {
+            if r.below(3) == 0 {
+                data.extend_from_slice(pieces[r.below(16) as usize]);
+            } else {
+                data.push(r.below(256) as u8);
+            }
+        }
+        let mut s = Screen::new(1 + r.below(30) as u16, 1 + r.below(6) as u16, 5);
+        for chunk in data.chunks(1 + r.below(40) as usize) {
+            s.feed(chunk);
+        }
+        let mut out = Vec::new();
+        s.render(true, &mut out);
+        s.restore(&mut out);
+    }
+}
+
 #[test]
 fn the_fast_path_skips_most_of_a_flood() {
     let line = b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0\r\n";
