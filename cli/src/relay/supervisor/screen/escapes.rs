@@ -79,6 +79,16 @@ impl State {
     }
 }
 
+/// The length of the parameters of the SGR that a control sequence's body
+/// (what follows `CSI`) is, if it is one: digits, `;` and `:`, then `m`.
+pub fn sgr_params(body: &[u8]) -> Option<usize> {
+    let len = body
+        .iter()
+        .take_while(|b| b.is_ascii_digit() || **b == b';' || **b == b':')
+        .count();
+    (body.get(len) == Some(&b'm')).then_some(len)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

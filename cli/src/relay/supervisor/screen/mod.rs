@@ -316,14 +316,11 @@ impl Notable {
                 Some(b'(' | b')') => n.designation |= b.get(i + 2) == Some(&b'0'),
                 Some(b'[') if !n.colour => {
                     let p = &b[i + 2..];
-                    let len = p
-                        .iter()
-                        .take_while(|c| c.is_ascii_digit() || **c == b';' || **c == b':')
-                        .count();
-                    n.colour = p.get(len) == Some(&b'm')
-                        && p[..len]
+                    n.colour = escapes::sgr_params(p).is_some_and(|len| {
+                        p[..len]
                             .windows(4)
-                            .any(|w| matches!(w, b"8;5;" | b"8:5:" | b"8;2;" | b"8:2:"));
+                            .any(|w| matches!(w, b"8;5;" | b"8:5:" | b"8;2;" | b"8:2:"))
+                    });
                 }
                 _ => {}
             }

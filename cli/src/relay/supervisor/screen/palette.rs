@@ -14,6 +14,8 @@
 //! of a read keeps avt's form (the same colour). Docs: docs/SCREEN-MODEL.md,
 //! §5.
 
+use super::escapes;
+
 /// The stand-in for colour n (0-15) in the 256-colour form: RGB (n, G, B).
 const G: u8 = 165;
 const B: u8 = 90;
@@ -35,18 +37,14 @@ pub fn mark(text: &mut String) {
         let (before, seq) = rest.split_at(at);
         out.push_str(before);
         let body = &seq[2..];
-        let params = body
-            .bytes()
-            .take_while(|b| b.is_ascii_digit() || *b == b';' || *b == b':')
-            .count();
-        if body.as_bytes().get(params) == Some(&b'm') {
-            out.push_str("\x1b[");
-            rewrite(&body[..params], &mut out);
-            out.push('m');
-            rest = &body[params + 1..];
-        } else {
-            out.push_str("\x1b[");
-            rest = body;
+        out.push_str("\x1b[");
+        match escapes::sgr_params(body.as_bytes()) {
+            Some(params) => {
+                rewrite(&body[..params], &mut out);
+                out.push('m');
+                rest = &body[params + 1..];
+            }
+            None => rest = body,
         }
     }
     out.push_str(rest);

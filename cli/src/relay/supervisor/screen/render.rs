@@ -4,6 +4,7 @@
 
 use std::io::Write;
 
+use super::escapes;
 use super::palette;
 use super::track::{Tracker, MODES};
 
@@ -116,12 +117,8 @@ pub fn expand_rep(dump: &str, cols: usize, cursor: (usize, usize), out: &mut Vec
             rest = &seq[3 + digits..];
         } else {
             rest = &seq[2..];
-            let params = rest
-                .bytes()
-                .take_while(|b| b.is_ascii_digit() || *b == b';' || *b == b':')
-                .count();
-            let sgr = rest.as_bytes().get(params) == Some(&b'm');
-            if sgr {
+            let sgr = escapes::sgr_params(rest.as_bytes());
+            if let Some(params) = sgr {
                 let was_default = pen.is_default();
                 pen.apply(&rest[..params]);
                 if was_default && pen.is_default() && rows.blanks.is_some() {
@@ -145,7 +142,7 @@ pub fn expand_rep(dump: &str, cols: usize, cursor: (usize, usize), out: &mut Vec
             // `38:2:r:g:b`, ITU T.416); the Linux console, pyte and
             // older terminals read only semicolons (`38;5;n`, as xterm
             // and most programs write them), and show the rest as text.
-            if sgr && rest[..params].contains(':') {
+            if let Some(params) = sgr.filter(|&n| rest[..n].contains(':')) {
                 for (i, group) in rest[..params].split(';').enumerate() {
                     if i > 0 {
                         out.push(b';');
