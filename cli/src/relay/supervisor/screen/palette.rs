@@ -6,7 +6,7 @@
 //! So, before the text reaches avt, a colour 0-15 set in the 256-colour
 //! form (`38;5;n`, `48;5;n`, `58;5;n`, or with colons) becomes an RGB
 //! colour nobody uses, a stand-in avt keeps as is; the drawing writes it
-//! back in the 256-colour form ([`original`]). The RGB colour itself, if a
+//! back in the 256-colour form ([`original`], [`write_back`]). The RGB colour itself, if a
 //! program sets it, is moved one step of blue away (invisible), so that it
 //! is never mistaken for a stand-in.
 //!
@@ -59,34 +59,27 @@ fn rewrite(params: &str, out: &mut String) {
     let words: Vec<&str> = params.split(';').collect();
     let mut i = 0;
     let mut first = true;
-    let mut put = |out: &mut String, s: &str| {
+    let mut put = |out: &mut String, s: std::fmt::Arguments| {
         if !std::mem::take(&mut first) {
             out.push(';');
         }
-        out.push_str(s);
+        let _ = out.write_fmt(s);
     };
     while i < words.len() {
         let w = words[i];
         let colour = matches!(w, "38" | "48" | "58");
         let num = |k: usize| words.get(i + k).and_then(|s| s.parse::<u16>().ok());
         if colour && words.get(i + 1) == Some(&"5") {
-            match num(2) {
-                Some(n) if n < 16 => {
-                    let mut s = String::new();
-                    let _ = write!(s, "{w};2;{n};{G};{B}");
-                    put(out, &s);
-                    i += 3;
-                    continue;
-                }
-                _ => {}
+            if let Some(n) = num(2).filter(|&n| n < 16) {
+                put(out, format_args!("{w};2;{n};{G};{B}"));
+                i += 3;
+                continue;
             }
         }
         if colour && words.get(i + 1) == Some(&"2") {
             if let (Some(r), Some(g), Some(b)) = (num(2), num(3), num(4)) {
                 if r < 16 && (g, b) == (G as u16, B as u16) {
-                    let mut s = String::new();
-                    let _ = write!(s, "{w};2;{r};{G};{}", B + 1);
-                    put(out, &s);
+                    put(out, format_args!("{w};2;{r};{G};{}", B + 1));
                     i += 5;
                     continue;
                 }
@@ -99,9 +92,7 @@ fn rewrite(params: &str, out: &mut String) {
                 let n = |k: usize| parts.get(k).and_then(|s| s.parse::<u16>().ok());
                 match (parts.first(), parts.len()) {
                     (Some(&"5"), 2) if n(1).is_some_and(|n| n < 16) => {
-                        let mut s = String::new();
-                        let _ = write!(s, "{head}:2:{}:{G}:{B}", n(1).unwrap_or(0));
-                        put(out, &s);
+                        put(out, format_args!("{head}:2:{}:{G}:{B}", n(1).unwrap_or(0)));
                         i += 1;
                         continue;
                     }
@@ -112,9 +103,10 @@ fn rewrite(params: &str, out: &mut String) {
                             && n(k).is_some_and(|r| r < 16)
                             && (n(k + 1), n(k + 2)) == (Some(G as u16), Some(B as u16))
                         {
-                            let mut s = String::new();
-                            let _ = write!(s, "{head}:2:{}:{G}:{}", n(k).unwrap_or(0), B + 1);
-                            put(out, &s);
+                            put(
+                                out,
+                                format_args!("{head}:2:{}:{G}:{}", n(k).unwrap_or(0), B + 1),
+                            );
                             i += 1;
                             continue;
                         }
@@ -123,8 +115,38 @@ fn rewrite(params: &str, out: &mut String) {
                 }
             }
         }
-        put(out, w);
+        put(out, format_args!("{w}"));
         i += 1;
+    }
+}
+
+/// An SGR's parameters as the drawing writes them (from avt's dump, whose
+/// colours have colons: `38:5:n`, `38:2:r:g:b`, ITU T.416): with
+/// semicolons (`38;5;n`, as xterm and most programs write them; the Linux
+/// console, pyte and older terminals read no colons, and show the rest as
+/// text), and each stand-in back in the 256-colour form it stands for.
+pub fn write_back(params: &str, out: &mut Vec<u8>) {
+    use std::io::Write;
+    for (i, group) in params.split(';').enumerate() {
+        if i > 0 {
+            out.push(b';');
+        }
+        if !["38:", "48:", "58:"].iter().any(|c| group.starts_with(c)) {
+            out.extend_from_slice(group.as_bytes());
+            continue;
+        }
+        let parts: Vec<&str> = group.split(':').collect();
+        let n = |k: usize| parts.get(k).and_then(|s| s.parse::<u8>().ok());
+        let kept = match (parts.get(1), n(2), n(3), n(4)) {
+            (Some(&"2"), Some(r), Some(g), Some(b)) if parts.len() == 5 => original(r, g, b),
+            _ => None,
+        };
+        match kept {
+            Some(i) => {
+                let _ = write!(out, "{};5;{i}", parts[0]);
+            }
+            None => out.extend(group.bytes().map(|b| if b == b':' { b';' } else { b })),
+        }
     }
 }
 

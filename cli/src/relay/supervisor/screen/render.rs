@@ -138,36 +138,9 @@ pub fn expand_rep(dump: &str, cols: usize, cursor: (usize, usize), out: &mut Vec
                 rows.moved(cup(rest));
             }
             out.extend_from_slice(b"\x1b[");
-            // avt writes 256 and RGB colours with colons (`38:5:n`,
-            // `38:2:r:g:b`, ITU T.416); the Linux console, pyte and
-            // older terminals read only semicolons (`38;5;n`, as xterm
-            // and most programs write them), and show the rest as text.
+            // Colours with semicolons, stand-ins in their own form.
             if let Some(params) = sgr.filter(|&n| rest[..n].contains(':')) {
-                for (i, group) in rest[..params].split(';').enumerate() {
-                    if i > 0 {
-                        out.push(b';');
-                    }
-                    if ["38:", "48:", "58:"].iter().any(|c| group.starts_with(c)) {
-                        let parts: Vec<&str> = group.split(':').collect();
-                        let n = |k: usize| parts.get(k).and_then(|s| s.parse::<u8>().ok());
-                        let kept = match (parts.get(1), n(2), n(3), n(4)) {
-                            (Some(&"2"), Some(r), Some(g), Some(b)) if parts.len() == 5 => {
-                                palette::original(r, g, b)
-                            }
-                            _ => None,
-                        };
-                        match kept {
-                            Some(i) => {
-                                let _ = write!(out, "{};5;{i}", parts[0]);
-                            }
-                            None => {
-                                out.extend(group.bytes().map(|b| if b == b':' { b';' } else { b }))
-                            }
-                        }
-                    } else {
-                        out.extend_from_slice(group.as_bytes());
-                    }
-                }
+                palette::write_back(&rest[..params], out);
                 rest = &rest[params..];
             }
             // The rest of the sequence, to its final byte, as it is (its
