@@ -520,6 +520,17 @@ fn below(text: &str, last: &str, after: &str) -> Result<(), String> {
     }
 }
 
+/// Whether `note` comes below the attrs story's last output ("done", on
+/// row 11) and the job's first rows are where they were (its second row,
+/// "256:9 ...", on row 1).
+fn note_below_the_attrs_job(text: &str, note: &str) -> Result<(), String> {
+    below(text, "done", note)?;
+    match row_of(text, "256:9") {
+        Some(1) => Ok(()),
+        r => Err(format!("the job's second row is at {r:?}:\n{text}")),
+    }
+}
+
 /// A job on the main screen, cursor left mid-screen: the note after
 /// detaching comes right below its output, and its first rows are intact.
 fn note_story(control: bool) {
@@ -534,12 +545,7 @@ fn note_story(control: bool) {
     });
     s.tmux.keys("att", &["C-]", "d"]);
     s.expect("the note below the job's output", || {
-        let text = s.tmux.text("att");
-        below(&text, "done", "detached from job")?;
-        match row_of(&text, "256:9") {
-            Some(1) => Ok(()),
-            r => Err(format!("the job's second row is at {r:?}:\n{text}")),
-        }
+        note_below_the_attrs_job(&s.tmux.text("att"), "detached from job")
     });
 }
 
@@ -573,11 +579,7 @@ fn the_note_after_a_lost_connection_comes_below_the_jobs_output() {
     att.expect("lost the connection to job");
     let verdict = att.poll_shown(PATIENCE, |shown| {
         let text = xterm.screen(shown, 80, 24).text.join("\n");
-        below(&text, "done", "lost the connection to job")?;
-        match row_of(&text, "256:9") {
-            Some(1) => Ok(()),
-            r => Err(format!("the job's second row is at {r:?}:\n{text}")),
-        }
+        note_below_the_attrs_job(&text, "lost the connection to job")
     });
     if let Err(e) = verdict {
         panic!("{e}");
@@ -883,14 +885,11 @@ fn xterm_story(control: bool) {
                 Some(d) => Err(d),
             }
         });
-        if control {
-            assert!(
-                verdict.is_err(),
-                "control: {mode} passed without the screen model; the story proves nothing"
-            );
-        } else if let Err(e) = verdict {
-            panic!("{mode}: xterm.js shows the attach and the program differently: {e}");
-        }
+        judge(
+            control,
+            &format!("{mode}: xterm.js shows the attach as the program"),
+            verdict,
+        );
         att.send(b"\x1dd");
         att.expect(&format!("detached from job {id}"));
     }
@@ -906,15 +905,16 @@ fn control_a_raw_replay_reads_differently_in_xterm_js() {
     xterm_story(true);
 }
 
-/// The control's verdict: `verdict` must fail without the model.
-fn judge(control: bool, verdict: Result<(), String>, drawn: &str) {
+/// The verdict on `what`: with the model it must hold; in the control
+/// (the model off) it must fail.
+fn judge(control: bool, what: &str, verdict: Result<(), String>) {
     if control {
         assert!(
             verdict.is_err(),
-            "control: passed without the screen model; the story proves nothing"
+            "control: {what} passed without the screen model; the story proves nothing"
         );
     } else if let Err(e) = verdict {
-        panic!("{e}: the drawing was {drawn:?}");
+        panic!("{what}: {e}");
     }
 }
 
@@ -938,12 +938,19 @@ fn line_drawing_story(control: bool) {
         .skip(1)
         .filter_map(|run| run.split("\x1b(B").next())
         .any(|run| run.starts_with("lqqq"));
-    let verdict = match (in_graphics, drawn.contains('┌') || drawn.contains('─')) {
-        (true, false) => Ok(()),
-        (false, _) => Err("the box's corner and edge, in the graphics set, are not drawn".into()),
-        (true, true) => Err("Unicode box characters the program never sent are drawn".into()),
-    };
-    judge(control, verdict, &drawn);
+    let verdict: Result<(), String> =
+        match (in_graphics, drawn.contains('┌') || drawn.contains('─')) {
+            (true, false) => Ok(()),
+            (false, _) => {
+                Err("the box's corner and edge, in the graphics set, are not drawn".into())
+            }
+            (true, true) => Err("Unicode box characters the program never sent are drawn".into()),
+        };
+    judge(
+        control,
+        "the line drawing",
+        verdict.map_err(|e| format!("{e}: the drawing was {drawn:?}")),
+    );
 }
 
 #[test]
@@ -990,7 +997,11 @@ fn colour_forms_story(control: bool) {
             }
         }
     }
-    judge(control, verdict, &drawn);
+    judge(
+        control,
+        "the colours' forms",
+        verdict.map_err(|e| format!("{e}: the drawing was {drawn:?}")),
+    );
 }
 
 #[test]
