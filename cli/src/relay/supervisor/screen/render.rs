@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use super::escapes;
+use super::escapes::{self, State, Step};
 use super::palette;
 use super::track::{Tracker, MODES};
 
@@ -225,53 +225,42 @@ impl Rows {
     fn text(&mut self, text: &str, default_pen: bool, out: &mut Vec<u8>) {
         let mut utf8 = [0u8; 4];
         let mut chars = text.chars().peekable();
+        // (Each piece of text starts in the ground state: the dump is cut
+        // before each CSI only.)
+        let mut state = State::Ground;
         while let Some(c) = chars.next() {
-            match c {
-                '\r' if chars.peek() == Some(&'\n') => {
-                    chars.next();
-                    self.row_end(default_pen, out);
-                    out.extend_from_slice(b"\r\n");
-                    self.moved(Some((self.row + 1, 0)));
-                }
-                '\x1b' => {
-                    // ESC 7, ESC ( 0...: no cell. (ESC 8 moves the cursor,
-                    // but avt's dump prints no cell after one.)
-                    out.push(0x1b);
-                    while let Some(&n) = chars.peek() {
-                        chars.next();
-                        out.extend_from_slice(n.encode_utf8(&mut utf8).as_bytes());
-                        if !(' '..='/').contains(&n) {
-                            break;
-                        }
-                    }
-                    self.blanks = None;
-                }
-                c if c.is_control() => {
-                    out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
-                    self.blanks = None;
-                }
-                c => {
-                    let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
-                    if w > 0 && self.col + w > self.cols {
-                        self.col = 0;
-                        self.row += 1;
-                        self.wrapped_into = true;
-                        if let Some((_, _, ok)) = self.blanks.as_mut() {
-                            *ok = false;
-                        }
-                    }
-                    if c == ' ' {
-                        if self.blanks.is_none() {
-                            let ok = self.col > 0 || !self.wrapped_into;
-                            self.blanks = Some((out.len(), self.col, ok));
-                        }
-                    } else if w > 0 {
-                        self.blanks = None;
-                    }
-                    out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
-                    self.col += w;
-                }
+            if c == '\r' && state == State::Ground && chars.peek() == Some(&'\n') {
+                chars.next();
+                self.row_end(default_pen, out);
+                out.extend_from_slice(b"\r\n");
+                self.moved(Some((self.row + 1, 0)));
+                continue;
             }
+            if state.next(c) == Step::Printed {
+                let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+                if w > 0 && self.col + w > self.cols {
+                    self.col = 0;
+                    self.row += 1;
+                    self.wrapped_into = true;
+                    if let Some((_, _, ok)) = self.blanks.as_mut() {
+                        *ok = false;
+                    }
+                }
+                if c == ' ' {
+                    if self.blanks.is_none() {
+                        let ok = self.col > 0 || !self.wrapped_into;
+                        self.blanks = Some((out.len(), self.col, ok));
+                    }
+                } else if w > 0 {
+                    self.blanks = None;
+                }
+                self.col += w;
+            } else {
+                // A control, or part of ESC 7, ESC ( 0...: no cell. (ESC 8
+                // moves the cursor, but avt's dump prints no cell after one.)
+                self.blanks = None;
+            }
+            out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
         }
     }
 }
