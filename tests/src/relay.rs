@@ -396,31 +396,29 @@ impl Terminal {
         String::from_utf8_lossy(&self.seen).into_owned()
     }
 
-    /// Keeps reading until `check` passes on everything the terminal
-    /// showed so far, or `within` runs out: the last verdict.
-    pub fn poll_shown(
+    /// Keeps reading (so the program is never blocked on a full terminal)
+    /// until `check` passes on everything the terminal showed so far, or
+    /// `within` runs out: the last verdict.
+    pub fn poll_shown<E>(
         &mut self,
         within: Duration,
-        mut check: impl FnMut(&[u8]) -> Result<(), String>,
-    ) -> Result<(), String> {
+        mut check: impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
         let deadline = Instant::now() + within;
         loop {
             let verdict = check(&self.seen);
             if verdict.is_ok() || Instant::now() >= deadline {
                 return verdict;
             }
-            self.read_some(100);
+            self.read_some(20);
         }
     }
 
     /// Keeps reading (so the program is never blocked on a full terminal)
     /// until `done` holds.
     pub fn drain_until(&mut self, what: &str, mut done: impl FnMut() -> bool) {
-        let deadline = Instant::now() + PATIENCE;
-        while !done() {
-            assert!(Instant::now() < deadline, "gave up waiting for {what}");
-            self.read_some(20);
-        }
+        let verdict = self.poll_shown(PATIENCE, |_| done().then_some(()).ok_or(()));
+        assert!(verdict.is_ok(), "gave up waiting for {what}");
     }
 
     pub fn resize(&mut self, rows: u16, cols: u16) {
