@@ -228,6 +228,26 @@ pub fn start_time(pid: i32) -> Option<u64> {
     rest.split_whitespace().nth(19)?.parse().ok()
 }
 
+/// Whether the process that was `pid` with start time `start` is gone
+/// (another process may have its pid by now; a zombie is gone).
+pub fn gone(pid: i32, start: Option<u64>) -> bool {
+    start_time(pid) != start || !crate::procfs::is_alive(pid)
+}
+
+/// Kills `what`, the process `pid` started at `start` (checked), with
+/// SIGKILL, and waits until it is gone.
+pub fn kill_by_hand(what: &str, (pid, start): (i32, Option<u64>)) {
+    assert_eq!(start_time(pid), start, "{what} is not the process it was");
+    // SAFETY: kill(2) of the process the caller started, its start time
+    // checked just above.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+    }
+    crate::wait::until(&format!("{what} to be gone"), || {
+        gone(pid, start).then_some(())
+    });
+}
+
 /// The state letter of `pid` (R, S, T, Z...), if it exists.
 pub fn proc_state(pid: i32) -> Option<char> {
     let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use hupsafe_tests::cli::hupsafe_bin;
-use hupsafe_tests::relay::{python3, shell_line, start_time, Terminal};
+use hupsafe_tests::relay::{kill_by_hand, python3, shell_line, start_time, Terminal};
 use hupsafe_tests::shell::{quote, Shell, Tagged};
 use hupsafe_tests::tmux::Tmux;
 use hupsafe_tests::wait::{poll, PATIENCE};
@@ -559,11 +559,7 @@ fn the_note_after_a_lost_connection_comes_below_the_jobs_output() {
     let (_, id, mut att) = attached_on_pty(&s, "attrs");
     att.expect("done");
     let supervisor = s.jobs.supervisor_pid(&id);
-    let start = start_time(supervisor).expect("the supervisor runs");
-    // SAFETY: kill(2) of this story's supervisor, by pid, its start time
-    // read just before.
-    unsafe { libc::kill(supervisor, libc::SIGKILL) };
-    assert_ne!(start, 0);
+    kill_by_hand("the supervisor", (supervisor, start_time(supervisor)));
     att.expect("lost the connection to job");
     let verdict = att.poll_shown(PATIENCE, |shown| {
         let text = xterm.screen(shown, 80, 24).text.join("\n");

@@ -7,7 +7,7 @@
 
 use std::fs;
 
-use hupsafe_tests::relay::{start_time, ticker};
+use hupsafe_tests::relay::{gone, kill_by_hand, start_time, ticker};
 use hupsafe_tests::wait::{poll, PATIENCE};
 use hupsafe_tests::Sandbox;
 use hupsafe_tests::{procfs, unique_tag, until};
@@ -45,20 +45,6 @@ fn autogroup(pid: i32) -> Option<String> {
     Some(text.split_whitespace().next()?.to_string())
 }
 
-/// Whether the process that was `pid` with start time `start` is gone
-/// (another process may have its pid by now; a zombie is gone).
-fn gone(pid: i32, start: Option<u64>) -> bool {
-    start_time(pid) != start || !procfs::is_alive(pid)
-}
-
-fn kill(pid: i32, sig: i32) {
-    // SAFETY: kill(2) of a process this test started, checked by start time
-    // by the caller.
-    unsafe {
-        libc::kill(pid, sig);
-    }
-}
-
 /// A ticking job whose first ticks are in its log: its processes by pid
 /// and start time, each read before the wait.
 struct Ticking {
@@ -87,16 +73,6 @@ fn ticking(jobs: &Sandbox, ticks: u32, tag: &str) -> Ticking {
         jobs.log(&t.id).contains("tick 2").then_some(())
     });
     t
-}
-
-/// Kills `what`, the process `pid` started at `start` (checked), and waits
-/// until it is gone.
-fn kill_by_hand(what: &str, (pid, start): (i32, Option<u64>)) {
-    assert_eq!(start_time(pid), start, "{what} is not the process it was");
-    kill(pid, libc::SIGKILL);
-    until(&format!("{what} to be gone"), || {
-        gone(pid, start).then_some(())
-    });
 }
 
 #[test]
