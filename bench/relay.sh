@@ -12,7 +12,10 @@
 #               With the screen model (issue 16) on, as shipped; and the
 #               like-for-like tmux case: `tmux new` attached to a drained pty
 #               (it renders into its screen and redraws its client), and the
-#               relay with the model off (HUPSAFE_TEST_NO_SCREEN_MODEL=1)
+#               relay with the model off (HUPSAFE_TEST_NO_SCREEN_MODEL=1),
+#               and the relay with the client writing the output to its
+#               terminal as before (HUPSAFE_TEST_KEEP_TERMINAL=1; as
+#               shipped, the supervisor writes there itself)
 #               goals: relay >= 0.9x the throughput of script -q; faster
 #               than attached tmux
 #   screen      the model's own parse rate (cargo test --release
@@ -23,7 +26,8 @@
 #               the whole drawing (10,000 lines of scrollback and the
 #               screen) shown, median of 3, and the old raw replay's
 #   echo        keystroke echo latency on a pty running `cat`: straight, and
-#               relayed (key -> client -> supervisor -> job pty -> back);
+#               relayed (key -> client -> supervisor -> job pty -> back to
+#               the terminal, by the supervisor; and by the client);
 #               three alternating rounds, the best median of each kept
 #   memory      resident size (VmRSS, and PSS: shared pages split among
 #               sharers) of a supervisor, median of BENCH_JOBS idle jobs
@@ -96,17 +100,18 @@ mbps() { python3 -c "import sys; print('%.0f' % (float(sys.argv[2]) / float(sys.
 
 step "throughput: ${MB} MiB base64 on a drained pty, $ROUNDS interleaved rounds (medians)"
 median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}'; }
-a_direct=() a_relay=() a_script=() a_nomodel=() a_tmux=() a_tmuxa=()
+a_direct=() a_relay=() a_script=() a_nomodel=() a_kept=() a_tmux=() a_tmuxa=()
 for round in $(seq "$ROUNDS"); do
     step "  round $round"
     read -r t n_direct < <(python3 "$PTY" drain sh -c "$FLOOD"); a_direct+=("$t")
     read -r t n_relay < <(python3 "$PTY" drain "$HUPSAFE" sh -c "$FLOOD"); a_relay+=("$t")
     read -r t n_script < <(python3 "$PTY" drain script -q -c "$FLOOD" /dev/null); a_script+=("$t")
     read -r t n_nomodel < <(HUPSAFE_TEST_NO_SCREEN_MODEL=1 python3 "$PTY" drain "$HUPSAFE" sh -c "$FLOOD"); a_nomodel+=("$t")
+    read -r t n_kept < <(HUPSAFE_TEST_KEEP_TERMINAL=1 python3 "$PTY" drain "$HUPSAFE" sh -c "$FLOOD"); a_kept+=("$t")
     if ((round == 1)); then
         log_bytes=$(stat -c %s "$WORK"/state/jobs/*/log | head -n 1)
     fi
-    # Two logs of 287 MB a round: gone before the next.
+    # Three logs of 287 MB a round: gone before the next.
     HUPSAFE_STATE_DIR=$WORK/state "$HUPSAFE" gc >/dev/null
     if command -v tmux >/dev/null; then
         read -r t _ < <(TERM=xterm-256color python3 "$PTY" drain \
@@ -123,6 +128,7 @@ for round in $(seq "$ROUNDS"); do
 done
 t_direct=$(median "${a_direct[@]}") t_relay=$(median "${a_relay[@]}")
 t_script=$(median "${a_script[@]}") t_nomodel=$(median "${a_nomodel[@]}")
+t_kept=$(median "${a_kept[@]}")
 t_tmux=; t_tmuxa=
 if ((${#a_tmux[@]})); then
     t_tmux=$(median "${a_tmux[@]}") t_tmuxa=$(median "${a_tmuxa[@]}")
@@ -157,12 +163,14 @@ read -r s_rss s_first s_bytes < <(screen_case "")
 read -r r_rss r_first r_bytes < <(screen_case HUPSAFE_TEST_NO_SCREEN_MODEL=1)
 
 step "echo latency: $KEYS keys, 3 alternating rounds (best median kept)"
-e_direct=; e_relay=
+e_direct=; e_relay=; e_kept=
 for _ in 1 2 3; do
     read -r m p < <(python3 "$PTY" echo "$KEYS" cat)
     if [[ -z $e_direct ]] || ((m < e_direct)); then e_direct=$m e_direct99=$p; fi
     read -r m p < <(python3 "$PTY" echo-raw "$KEYS" "$HUPSAFE" cat)
     if [[ -z $e_relay ]] || ((m < e_relay)); then e_relay=$m e_relay99=$p; fi
+    read -r m p < <(HUPSAFE_TEST_KEEP_TERMINAL=1 python3 "$PTY" echo-raw "$KEYS" "$HUPSAFE" cat)
+    if [[ -z $e_kept ]] || ((m < e_kept)); then e_kept=$m e_kept99=$p; fi
 done
 HUPSAFE_STATE_DIR=$WORK/state "$HUPSAFE" gc >/dev/null
 
@@ -194,6 +202,7 @@ mkdir -p target/bench
     printf '%-44s %10s %10s %8s\n' "hupsafe relay (supervisor + client)" "$t_relay" "$(mbps "$t_relay" "$n_relay")" "$(ratio "$t_relay" "$t_direct")"
     printf '%-44s %10s %10s %8s\n' "script -q -c CMD /dev/null" "$t_script" "$(mbps "$t_script" "$n_script")" "$(ratio "$t_script" "$t_direct")"
     printf '%-44s %10s %10s %8s\n' "hupsafe relay, screen model off" "$t_nomodel" "$(mbps "$t_nomodel" "$n_nomodel")" "$(ratio "$t_nomodel" "$t_direct")"
+    printf '%-44s %10s %10s %8s\n' "hupsafe relay, the client writes (old path)" "$t_kept" "$(mbps "$t_kept" "$n_kept")" "$(ratio "$t_kept" "$t_direct")"
     if [[ -n $t_tmux ]]; then
         printf '%-44s %10s %10s %8s\n' "tmux new -d (to completion, nobody drawn)" "$t_tmux" "$(mbps "$t_tmux" "$n_direct")" "$(ratio "$t_tmux" "$t_direct")"
         printf '%-44s %10s %10s %8s\n' "tmux new, attached client drained" "$t_tmuxa" "$(mbps "$t_tmuxa" "$n_direct")" "$(ratio "$t_tmuxa" "$t_direct")"
@@ -203,6 +212,7 @@ mkdir -p target/bench
         "$(python3 -c "import sys; print('met' if float(sys.argv[1]) >= 0.9 else 'MISSED')" "$thr")"
     printf '%-44s %10s\n' "  hupsafe time / script's" "$(ratio "$t_relay" "$t_script")x"
     printf '%-44s %10s\n' "  model off: hupsafe time / script's" "$(ratio "$t_nomodel" "$t_script")x"
+    printf '%-44s %10s\n' "  hupsafe time / the client writing's" "$(ratio "$t_relay" "$t_kept")x"
     if [[ -n $t_tmux ]]; then
         vs=$(ratio "$t_relay" "$t_tmuxa")
         printf '%-44s %10s   goal < 1.00: %s\n' "  hupsafe time / attached tmux's" "${vs}x" \
@@ -223,6 +233,7 @@ mkdir -p target/bench
     printf '%-44s %10s %10s %8s\n' "echo latency ($KEYS keys, cat)" "median us" "p99 us" "ratio"
     printf '%-44s %10s %10s %8s\n' "straight" "$e_direct" "$e_direct99" "1.00"
     printf '%-44s %10s %10s %8s\n' "relayed" "$e_relay" "$e_relay99" "$(ratio "$e_relay" "$e_direct")"
+    printf '%-44s %10s %10s %8s\n' "relayed, the client writes (old path)" "$e_kept" "$e_kept99" "$(ratio "$e_kept" "$e_direct")"
     echo
     printf '%-44s %10s\n' "supervisor VmRSS, median of $n_sup (KiB)" "$rss_kib"
     printf '%-44s %10s\n' "supervisor VmRSS, largest (KiB)" "$rss_max"

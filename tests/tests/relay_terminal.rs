@@ -281,3 +281,157 @@ fn a_job_cannot_feed_on_its_own_output() {
         jobs.log("1")
     );
 }
+
+/// The terminals (`/dev/pts/N`) process `pid` holds open.
+fn terminals_held_by(pid: i32) -> Vec<String> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|dir| {
+            dir.flatten()
+                .filter_map(|e| std::fs::read_link(e.path()).ok())
+                .map(|p| p.to_string_lossy().into_owned())
+                .filter(|p| p.starts_with("/dev/pts/"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The terminal the test's shell runs on.
+fn terminal_of(term: &Terminal) -> String {
+    std::fs::read_link(format!("/proc/{}/fd/0", term.pid()))
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The supervisor writes the job's output to the user's terminal itself
+/// (the client passes it over; one hop less for every byte, as tmux's
+/// server writes to its clients' terminals), and lets go of it when the
+/// user detaches: a terminal held after its user left would keep an ssh
+/// session's pty open. The control keeps the terminal in the client
+/// (`HUPSAFE_TEST_KEEP_TERMINAL`): the supervisor never holds it, and the
+/// story's first check fails.
+fn lent_terminal(control: bool) {
+    let jobs = Sandbox::for_jobs("relay-lend");
+    let tag = unique_tag("lend");
+    let mut term = Terminal::bash(&jobs);
+    let keep = if control {
+        "HUPSAFE_TEST_KEEP_TERMINAL=1 "
+    } else {
+        ""
+    };
+    term.type_line(&format!(
+        "{keep}{}; echo rc=$?",
+        hupsafe_line(ticker(400, 50, &tag))
+    ));
+    term.expect("tick 2\r\n");
+    let job = jobs.job_tagged(&tag);
+    let id = job.id();
+    let supervisor = jobs.supervisor_pid(&id);
+    let pts = terminal_of(&term);
+    // Output reaching the terminal after this point was written there by
+    // whoever holds it.
+    term.expect("tick 4\r\n");
+    let held = terminals_held_by(supervisor).contains(&pts);
+    assert_eq!(
+        held,
+        !control,
+        "the supervisor holds {pts}: {held} (it holds {:?})",
+        terminals_held_by(supervisor)
+    );
+    if control {
+        return;
+    }
+    term.send(b"\x1dd");
+    term.expect(&format!("detached from job {id}"));
+    term.expect("rc=0");
+    assert!(
+        !terminals_held_by(supervisor).contains(&pts),
+        "the supervisor still holds the terminal after the detach"
+    );
+    // Nothing of the job reaches the shell's terminal after the note.
+    let tick = |log: &str| log.matches("tick ").count();
+    let at_detach = tick(&jobs.log(&id));
+    until("ten more ticks in the log", || {
+        (tick(&jobs.log(&id)) >= at_detach + 10).then_some(())
+    });
+    term.type_line("echo shell-alone");
+    let after = term.expect("shell-alone\r\n");
+    assert!(
+        !after.contains("tick"),
+        "job output after the detach:\n{after}"
+    );
+    assert_eq!(jobs.job(&id).unwrap().state(), "running");
+    jobs.kill_all();
+}
+
+#[test]
+fn the_supervisor_writes_to_the_terminal_and_lets_go_of_it_on_detach() {
+    lent_terminal(false);
+}
+
+#[test]
+fn control_a_kept_terminal_is_never_held_by_the_supervisor() {
+    lent_terminal(true);
+}
+
+/// A viewer stopped by a signal (`kill -TSTP`; Ctrl-Z goes to the program)
+/// gives the shell the terminal: the job goes on, and its output waits
+/// (in the log) instead of landing on the shell's screen, even though the
+/// supervisor writes to that terminal itself. `fg` resumes the viewer, and
+/// the output comes again.
+#[test]
+fn a_stopped_viewer_leaves_the_shells_screen_alone_until_fg() {
+    let jobs = Sandbox::for_jobs("relay-viewer-stop");
+    let tag = unique_tag("viewer-stop");
+    let (mut starter, job) = jobs.start(&ticker(600, 40, &tag), &tag);
+    let id = job.id();
+    let mut term = Terminal::bash(&jobs);
+    term.type_line(&format!("{} attach {id}", hupsafe_bin().display()));
+    term.expect("tick ");
+    term.expect("\r\n");
+    let pts = terminal_of(&term);
+    let supervisor = jobs.supervisor_pid(&id);
+    until("the supervisor to hold the viewer's terminal", || {
+        terminals_held_by(supervisor).contains(&pts).then_some(())
+    });
+    // The viewer: the shell's child running `attach`.
+    let viewer = until("the viewer's pid", || {
+        let children =
+            std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", term.pid())).ok()?;
+        children.split_whitespace().find_map(|p| {
+            let cmd = std::fs::read(format!("/proc/{p}/cmdline")).ok()?;
+            String::from_utf8_lossy(&cmd)
+                .contains("attach")
+                .then(|| p.parse::<i32>().unwrap())
+        })
+    });
+    unsafe { libc::kill(viewer, libc::SIGTSTP) };
+    term.expect("Stopped");
+    term.expect(PROMPT);
+    assert_eq!(proc_state(viewer), Some('T'), "the viewer is stopped");
+    assert!(
+        !terminals_held_by(supervisor).contains(&pts),
+        "the supervisor kept the stopped viewer's terminal"
+    );
+    let tick = |log: &str| log.matches("tick ").count();
+    let at_stop = tick(&jobs.log(&id));
+    until("ten more ticks in the log", || {
+        (tick(&jobs.log(&id)) >= at_stop + 10).then_some(())
+    });
+    term.type_line("echo shell-alone");
+    let meanwhile = term.expect("shell-alone\r\n");
+    assert!(
+        !meanwhile.contains("tick"),
+        "job output on the shell's screen while the viewer was stopped:\n{meanwhile}"
+    );
+    term.type_line("fg");
+    let last = tick(&jobs.log(&id));
+    term.expect(&format!("tick {}\r\n", last + 5));
+    term.send(b"\x1dd");
+    term.expect(&format!("detached from job {id}"));
+    // (bash drops the rest of a stopped command line: no `echo` after fg.)
+    term.expect(PROMPT);
+    jobs.kill_all();
+    let _ = starter.kill();
+    let _ = starter.wait();
+}

@@ -12,7 +12,7 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use super::os::{self, Disposition, PollFd, PollFlags, Signal, SignalPipe};
 use super::proto::{self, Decoder};
@@ -71,6 +71,9 @@ pub fn run(conn: Connection, mode: Mode) -> i32 {
         }
     };
     let status = c.relay();
+    // Whatever ended the relay, the terminal is ours again before the
+    // shell (or a note) writes to it.
+    c.take_back();
     c.raw.leave();
     if let Some(note) = c.note.take() {
         say!("{note}");
@@ -129,7 +132,32 @@ struct Client {
     restored: bool,
     /// The user detached: the connection is ending on purpose.
     detaching: bool,
+    /// The supervisor takes our terminal (its welcome says so).
+    can_lend: bool,
+    /// Who writes the output to our terminal.
+    lending: Lending,
+    /// Waiting for the terminal back: a TAKEN that comes meanwhile is
+    /// declined.
+    taking_back: bool,
 }
+
+/// Who writes the job's output to the user's terminal. The supervisor
+/// writes there only between our READY and its GIVEN_BACK, so the client
+/// takes the terminal back before anything it writes or leaves to the
+/// shell (a stop, a note, its exit).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Lending {
+    /// We do: output comes through the socket.
+    Kept,
+    /// Passed to the supervisor, not answered yet.
+    Passed,
+    /// The supervisor does.
+    Lent,
+}
+
+/// How long a client waits for its terminal back (a busy supervisor
+/// first finishes what it is doing).
+const TAKE_BACK_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// How long a detaching client waits for the supervisor's restore
 /// sequence (a busy supervisor first catches its model up).
@@ -179,6 +207,9 @@ impl Client {
             model: false,
             restored: false,
             detaching: false,
+            can_lend: false,
+            lending: Lending::Kept,
+            taking_back: false,
         };
         if let Mode::Attach { replay } = mode {
             let mut hello = proto::VERSION.to_be_bytes().to_vec();
@@ -307,7 +338,11 @@ impl Client {
             if self.started {
                 self.send(proto::SIGNAL, &(libc::SIGTSTP as u32).to_be_bytes());
             } else {
-                // A viewer asked to stop stops alone.
+                // A viewer asked to stop stops alone (its terminal taken
+                // back: the job's output waits meanwhile).
+                if let Some(status) = self.take_back() {
+                    return Some(status);
+                }
                 self.raw.leave();
                 let _ = rustix::process::kill_process(rustix::process::getpid(), Signal::STOP);
                 self.resumed();
@@ -328,6 +363,71 @@ impl Client {
             self.send(proto::CONTINUE, &[]);
         }
         self.send_size();
+        self.lend();
+    }
+
+    /// Passes our terminal to the supervisor, which then writes the output
+    /// there itself: the bytes skip this process (one copy and one wake-up
+    /// less each), as tmux's server writes to its clients' terminals. Only
+    /// a terminal, reopened so that the supervisor's non-blocking mode
+    /// stays off the description the shell shares; if anything fails, the
+    /// output keeps coming through the socket.
+    fn lend(&mut self) {
+        if !self.can_lend
+            || self.lending != Lending::Kept
+            || !os::isatty(self.screen)
+            || std::env::var_os("HUPSAFE_TEST_KEEP_TERMINAL").is_some()
+        {
+            return;
+        }
+        // After what is queued: the frame must not split another.
+        self.flush();
+        if !self.outgoing.is_empty() {
+            return;
+        }
+        let Ok(again) = os::reopen_terminal(self.screen) else {
+            return;
+        };
+        let frame = proto::frame(proto::TERMINAL, &[]);
+        if let Ok(n) = os::send_with_fd(&self.fd, &frame, again.as_fd()) {
+            self.outgoing.extend(&frame[n..]);
+            self.lending = Lending::Passed;
+        }
+    }
+
+    /// Takes our terminal back from the supervisor, if it has it: once
+    /// GIVEN_BACK comes, nothing more is written there but by us (what
+    /// comes meanwhile through the socket is written in order). `Some` if
+    /// the relay ended meanwhile (the program's end, a lost connection).
+    fn take_back(&mut self) -> Option<Outcome> {
+        if self.lending == Lending::Kept {
+            return None;
+        }
+        self.taking_back = true;
+        self.send(proto::TAKE_BACK, &[]);
+        let deadline = std::time::Instant::now() + TAKE_BACK_WITHIN;
+        let mut ended = None;
+        while self.lending != Lending::Kept {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            self.flush();
+            let mut fds = [PollFd::new(&self.fd, PollFlags::IN)];
+            if os::poll(&mut fds, Some(left)).is_err() {
+                break;
+            }
+            if fds[0].revents().is_empty() {
+                continue;
+            }
+            if let Some(status) = self.on_socket() {
+                ended = Some(status);
+                break;
+            }
+        }
+        self.taking_back = false;
+        self.lending = Lending::Kept;
+        ended
     }
 
     fn on_socket(&mut self) -> Option<Outcome> {
@@ -372,6 +472,11 @@ impl Client {
                         .as_ref()
                         .and_then(|v| v.get("screen")?.as_bool())
                         .unwrap_or(false);
+                    self.can_lend = welcome
+                        .as_ref()
+                        .and_then(|v| v.get("terminal")?.as_bool())
+                        .unwrap_or(false);
+                    self.lend();
                     if stopped && !self.started {
                         // Attaching to a stopped job is `fg`.
                         self.send(proto::CONTINUE, &[]);
@@ -379,16 +484,39 @@ impl Client {
                 }
                 proto::STOPPED => {
                     self.program_stopped = true;
-                    self.suspend();
+                    // (While taking the terminal back, the stop that
+                    // follows is the caller's.)
+                    if !self.taking_back {
+                        if let Some(status) = self.suspend() {
+                            return Some(status);
+                        }
+                    }
                 }
+                proto::TAKEN => {
+                    if self.lending == Lending::Passed && !self.taking_back {
+                        // Everything before TAKEN is on the terminal.
+                        self.send(proto::READY, &[]);
+                        self.lending = Lending::Lent;
+                    } else {
+                        // Not wanted any more (or answered late): the
+                        // supervisor waits for a word either way.
+                        self.send(proto::TAKE_BACK, &[]);
+                    }
+                    self.flush();
+                }
+                proto::GIVEN_BACK => self.lending = Lending::Kept,
                 proto::CONTINUED => self.program_stopped = false,
                 proto::RESTORE => {
+                    // The last the supervisor writes for us (empty if it
+                    // wrote it to the terminal itself).
+                    self.lending = Lending::Kept;
                     if let Err(e) = os::write_all(self.screen, &payload) {
                         return Some(terminal_gone(&e));
                     }
                     self.restored = true;
                 }
                 proto::EXITED => {
+                    self.lending = Lending::Kept;
                     let killed = payload.first() == Some(&1);
                     let value = proto::u32_at(&payload, 1).unwrap_or(0) as i32;
                     if killed {
@@ -415,9 +543,12 @@ impl Client {
     /// In an orphaned group the kernel discards the stop, and the program
     /// is continued at once rather than left stopped with nobody to
     /// continue it.
-    fn suspend(&mut self) {
+    fn suspend(&mut self) -> Option<Outcome> {
         if !in_job_control() {
-            return;
+            return None;
+        }
+        if let Some(status) = self.take_back() {
+            return Some(status);
         }
         self.raw.leave();
         // The default action, then the stop signal to our own process
@@ -427,6 +558,7 @@ impl Client {
         let _ = rustix::process::kill_current_process_group(Signal::TSTP);
         handler.restore();
         self.resumed();
+        None
     }
 
     fn on_keys(&mut self) -> Option<Outcome> {
@@ -449,6 +581,7 @@ impl Client {
                             self.send(proto::INPUT, &keys);
                         }
                         self.send(proto::DETACH, &[]);
+                        self.detaching = true;
                         self.flush();
                         self.await_restore();
                         self.detach_note();
@@ -475,7 +608,6 @@ impl Client {
         if !self.model {
             return;
         }
-        self.detaching = true;
         let deadline = std::time::Instant::now() + RESTORE_WITHIN;
         while !self.restored {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
@@ -523,6 +655,8 @@ impl Client {
     /// the job still stands for it: it waits for the end and exits with the
     /// program's status, so scripts keep working.
     fn connection_lost(&mut self) -> Outcome {
+        // Nobody at the other end writes to our terminal any more.
+        self.lending = Lending::Kept;
         self.restore_generic();
         if self.detaching {
             return 0;

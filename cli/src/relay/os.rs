@@ -66,6 +66,74 @@ pub fn send(fd: impl AsFd, buf: &[u8]) -> io::Result<usize> {
     Ok(retry_on_intr(|| rustix::net::send(fd.as_fd(), buf, flags))?)
 }
 
+/// One sendmsg(2) of `bytes` with `fd` passed along (SCM_RIGHTS), neither
+/// blocking nor raising SIGPIPE. The descriptor travels with the first
+/// byte: a short send still passed it.
+pub fn send_with_fd(sock: impl AsFd, bytes: &[u8], fd: BorrowedFd<'_>) -> io::Result<usize> {
+    use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage};
+    let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    let fds = [fd];
+    if !control.push(SendAncillaryMessage::ScmRights(&fds)) {
+        return Err(io::ErrorKind::InvalidInput.into());
+    }
+    let flags = SendFlags::NOSIGNAL | SendFlags::DONTWAIT;
+    let iov = [io::IoSlice::new(bytes)];
+    Ok(retry_on_intr(|| {
+        rustix::net::sendmsg(sock.as_fd(), &iov, &mut control, flags)
+    })?)
+}
+
+/// One recvmsg(2) into `buf`. Descriptors the peer passed with these bytes
+/// (closed on exec) land in `passed`: the last one is kept, any other is
+/// closed at once, so a peer cannot make us hold descriptors.
+pub fn recv_keeping_fd(
+    sock: impl AsFd,
+    buf: &mut [u8],
+    passed: &mut Option<OwnedFd>,
+) -> io::Result<usize> {
+    use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+    let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(4))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let mut iov = [io::IoSliceMut::new(buf)];
+    let got = retry_on_intr(|| {
+        rustix::net::recvmsg(
+            sock.as_fd(),
+            &mut iov,
+            &mut control,
+            RecvFlags::CMSG_CLOEXEC | RecvFlags::DONTWAIT,
+        )
+    })?;
+    for message in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(fds) = message {
+            for fd in fds {
+                *passed = Some(fd);
+            }
+        }
+    }
+    Ok(got.bytes)
+}
+
+/// The terminal `fd` writes to, opened again (through /proc/self/fd): a
+/// description of its own, so the flags another process sets on it
+/// (O_NONBLOCK) do not reach `fd`'s, which the user's shell shares. Never
+/// taken as a controlling terminal; checked to be the same device.
+pub fn reopen_terminal(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+    use rustix::fs::{Mode, OFlags};
+    use std::os::fd::AsRawFd;
+    let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    let again = rustix::fs::open(
+        path.as_str(),
+        OFlags::WRONLY | OFlags::NOCTTY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let (was, is) = (rustix::fs::fstat(fd)?, rustix::fs::fstat(&again)?);
+    if !isatty(&again) || was.st_rdev != is.st_rdev || was.st_ino != is.st_ino {
+        return Err(io::ErrorKind::InvalidData.into());
+    }
+    Ok(again)
+}
+
 pub fn set_nonblocking(fd: impl AsFd) -> io::Result<()> {
     let flags = rustix::fs::fcntl_getfl(fd.as_fd())?;
     rustix::fs::fcntl_setfl(fd, flags | rustix::fs::OFlags::NONBLOCK)?;

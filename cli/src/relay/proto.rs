@@ -31,6 +31,17 @@ pub const DETACH: u8 = b'd';
 /// `signal u32`: send it to the program's process group (signals sent to
 /// the `hupsafe` that started the job are meant for the program).
 pub const SIGNAL: u8 = b'k';
+/// The client's terminal, passed with the frame (SCM_RIGHTS): the
+/// supervisor may write the output there itself, as tmux's server writes
+/// to its clients' terminals, one hop less for every byte. Answered by
+/// [`TAKEN`]; nothing goes there before [`READY`].
+pub const TERMINAL: u8 = b't';
+/// The output sent before [`TAKEN`] is on the terminal: from here the
+/// supervisor writes it there.
+pub const READY: u8 = b'r';
+/// The client is about to write to its terminal itself, stop or leave:
+/// the supervisor stops writing there and answers [`GIVEN_BACK`].
+pub const TAKE_BACK: u8 = b'b';
 
 // Supervisor to client.
 /// JSON: `{"id", "pid", "state"}`.
@@ -49,6 +60,21 @@ pub const ERROR: u8 = b'E';
 /// modes off, title popped): the answer to DETACH, and sent before EXITED
 /// to a client that was drawn the job's screen.
 pub const RESTORE: u8 = b'R';
+/// The terminal passed with [`TERMINAL`] is taken: the output before
+/// this frame came through the socket; the output after it goes to the
+/// terminal once the client answers [`READY`]. A supervisor that
+/// cannot write there drops it without a word (the output comes through
+/// the socket again, as before).
+pub const TAKEN: u8 = b'T';
+/// The answer to [`TAKE_BACK`]: the supervisor no longer writes to the
+/// client's terminal (everything after comes through the socket).
+pub const GIVEN_BACK: u8 = b'B';
+/// Frames whose payload is bytes for the user's terminal: written there
+/// by the supervisor when it holds the terminal (a RESTORE then still goes
+/// through the socket, empty, to say the restore is done).
+pub fn for_the_terminal(kind: u8) -> bool {
+    kind == OUTPUT || kind == RESTORE
+}
 
 /// Appends one frame to a queue.
 pub fn put(out: &mut VecDeque<u8>, kind: u8, payload: &[u8]) {
@@ -123,6 +149,20 @@ impl Decoder {
 
     /// Reads once from `fd` into the free space. `Ok(0)` is end of file.
     pub fn fill_from(&mut self, fd: impl AsFd) -> io::Result<usize> {
+        self.fill(|buf| os::read(&fd, buf))
+    }
+
+    /// As [`fill_from`](Self::fill_from), from a socket that may pass a
+    /// descriptor with a frame ([`TERMINAL`]): it lands in `passed`.
+    pub fn fill_keeping_fd(
+        &mut self,
+        sock: impl AsFd,
+        passed: &mut Option<std::os::fd::OwnedFd>,
+    ) -> io::Result<usize> {
+        self.fill(|buf| os::recv_keeping_fd(&sock, buf, passed))
+    }
+
+    fn fill(&mut self, read: impl FnOnce(&mut [u8]) -> io::Result<usize>) -> io::Result<usize> {
         if self.start > 0 && self.end == self.buf.len() || self.start == self.end {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
@@ -131,7 +171,7 @@ impl Decoder {
         if self.end == self.buf.len() {
             return Err(io::ErrorKind::WouldBlock.into());
         }
-        let n = os::read(fd, &mut self.buf[self.end..])?;
+        let n = read(&mut self.buf[self.end..])?;
         self.end += n;
         Ok(n)
     }
@@ -193,6 +233,31 @@ mod tests {
         assert_eq!((ws.ws_row, ws.ws_col), (40, 100));
         d.consume();
         assert!(d.peek().unwrap().is_none());
+    }
+
+    #[test]
+    fn a_descriptor_passed_with_a_frame_arrives_with_it() {
+        use std::os::fd::AsFd;
+        let (r, w) = std::os::unix::net::UnixStream::pair().unwrap();
+        let file = tempfile::tempfile().unwrap();
+        let frame = frame(TERMINAL, &[]);
+        assert_eq!(
+            os::send_with_fd(&w, &frame, file.as_fd()).unwrap(),
+            frame.len()
+        );
+        let mut d = Decoder::default();
+        let mut passed = None;
+        d.fill_keeping_fd(&r, &mut passed).unwrap();
+        assert_eq!(d.peek().unwrap(), Some((TERMINAL, &[][..])));
+        let passed = passed.expect("the descriptor came with the frame");
+        let ino = |fd: std::os::fd::BorrowedFd| rustix::fs::fstat(fd).unwrap().st_ino;
+        assert_eq!(ino(passed.as_fd()), ino(file.as_fd()));
+        // A plain frame passes nothing.
+        os::write_all(&w, &super::frame(INPUT, b"k")).unwrap();
+        d.consume();
+        let mut none = None;
+        d.fill_keeping_fd(&r, &mut none).unwrap();
+        assert!(none.is_none());
     }
 
     #[test]

@@ -16,7 +16,8 @@ use super::super::os::{self, Disposition, PollFd, PollFlags, SignalPipe};
 use super::super::proto;
 use super::super::pty;
 use super::super::supervisor::clients::{
-    redraw, refill, refusal, restore_and_close, restore_drawn, start_drawn, Client, Mode,
+    redraw, refill, refusal, restore_and_close, restore_drawn, start_drawn, watch_terminals,
+    Client, Mode,
 };
 use super::super::supervisor::log::Log;
 use super::super::supervisor::model::{self, BACKLOG_MAX, CATCH_UP_BUDGET, CATCH_UP_READ};
@@ -356,7 +357,7 @@ impl Supervisor {
             let behind = model::behind(self.model.as_ref(), &self.log);
             let timeout = model::wait(behind, self.last_output).map_or(timeout, |w| w.min(timeout));
             let mut idle = false;
-            let (master, screen, listener, fifo, clients) = {
+            let (master, screen, listener, fifo, clients, room) = {
                 let ready = |p: &PollFd| p.revents();
                 let mut fds = vec![PollFd::from_borrowed_fd(self.signals.fd(), PollFlags::IN)];
                 let master_at = (!held).then(|| {
@@ -384,11 +385,13 @@ impl Supervisor {
                 let clients_at = fds.len();
                 for c in &self.clients {
                     let mut ev = PollFlags::IN;
-                    if !c.out.is_empty() {
+                    if c.wants_out() {
                         ev |= PollFlags::OUT;
                     }
                     fds.push(PollFd::new(&c.fd, ev));
                 }
+                let terminals_at = fds.len();
+                let terminals = watch_terminals(&self.clients, &mut fds);
                 match os::poll(&mut fds, Some(timeout)) {
                     Ok(0) => idle = true,
                     Ok(_) => {}
@@ -402,9 +405,21 @@ impl Supervisor {
                     screen_at.map(|i| ready(&fds[i])),
                     listener_at.map(|i| ready(&fds[i])),
                     ready(&fds[fifo_at]),
-                    fds[clients_at..].iter().map(ready).collect::<Vec<_>>(),
+                    fds[clients_at..terminals_at]
+                        .iter()
+                        .map(ready)
+                        .collect::<Vec<_>>(),
+                    terminals
+                        .iter()
+                        .zip(&fds[terminals_at..])
+                        .filter(|(_, p)| !p.revents().is_empty())
+                        .map(|(&i, _)| i)
+                        .collect::<Vec<_>>(),
                 )
             };
+            for i in room {
+                self.clients[i].flush();
+            }
             let sigs = self.signals.take();
             for sig in FORWARDED {
                 if os::has(sigs, sig) {
@@ -563,7 +578,7 @@ impl Supervisor {
             }
             return;
         }
-        match c.input.fill_from(&c.fd) {
+        match c.input.fill_keeping_fd(&c.fd, &mut c.passed) {
             Ok(0) => c.dead = true,
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
@@ -587,6 +602,7 @@ impl Supervisor {
                 }
                 proto::HELLO if self.clients[i].mode == Mode::Hello => self.hello(i, &payload),
                 _ if self.clients[i].mode == Mode::Hello => {}
+                k if self.clients[i].on_terminal_frame(k) => {}
                 proto::INPUT => {
                     let _ = os::write(&self.master, &payload);
                     self.clients[i].active = Instant::now();
@@ -679,6 +695,7 @@ impl Supervisor {
             "pid": std::process::id(),
             "state": "running",
             "screen": self.scrollback.is_some(),
+            "terminal": true,
         })
         .to_string();
         self.ensure_model();

@@ -5,10 +5,10 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::time::Instant;
 
-use super::super::os::{self, PollFlags, Signal};
+use super::super::os::{self, PollFd, PollFlags, Signal};
 use super::super::proto::{self, Decoder};
 use super::super::pty;
 use super::log::Log;
@@ -68,6 +68,39 @@ pub struct Client {
     /// When it last typed (or attached): the pty's size follows the most
     /// recently active client, as tmux's "latest".
     pub active: Instant,
+    /// A descriptor passed with what was read last, until a
+    /// [`proto::TERMINAL`] frame claims it.
+    pub passed: Option<OwnedFd>,
+    /// The client's terminal, if it lent it: the output is written there
+    /// rather than sent through the socket.
+    terminal: Terminal,
+    /// Bytes still to send of a frame sent in part (while frames are sorted
+    /// between socket and terminal; 0 between frames).
+    rest: usize,
+    /// Why the queue cannot move until something happens.
+    stall: Option<Stall>,
+}
+
+/// Where the client's output goes.
+enum Terminal {
+    /// Through the socket (the client writes it).
+    Socket,
+    /// Lent, and [`proto::TAKEN`] queued, which ends `at` bytes into the
+    /// queue: everything up to it still goes through the socket.
+    Offered { fd: OwnedFd, at: usize },
+    /// TAKEN sent: output waits until the client says it has written what
+    /// came before.
+    Waiting(OwnedFd),
+    /// Written to the terminal here.
+    Held(OwnedFd),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Stall {
+    /// The terminal is full.
+    Terminal,
+    /// Output for the terminal, waiting for [`proto::READY`].
+    Ready,
 }
 
 impl Client {
@@ -96,6 +129,10 @@ impl Client {
             drawn: false,
             size: None,
             active: Instant::now(),
+            passed: None,
+            terminal: Terminal::Socket,
+            rest: 0,
+            stall: None,
         }
     }
 
@@ -128,6 +165,7 @@ impl Client {
         if self.out.is_empty() {
             // Repeating it is harmless.
             let _ = rustix::net::shutdown(&self.fd, rustix::net::Shutdown::Write);
+            self.terminal = Terminal::Socket;
         }
         if since.elapsed() >= LINGER {
             self.dead = true;
@@ -161,20 +199,193 @@ impl Client {
         proto::put(&mut self.out, kind, payload);
     }
 
-    /// Sends what the socket takes now.
-    pub fn flush(&mut self) {
-        while !self.dead && !self.out.is_empty() {
-            let (a, _) = self.out.as_slices();
-            match os::send(&self.fd, a) {
-                Ok(n) => {
-                    self.out.drain(..n);
-                    self.progress = Instant::now();
+    /// Whether the socket should be watched for room: there is something
+    /// to send and nothing else holds it up.
+    pub fn wants_out(&self) -> bool {
+        !self.out.is_empty() && self.stall.is_none()
+    }
+
+    /// The lent terminal, while the queue waits for room there.
+    pub fn full_terminal(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        match (&self.terminal, self.stall) {
+            (Terminal::Held(fd), Some(Stall::Terminal)) => Some(fd.as_fd()),
+            _ => None,
+        }
+    }
+
+    /// Handles the frames that lend and take back the client's terminal;
+    /// whether `kind` was one of them.
+    pub fn on_terminal_frame(&mut self, kind: u8) -> bool {
+        match kind {
+            proto::TERMINAL => {
+                // (A client lends only what it holds: one lent before is
+                // not written to again either way.)
+                self.give_back();
+                let lendable = |fd: &OwnedFd| os::isatty(fd) && os::set_nonblocking(fd).is_ok();
+                match self.passed.take() {
+                    Some(fd) if lendable(&fd) && self.closing.is_none() => {
+                        self.push(proto::TAKEN, &[]);
+                        let at = self.out.len();
+                        self.terminal = Terminal::Offered { fd, at };
+                    }
+                    // Not a terminal, or nothing passed: the output keeps
+                    // coming through the socket, and the client knows.
+                    _ => self.push(proto::GIVEN_BACK, &[]),
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(_) => self.dead = true,
+                self.flush();
+            }
+            proto::READY => {
+                if let Terminal::Waiting(fd) =
+                    std::mem::replace(&mut self.terminal, Terminal::Socket)
+                {
+                    self.terminal = Terminal::Held(fd);
+                    self.flush();
+                }
+            }
+            proto::TAKE_BACK => {
+                self.give_back();
+                self.push(proto::GIVEN_BACK, &[]);
+                self.flush();
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// Stops writing to the client's terminal: what is queued goes through
+    /// the socket.
+    fn give_back(&mut self) {
+        self.terminal = Terminal::Socket;
+        self.rest = 0;
+        self.stall = None;
+    }
+
+    /// Sends what the socket takes now, and writes what the lent terminal
+    /// takes, in the queue's order: a frame goes out only after the output
+    /// before it is on the terminal.
+    pub fn flush(&mut self) {
+        self.stall = None;
+        while !self.dead && !self.out.is_empty() {
+            let wrote = match &mut self.terminal {
+                Terminal::Socket => self.send(usize::MAX),
+                Terminal::Offered { at, .. } => {
+                    let upto = *at;
+                    let sent = self.send(upto);
+                    if let (Some(n), Terminal::Offered { at, .. }) = (sent, &mut self.terminal) {
+                        *at -= n;
+                        if *at == 0 {
+                            let Terminal::Offered { fd, .. } =
+                                std::mem::replace(&mut self.terminal, Terminal::Socket)
+                            else {
+                                unreachable!()
+                            };
+                            self.terminal = Terminal::Waiting(fd);
+                        }
+                    }
+                    sent
+                }
+                Terminal::Waiting(_) | Terminal::Held(_) => self.sort(),
+            };
+            match wrote {
+                Some(0) => return,
+                Some(_) => self.progress = Instant::now(),
+                None => return,
             }
         }
     }
+
+    /// Sends up to `upto` bytes of the queue through the socket; how many
+    /// went, `None` when the socket is full (or gone: then dead).
+    fn send(&mut self, upto: usize) -> Option<usize> {
+        let (a, _) = self.out.as_slices();
+        let a = &a[..a.len().min(upto)];
+        match os::send(&self.fd, a) {
+            Ok(n) => {
+                self.out.drain(..n);
+                Some(n)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+            Err(_) => {
+                self.dead = true;
+                None
+            }
+        }
+    }
+
+    /// Moves the first frame on while the terminal is lent: output to the
+    /// terminal, anything else through the socket. How many bytes moved,
+    /// `None` if nothing can now.
+    fn sort(&mut self) -> Option<usize> {
+        if self.rest > 0 {
+            let sent = self.send(self.rest)?;
+            self.rest -= sent;
+            return Some(sent);
+        }
+        if self.out.len() < proto::HEADER {
+            // Never: the queue holds whole frames.
+            return self.send(usize::MAX);
+        }
+        let kind = self.out[0];
+        let len = u32::from_be_bytes([self.out[1], self.out[2], self.out[3], self.out[4]]) as usize;
+        if !proto::for_the_terminal(kind) || len == 0 {
+            if kind == proto::OUTPUT {
+                self.out.drain(..proto::HEADER);
+                return Some(proto::HEADER);
+            }
+            self.rest = proto::HEADER + len;
+            return self.sort();
+        }
+        let Terminal::Held(fd) = &self.terminal else {
+            self.stall = Some(Stall::Ready);
+            return None;
+        };
+        let (a, b) = self.out.as_slices();
+        let payload = match a.len().checked_sub(proto::HEADER) {
+            Some(0) | None => {
+                let from = proto::HEADER - a.len();
+                &b[from..(from + len).min(b.len())]
+            }
+            Some(_) => &a[proto::HEADER..(proto::HEADER + len).min(a.len())],
+        };
+        match os::write(fd, payload) {
+            Ok(0) => {
+                self.stall = Some(Stall::Terminal);
+                None
+            }
+            Ok(n) => {
+                // The payload shrinks in place: the frame stays whole.
+                self.out.drain(proto::HEADER..proto::HEADER + n);
+                let left = ((len - n) as u32).to_be_bytes();
+                for (k, byte) in left.into_iter().enumerate() {
+                    self.out[1 + k] = byte;
+                }
+                Some(n)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.stall = Some(Stall::Terminal);
+                None
+            }
+            // Hung up, or gone: the rest through the socket, to a client
+            // that finds its terminal gone too.
+            Err(_) => {
+                self.give_back();
+                Some(1)
+            }
+        }
+    }
+}
+
+/// Adds the lent terminals that wait for room to `fds`; the clients they
+/// belong to, in the same order.
+pub fn watch_terminals<'a>(clients: &'a [Client], fds: &mut Vec<PollFd<'a>>) -> Vec<usize> {
+    let mut whose = Vec::new();
+    for (i, c) in clients.iter().enumerate() {
+        if let Some(t) = c.full_terminal() {
+            fds.push(PollFd::from_borrowed_fd(t, PollFlags::OUT));
+            whose.push(i);
+        }
+    }
+    whose
 }
 
 /// Why a new connection may not stay, if it may not: it is another
@@ -376,7 +587,7 @@ impl Supervisor {
             // Gone, with keys the program is not reading: drop them.
             c.dead = true;
         } else if c.input.has_room() {
-            match c.input.fill_from(&c.fd) {
+            match c.input.fill_keeping_fd(&c.fd, &mut c.passed) {
                 Ok(0) => c.dead = true,
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -400,6 +611,7 @@ impl Supervisor {
             match kind {
                 proto::HELLO if c.mode == Mode::Hello => self.hello(i, &payload),
                 _ if c.mode == Mode::Hello => {}
+                k if self.clients[i].on_terminal_frame(k) => {}
                 proto::INPUT if self.master.is_some() => {
                     if self.input.len() + payload.len() > INPUT_QUEUE {
                         // The program is not reading: leave the frame (and
@@ -691,6 +903,176 @@ mod tests {
         c.push(proto::OUTPUT, b"to nobody");
         c.flush();
         assert!(c.dead, "a gone peer is noticed on the next send");
+    }
+
+    /// A client whose terminal (a pty's slave side, reopened as the
+    /// client does) is passed to the supervisor; the pty's master reads
+    /// what reaches it.
+    fn lending(c: &mut Client) -> OwnedFd {
+        let pair = pty::open_pair().unwrap();
+        let mut raw = pty::termios(&pair.slave).unwrap();
+        raw.make_raw();
+        pty::set_termios(&pair.slave, &raw).unwrap();
+        os::set_nonblocking(&pair.master).unwrap();
+        c.passed = Some(os::reopen_terminal(pair.slave.as_fd()).unwrap());
+        assert!(c.on_terminal_frame(proto::TERMINAL));
+        pair.master
+    }
+
+    /// What the terminal shows now.
+    fn shown(master: &OwnedFd) -> Vec<u8> {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = os::read(master, &mut buf) {
+            got.extend(&buf[..n]);
+        }
+        got
+    }
+
+    #[test]
+    fn a_lent_terminal_gets_the_output_and_the_socket_the_rest_in_order() {
+        let (mut c, peer) = pair(Mode::Live);
+        let mut d = Decoder::default();
+        c.push(proto::OUTPUT, b"sent before");
+        let master = lending(&mut c);
+        c.push(proto::OUTPUT, b"after TAKEN");
+        c.flush();
+        // What was queued before TAKEN goes through the socket; after it,
+        // output waits for the client's word that it has written that.
+        assert_eq!(
+            frames(&peer, &mut d),
+            vec![
+                (proto::OUTPUT, b"sent before".to_vec()),
+                (proto::TAKEN, vec![])
+            ]
+        );
+        assert!(shown(&master).is_empty() && !c.wants_out());
+        assert!(c.on_terminal_frame(proto::READY));
+        assert_eq!(shown(&master), b"after TAKEN");
+        // Output on the terminal, the frames after it through the socket,
+        // a restore written there and said done.
+        c.push(proto::OUTPUT, b"live");
+        c.push(proto::STOPPED, &20u32.to_be_bytes());
+        c.push(proto::RESTORE, b"\x1b[?1049l");
+        c.push(proto::EXITED, &[0, 0, 0, 0, 3]);
+        c.flush();
+        assert_eq!(shown(&master), b"live\x1b[?1049l");
+        assert_eq!(
+            frames(&peer, &mut d),
+            vec![
+                (proto::STOPPED, 20u32.to_be_bytes().to_vec()),
+                (proto::RESTORE, vec![]),
+                (proto::EXITED, vec![0, 0, 0, 0, 3]),
+            ]
+        );
+        // Taken back: from here everything through the socket.
+        assert!(c.on_terminal_frame(proto::TAKE_BACK));
+        c.push(proto::OUTPUT, b"for the client");
+        c.flush();
+        assert_eq!(
+            frames(&peer, &mut d),
+            vec![
+                (proto::GIVEN_BACK, vec![]),
+                (proto::OUTPUT, b"for the client".to_vec())
+            ]
+        );
+        assert!(shown(&master).is_empty());
+    }
+
+    #[test]
+    fn a_full_terminal_holds_back_the_frames_behind_its_output() {
+        let (mut c, peer) = pair(Mode::Live);
+        let mut d = Decoder::default();
+        let master = lending(&mut c);
+        c.flush();
+        assert!(c.on_terminal_frame(proto::READY));
+        assert_eq!(frames(&peer, &mut d), vec![(proto::TAKEN, vec![])]);
+        // Nobody reads the terminal: it fills, the rest queues.
+        let chunk: Vec<u8> = (0..CHUNK).map(|i| b'a' + (i % 26) as u8).collect();
+        let mut pushed: Vec<u8> = Vec::new();
+        while c.full_terminal().is_none() {
+            c.push(proto::OUTPUT, &chunk);
+            pushed.extend(&chunk);
+            c.flush();
+            assert!(pushed.len() < 64 << 20, "the terminal never filled");
+        }
+        c.push(proto::EXITED, &[0, 0, 0, 0, 0]);
+        c.flush();
+        assert!(!c.wants_out(), "the socket is not watched meanwhile");
+        assert!(
+            frames(&peer, &mut d).is_empty(),
+            "EXITED waits for the output before it"
+        );
+        // The terminal drains: everything, in order, then EXITED.
+        let mut got = Vec::new();
+        while c.full_terminal().is_some() || !c.out.is_empty() {
+            got.extend(shown(&master));
+            c.flush();
+        }
+        got.extend(shown(&master));
+        assert!(
+            got == pushed,
+            "{} of {} bytes, in order",
+            got.len(),
+            pushed.len()
+        );
+        assert_eq!(
+            frames(&peer, &mut d),
+            vec![(proto::EXITED, vec![0, 0, 0, 0, 0])]
+        );
+    }
+
+    #[test]
+    fn output_cut_short_by_a_full_terminal_comes_whole_through_the_socket_once_taken_back() {
+        let (mut c, peer) = pair(Mode::Live);
+        let mut d = Decoder::default();
+        let master = lending(&mut c);
+        c.flush();
+        c.on_terminal_frame(proto::READY);
+        frames(&peer, &mut d);
+        let chunk: Vec<u8> = (0..CHUNK).map(|i| (i % 251) as u8).collect();
+        let mut pushed: Vec<u8> = Vec::new();
+        while c.full_terminal().is_none() {
+            c.push(proto::OUTPUT, &chunk);
+            pushed.extend(&chunk);
+            c.flush();
+        }
+        let written = shown(&master);
+        c.on_terminal_frame(proto::TAKE_BACK);
+        c.flush();
+        let mut rest = Vec::new();
+        for (k, p) in frames(&peer, &mut d) {
+            match k {
+                proto::OUTPUT => rest.extend(p),
+                proto::GIVEN_BACK => break,
+                other => panic!("unexpected frame {other}"),
+            }
+        }
+        assert!(
+            [written, rest].concat() == pushed,
+            "the terminal's part and the socket's make the output, nothing twice"
+        );
+    }
+
+    #[test]
+    fn what_is_not_a_terminal_is_not_taken() {
+        let (mut c, peer) = pair(Mode::Live);
+        let (r, _w) = UnixStream::pair().unwrap();
+        c.passed = Some(r.into());
+        assert!(c.on_terminal_frame(proto::TERMINAL));
+        // Nothing passed at all, the same.
+        assert!(c.on_terminal_frame(proto::TERMINAL));
+        c.push(proto::OUTPUT, b"x");
+        c.flush();
+        assert_eq!(
+            frames(&peer, &mut Decoder::default()),
+            vec![
+                (proto::GIVEN_BACK, vec![]),
+                (proto::GIVEN_BACK, vec![]),
+                (proto::OUTPUT, b"x".to_vec())
+            ]
+        );
+        assert!(c.passed.is_none(), "not kept either");
     }
 
     #[test]

@@ -289,6 +289,7 @@ impl Supervisor {
             "pid": self.program,
             "state": state,
             "screen": self.screen.is_some(),
+            "terminal": true,
         })
         .to_string()
         .into_bytes()
@@ -336,7 +337,7 @@ impl Supervisor {
             }
             let held = self.backpressure();
             let mut idle = false;
-            let (signals_ev, news_ev, master_ev, listener_ev, clients_ev) = {
+            let (signals_ev, news_ev, master_ev, listener_ev, clients_ev, room) = {
                 let ready = |p: &PollFd| p.revents();
                 let mut fds = vec![PollFd::from_borrowed_fd(self.signals.fd(), PollFlags::IN)];
                 let news = self.orphan.as_ref().map(|o| o.as_fd()).or(self.holder.fd());
@@ -371,11 +372,13 @@ impl Supervisor {
                     if c.input.has_room() || c.closing.is_some() {
                         ev |= PollFlags::IN;
                     }
-                    if !c.out.is_empty() {
+                    if c.wants_out() {
                         ev |= PollFlags::OUT;
                     }
                     fds.push(PollFd::new(&c.fd, ev));
                 }
+                let terminals_at = fds.len();
+                let terminals = clients::watch_terminals(&self.clients, &mut fds);
                 let timeout = match (self.model_wait(), self.timeout(held)) {
                     (Some(m), Some(t)) => Some(m.min(t)),
                     (m, t) => m.or(t),
@@ -394,9 +397,21 @@ impl Supervisor {
                     news_at.map(|i| ready(&fds[i])),
                     master_at.map(|i| ready(&fds[i])),
                     listener_at.map(|i| ready(&fds[i])),
-                    fds[clients_at..].iter().map(ready).collect::<Vec<_>>(),
+                    fds[clients_at..terminals_at]
+                        .iter()
+                        .map(ready)
+                        .collect::<Vec<_>>(),
+                    terminals
+                        .iter()
+                        .zip(&fds[terminals_at..])
+                        .filter(|(_, p)| !p.revents().is_empty())
+                        .map(|(&i, _)| i)
+                        .collect::<Vec<_>>(),
                 )
             };
+            for i in room {
+                self.clients[i].flush();
+            }
 
             // Only when the pipe has something (or poll was interrupted):
             // a read that finds nothing in every busy turn costs a flood.
@@ -587,8 +602,10 @@ impl Supervisor {
             let mut fds: Vec<PollFd> = self
                 .clients
                 .iter()
+                .filter(|c| c.wants_out())
                 .map(|c| PollFd::new(&c.fd, PollFlags::OUT))
                 .collect();
+            clients::watch_terminals(&self.clients, &mut fds);
             let _ = os::poll(&mut fds, Some(Duration::from_millis(100)));
         }
         // The final record is the one thing `ps`, `stop` and scripts wait
