@@ -396,13 +396,19 @@ fn a_stopped_viewer_leaves_the_shells_screen_alone_until_fg() {
     });
     // The viewer: the shell's child running `attach`.
     let viewer = until("the viewer's pid", || {
-        let children =
-            std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", term.pid())).ok()?;
-        children.split_whitespace().find_map(|p| {
-            let cmd = std::fs::read(format!("/proc/{p}/cmdline")).ok()?;
-            String::from_utf8_lossy(&cmd)
-                .contains("attach")
-                .then(|| p.parse::<i32>().unwrap())
+        std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+            let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // The parent is the second field after the command's `)`.
+            let ppid: i32 = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            (ppid == term.pid() && String::from_utf8_lossy(&cmd).contains("attach")).then_some(pid)
         })
     });
     unsafe { libc::kill(viewer, libc::SIGTSTP) };

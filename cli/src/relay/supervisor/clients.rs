@@ -359,6 +359,11 @@ impl Client {
                 for (k, byte) in left.into_iter().enumerate() {
                     self.out[1 + k] = byte;
                 }
+                if kind == proto::RESTORE && n == len {
+                    // The last thing written there (a detach, the end):
+                    // let go before the client hears it is done.
+                    self.give_back();
+                }
                 Some(n)
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -957,6 +962,10 @@ mod tests {
         c.push(proto::EXITED, &[0, 0, 0, 0, 3]);
         c.flush();
         assert_eq!(shown(&master), b"live\x1b[?1049l");
+        assert!(
+            matches!(c.terminal, Terminal::Socket),
+            "a restore is the last write there: the terminal is let go"
+        );
         assert_eq!(
             frames(&peer, &mut d),
             vec![
@@ -965,7 +974,13 @@ mod tests {
                 (proto::EXITED, vec![0, 0, 0, 0, 3]),
             ]
         );
-        // Taken back: from here everything through the socket.
+        // Taken back (lent again first): from here everything through the
+        // socket.
+        let _master = lending(&mut c);
+        c.flush();
+        assert!(c.on_terminal_frame(proto::READY));
+        assert_eq!(frames(&peer, &mut d), vec![(proto::TAKEN, vec![])]);
+        assert!(matches!(c.terminal, Terminal::Held(_)));
         assert!(c.on_terminal_frame(proto::TAKE_BACK));
         c.push(proto::OUTPUT, b"for the client");
         c.flush();
