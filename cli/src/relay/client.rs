@@ -405,26 +405,7 @@ impl Client {
         }
         self.taking_back = true;
         self.send(proto::TAKE_BACK, &[]);
-        let deadline = std::time::Instant::now() + TAKE_BACK_WITHIN;
-        let mut ended = None;
-        while self.lending != Lending::Kept {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            self.flush();
-            let mut fds = [PollFd::new(&self.fd, PollFlags::IN)];
-            if os::poll(&mut fds, Some(left)).is_err() {
-                break;
-            }
-            if fds[0].revents().is_empty() {
-                continue;
-            }
-            if let Some(status) = self.on_socket() {
-                ended = Some(status);
-                break;
-            }
-        }
+        let ended = self.await_socket(TAKE_BACK_WITHIN, |c| c.lending == Lending::Kept);
         self.taking_back = false;
         self.lending = Lending::Kept;
         ended
@@ -608,28 +589,39 @@ impl Client {
         if !self.model {
             return;
         }
-        let deadline = std::time::Instant::now() + RESTORE_WITHIN;
-        while !self.restored {
+        // The end of the connection, EXITED or an error end it too.
+        let _ = self.await_socket(RESTORE_WITHIN, |c| c.restored);
+        self.restore_generic();
+        // Whatever came meanwhile, the user detached.
+        self.killed_by = None;
+    }
+
+    /// Handles what the supervisor sends until `done` or `within` has
+    /// passed (what we queue is sent meanwhile). `Some` if the relay ended
+    /// first (the program's end, a lost connection).
+    fn await_socket(
+        &mut self,
+        within: std::time::Duration,
+        done: impl Fn(&Self) -> bool,
+    ) -> Option<Outcome> {
+        let deadline = std::time::Instant::now() + within;
+        while !done(self) {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             if left.is_zero() {
-                break;
+                return None;
             }
             self.flush();
             let mut fds = [PollFd::new(&self.fd, PollFlags::IN)];
             if os::poll(&mut fds, Some(left)).is_err() {
-                break;
+                return None;
             }
-            if fds[0].revents().is_empty() {
-                continue;
-            }
-            // The end of the connection, EXITED or an error end it too.
-            if self.on_socket().is_some() {
-                break;
+            if !fds[0].revents().is_empty() {
+                if let Some(status) = self.on_socket() {
+                    return Some(status);
+                }
             }
         }
-        self.restore_generic();
-        // Whatever came meanwhile, the user detached.
-        self.killed_by = None;
+        None
     }
 
     /// The generic restore, if the supervisor's did not come (and the

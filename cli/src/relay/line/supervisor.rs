@@ -16,8 +16,8 @@ use super::super::os::{self, Disposition, PollFd, PollFlags, SignalPipe};
 use super::super::proto;
 use super::super::pty;
 use super::super::supervisor::clients::{
-    redraw, refill, refusal, restore_and_close, restore_drawn, start_drawn, watch_terminals,
-    Client, Mode,
+    redraw, refill, refusal, restore_and_close, restore_drawn, start_drawn, terminals_with_room,
+    watch_terminals, Client, Mode,
 };
 use super::super::supervisor::log::Log;
 use super::super::supervisor::model::{self, BACKLOG_MAX, CATCH_UP_BUDGET, CATCH_UP_READ};
@@ -409,12 +409,7 @@ impl Supervisor {
                         .iter()
                         .map(ready)
                         .collect::<Vec<_>>(),
-                    terminals
-                        .iter()
-                        .zip(&fds[terminals_at..])
-                        .filter(|(_, p)| !p.revents().is_empty())
-                        .map(|(&i, _)| i)
-                        .collect::<Vec<_>>(),
+                    terminals_with_room(&terminals, &fds[terminals_at..]),
                 )
             };
             for i in room {

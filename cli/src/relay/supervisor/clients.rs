@@ -393,6 +393,17 @@ pub fn watch_terminals<'a>(clients: &'a [Client], fds: &mut Vec<PollFd<'a>>) -> 
     whose
 }
 
+/// Of the clients [`watch_terminals`] listed (`whose`, their entries
+/// `fds`), those whose terminal has room again.
+pub fn terminals_with_room(whose: &[usize], fds: &[PollFd]) -> Vec<usize> {
+    whose
+        .iter()
+        .zip(fds)
+        .filter(|(_, p)| !p.revents().is_empty())
+        .map(|(&i, _)| i)
+        .collect()
+}
+
 /// Why a new connection may not stay, if it may not: it is another
 /// user's (`peer` is its uid, `me` ours), or `staying` clients are
 /// already attached.

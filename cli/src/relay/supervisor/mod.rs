@@ -401,12 +401,7 @@ impl Supervisor {
                         .iter()
                         .map(ready)
                         .collect::<Vec<_>>(),
-                    terminals
-                        .iter()
-                        .zip(&fds[terminals_at..])
-                        .filter(|(_, p)| !p.revents().is_empty())
-                        .map(|(&i, _)| i)
-                        .collect::<Vec<_>>(),
+                    clients::terminals_with_room(&terminals, &fds[terminals_at..]),
                 )
             };
             for i in room {
