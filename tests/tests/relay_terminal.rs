@@ -186,6 +186,37 @@ fn ctrl_z_then_bg_keeps_relaying_output_and_leaves_the_keys_to_the_shell() {
     assert_eq!(jobs.job(&job.id()).unwrap().state(), "exited 0");
 }
 
+/// `fg` of a job relaying in the background: bash continues only a
+/// stopped job, so no SIGCONT tells the client, which finds out by itself
+/// that it is in the foreground again and reads the keys (in raw mode):
+/// a line typed then reaches the program. Without that the keys stay in
+/// the terminal's own buffer and the story fails at "got hello".
+#[test]
+fn ctrl_z_bg_then_fg_gives_the_keys_back_to_the_program() {
+    let jobs = Sandbox::for_jobs("relay-bg-fg");
+    let tag = unique_tag("bg-fg");
+    let mut term = Terminal::bash(&jobs);
+    term.type_line(&hupsafe_line(sh(&format!(
+        "echo ready-{tag}; while read l; do echo \"got $l\"; done"
+    ))));
+    term.expect(&format!("ready-{tag}\r\n"));
+    let job = jobs.job_tagged(&tag);
+    term.send(b"\x1a");
+    term.expect("Stopped");
+    term.expect(PROMPT);
+    term.type_line("bg");
+    jobs.wait_state(&job.id(), "running", |s| s == "running");
+    term.expect(PROMPT);
+    term.type_line("fg");
+    // The program echoes what it reads once the client has the keys.
+    term.type_line("hello");
+    term.expect("got hello");
+    term.send(b"\x04");
+    term.expect(PROMPT);
+    let done = jobs.wait_state(&job.id(), "exited 0", |s| s.starts_with("exited"));
+    assert_eq!(done.state(), "exited 0");
+}
+
 #[test]
 fn detach_key_leaves_the_job_running_and_attach_resumes() {
     let jobs = Sandbox::for_jobs("relay-detach");
@@ -374,6 +405,111 @@ fn control_a_kept_terminal_is_never_held_by_the_supervisor() {
     lent_terminal(true);
 }
 
+/// A shell on a terminal whose child, `hupsafe attach`, views a ticking
+/// job, the job's supervisor holding that terminal.
+struct Viewer {
+    jobs: Sandbox,
+    term: Terminal,
+    id: String,
+    supervisor: i32,
+    /// The `attach` process.
+    pid: i32,
+    /// The shell's terminal.
+    pts: String,
+    starter: std::process::Child,
+}
+
+impl Viewer {
+    fn new(name: &str) -> Viewer {
+        let jobs = Sandbox::for_jobs(name);
+        let tag = unique_tag(name);
+        let (starter, job) = jobs.start(&ticker(600, 40, &tag), &tag);
+        let id = job.id();
+        let mut term = Terminal::bash(&jobs);
+        term.type_line(&format!("{} attach {id}", hupsafe_bin().display()));
+        term.expect("tick ");
+        term.expect("\r\n");
+        let pts = terminal_of(&term);
+        let supervisor = jobs.supervisor_pid(&id);
+        until("the supervisor to hold the viewer's terminal", || {
+            terminals_held_by(supervisor).contains(&pts).then_some(())
+        });
+        // The viewer: the shell's child running `attach`.
+        let shell = term.pid();
+        let pid = until("the viewer's pid", || {
+            std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+                let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+                // The parent is the second field after the command's `)`.
+                let ppid: i32 = stat
+                    .rsplit_once(')')?
+                    .1
+                    .split_whitespace()
+                    .nth(1)?
+                    .parse()
+                    .ok()?;
+                let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+                (ppid == shell && String::from_utf8_lossy(&cmd).contains("attach")).then_some(pid)
+            })
+        });
+        Viewer {
+            jobs,
+            term,
+            id,
+            supervisor,
+            pid,
+            pts,
+            starter,
+        }
+    }
+
+    /// Stops the viewer as `kill -TSTP` does (Ctrl-Z goes to the program).
+    fn stop(&mut self) {
+        unsafe { libc::kill(self.pid, libc::SIGTSTP) };
+        self.term.expect("Stopped");
+        self.term.expect(PROMPT);
+        assert_eq!(proc_state(self.pid), Some('T'), "the viewer is stopped");
+        assert!(
+            !terminals_held_by(self.supervisor).contains(&self.pts),
+            "the supervisor kept the stopped viewer's terminal"
+        );
+    }
+
+    fn ticks_logged(&self) -> usize {
+        self.jobs.log(&self.id).matches("tick ").count()
+    }
+
+    /// Waits for ten more ticks in the log, then for the shell to answer:
+    /// what the screen showed meanwhile.
+    fn screen_meanwhile(&mut self) -> String {
+        let from = self.ticks_logged();
+        until("ten more ticks in the log", || {
+            (self.ticks_logged() >= from + 10).then_some(())
+        });
+        self.term.type_line("echo shell-alone");
+        self.term.expect("shell-alone\r\n")
+    }
+
+    /// `fg`: the viewer shows the ticks again, then detaches.
+    fn fg_and_detach(&mut self) {
+        self.term.type_line("fg");
+        let last = self.ticks_logged();
+        // (Not "\r\n": a viewer that relayed in the background wrote its
+        // lines in the shell's cooked mode until `fg` made them raw.)
+        self.term.expect(&format!("tick {}", last + 5));
+        self.term.send(b"\x1dd");
+        self.term.expect(&format!("detached from job {}", self.id));
+        // (bash drops the rest of a stopped command line: no `echo` after fg.)
+        self.term.expect(PROMPT);
+    }
+
+    fn end(mut self) {
+        self.jobs.kill_all();
+        let _ = self.starter.kill();
+        let _ = self.starter.wait();
+    }
+}
+
 /// A viewer stopped by a signal (`kill -TSTP`; Ctrl-Z goes to the program)
 /// gives the shell the terminal: the job goes on, and its output waits
 /// (in the log) instead of landing on the shell's screen, even though the
@@ -381,63 +517,61 @@ fn control_a_kept_terminal_is_never_held_by_the_supervisor() {
 /// the output comes again.
 #[test]
 fn a_stopped_viewer_leaves_the_shells_screen_alone_until_fg() {
-    let jobs = Sandbox::for_jobs("relay-viewer-stop");
-    let tag = unique_tag("viewer-stop");
-    let (mut starter, job) = jobs.start(&ticker(600, 40, &tag), &tag);
-    let id = job.id();
-    let mut term = Terminal::bash(&jobs);
-    term.type_line(&format!("{} attach {id}", hupsafe_bin().display()));
-    term.expect("tick ");
-    term.expect("\r\n");
-    let pts = terminal_of(&term);
-    let supervisor = jobs.supervisor_pid(&id);
-    until("the supervisor to hold the viewer's terminal", || {
-        terminals_held_by(supervisor).contains(&pts).then_some(())
-    });
-    // The viewer: the shell's child running `attach`.
-    let viewer = until("the viewer's pid", || {
-        std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
-            let pid: i32 = e.file_name().to_str()?.parse().ok()?;
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            // The parent is the second field after the command's `)`.
-            let ppid: i32 = stat
-                .rsplit_once(')')?
-                .1
-                .split_whitespace()
-                .nth(1)?
-                .parse()
-                .ok()?;
-            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-            (ppid == term.pid() && String::from_utf8_lossy(&cmd).contains("attach")).then_some(pid)
-        })
-    });
-    unsafe { libc::kill(viewer, libc::SIGTSTP) };
-    term.expect("Stopped");
-    term.expect(PROMPT);
-    assert_eq!(proc_state(viewer), Some('T'), "the viewer is stopped");
-    assert!(
-        !terminals_held_by(supervisor).contains(&pts),
-        "the supervisor kept the stopped viewer's terminal"
-    );
-    let tick = |log: &str| log.matches("tick ").count();
-    let at_stop = tick(&jobs.log(&id));
-    until("ten more ticks in the log", || {
-        (tick(&jobs.log(&id)) >= at_stop + 10).then_some(())
-    });
-    term.type_line("echo shell-alone");
-    let meanwhile = term.expect("shell-alone\r\n");
+    let mut v = Viewer::new("viewer-stop");
+    v.stop();
+    let meanwhile = v.screen_meanwhile();
     assert!(
         !meanwhile.contains("tick"),
         "job output on the shell's screen while the viewer was stopped:\n{meanwhile}"
     );
-    term.type_line("fg");
-    let last = tick(&jobs.log(&id));
-    term.expect(&format!("tick {}\r\n", last + 5));
-    term.send(b"\x1dd");
-    term.expect(&format!("detached from job {id}"));
-    // (bash drops the rest of a stopped command line: no `echo` after fg.)
-    term.expect(PROMPT);
-    jobs.kill_all();
-    let _ = starter.kill();
-    let _ = starter.wait();
+    v.fg_and_detach();
+    v.end();
+}
+
+/// With `stty tostop` a background job is stopped by its first write to
+/// the terminal. A viewer sent to the background (`bg`) is such a job:
+/// it keeps its terminal (the supervisor, outside the terminal's session,
+/// would not be stopped by writing there) and is stopped by SIGTTOU, the
+/// job's output staying off the shell's screen. The control, `-tostop`:
+/// the viewer relays in the background, and the ticks reach the screen.
+fn background_viewer(tostop: bool) {
+    let mut v = Viewer::new(if tostop { "viewer-tostop" } else { "viewer-bg" });
+    v.stop();
+    v.term.type_line(if tostop {
+        "stty tostop"
+    } else {
+        "stty -tostop"
+    });
+    v.term.expect(PROMPT);
+    v.term.type_line("bg");
+    v.term.expect(PROMPT);
+    let meanwhile = v.screen_meanwhile();
+    assert_eq!(
+        !meanwhile.contains("tick"),
+        tostop,
+        "tostop {tostop}: job output on the shell's screen from the background viewer:\n{meanwhile}"
+    );
+    if tostop {
+        assert_eq!(
+            proc_state(v.pid),
+            Some('T'),
+            "the background viewer is stopped by its own write"
+        );
+        assert!(
+            !terminals_held_by(v.supervisor).contains(&v.pts),
+            "the background viewer lent its terminal"
+        );
+    }
+    v.fg_and_detach();
+    v.end();
+}
+
+#[test]
+fn with_tostop_a_background_viewer_is_stopped_by_its_output() {
+    background_viewer(true);
+}
+
+#[test]
+fn control_without_tostop_a_background_viewer_relays() {
+    background_viewer(false);
 }

@@ -155,6 +155,10 @@ enum Lending {
     Lent,
 }
 
+/// How often a client in the background looks whether it is in the
+/// foreground again.
+const BACKGROUND_CHECK: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// How long a client waits for its terminal back (a busy supervisor
 /// first finishes what it is doing).
 const TAKE_BACK_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
@@ -268,7 +272,11 @@ impl Client {
                     PollFd::new(&self.fd, ev),
                 ];
                 fds.extend(keys.map(|k| PollFd::from_borrowed_fd(k, PollFlags::IN)));
-                let interrupted = match os::poll(&mut fds, None) {
+                // In the background, look again now and then: a shell's
+                // `fg` continues only a stopped job (bash sends no SIGCONT
+                // to a running one), so nothing else tells us.
+                let timeout = self.in_background().then_some(BACKGROUND_CHECK);
+                let interrupted = match os::poll(&mut fds, timeout) {
                     Ok(n) => n == 0,
                     Err(_) => return EXIT_FAILURE,
                 };
@@ -295,8 +303,19 @@ impl Client {
                     return status;
                 }
             }
+            if self.in_background() && self.keys.is_some_and(pty::in_foreground) {
+                // `fg` of a viewer or job that ran in the background.
+                self.take_terminal();
+                self.send_size();
+            }
             self.flush();
         }
+    }
+
+    /// Sent to the background (`bg`): output only, the keys left to the
+    /// shell.
+    fn in_background(&self) -> bool {
+        self.keys.is_some() && !self.reading
     }
 
     fn flush(&mut self) {
@@ -371,11 +390,15 @@ impl Client {
     /// less each), as tmux's server writes to its clients' terminals. Only
     /// a terminal, reopened so that the supervisor's non-blocking mode
     /// stays off the description the shell shares; if anything fails, the
-    /// output keeps coming through the socket.
+    /// output keeps coming through the socket. Not from the background of
+    /// a terminal set to `tostop`: there the user asked for output to stop
+    /// the job that writes it, and the supervisor's writes would not (it
+    /// is not in the terminal's session); our own write stops us.
     fn lend(&mut self) {
         if !self.can_lend
             || self.lending != Lending::Kept
             || !os::isatty(self.screen)
+            || pty::writes_would_stop(self.screen)
             || std::env::var_os("HUPSAFE_TEST_KEEP_TERMINAL").is_some()
         {
             return;

@@ -104,6 +104,13 @@ pub fn in_foreground(fd: impl AsFd) -> bool {
     fg == -1 || fg == super::os::getpgrp()
 }
 
+/// Whether this process, writing to terminal `fd` now, would be stopped
+/// by SIGTTOU: it is in the background and the terminal has `tostop` set.
+pub fn writes_would_stop(fd: impl AsFd) -> bool {
+    !in_foreground(&fd)
+        && termios(&fd).is_some_and(|t| t.local_modes.contains(rustix::termios::LocalModes::TOSTOP))
+}
+
 /// The user's terminal in raw mode while the relay owns it: keys go to the
 /// job's terminal untouched (its line discipline turns Ctrl-C into SIGINT,
 /// Ctrl-Z into SIGTSTP), output comes back already processed.
