@@ -337,6 +337,21 @@ impl Terminal {
         t
     }
 
+    /// An interactive zsh (no rc files, the same prompt) with the jobs'
+    /// environment, waiting at its prompt.
+    pub fn zsh(jobs: &Sandbox) -> Terminal {
+        let mut cmd = Command::new("zsh");
+        cmd.args(["-f", "-i"])
+            .env_clear()
+            .envs(jobs.env())
+            .env("PS1", PROMPT)
+            .env("HISTFILE", "/dev/null")
+            .current_dir(jobs.root());
+        let mut t = Terminal::spawn(cmd);
+        t.expect(PROMPT);
+        t
+    }
+
     pub fn pid(&self) -> i32 {
         self.child.id() as i32
     }

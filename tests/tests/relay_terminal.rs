@@ -191,18 +191,22 @@ fn ctrl_z_then_bg_keeps_relaying_output_and_leaves_the_keys_to_the_shell() {
 /// that it is in the foreground again and reads the keys (in raw mode):
 /// a line typed then reaches the program. Without that the keys stay in
 /// the terminal's own buffer and the story fails at "got hello".
-#[test]
-fn ctrl_z_bg_then_fg_gives_the_keys_back_to_the_program() {
+/// (zsh's `fg` does the same.)
+fn bg_then_fg(zsh: bool) {
     let jobs = Sandbox::for_jobs("relay-bg-fg");
     let tag = unique_tag("bg-fg");
-    let mut term = Terminal::bash(&jobs);
+    let mut term = if zsh {
+        Terminal::zsh(&jobs)
+    } else {
+        Terminal::bash(&jobs)
+    };
     term.type_line(&hupsafe_line(sh(&format!(
         "echo ready-{tag}; while read l; do echo \"got $l\"; done"
     ))));
     term.expect(&format!("ready-{tag}\r\n"));
     let job = jobs.job_tagged(&tag);
     term.send(b"\x1a");
-    term.expect("Stopped");
+    term.expect(if zsh { "suspended" } else { "Stopped" });
     term.expect(PROMPT);
     term.type_line("bg");
     jobs.wait_state(&job.id(), "running", |s| s == "running");
@@ -215,6 +219,16 @@ fn ctrl_z_bg_then_fg_gives_the_keys_back_to_the_program() {
     term.expect(PROMPT);
     let done = jobs.wait_state(&job.id(), "exited 0", |s| s.starts_with("exited"));
     assert_eq!(done.state(), "exited 0");
+}
+
+#[test]
+fn ctrl_z_bg_then_fg_gives_the_keys_back_to_the_program() {
+    bg_then_fg(false);
+}
+
+#[test]
+fn ctrl_z_bg_then_fg_gives_the_keys_back_to_the_program_under_zsh() {
+    bg_then_fg(true);
 }
 
 #[test]
