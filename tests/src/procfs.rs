@@ -144,6 +144,19 @@ pub fn cmdline(pid: i32) -> Option<Vec<String>> {
     )
 }
 
+/// The terminals (`/dev/pts/N`) process `pid` holds open.
+pub fn terminals_held_by(pid: i32) -> Vec<String> {
+    fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|dir| {
+            dir.flatten()
+                .filter_map(|e| fs::read_link(e.path()).ok())
+                .map(|p| p.to_string_lossy().into_owned())
+                .filter(|p| p.starts_with("/dev/pts/"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Live (non-zombie) processes with an argument containing `tag`.
 pub fn find_by_tag(tag: &str) -> Vec<i32> {
     let Ok(dir) = fs::read_dir("/proc") else {

@@ -4,6 +4,7 @@
 //! resume it), and its exit status is the shell's `$?`.
 
 use hupsafe_tests::cli::hupsafe_bin;
+use hupsafe_tests::procfs::terminals_held_by;
 use hupsafe_tests::relay::{proc_state, python, shell_line, ticker, Terminal, PROMPT};
 use hupsafe_tests::Sandbox;
 use hupsafe_tests::{unique_tag, until};
@@ -325,19 +326,6 @@ fn a_job_cannot_feed_on_its_own_output() {
         "{}",
         jobs.log("1")
     );
-}
-
-/// The terminals (`/dev/pts/N`) process `pid` holds open.
-fn terminals_held_by(pid: i32) -> Vec<String> {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|dir| {
-            dir.flatten()
-                .filter_map(|e| std::fs::read_link(e.path()).ok())
-                .map(|p| p.to_string_lossy().into_owned())
-                .filter(|p| p.starts_with("/dev/pts/"))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// The terminal the test's shell runs on.

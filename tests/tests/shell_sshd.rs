@@ -7,25 +7,16 @@
 //! writes FILE to the end, python exits 0, the shell then hangs up its
 //! other jobs and ends.
 
+use hupsafe_tests::cli::hupsafe_bin;
 use hupsafe_tests::procfs;
 use hupsafe_tests::relay::{Terminal, PROMPT};
 use hupsafe_tests::shell::{quote, wait_tick_beyond, Session, Shell, SshTools, Sshd, Tagged};
 use hupsafe_tests::Sandbox;
 use hupsafe_tests::{require_tool, until};
 
-#[test]
-fn a_dropped_ssh_connection_spares_the_marked_job_only() {
-    let tools = SshTools {
-        sshd: require_tool!("sshd", "openssh-server"),
-        ssh: require_tool!("ssh", "openssh-client"),
-        keygen: require_tool!("ssh-keygen", "openssh-client"),
-    };
-    let world = Sandbox::with_programs("shell-sshd");
-    world.mark(&["python3"]);
-    let sshd_dir = Sandbox::new("sshd");
-    let sshd = Sshd::start(&tools, sshd_dir.root());
-
-    // sshd clears the environment: the remote shell gets the world's by env.
+/// `ssh -tt` to a bash in `world` (its environment; sshd clears it): the
+/// session at its prompt, the ssh client's pid and the remote shell's.
+fn remote_bash(world: &Sandbox, sshd: &Sshd) -> (Session, i32, i32) {
     let mut remote = vec![
         "cd".to_string(),
         quote(&world.root().to_string_lossy()),
@@ -41,7 +32,6 @@ fn a_dropped_ssh_connection_spares_the_marked_job_only() {
     let client = Terminal::spawn(sshd.ssh(&remote.join(" ")));
     let ssh_pid = client.pid();
     let mut s = Session::on(client, Shell::Bash);
-    s.run(&world.init_line(Shell::Bash));
     s.run("echo \"remote-shell=$$\"");
     let transcript = s.transcript();
     let shell_pid: i32 = transcript
@@ -50,6 +40,23 @@ fn a_dropped_ssh_connection_spares_the_marked_job_only() {
         .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
         .and_then(|d| d.parse().ok())
         .unwrap_or_else(|| panic!("the remote shell did not say its pid:\n{transcript}"));
+    (s, ssh_pid, shell_pid)
+}
+
+#[test]
+fn a_dropped_ssh_connection_spares_the_marked_job_only() {
+    let tools = SshTools {
+        sshd: require_tool!("sshd", "openssh-server"),
+        ssh: require_tool!("ssh", "openssh-client"),
+        keygen: require_tool!("ssh-keygen", "openssh-client"),
+    };
+    let world = Sandbox::with_programs("shell-sshd");
+    world.mark(&["python3"]);
+    let sshd_dir = Sandbox::new("sshd");
+    let sshd = Sshd::start(&tools, sshd_dir.root());
+
+    let (mut s, ssh_pid, shell_pid) = remote_bash(&world, &sshd);
+    s.run(&world.init_line(Shell::Bash));
 
     let unmarked = Tagged::new("sshd-unmarked");
     let out = world.root().join("unmarked.txt");
@@ -95,4 +102,94 @@ fn a_dropped_ssh_connection_spares_the_marked_job_only() {
         sshd.log()
     );
     drop(s);
+}
+
+/// `hupsafe python3 ticker.py` typed in a shell over ssh: attached, the
+/// supervisor writing the output to the remote terminal itself (it holds
+/// that pty). The connection drops: the program lives on, by pid, its log
+/// keeps growing, the supervisor lets go of the dead pty (a held pty would
+/// outlive the session), and `hupsafe attach` from another terminal shows
+/// the live output. The control, the same line without hupsafe, dies with
+/// the connection.
+fn attached_over_ssh(control: bool) {
+    let tools = SshTools {
+        sshd: require_tool!("sshd", "openssh-server"),
+        ssh: require_tool!("ssh", "openssh-client"),
+        keygen: require_tool!("ssh-keygen", "openssh-client"),
+    };
+    let world = Sandbox::with_programs("sshd-attached");
+    let sshd_dir = Sandbox::new("sshd");
+    let sshd = Sshd::start(&tools, sshd_dir.root());
+    let (mut s, ssh_pid, shell_pid) = remote_bash(&world, &sshd);
+    s.run("echo \"remote-tty=$(tty)\"");
+    let transcript = s.transcript();
+    let pts = transcript
+        .rsplit("remote-tty=")
+        .next()
+        .and_then(|r| r.split_whitespace().next())
+        .filter(|t| t.starts_with("/dev/pts/"))
+        .unwrap_or_else(|| panic!("the remote shell did not say its terminal:\n{transcript}"))
+        .to_string();
+    let ticker = Tagged::new("sshd-attached");
+    let hupsafe = if control {
+        String::new()
+    } else {
+        format!("{} ", quote(&hupsafe_bin().to_string_lossy()))
+    };
+    s.start(&format!("{hupsafe}python3 -u ticker.py {}", ticker.tag));
+    s.expect("tick 3");
+    let program = ticker.wait_program();
+    let supervisor = (!control).then(|| {
+        let id = world.job_tagged(&ticker.tag).id();
+        let pid = world.supervisor_pid(&id);
+        assert!(
+            procfs::terminals_held_by(pid).contains(&pts),
+            "the supervisor does not write to the remote terminal {pts} (it holds {:?})",
+            procfs::terminals_held_by(pid)
+        );
+        (id, pid)
+    });
+
+    // SAFETY: killing the ssh client this test started, by its pid.
+    unsafe { libc::kill(ssh_pid, libc::SIGKILL) };
+    until("the remote shell to end", || {
+        (!procfs::is_alive(shell_pid)).then_some(())
+    });
+    let Some((id, supervisor)) = supervisor else {
+        until("the unprotected program to die with the connection", || {
+            (!procfs::is_alive(program)).then_some(())
+        });
+        return;
+    };
+    let ticks = |log: &str| log.matches("tick ").count();
+    let at_drop = ticks(&world.log(&id));
+    until("ten more ticks in the log after the drop", || {
+        (ticks(&world.log(&id)) >= at_drop + 10).then_some(())
+    });
+    assert!(procfs::is_alive(program), "the program died");
+    until("the supervisor to let go of the dead pty", || {
+        (!procfs::terminals_held_by(supervisor).contains(&pts)).then_some(())
+    });
+    let mut term = Terminal::bash(&world);
+    term.type_line(&format!(
+        "{} attach {id}",
+        quote(&hupsafe_bin().to_string_lossy())
+    ));
+    let last = ticks(&world.log(&id));
+    term.expect(&format!("tick {}\r\n", last + 3));
+    term.send(b"\x1dd");
+    term.expect(&format!("detached from job {id}"));
+    assert!(procfs::is_alive(program), "the program died at the detach");
+    world.kill_all();
+    drop(s);
+}
+
+#[test]
+fn an_attached_job_over_ssh_outlives_the_dropped_connection() {
+    attached_over_ssh(false);
+}
+
+#[test]
+fn control_the_same_line_without_hupsafe_dies_with_the_connection() {
+    attached_over_ssh(true);
 }
