@@ -113,7 +113,13 @@ fn resize_then_ctrl_c() {
 
     // As without hupsafe, Ctrl-C ends a loop, not just the iteration: bash
     // sees its child die of SIGINT.
-    let sleeper = python("import time\nprint('loop' 'ing')\ntime.sleep(60)\n", &tag);
+    // Short sleeps: a SIGINT that lands between Python's last check and
+    // its sleep system call is only acted on once that sleep returns (a
+    // race of Python's own, hit about once in 30 runs on a loaded VM).
+    let sleeper = python(
+        "import time\nprint('loop' 'ing')\nfor _ in range(1200):\n    time.sleep(0.05)\n",
+        &tag,
+    );
     term.type_line(&format!(
         "for i in 1 2; do {}; echo after-$i; done; echo loop-done",
         hupsafe_line(sleeper)
