@@ -307,6 +307,7 @@ impl Client {
                 // `fg` of a viewer or job that ran in the background.
                 self.take_terminal();
                 self.send_size();
+                self.lend();
             }
             self.flush();
         }
