@@ -238,6 +238,68 @@ fn ctrl_z_bg_then_fg_gives_the_keys_back_to_the_program_under_zsh() {
     bg_then_fg(true);
 }
 
+/// `hupsafe CMD &` at a prompt: the shell's line editor (readline, ZLE)
+/// puts the terminal back in its own modes as soon as the job is started,
+/// so the modes hupsafe finds are usually the editor's (no canonical input,
+/// no echo, CR not read as NL). The job's terminal starts cooked all the
+/// same: its modes say so, and after `fg` a typed line reaches `read`
+/// whole and Ctrl-D ends it. Without that, the story fails at the modes
+/// (or, where the shell lost the race, it passes by luck).
+fn started_in_the_background(zsh: bool) {
+    let jobs = Sandbox::for_jobs("relay-amp");
+    let tag = unique_tag("amp");
+    let mut term = if zsh {
+        Terminal::zsh(&jobs)
+    } else {
+        Terminal::bash(&jobs)
+    };
+    term.type_line(&format!(
+        "{} &",
+        hupsafe_line(sh(&format!(
+            "echo {tag} modes-$((40+2)); stty -a; echo modes-shown-$((40+2)); while read l; do echo \"got $l\"; done"
+        )))
+    ));
+    // (Computed marks, which the typed line does not show; and no "\r\n"
+    // to look for: in the background the output meets the line editor's
+    // modes.)
+    term.expect(&format!("{tag} modes-42"));
+    let modes = term.expect("modes-shown-42");
+    let modes: Vec<&str> = modes.split([' ', ';', '\r', '\n']).collect();
+    for flag in ["icanon", "echo", "isig", "icrnl", "onlcr"] {
+        assert!(
+            modes.contains(&flag),
+            "the job's terminal started without {flag}: {modes:?}"
+        );
+    }
+    // Ctrl-Z, Ctrl-\ and Ctrl-V do what they do on a terminal.
+    for key in ["susp = ^Z", "quit = ^\\", "lnext = ^V"] {
+        let (name, value) = key.split_once(" = ").unwrap();
+        assert!(
+            modes.windows(3).any(|w| w == [name, "=", value]),
+            "the job's terminal started without {key}: {modes:?}"
+        );
+    }
+    term.type_line("fg");
+    term.type_line("hello");
+    term.expect("got hello");
+    term.send(b"\x04");
+    term.expect(PROMPT);
+    term.type_line("echo rc=$?");
+    term.expect("rc=0");
+    let job = jobs.job_tagged(&tag);
+    assert_eq!(job.state(), "exited 0");
+}
+
+#[test]
+fn a_job_started_in_the_background_gets_a_cooked_terminal() {
+    started_in_the_background(false);
+}
+
+#[test]
+fn a_job_started_in_the_background_gets_a_cooked_terminal_under_zsh() {
+    started_in_the_background(true);
+}
+
 #[test]
 fn detach_key_leaves_the_job_running_and_attach_resumes() {
     let jobs = Sandbox::for_jobs("relay-detach");

@@ -262,10 +262,16 @@ fn prepare(
     let pair = pty::open_pair().map_err(|e| Error::io("open a pseudo-terminal", &e))?;
     record.tty = pty::name(&pair.master);
     // The program's terminal starts as a copy of the user's: same modes
-    // (echo, erase key, ...), same size.
+    // (echo, erase key, ...), same size. Started in the background, the
+    // modes found are the shell's line editor's: cooked again.
     let mut size = None;
     if let Some(tty) = user_terminal() {
         if let Some(t) = pty::termios(tty) {
+            let t = if pty::in_foreground(tty) {
+                t
+            } else {
+                pty::cooked(t)
+            };
             let _ = pty::set_termios(&pair.slave, &t);
         }
         size = pty::winsize(tty).filter(|ws| ws.ws_row > 0 && ws.ws_col > 0);

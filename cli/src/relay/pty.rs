@@ -79,6 +79,36 @@ pub fn same_modes(a: &Termios, b: &Termios) -> bool {
             .all(|&i| a.special_codes[i] == b.special_codes[i])
 }
 
+/// `t` with what a shell's line editor turns off for its prompt turned on
+/// again: canonical input, echo, signals, CR read as NL, NL written as CR
+/// NL, and the keys it takes for itself (readline: ^V, ^O; zsh's ZLE also
+/// ^Z and ^\\) back to their usual values if it disabled them. The rest
+/// (the other keys, flow control, speeds) is left as it is. For a job
+/// started in the background (`hupsafe CMD &`): the terminal it copies
+/// then is in readline's or ZLE's modes, which the shell sets again as
+/// soon as it has started the job.
+pub fn cooked(mut t: Termios) -> Termios {
+    use rustix::termios::SpecialCodeIndex as C;
+    use rustix::termios::{InputModes as I, LocalModes as L, OutputModes as O};
+    t.local_modes |= L::ICANON | L::ECHO | L::ECHOE | L::ECHOK | L::ISIG | L::IEXTEN;
+    t.input_modes |= I::ICRNL;
+    t.input_modes &= !(I::INLCR | I::IGNCR);
+    t.output_modes |= O::OPOST | O::ONLCR;
+    // (0 is _POSIX_VDISABLE on Linux: the key is off.)
+    for (code, key) in [
+        (C::VINTR, 0x03),
+        (C::VQUIT, 0x1c),
+        (C::VSUSP, 0x1a),
+        (C::VLNEXT, 0x16),
+        (C::VDISCARD, 0x0f),
+    ] {
+        if t.special_codes[code] == 0 {
+            t.special_codes[code] = key;
+        }
+    }
+    t
+}
+
 /// Sets terminal modes once the output written so far has gone out.
 pub fn set_termios(fd: impl AsFd, t: &Termios) -> io::Result<()> {
     Ok(rustix::termios::tcsetattr(fd, OptionalActions::Drain, t)?)
