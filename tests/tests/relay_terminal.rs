@@ -598,6 +598,35 @@ fn a_stopped_viewer_leaves_the_shells_screen_alone_until_fg() {
     v.end();
 }
 
+/// A viewer stopped by SIGSTOP (`kill -STOP`: it cannot see that one
+/// coming, so it cannot take its terminal back first). The supervisor sees
+/// it stopped and lets go of its terminal itself: once it has, nothing of
+/// the job reaches the shell's screen; `fg` continues the viewer, which
+/// shows the output again. Without that look, the supervisor holds the
+/// terminal and writes on, and the story fails at the let-go.
+#[test]
+fn a_viewer_stopped_by_sigstop_leaves_the_shells_screen_alone() {
+    let mut v = Viewer::new("viewer-sigstop");
+    unsafe { libc::kill(v.pid, libc::SIGSTOP) };
+    v.term.expect("Stopped");
+    v.term.expect(PROMPT);
+    until(
+        "the supervisor to let go of the stopped viewer's terminal",
+        || (!terminals_held_by(v.supervisor).contains(&v.pts)).then_some(()),
+    );
+    // (Output written between the stop and the let-go is the gap the
+    // README names; what matters is that it ends.)
+    v.term.type_line("echo let-go-$((6*7))");
+    v.term.expect("let-go-42");
+    let meanwhile = v.screen_meanwhile();
+    assert!(
+        !meanwhile.contains("tick"),
+        "job output on the shell's screen after the supervisor let go:\n{meanwhile}"
+    );
+    v.fg_and_detach();
+    v.end();
+}
+
 /// With `stty tostop` a background job is stopped by its first write to
 /// the terminal. A viewer sent to the background (`bg`) is such a job:
 /// it keeps its terminal (the supervisor, outside the terminal's session,

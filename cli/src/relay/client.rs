@@ -509,7 +509,15 @@ impl Client {
                     }
                     self.flush();
                 }
-                proto::GIVEN_BACK => self.lending = Lending::Kept,
+                proto::GIVEN_BACK => {
+                    let unasked = self.lending == Lending::Lent && !self.taking_back;
+                    self.lending = Lending::Kept;
+                    if unasked {
+                        // The supervisor let go while we were stopped
+                        // (SIGSTOP): lend it again, now that we run.
+                        self.lend();
+                    }
+                }
                 proto::CONTINUED => self.program_stopped = false,
                 proto::RESTORE => {
                     // The last the supervisor writes for us (empty if it

@@ -159,15 +159,19 @@ impl RawMode {
         }
     }
 
+    /// Raw mode on, the modes found kept to restore. Also when it was on
+    /// already but the modes are no longer raw: a shell puts its own back
+    /// when it takes the terminal from a job stopped without warning
+    /// (SIGSTOP), and keeps them at `fg`.
     pub fn enter(&mut self) {
-        if self.active {
-            return;
-        }
         let Some(t) = termios(self.fd) else {
             return;
         };
         let mut raw = t.clone();
         raw.make_raw();
+        if self.active && same_modes(&raw, &t) {
+            return;
+        }
         // At once: until raw mode is on, keys typed are handled by the
         // terminal's own line discipline (echoed there, held until Enter,
         // and an EOF key becomes a NUL once the mode changes), and waiting

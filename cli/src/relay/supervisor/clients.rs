@@ -26,6 +26,9 @@ const CONTROL_SLACK: usize = 4 * 1024;
 pub const HELLO_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
 /// How long a refused client may take to read why.
 const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
+/// How often the supervisor looks whether a client whose terminal it
+/// writes to is stopped (SIGSTOP gives it no chance to take it back).
+const LOOK_EVERY: std::time::Duration = std::time::Duration::from_millis(20);
 
 #[derive(PartialEq, Eq, Clone, Copy, Debug)]
 pub enum Mode {
@@ -79,6 +82,10 @@ pub struct Client {
     rest: usize,
     /// Why the queue cannot move until something happens.
     stall: Option<Stall>,
+    /// The client's pid (SO_PEERCRED), to see it stopped.
+    peer: Option<i32>,
+    /// When [`Client::peer_stopped`] last looked.
+    looked: Option<Instant>,
 }
 
 /// Where the client's output goes.
@@ -116,7 +123,6 @@ impl Client {
 
     pub fn new(fd: OwnedFd, mode: Mode) -> Client {
         Client {
-            fd,
             input: Decoder::default(),
             out: VecDeque::with_capacity(CLIENT_QUEUE),
             mode,
@@ -133,6 +139,11 @@ impl Client {
             terminal: Terminal::Socket,
             rest: 0,
             stall: None,
+            peer: rustix::net::sockopt::socket_peercred(&fd)
+                .ok()
+                .map(|c| c.pid.as_raw_nonzero().get()),
+            looked: None,
+            fd,
         }
     }
 
@@ -252,6 +263,28 @@ impl Client {
         true
     }
 
+    /// Whether the client's process is stopped, looked at in /proc at most
+    /// every [`LOOK_EVERY`] (`false` in between).
+    fn peer_stopped(&mut self) -> bool {
+        let Some(pid) = self.peer else {
+            return false;
+        };
+        let now = Instant::now();
+        if self
+            .looked
+            .is_some_and(|t| now.duration_since(t) < LOOK_EVERY)
+        {
+            return false;
+        }
+        self.looked = Some(now);
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            // The state follows the command's closing parenthesis.
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                == Some("T")
+        })
+    }
+
     /// Stops writing to the client's terminal: what is queued goes through
     /// the socket.
     fn give_back(&mut self) {
@@ -334,6 +367,17 @@ impl Client {
             }
             self.rest = proto::HEADER + len;
             return self.sort();
+        }
+        if matches!(self.terminal, Terminal::Held(_)) && self.peer_stopped() {
+            // Stopped by SIGSTOP (a stop it could see coming, it would
+            // have taken the terminal back first): the shell has the
+            // terminal now. The rest goes through the socket, and the
+            // client learns it first thing when continued.
+            self.give_back();
+            for &byte in proto::frame(proto::GIVEN_BACK, &[]).iter().rev() {
+                self.out.push_front(byte);
+            }
+            return self.send(usize::MAX);
         }
         let Terminal::Held(fd) = &self.terminal else {
             self.stall = Some(Stall::Ready);
@@ -943,6 +987,56 @@ mod tests {
             got.extend(&buf[..n]);
         }
         got
+    }
+
+    /// A client stopped by SIGSTOP cannot take its terminal back: the
+    /// supervisor sees it stopped and lets go itself, the output going
+    /// through the socket behind a GIVEN_BACK. (A `sleep` stands in for
+    /// the client's process; the control is the same client running.)
+    #[test]
+    fn a_stopped_client_gets_its_terminal_back_unasked() {
+        let mut stand_in = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let pid = stand_in.id() as i32;
+        let (mut c, peer) = pair(Mode::Live);
+        let mut d = Decoder::default();
+        let master = lending(&mut c);
+        c.flush();
+        assert!(c.on_terminal_frame(proto::READY));
+        assert_eq!(frames(&peer, &mut d), vec![(proto::TAKEN, vec![])]);
+        c.peer = Some(pid);
+        c.push(proto::OUTPUT, b"while it runs");
+        c.flush();
+        assert_eq!(shown(&master), b"while it runs");
+        unsafe { libc::kill(pid, libc::SIGSTOP) };
+        let stopped = || {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+                s.rsplit_once(')')
+                    .is_some_and(|(_, r)| r.trim_start().starts_with('T'))
+            })
+        };
+        while !stopped() {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        std::thread::sleep(LOOK_EVERY);
+        c.push(proto::OUTPUT, b"while it is stopped");
+        c.flush();
+        assert!(
+            shown(&master).is_empty(),
+            "written to a stopped client's terminal"
+        );
+        assert!(matches!(c.terminal, Terminal::Socket));
+        assert_eq!(
+            frames(&peer, &mut d),
+            vec![
+                (proto::GIVEN_BACK, vec![]),
+                (proto::OUTPUT, b"while it is stopped".to_vec())
+            ]
+        );
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        let _ = stand_in.wait();
     }
 
     #[test]
