@@ -300,6 +300,35 @@ fn a_job_started_in_the_background_gets_a_cooked_terminal_under_zsh() {
     started_in_the_background(true);
 }
 
+/// `hupsafe CMD | tee FILE`: stdout goes to tee, stderr is relayed, and
+/// tee writes the program's lines to the same terminal the client holds in
+/// raw mode for the keys. The client leaves output processing as it was,
+/// so tee's `\n` still shows as a new line (`\r\n`), not a staircase; the
+/// relayed stderr arrives too, and FILE gets every line. Without that, the
+/// story fails at the first `\r\n`.
+#[test]
+fn a_pipe_on_stdout_keeps_the_terminals_output_processing() {
+    let jobs = Sandbox::for_jobs("relay-tee");
+    let file = jobs.root().join("tee.log");
+    let mut term = Terminal::bash(&jobs);
+    term.type_line(&format!(
+        "{} | tee {}; echo rc=$?",
+        hupsafe_line(sh(
+            "echo out-$((1)); echo err-$((1)) >&2; sleep 0.2; echo out-$((2))"
+        )),
+        file.display()
+    ));
+    term.expect("out-1\r\n");
+    term.expect("err-1");
+    term.expect("out-2\r\n");
+    term.expect("rc=0");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "out-1\nout-2\n",
+        "tee's file"
+    );
+}
+
 #[test]
 fn detach_key_leaves_the_job_running_and_attach_resumes() {
     let jobs = Sandbox::for_jobs("relay-detach");

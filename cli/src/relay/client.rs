@@ -12,7 +12,7 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use super::os::{self, Disposition, PollFd, PollFlags, Signal, SignalPipe};
 use super::proto::{self, Decoder};
@@ -199,7 +199,16 @@ impl Client {
             keys,
             screen,
             size_from: super::user_terminal(),
-            raw: RawMode::new(keys.unwrap_or(os::stdio(0))),
+            raw: {
+                let raw = RawMode::new(keys.unwrap_or(os::stdio(0)));
+                // stdout is a pipe: the process at its other end (`| tee`,
+                // `| less`) may write to the terminal too.
+                if screen.as_raw_fd() != 1 && os::is_pipe(os::stdio(1)) {
+                    raw.keeping_output()
+                } else {
+                    raw
+                }
+            },
             reading: false,
             incoming: Decoder::default(),
             outgoing: VecDeque::with_capacity(SEND_QUEUE),

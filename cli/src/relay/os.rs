@@ -134,6 +134,17 @@ pub fn reopen_terminal(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
     Ok(again)
 }
 
+/// Whether `fd` is a pipe or a socket: another process reads it.
+pub fn is_pipe(fd: impl AsFd) -> bool {
+    use rustix::fs::FileType;
+    rustix::fs::fstat(fd).is_ok_and(|st| {
+        matches!(
+            FileType::from_raw_mode(st.st_mode),
+            FileType::Fifo | FileType::Socket
+        )
+    })
+}
+
 pub fn set_nonblocking(fd: impl AsFd) -> io::Result<()> {
     let flags = rustix::fs::fcntl_getfl(fd.as_fd())?;
     rustix::fs::fcntl_setfl(fd, flags | rustix::fs::OFlags::NONBLOCK)?;

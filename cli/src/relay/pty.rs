@@ -148,6 +148,8 @@ pub struct RawMode {
     fd: BorrowedFd<'static>,
     saved: Option<Termios>,
     active: bool,
+    /// Output processing stays as it was (see [`RawMode::keeping_output`]).
+    keep_output: bool,
 }
 
 impl RawMode {
@@ -156,7 +158,21 @@ impl RawMode {
             fd,
             saved: None,
             active: false,
+            keep_output: false,
         }
+    }
+
+    /// Raw input, but output processed as before (`onlcr` and the rest):
+    /// for a relay whose output goes to stderr because stdout is a pipe,
+    /// whose other end (`| tee log`, `| less`) writes to the same terminal
+    /// and counts on it turning `\n` into `\r\n`. What the relay writes is
+    /// already processed by the job's pty, so a `\r\n` shows as `\r\r\n`,
+    /// which looks the same (a program that turns `onlcr` off on its own
+    /// terminal and moves down with a bare `\n` would see its column reset:
+    /// the price of a readable `| tee`).
+    pub fn keeping_output(mut self) -> RawMode {
+        self.keep_output = true;
+        self
     }
 
     /// Raw mode on, the modes found kept to restore. Also when it was on
@@ -169,6 +185,9 @@ impl RawMode {
         };
         let mut raw = t.clone();
         raw.make_raw();
+        if self.keep_output {
+            raw.output_modes = t.output_modes;
+        }
         if self.active && same_modes(&raw, &t) {
             return;
         }
