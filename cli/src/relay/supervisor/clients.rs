@@ -277,12 +277,7 @@ impl Client {
             return false;
         }
         self.looked = Some(now);
-        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-            // The state follows the command's closing parenthesis.
-            stat.rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().next())
-                == Some("T")
-        })
+        crate::sys::proc::stat(pid).is_ok_and(|s| s.is_stopped())
     }
 
     /// Stops writing to the client's terminal: what is queued goes through
@@ -979,6 +974,17 @@ mod tests {
         pair.master
     }
 
+    /// [`lending`], then the handover through to READY: the supervisor
+    /// holds the terminal, and the client was told TAKEN.
+    fn held(c: &mut Client, peer: &UnixStream, d: &mut Decoder) -> OwnedFd {
+        let master = lending(c);
+        c.flush();
+        assert!(c.on_terminal_frame(proto::READY));
+        assert_eq!(frames(peer, d), vec![(proto::TAKEN, vec![])]);
+        assert!(matches!(c.terminal, Terminal::Held(_)));
+        master
+    }
+
     /// What the terminal shows now.
     fn shown(master: &OwnedFd) -> Vec<u8> {
         let mut got = Vec::new();
@@ -1002,22 +1008,13 @@ mod tests {
         let pid = stand_in.id() as i32;
         let (mut c, peer) = pair(Mode::Live);
         let mut d = Decoder::default();
-        let master = lending(&mut c);
-        c.flush();
-        assert!(c.on_terminal_frame(proto::READY));
-        assert_eq!(frames(&peer, &mut d), vec![(proto::TAKEN, vec![])]);
+        let master = held(&mut c, &peer, &mut d);
         c.peer = Some(pid);
         c.push(proto::OUTPUT, b"while it runs");
         c.flush();
         assert_eq!(shown(&master), b"while it runs");
         unsafe { libc::kill(pid, libc::SIGSTOP) };
-        let stopped = || {
-            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-                s.rsplit_once(')')
-                    .is_some_and(|(_, r)| r.trim_start().starts_with('T'))
-            })
-        };
-        while !stopped() {
+        while !crate::sys::proc::stat(pid).is_ok_and(|s| s.is_stopped()) {
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
         std::thread::sleep(LOOK_EVERY);
@@ -1081,11 +1078,7 @@ mod tests {
         );
         // Taken back (lent again first): from here everything through the
         // socket.
-        let _master = lending(&mut c);
-        c.flush();
-        assert!(c.on_terminal_frame(proto::READY));
-        assert_eq!(frames(&peer, &mut d), vec![(proto::TAKEN, vec![])]);
-        assert!(matches!(c.terminal, Terminal::Held(_)));
+        let _master = held(&mut c, &peer, &mut d);
         assert!(c.on_terminal_frame(proto::TAKE_BACK));
         c.push(proto::OUTPUT, b"for the client");
         c.flush();
@@ -1103,10 +1096,7 @@ mod tests {
     fn a_full_terminal_holds_back_the_frames_behind_its_output() {
         let (mut c, peer) = pair(Mode::Live);
         let mut d = Decoder::default();
-        let master = lending(&mut c);
-        c.flush();
-        assert!(c.on_terminal_frame(proto::READY));
-        assert_eq!(frames(&peer, &mut d), vec![(proto::TAKEN, vec![])]);
+        let master = held(&mut c, &peer, &mut d);
         // Nobody reads the terminal: it fills, the rest queues.
         let chunk: Vec<u8> = (0..CHUNK).map(|i| b'a' + (i % 26) as u8).collect();
         let mut pushed: Vec<u8> = Vec::new();
@@ -1146,10 +1136,7 @@ mod tests {
     fn output_cut_short_by_a_full_terminal_comes_whole_through_the_socket_once_taken_back() {
         let (mut c, peer) = pair(Mode::Live);
         let mut d = Decoder::default();
-        let master = lending(&mut c);
-        c.flush();
-        c.on_terminal_frame(proto::READY);
-        frames(&peer, &mut d);
+        let master = held(&mut c, &peer, &mut d);
         let chunk: Vec<u8> = (0..CHUNK).map(|i| (i % 251) as u8).collect();
         let mut pushed: Vec<u8> = Vec::new();
         while c.full_terminal().is_none() {
