@@ -363,11 +363,13 @@ impl Client {
             self.rest = proto::HEADER + len;
             return self.sort();
         }
-        if matches!(self.terminal, Terminal::Held(_)) && self.peer_stopped() {
+        if matches!(self.terminal, Terminal::Waiting(_) | Terminal::Held(_)) && self.peer_stopped()
+        {
             // Stopped by SIGSTOP (a stop it could see coming, it would
-            // have taken the terminal back first): the shell has the
-            // terminal now. The rest goes through the socket, and the
-            // client learns it first thing when continued.
+            // have taken the terminal back first), perhaps before its
+            // READY: the shell has the terminal now. The rest goes through
+            // the socket, and the client learns it first thing when
+            // continued (a READY of its still on the way is ignored).
             self.give_back();
             for &byte in proto::frame(proto::GIVEN_BACK, &[]).iter().rev() {
                 self.out.push_front(byte);
@@ -995,29 +997,57 @@ mod tests {
         got
     }
 
+    /// A `sleep` standing in for a client's process, stopped or running;
+    /// killed when dropped.
+    struct StandIn(std::process::Child);
+
+    impl StandIn {
+        fn new() -> StandIn {
+            StandIn(
+                std::process::Command::new("sleep")
+                    .arg("30")
+                    .spawn()
+                    .unwrap(),
+            )
+        }
+
+        fn pid(&self) -> i32 {
+            self.0.id() as i32
+        }
+
+        /// SIGSTOP, and the wait until it shows in /proc, and until the
+        /// supervisor may look again.
+        fn stop(&self) {
+            unsafe { libc::kill(self.pid(), libc::SIGSTOP) };
+            while !crate::sys::proc::stat(self.pid()).is_ok_and(|s| s.is_stopped()) {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            std::thread::sleep(LOOK_EVERY);
+        }
+    }
+
+    impl Drop for StandIn {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
     /// A client stopped by SIGSTOP cannot take its terminal back: the
     /// supervisor sees it stopped and lets go itself, the output going
     /// through the socket behind a GIVEN_BACK. (A `sleep` stands in for
     /// the client's process; the control is the same client running.)
     #[test]
     fn a_stopped_client_gets_its_terminal_back_unasked() {
-        let mut stand_in = std::process::Command::new("sleep")
-            .arg("30")
-            .spawn()
-            .unwrap();
-        let pid = stand_in.id() as i32;
+        let client = StandIn::new();
         let (mut c, peer) = pair(Mode::Live);
         let mut d = Decoder::default();
         let master = held(&mut c, &peer, &mut d);
-        c.peer = Some(pid);
+        c.peer = Some(client.pid());
         c.push(proto::OUTPUT, b"while it runs");
         c.flush();
         assert_eq!(shown(&master), b"while it runs");
-        unsafe { libc::kill(pid, libc::SIGSTOP) };
-        while !crate::sys::proc::stat(pid).is_ok_and(|s| s.is_stopped()) {
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
-        std::thread::sleep(LOOK_EVERY);
+        client.stop();
         c.push(proto::OUTPUT, b"while it is stopped");
         c.flush();
         assert!(
@@ -1032,8 +1062,40 @@ mod tests {
                 (proto::OUTPUT, b"while it is stopped".to_vec())
             ]
         );
-        unsafe { libc::kill(pid, libc::SIGKILL) };
-        let _ = stand_in.wait();
+    }
+
+    /// The same stop between TAKEN and the client's READY (which never
+    /// comes while it is stopped): the terminal is let go as well, and a
+    /// READY that comes later is ignored.
+    #[test]
+    fn a_client_stopped_before_its_ready_gets_its_terminal_back_unasked() {
+        let client = StandIn::new();
+        let (mut c, peer) = pair(Mode::Live);
+        let mut d = Decoder::default();
+        let master = lending(&mut c);
+        c.flush();
+        assert_eq!(frames(&peer, &mut d), vec![(proto::TAKEN, vec![])]);
+        c.peer = Some(client.pid());
+        client.stop();
+        c.push(proto::OUTPUT, b"while it is stopped");
+        c.flush();
+        assert!(matches!(c.terminal, Terminal::Socket));
+        assert_eq!(
+            frames(&peer, &mut d),
+            vec![
+                (proto::GIVEN_BACK, vec![]),
+                (proto::OUTPUT, b"while it is stopped".to_vec())
+            ]
+        );
+        assert!(c.on_terminal_frame(proto::READY));
+        c.push(proto::OUTPUT, b"later");
+        c.flush();
+        assert!(matches!(c.terminal, Terminal::Socket));
+        assert!(shown(&master).is_empty());
+        assert_eq!(
+            frames(&peer, &mut d),
+            vec![(proto::OUTPUT, b"later".to_vec())]
+        );
     }
 
     #[test]
