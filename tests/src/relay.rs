@@ -14,6 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::sandbox::Sandbox;
+use crate::shell::Shell;
 use crate::wait::{poll, PATIENCE};
 
 /// The prompt of the test shells: distinctive, and free of escapes.
@@ -324,27 +325,18 @@ impl Terminal {
     /// An interactive bash (no rc files, a fixed prompt, TERM=dumb) with
     /// the jobs' environment, waiting at its prompt.
     pub fn bash(jobs: &Sandbox) -> Terminal {
-        let mut cmd = Command::new("bash");
-        cmd.args(["--norc", "--noprofile", "-i"])
+        Terminal::shell(jobs, Shell::Bash)
+    }
+
+    /// An interactive `shell` (no rc files, a fixed prompt, TERM=dumb)
+    /// with the jobs' environment, waiting at its prompt.
+    pub fn shell(jobs: &Sandbox, shell: Shell) -> Terminal {
+        let mut cmd = Command::new(shell.program());
+        cmd.args(shell.interactive_args())
             .env_clear()
             .envs(jobs.env())
             .env("PS1", PROMPT)
             .env("PS2", "")
-            .env("HISTFILE", "/dev/null")
-            .current_dir(jobs.root());
-        let mut t = Terminal::spawn(cmd);
-        t.expect(PROMPT);
-        t
-    }
-
-    /// An interactive zsh (no rc files, the same prompt) with the jobs'
-    /// environment, waiting at its prompt.
-    pub fn zsh(jobs: &Sandbox) -> Terminal {
-        let mut cmd = Command::new("zsh");
-        cmd.args(["-f", "-i"])
-            .env_clear()
-            .envs(jobs.env())
-            .env("PS1", PROMPT)
             .env("HISTFILE", "/dev/null")
             .current_dir(jobs.root());
         let mut t = Terminal::spawn(cmd);

@@ -394,6 +394,19 @@ pub struct SshTools {
     pub keygen: PathBuf,
 }
 
+impl SshTools {
+    /// sshd, ssh and ssh-keygen from PATH; None, after the skip line for
+    /// the first one missing, when one is.
+    pub fn require() -> Option<SshTools> {
+        use crate::tools::require_tool;
+        Some(SshTools {
+            sshd: require_tool("sshd", "openssh-server")?,
+            ssh: require_tool("ssh", "openssh-client")?,
+            keygen: require_tool("ssh-keygen", "openssh-client")?,
+        })
+    }
+}
+
 /// A throwaway sshd on 127.0.0.1: its own host key, an authorized key for
 /// the current user, a free port; started and stopped by the test, by pid.
 pub struct Sshd {

@@ -147,23 +147,15 @@ fn bash_offers_job_ids_and_names_where_a_job_goes() {
 
 #[test]
 fn zsh_completes_a_job_name_on_tab() {
-    let Some(zsh) = Shell::Zsh.require() else {
+    if Shell::Zsh.require().is_none() {
         return;
-    };
+    }
     let w = world("complete-zsh");
     let tag = unique_tag("z");
     let name = format!("train-{tag}");
     let typed = format!("hupsafe logs train-{}", &tag[..3]);
     let file = script(&w, "zsh");
-    let mut cmd = Command::new(zsh);
-    cmd.args(Shell::Zsh.interactive_args())
-        .env_clear()
-        .envs(w.env())
-        .env("PS1", PROMPT)
-        .env("HISTFILE", "/dev/null")
-        .current_dir(w.root());
-    let mut term = Terminal::spawn(cmd);
-    term.expect(PROMPT);
+    let mut term = Terminal::shell(&w, Shell::Zsh);
     term.type_line(&format!(
         "autoload -U compinit && compinit -u -D && source {}",
         hupsafe_tests::shell::quote(&file.to_string_lossy())

@@ -14,7 +14,7 @@ use hupsafe_tests::procfs::{is_alive, ProcStatus};
 use hupsafe_tests::relay::{python, shell_line, start_time, wait_child, Terminal};
 use hupsafe_tests::shell::{quote, SshTools, Sshd};
 use hupsafe_tests::Sandbox;
-use hupsafe_tests::{require_tool, unique_tag, until};
+use hupsafe_tests::{unique_tag, until};
 
 /// Prints `ready TAG`, then answers one line of input (`got LINE`), then
 /// exits 0: it runs until someone types to it.
@@ -401,10 +401,8 @@ fn last_tick(log: &str) -> Option<u64> {
 /// and no job is made.
 #[test]
 fn detached_over_ssh_without_a_terminal() {
-    let tools = SshTools {
-        sshd: require_tool!("sshd", "openssh-server"),
-        ssh: require_tool!("ssh", "openssh-client"),
-        keygen: require_tool!("ssh-keygen", "openssh-client"),
+    let Some(tools) = SshTools::require() else {
+        return;
     };
     let jobs = Sandbox::for_jobs("detach-ssh");
     let sshd_dir = Sandbox::new("detach-sshd");

@@ -6,6 +6,7 @@
 use hupsafe_tests::cli::hupsafe_bin;
 use hupsafe_tests::procfs::terminals_held_by;
 use hupsafe_tests::relay::{proc_state, python, shell_line, ticker, Terminal, PROMPT};
+use hupsafe_tests::shell::Shell;
 use hupsafe_tests::Sandbox;
 use hupsafe_tests::{unique_tag, until};
 
@@ -199,21 +200,23 @@ fn ctrl_z_then_bg_keeps_relaying_output_and_leaves_the_keys_to_the_shell() {
 /// a line typed then reaches the program. Without that the keys stay in
 /// the terminal's own buffer and the story fails at "got hello".
 /// (zsh's `fg` does the same.)
-fn bg_then_fg(zsh: bool) {
+fn bg_then_fg(shell: Shell) {
+    if shell.require().is_none() {
+        return;
+    }
     let jobs = Sandbox::for_jobs("relay-bg-fg");
     let tag = unique_tag("bg-fg");
-    let mut term = if zsh {
-        Terminal::zsh(&jobs)
-    } else {
-        Terminal::bash(&jobs)
-    };
+    let mut term = Terminal::shell(&jobs, shell);
     term.type_line(&hupsafe_line(sh(&format!(
         "echo ready-{tag}; while read l; do echo \"got $l\"; done"
     ))));
     term.expect(&format!("ready-{tag}\r\n"));
     let job = jobs.job_tagged(&tag);
     term.send(b"\x1a");
-    term.expect(if zsh { "suspended" } else { "Stopped" });
+    term.expect(match shell {
+        Shell::Bash => "Stopped",
+        Shell::Zsh => "suspended",
+    });
     term.expect(PROMPT);
     term.type_line("bg");
     jobs.wait_state(&job.id(), "running", |s| s == "running");
@@ -230,12 +233,12 @@ fn bg_then_fg(zsh: bool) {
 
 #[test]
 fn ctrl_z_bg_then_fg_gives_the_keys_back_to_the_program() {
-    bg_then_fg(false);
+    bg_then_fg(Shell::Bash);
 }
 
 #[test]
 fn ctrl_z_bg_then_fg_gives_the_keys_back_to_the_program_under_zsh() {
-    bg_then_fg(true);
+    bg_then_fg(Shell::Zsh);
 }
 
 /// `hupsafe CMD &` at a prompt: the shell's line editor (readline, ZLE)
@@ -245,14 +248,13 @@ fn ctrl_z_bg_then_fg_gives_the_keys_back_to_the_program_under_zsh() {
 /// same: its modes say so, and after `fg` a typed line reaches `read`
 /// whole and Ctrl-D ends it. Without that, the story fails at the modes
 /// (or, where the shell lost the race, it passes by luck).
-fn started_in_the_background(zsh: bool) {
+fn started_in_the_background(shell: Shell) {
+    if shell.require().is_none() {
+        return;
+    }
     let jobs = Sandbox::for_jobs("relay-amp");
     let tag = unique_tag("amp");
-    let mut term = if zsh {
-        Terminal::zsh(&jobs)
-    } else {
-        Terminal::bash(&jobs)
-    };
+    let mut term = Terminal::shell(&jobs, shell);
     term.type_line(&format!(
         "{} &",
         hupsafe_line(sh(&format!(
@@ -292,12 +294,12 @@ fn started_in_the_background(zsh: bool) {
 
 #[test]
 fn a_job_started_in_the_background_gets_a_cooked_terminal() {
-    started_in_the_background(false);
+    started_in_the_background(Shell::Bash);
 }
 
 #[test]
 fn a_job_started_in_the_background_gets_a_cooked_terminal_under_zsh() {
-    started_in_the_background(true);
+    started_in_the_background(Shell::Zsh);
 }
 
 /// `hupsafe CMD | tee FILE`: stdout goes to tee, stderr is relayed, and

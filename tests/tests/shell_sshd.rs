@@ -11,8 +11,8 @@ use hupsafe_tests::cli::hupsafe_bin;
 use hupsafe_tests::procfs;
 use hupsafe_tests::relay::{Terminal, PROMPT};
 use hupsafe_tests::shell::{quote, wait_tick_beyond, Session, Shell, SshTools, Sshd, Tagged};
+use hupsafe_tests::until;
 use hupsafe_tests::Sandbox;
-use hupsafe_tests::{require_tool, until};
 
 /// `ssh -tt` to a bash in `world` (its environment; sshd clears it): the
 /// session at its prompt, the ssh client's pid and the remote shell's.
@@ -45,10 +45,8 @@ fn remote_bash(world: &Sandbox, sshd: &Sshd) -> (Session, i32, i32) {
 
 #[test]
 fn a_dropped_ssh_connection_spares_the_marked_job_only() {
-    let tools = SshTools {
-        sshd: require_tool!("sshd", "openssh-server"),
-        ssh: require_tool!("ssh", "openssh-client"),
-        keygen: require_tool!("ssh-keygen", "openssh-client"),
+    let Some(tools) = SshTools::require() else {
+        return;
     };
     let world = Sandbox::with_programs("shell-sshd");
     world.mark(&["python3"]);
@@ -112,10 +110,8 @@ fn a_dropped_ssh_connection_spares_the_marked_job_only() {
 /// the live output. The control, the same line without hupsafe, dies with
 /// the connection.
 fn attached_over_ssh(control: bool) {
-    let tools = SshTools {
-        sshd: require_tool!("sshd", "openssh-server"),
-        ssh: require_tool!("ssh", "openssh-client"),
-        keygen: require_tool!("ssh-keygen", "openssh-client"),
+    let Some(tools) = SshTools::require() else {
+        return;
     };
     let world = Sandbox::with_programs("sshd-attached");
     let sshd_dir = Sandbox::new("sshd");
