@@ -50,9 +50,10 @@ for i in range(80):
 c.wait()
 ";
 
-fn numbers(log: &str) -> Vec<u32> {
+/// The numbers of the log's `WHAT N` lines, in order.
+fn numbers(log: &str, what: &str) -> Vec<u32> {
     log.lines()
-        .filter_map(|l| l.strip_prefix("line ")?.trim().parse().ok())
+        .filter_map(|l| l.strip_prefix(what)?.trim().parse().ok())
         .collect()
 }
 
@@ -76,7 +77,7 @@ fn a_rescued_loop_outlives_its_terminal_and_logs_everything() {
     });
     assert!(gone.is_some(), "the loop never ended");
     let log = std::fs::read_to_string(world.job_log(&t.tag)).unwrap();
-    let n = numbers(&log);
+    let n = numbers(&log, "line ");
     assert!(!n.is_empty(), "nothing in the log: {log:?}");
     let first = n[0];
     let want: Vec<u32> = (first..80).collect();
@@ -128,12 +129,7 @@ fn a_tree_rescued_with_tree_survives() {
     assert_eq!(code, 0, "rescue --tree failed: {out}{err}");
     assert_eq!(out.matches("rescued").count(), 3, "{out}");
     let log = || std::fs::read_to_string(world.job_log(&t.tag)).unwrap_or_default();
-    let last = |log: &str, what: &str| {
-        log.lines()
-            .filter_map(|l| l.strip_prefix(what)?.trim().parse::<u32>().ok())
-            .max()
-            .unwrap_or(0)
-    };
+    let last = |log: &str, what: &str| numbers(log, what).into_iter().max().unwrap_or(0);
     // Returns once the shell has ended: its SIGHUPs (and the kernel's)
     // are sent.
     s.hang_up();
