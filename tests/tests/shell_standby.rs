@@ -114,7 +114,17 @@ fn a_line_takes_over_the_standby() {
 
         s.hang_up();
         poll(PATIENCE, || (t.programs().len() == 2).then_some(()))
-            .unwrap_or_else(|| panic!("{name}: the line died with the terminal"));
+            .unwrap_or_else(|| {
+                panic!(
+                    "{name}: the line died with the terminal (its programs now: {:?}; its job: {}; its log ends:\n{})",
+                    t.programs()
+                        .into_iter()
+                        .map(|p| (p, procfs::cmdline(p)))
+                        .collect::<Vec<_>>(),
+                    world.job(&job.id()).map(|j| j.state()).unwrap_or_default(),
+                    world.log(&job.id()).lines().rev().take(5).collect::<Vec<_>>().join("\n")
+                )
+            });
         let seen = hupsafe_tests::shell::wait_tick_beyond(&file, 0);
         let mut cmd = std::process::Command::new(hupsafe_bin());
         cmd.args(["attach", &job.id()])
