@@ -302,13 +302,29 @@ impl Terminal {
         cmd.stdin(Stdio::from(dup(&slave)))
             .stdout(Stdio::from(dup(&slave)))
             .stderr(Stdio::from(dup(&slave)));
-        // SAFETY: between fork and exec: setsid and TIOCSCTTY on fd 0 (the
-        // slave), both async-signal-safe.
+        // SAFETY: between fork and exec: setsid, TIOCSCTTY on fd 0 (the
+        // slave), signal and sigprocmask, all async-signal-safe.
         unsafe {
             cmd.pre_exec(|| {
                 if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
                     return Err(io::Error::last_os_error());
                 }
+                // A login on a terminal starts with every signal at its
+                // default and none blocked, whatever the test run inherited
+                // (`nohup cargo test` ignores SIGHUP; a run started with `&`
+                // from a script ignores SIGINT and SIGQUIT).
+                for sig in [
+                    libc::SIGHUP,
+                    libc::SIGINT,
+                    libc::SIGQUIT,
+                    libc::SIGTERM,
+                    libc::SIGPIPE,
+                ] {
+                    libc::signal(sig, libc::SIG_DFL);
+                }
+                let mut none: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut none);
+                libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
                 Ok(())
             });
         }

@@ -460,3 +460,40 @@ fn detached_over_ssh_without_a_terminal() {
     assert_eq!(out.trim(), format!("plain {tag2}"));
     assert_eq!(jobs.ps().len(), 1, "no job without -d");
 }
+
+/// `hupsafe -d` returns once the job's record is in its supervisor's name:
+/// until then it names the starting `hupsafe` as its writer, and a `wait`
+/// or `ps` that found that process gone called the job lost. With stdout
+/// sent to a file (nothing else holds the starter's caller back) that was
+/// 128 starts in 300 beside busy loops. The supervisor is slowed before its
+/// first record (`HUPSAFE_TEST_SUPERVISOR_DELAY_MS`) to hold the window
+/// open: without the starter's wait, `wait` says 127 and `ps` "lost".
+#[test]
+fn a_detached_job_is_never_lost_between_its_start_and_its_supervisor() {
+    let jobs = Sandbox::for_jobs("detach-handover");
+    let out = jobs.root().join("out.txt");
+    let slow = |args: &[&str]| {
+        let mut c = jobs.hupsafe(args);
+        // Both to the file: a pipe would be held by the supervisor until
+        // it detaches, and its reader kept waiting.
+        let file = fs::File::create(&out).unwrap();
+        c.env("HUPSAFE_TEST_SUPERVISOR_DELAY_MS", "400")
+            .stderr(file.try_clone().unwrap())
+            .stdout(file);
+        let (code, _, _) = hupsafe_tests::sandbox::finish(&mut c);
+        let said = fs::read_to_string(&out).unwrap();
+        assert_eq!(code, 0, "{said}");
+        said.split_whitespace().next().unwrap().to_string()
+    };
+    let id = slow(&["-d", "sh", "-c", "exit 3"]);
+    let (code, _, err) = jobs.run(["wait", &id]);
+    assert_eq!(code, 3, "wait gives the program's status: {err}");
+
+    let id = slow(&["-d", "sleep", "60"]);
+    let job = jobs.job(&id).expect("ps lists the job");
+    assert_eq!(job.state(), "running", "{:?}", job.json);
+    let pid = job.pid().expect("ps gives the program's pid");
+    assert!(is_alive(pid));
+    assert_eq!(jobs.run(["stop", &id]).0, 0);
+    until("the program to end", || (!is_alive(pid)).then_some(()));
+}

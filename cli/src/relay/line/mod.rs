@@ -132,6 +132,7 @@ fn prepare(job: &Job, a: &Start, config: &crate::config::Config) -> Result<Strin
         crate::sys::preload::compose(std::env::var_os("LD_PRELOAD").as_deref(), &shim);
     let shell = a.shell_pid.and_then(ProcId::of);
     let parts = supervisor::Parts {
+        handover: None,
         job: job.clone(),
         record,
         pair,

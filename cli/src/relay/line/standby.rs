@@ -463,6 +463,7 @@ impl Lineage {
         } = r;
         drop((take, taken));
         let parts = Parts {
+            handover: None,
             reader: File::open(job.log_path()).ok(),
             job,
             record,

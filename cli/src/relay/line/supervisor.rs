@@ -46,6 +46,10 @@ const FORWARDED: [i32; 6] = [
 
 /// What `line start` hands the supervisor.
 pub struct Parts {
+    /// Closed once the supervisor's record is written: `line start` waits
+    /// for it ([`super::super::Handover`]); `None` for a standby taking its
+    /// line (the record is its own already).
+    pub handover: Option<OwnedFd>,
     pub job: Job,
     pub record: Record,
     pub pair: pty::Pair,
@@ -69,12 +73,15 @@ pub struct Parts {
 
 /// Starts the supervisor in a process of its own; returns here once it is
 /// on its way.
-pub fn spawn(parts: Parts) -> Result<()> {
+pub fn spawn(mut parts: Parts) -> Result<()> {
+    let handover = super::super::Handover::new()?;
     if super::super::fork_supervisor(true)? {
+        parts.handover = Some(handover.supervisor());
         run(parts)
     }
     // Our copies of the pty, the socket and the FIFOs close here.
     drop(parts);
+    handover.wait();
     Ok(())
 }
 
@@ -151,6 +158,7 @@ struct Supervisor {
 impl Supervisor {
     fn new(parts: Parts) -> std::result::Result<Supervisor, ()> {
         let Parts {
+            handover,
             job,
             mut record,
             pair,
@@ -243,6 +251,7 @@ impl Supervisor {
             detach_keeping(&keep);
         }
         let _ = s.job.write_record(&s.record);
+        drop(handover);
         Ok(s)
     }
 

@@ -77,6 +77,9 @@ const FINAL_RECORD_EVERY: Duration = Duration::from_secs(10);
 
 /// Everything the supervisor is handed by the `hupsafe` that started it.
 pub struct Start {
+    /// Closed once the supervisor's record is written: the starter waits
+    /// for it ([`super::Handover`]).
+    pub handover: Option<OwnedFd>,
     pub job: Job,
     pub record: Record,
     pub pty: Pair,
@@ -153,6 +156,7 @@ pub fn run(start: Start) -> ! {
 impl Supervisor {
     fn start(start: Start) -> Result<Supervisor, ()> {
         let Start {
+            handover,
             job,
             mut record,
             pty: Pair { master, slave },
@@ -272,7 +276,16 @@ impl Supervisor {
         };
         s.record.state = State::Running;
         s.record.attached = s.clients.len() as u32;
+        // For the tests: a slow supervisor, so that the starter's wait for
+        // its record ([`super::Handover`]) is seen to matter.
+        if let Some(ms) = std::env::var("HUPSAFE_TEST_SUPERVISOR_DELAY_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            std::thread::sleep(Duration::from_millis(ms));
+        }
         s.write_record();
+        drop(handover);
         detach_from_starter(&s);
         shed_memory();
         Ok(s)
