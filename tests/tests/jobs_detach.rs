@@ -182,7 +182,11 @@ fn detached_with_every_stream_on_dev_null_logs_output_and_keeps_a_file() {
         (jobs.job(&job.id())?.state() == "exited 0").then_some(())
     });
     let log = jobs.log(&job.id());
-    assert!(log.contains("size 24 80"), "a usual size: {log}");
+    assert!(
+        log.contains("size 24 80"),
+        "a usual size: {log:?}; the record: {}",
+        jobs.record(&job.id())
+    );
     assert!(log.contains("tty True True True"), "all on the pty: {log}");
     assert!(log.contains(&format!("done {tag}")), "{log}");
 
