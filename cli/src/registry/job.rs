@@ -36,14 +36,7 @@ impl Job {
     /// Reads the record, refusing symlinks, other users' files and
     /// anything that does not parse.
     pub fn read_record(&self) -> std::result::Result<Record, String> {
-        let r = self.read_record_settled()?;
-        if r.status() == Status::Lost {
-            // The writer may have replaced the record with its final one
-            // and exited between our read and the liveness check: a
-            // record read after the writer is gone is the last word.
-            return self.read_record_settled();
-        }
-        Ok(r)
+        last_word(|| self.read_record_settled())
     }
 
     /// The record, read again if it did not parse: a file read just as it
@@ -318,5 +311,97 @@ impl SocketPath {
             path: short,
             _dir: Some(dir),
         })
+    }
+}
+
+/// The record as `read` gives it, read again while it looks lost: a
+/// record whose writer is gone is the last word only when it was read
+/// after the writer was seen gone. A read before may have been replaced
+/// meanwhile, by the same writer (its final record, then it exited) or by
+/// the next one (the starter hands over to the supervisor, which may end
+/// at once: two writers gone within one look). So it is read again until
+/// two reads in a row name the same gone writer, four reads at most.
+fn last_word(
+    mut read: impl FnMut() -> std::result::Result<Record, String>,
+) -> std::result::Result<Record, String> {
+    let mut r = read()?;
+    for _ in 0..3 {
+        if r.status() != Status::Lost {
+            break;
+        }
+        let again = read()?;
+        if again.writer == r.writer {
+            return Ok(again);
+        }
+        r = again;
+    }
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsString;
+
+    fn record(state: State, writer: i32) -> Record {
+        let mut r = Record::new("1", &[OsString::from("true")]);
+        r.state = state;
+        // Pids that are no process: every writer here is gone.
+        r.writer = Some(ProcId {
+            pid: i32::MAX - writer,
+            start: 1,
+        });
+        r
+    }
+
+    fn read_in_turn(records: Vec<Record>) -> (Record, usize) {
+        let mut reads = 0;
+        let r = last_word(|| {
+            reads += 1;
+            Ok(records[(reads - 1).min(records.len() - 1)].clone())
+        })
+        .unwrap();
+        (r, reads)
+    }
+
+    #[test]
+    fn a_record_replaced_by_its_writers_final_one_is_read_again() {
+        let (r, reads) = read_in_turn(vec![record(State::Running, 1), record(State::Exited, 1)]);
+        assert_eq!(r.state, State::Exited);
+        assert_eq!(reads, 2);
+    }
+
+    #[test]
+    fn a_handover_and_an_end_within_one_look_still_give_the_final_record() {
+        // The starter's record, then the supervisor's (gone too by the
+        // time it is looked at), then the supervisor's final one: one
+        // re-read would have said lost.
+        let (r, reads) = read_in_turn(vec![
+            record(State::Starting, 1),
+            record(State::Running, 2),
+            record(State::Exited, 2),
+        ]);
+        assert_eq!(r.state, State::Exited, "{r:?}");
+        assert_eq!(reads, 3);
+    }
+
+    #[test]
+    fn a_gone_writer_read_twice_is_the_last_word() {
+        let (r, reads) = read_in_turn(vec![
+            record(State::Running, 1),
+            record(State::Running, 1),
+            record(State::Exited, 1),
+        ]);
+        assert_eq!(r.status(), Status::Lost);
+        assert_eq!(reads, 2, "no third read once the writer was seen gone");
+    }
+
+    #[test]
+    fn a_live_writer_is_read_once() {
+        let mut live = record(State::Running, 1);
+        live.writer = ProcId::current();
+        let (r, reads) = read_in_turn(vec![live, record(State::Exited, 1)]);
+        assert_eq!(r.status(), Status::Running);
+        assert_eq!(reads, 1);
     }
 }
