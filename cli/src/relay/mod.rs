@@ -311,9 +311,9 @@ fn prepare(
             );
         }
     }
-    let handover = Handover::new()?;
+    let (handover, supervisor_end) = Handover::new()?;
     let start = supervisor::Start {
-        handover: None,
+        handover: supervisor_end,
         job: job.clone(),
         record,
         pty: pair,
@@ -329,9 +329,7 @@ fn prepare(
     };
 
     if fork_supervisor(false)? {
-        drop(ours);
-        let mut start = start;
-        start.handover = Some(handover.supervisor());
+        drop((ours, handover));
         supervisor::run(start)
     }
     drop(start);
@@ -342,45 +340,31 @@ fn prepare(
     }))
 }
 
-/// A start's handover, made before the fork: the starter keeps
-/// [`Handover::wait`]'s end, the supervisor [`Handover::supervisor`]'s and
+/// A start's handover, made before the fork: the starter keeps this end
+/// and [`Handover::wait`]s on it; the supervisor is handed the other and
 /// closes it once it has written the record in its own name. Until then
 /// the record names the starter as its writer, and a reader that found the
 /// starter gone would call the job lost: `hupsafe -d CMD` returned and a
-/// `hupsafe wait` at once said "lost" (1 run in 300 beside busy loops).
-pub(in crate::relay) struct Handover {
-    starter: OwnedFd,
-    supervisor: OwnedFd,
-}
+/// `hupsafe wait` at once said "lost" (28-51 starts in 100, stdout on
+/// /dev/null: bench/detach_ab.py).
+pub(in crate::relay) struct Handover(OwnedFd);
 
 impl Handover {
-    pub fn new() -> Result<Handover> {
+    /// The starter's end, and the supervisor's. The supervisor's holder
+    /// and program close their copies of it (the holder keeps only its
+    /// socket; exec closes the rest).
+    pub fn new() -> Result<(Handover, OwnedFd)> {
         let (starter, supervisor) =
             os::socketpair().map_err(|e| Error::io("create a socket pair", &e))?;
-        Ok(Handover {
-            starter,
-            supervisor,
-        })
+        Ok((Handover(starter), supervisor))
     }
 
-    /// The supervisor's side: the end it closes once its record is
-    /// written. Its holder and the program close their copies (the holder
-    /// keeps only its socket; exec closes the rest).
-    pub fn supervisor(self) -> OwnedFd {
-        self.supervisor
-    }
-
-    /// The starter's side: returns once the supervisor has closed its end,
-    /// having written its record, or died (then the record is the last
-    /// word: failed, or lost).
+    /// Returns once every copy of the supervisor's end is closed (the
+    /// caller drops its own first): the supervisor has written its record,
+    /// or died (then the record is the last word: failed, or lost).
     pub fn wait(self) {
-        drop(self.supervisor);
         let mut buf = [0u8; 1];
-        while let Ok(n) = os::read(&self.starter, &mut buf) {
-            if n == 0 {
-                break;
-            }
-        }
+        while matches!(os::read(&self.0, &mut buf), Ok(n) if n > 0) {}
     }
 }
 

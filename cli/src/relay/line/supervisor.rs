@@ -74,9 +74,10 @@ pub struct Parts {
 /// Starts the supervisor in a process of its own; returns here once it is
 /// on its way.
 pub fn spawn(mut parts: Parts) -> Result<()> {
-    let handover = super::super::Handover::new()?;
+    let (handover, supervisor_end) = super::super::Handover::new()?;
+    parts.handover = Some(supervisor_end);
     if super::super::fork_supervisor(true)? {
-        parts.handover = Some(handover.supervisor());
+        drop(handover);
         run(parts)
     }
     // Our copies of the pty, the socket and the FIFOs close here.

@@ -79,7 +79,7 @@ const FINAL_RECORD_EVERY: Duration = Duration::from_secs(10);
 pub struct Start {
     /// Closed once the supervisor's record is written: the starter waits
     /// for it ([`super::Handover`]).
-    pub handover: Option<OwnedFd>,
+    pub handover: OwnedFd,
     pub job: Job,
     pub record: Record,
     pub pty: Pair,
