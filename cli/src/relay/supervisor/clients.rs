@@ -1033,6 +1033,21 @@ mod tests {
         }
     }
 
+    /// Output pushed after the client was stopped: the terminal is let go
+    /// unasked, and the output comes through the socket behind GIVEN_BACK.
+    fn output_behind_given_back(c: &mut Client, peer: &UnixStream, d: &mut Decoder, output: &[u8]) {
+        c.push(proto::OUTPUT, output);
+        c.flush();
+        assert!(matches!(c.terminal, Terminal::Socket));
+        assert_eq!(
+            frames(peer, d),
+            vec![
+                (proto::GIVEN_BACK, vec![]),
+                (proto::OUTPUT, output.to_vec())
+            ]
+        );
+    }
+
     /// A client stopped by SIGSTOP cannot take its terminal back: the
     /// supervisor sees it stopped and lets go itself, the output going
     /// through the socket behind a GIVEN_BACK. (A `sleep` stands in for
@@ -1048,19 +1063,10 @@ mod tests {
         c.flush();
         assert_eq!(shown(&master), b"while it runs");
         client.stop();
-        c.push(proto::OUTPUT, b"while it is stopped");
-        c.flush();
+        output_behind_given_back(&mut c, &peer, &mut d, b"while it is stopped");
         assert!(
             shown(&master).is_empty(),
             "written to a stopped client's terminal"
-        );
-        assert!(matches!(c.terminal, Terminal::Socket));
-        assert_eq!(
-            frames(&peer, &mut d),
-            vec![
-                (proto::GIVEN_BACK, vec![]),
-                (proto::OUTPUT, b"while it is stopped".to_vec())
-            ]
         );
     }
 
@@ -1077,16 +1083,7 @@ mod tests {
         assert_eq!(frames(&peer, &mut d), vec![(proto::TAKEN, vec![])]);
         c.peer = Some(client.pid());
         client.stop();
-        c.push(proto::OUTPUT, b"while it is stopped");
-        c.flush();
-        assert!(matches!(c.terminal, Terminal::Socket));
-        assert_eq!(
-            frames(&peer, &mut d),
-            vec![
-                (proto::GIVEN_BACK, vec![]),
-                (proto::OUTPUT, b"while it is stopped".to_vec())
-            ]
-        );
+        output_behind_given_back(&mut c, &peer, &mut d, b"while it is stopped");
         assert!(c.on_terminal_frame(proto::READY));
         c.push(proto::OUTPUT, b"later");
         c.flush();
