@@ -429,10 +429,7 @@ impl Run {
                 libc::umask(umask as libc::mode_t);
                 libc::signal(libc::SIGHUP, libc::SIG_DFL);
                 libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-                let mut none: libc::sigset_t = std::mem::zeroed();
-                libc::sigemptyset(&mut none);
-                libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
-                Ok(())
+                crate::process::unblock_all_signals()
             });
         }
         let status = cmd

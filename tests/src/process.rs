@@ -119,12 +119,7 @@ impl Launch {
                 for sig in &ignored {
                     set_disposition(*sig, libc::SIG_IGN)?;
                 }
-                let mut none: libc::sigset_t = std::mem::zeroed();
-                libc::sigemptyset(&mut none);
-                if libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut()) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
+                unblock_all_signals()
             });
         }
         cmd
@@ -181,12 +176,27 @@ impl Launch {
     }
 }
 
-fn set_disposition(sig: i32, handler: libc::sighandler_t) -> std::io::Result<()> {
+/// Sets `sig`'s disposition (async-signal-safe: for `pre_exec`).
+pub fn set_disposition(sig: i32, handler: libc::sighandler_t) -> std::io::Result<()> {
     // SAFETY: a zeroed sigaction with a plain disposition is valid.
     unsafe {
         let mut sa: libc::sigaction = std::mem::zeroed();
         sa.sa_sigaction = handler;
         if libc::sigaction(sig, &sa, std::ptr::null_mut()) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Blocks no signal (async-signal-safe: for `pre_exec`, where a child
+/// would otherwise inherit the test run's mask).
+pub fn unblock_all_signals() -> std::io::Result<()> {
+    // SAFETY: an emptied sigset_t, and no old mask asked for.
+    unsafe {
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        if libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut()) != 0 {
             return Err(std::io::Error::last_os_error());
         }
     }

@@ -303,7 +303,7 @@ impl Terminal {
             .stdout(Stdio::from(dup(&slave)))
             .stderr(Stdio::from(dup(&slave)));
         // SAFETY: between fork and exec: setsid, TIOCSCTTY on fd 0 (the
-        // slave), signal and sigprocmask, all async-signal-safe.
+        // slave), sigaction and sigprocmask, all async-signal-safe.
         unsafe {
             cmd.pre_exec(|| {
                 if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
@@ -320,12 +320,9 @@ impl Terminal {
                     libc::SIGTERM,
                     libc::SIGPIPE,
                 ] {
-                    libc::signal(sig, libc::SIG_DFL);
+                    crate::process::set_disposition(sig, libc::SIG_DFL)?;
                 }
-                let mut none: libc::sigset_t = std::mem::zeroed();
-                libc::sigemptyset(&mut none);
-                libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
-                Ok(())
+                crate::process::unblock_all_signals()
             });
         }
         let child = cmd.spawn().expect("cannot start a program on a pty");
