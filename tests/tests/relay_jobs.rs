@@ -306,12 +306,9 @@ fn a_signal_death_passes_through_as_a_signal_death() {
         // A test run started with `&` from a script inherits SIGINT ignored
         // (the shell's rule for background commands), and so would `sh`:
         // the story needs the signal's default action.
-        // SAFETY: signal() is async-signal-safe; nothing else runs here.
+        // SAFETY: sigaction is async-signal-safe; nothing else runs here.
         unsafe {
-            cmd.pre_exec(move || {
-                libc::signal(sig, libc::SIG_DFL);
-                Ok(())
-            });
+            cmd.pre_exec(move || hupsafe_tests::process::set_disposition(sig, libc::SIG_DFL));
         }
         let out = cmd.output().unwrap();
         assert_eq!(out.status.signal(), Some(sig), "{:?}", out.status);
